@@ -1,0 +1,52 @@
+# The README's two commands are `make demo` and `make test`; everything else is what they need.
+# Each target installs what it needs on a fresh Debian 12 machine and is quick the second time.
+
+PYTHON      ?= python3
+VENV        := .venv
+BIN         := $(VENV)/bin
+STUBS       := lbroute/gobgp/apipb/__init__.py
+LAB_PREFIX  ?= lbr
+
+.PHONY: demo test setup deps venv stubs lint unit integration bench clean lab-down
+
+demo: setup
+	$(BIN)/python -m lbroute.lab.demo --prefix $(LAB_PREFIX)
+
+test: setup lint
+	$(BIN)/pytest tests
+
+setup: deps venv stubs
+
+deps:
+	@bash setup/install-debian-deps.sh
+
+venv: $(BIN)/.installed
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+stubs: $(STUBS)
+$(STUBS): protos/generate.py $(BIN)/.installed
+	$(BIN)/python protos/generate.py
+
+lint: venv stubs
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy lbroute rr announcer
+	$(BIN)/lint-imports
+
+unit: setup
+	$(BIN)/pytest -m unit tests
+
+integration: setup
+	$(BIN)/pytest -m integration tests
+
+bench: setup
+	$(BIN)/python -m benchmarks.convergence
+
+lab-down:
+	$(BIN)/lbroute lab down --prefix $(LAB_PREFIX)
+
+clean:
+	rm -rf $(VENV) lbroute/gobgp/apipb .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The pure core: domain types and decisions, no I/O. Adapters translate to and from it."""

@@ -1,0 +1,291 @@
+"""A thin gobgpd client that speaks the core's types.
+
+Reads (``observe``, ``list_paths``) turn protobuf into ``lbroute.core`` values;
+``apply`` turns a core ``Operation`` into one RPC. No decisions are made here.
+Errors stay ``grpc.RpcError``; callers classify them by ``StatusCode`` (see
+``lbroute.gobgp.errors``), never by message text.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from types import TracebackType
+
+import grpc
+
+from lbroute.core import bgp
+from lbroute.core.rib import Path
+
+from .apipb import attribute_pb2 as attr
+from .apipb import gobgp_pb2 as api
+from .apipb import gobgp_pb2_grpc as rpc
+
+_FAMILIES = {
+    bgp.Family.IPV4_UNICAST: (api.Family.AFI_IP, api.Family.SAFI_UNICAST),
+    bgp.Family.IPV6_UNICAST: (api.Family.AFI_IP6, api.Family.SAFI_UNICAST),
+}
+_FAMILY_OF = {v: k for k, v in _FAMILIES.items()}
+
+
+def family_pb(family: bgp.Family) -> api.Family:
+    afi, safi = _FAMILIES[family]
+    return api.Family(afi=afi, safi=safi)
+
+
+def channel_target(target: str) -> str:
+    """Accept ``unix:///path``, ``/path`` or ``host:port``."""
+    if target.startswith("/"):
+        return "unix://" + target
+    return target
+
+
+class GobgpClient:
+    def __init__(self, target: str, timeout: float = 5.0) -> None:
+        self.target = target
+        self.timeout = timeout
+        self._channel = grpc.insecure_channel(channel_target(target))
+        self._stub = rpc.GobgpApiStub(self._channel)
+
+    def __enter__(self) -> GobgpClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def wait_ready(self, timeout: float) -> None:
+        """Block until the channel connects; raises ``grpc.FutureTimeoutError``."""
+        grpc.channel_ready_future(self._channel).result(timeout=timeout)
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def get_global(self) -> bgp.GlobalSpec | None:
+        g = getattr(self._stub.GetBgp(api.GetBgpRequest(), timeout=self.timeout), "global")
+        if g.asn == 0:  # gobgpd answers an empty Global until StartBgp
+            return None
+        return bgp.GlobalSpec(
+            asn=g.asn,
+            router_id=g.router_id,
+            listen_port=g.listen_port,
+            listen_addresses=tuple(g.listen_addresses),
+            use_multiple_paths=g.use_multiple_paths,
+        )
+
+    def observe(self) -> bgp.DaemonConfig:
+        """Everything the daemon holds that a ``DaemonConfig`` can express (zebra excepted)."""
+        global_ = self.get_global()
+        if global_ is None:
+            return bgp.DaemonConfig(global_=None)
+        groups = tuple(
+            bgp.PeerGroupSpec(name=r.peer_group.conf.peer_group_name, session=_session_of(r.peer_group))
+            for r in self._stub.ListPeerGroup(api.ListPeerGroupRequest(), timeout=self.timeout)
+        )
+        dynamic = tuple(
+            bgp.DynamicNeighborSpec(
+                prefix=r.dynamic_neighbor.prefix, peer_group=r.dynamic_neighbor.peer_group
+            )
+            for r in self._stub.ListDynamicNeighbor(api.ListDynamicNeighborRequest(), timeout=self.timeout)
+        )
+        peers = tuple(
+            bgp.PeerSpec(address=p.conf.neighbor_address, session=_session_of(p))
+            for p in self.list_peers_raw()
+            # sessions accepted through a dynamic neighbor carry their group's name
+            if not p.conf.peer_group
+        )
+        return bgp.DaemonConfig(global_=global_, peer_groups=groups, dynamic_neighbors=dynamic, peers=peers)
+
+    def list_peers_raw(self) -> list[api.Peer]:
+        return [r.peer for r in self._stub.ListPeer(api.ListPeerRequest(), timeout=self.timeout)]
+
+    def list_paths(
+        self,
+        family: bgp.Family = bgp.Family.IPV4_UNICAST,
+        *,
+        adj_in_of: str | None = None,
+        prefixes: tuple[str, ...] = (),
+    ) -> list[Path]:
+        """Paths in the global RIB, or in one peer's adj-RIB-in when ``adj_in_of`` is given."""
+        request = api.ListPathRequest(
+            table_type=api.ADJ_IN if adj_in_of else api.GLOBAL,
+            name=adj_in_of or "",
+            family=family_pb(family),
+            prefixes=[api.TableLookupPrefix(prefix=p) for p in prefixes],
+        )
+        out: list[Path] = []
+        for response in self._stub.ListPath(request, timeout=self.timeout):
+            dest = response.destination
+            for p in dest.paths:
+                if p.is_withdraw:
+                    continue
+                out.append(
+                    Path(
+                        prefix=dest.prefix,
+                        next_hop=_next_hop(p),
+                        source=p.neighbor_ip if p.neighbor_ip not in ("<nil>", "0.0.0.0", "::") else "",
+                        best=p.best,
+                        path_id=p.identifier,
+                    )
+                )
+        return sorted(out)
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def apply(self, op: bgp.Operation) -> None:
+        t = self.timeout
+        match op:
+            case bgp.StartBgp(spec):
+                g = api.Global(
+                    asn=spec.asn,
+                    router_id=spec.router_id,
+                    listen_port=spec.listen_port,
+                    listen_addresses=list(spec.listen_addresses),
+                    use_multiple_paths=spec.use_multiple_paths,
+                )
+                self._stub.StartBgp(api.StartBgpRequest(**{"global": g}), timeout=t)
+            case bgp.StopBgp():
+                self._stub.StopBgp(api.StopBgpRequest(), timeout=t)
+            case bgp.AddPeerGroup(spec):
+                self._stub.AddPeerGroup(api.AddPeerGroupRequest(peer_group=_peer_group_pb(spec)), timeout=t)
+            case bgp.UpdatePeerGroup(spec):
+                self._stub.UpdatePeerGroup(
+                    api.UpdatePeerGroupRequest(peer_group=_peer_group_pb(spec)), timeout=t
+                )
+            case bgp.DeletePeerGroup(name):
+                self._stub.DeletePeerGroup(api.DeletePeerGroupRequest(name=name), timeout=t)
+            case bgp.AddDynamicNeighbor(spec):
+                dn = api.DynamicNeighbor(prefix=spec.prefix, peer_group=spec.peer_group)
+                self._stub.AddDynamicNeighbor(api.AddDynamicNeighborRequest(dynamic_neighbor=dn), timeout=t)
+            case bgp.DeleteDynamicNeighbor(spec):
+                self._stub.DeleteDynamicNeighbor(
+                    api.DeleteDynamicNeighborRequest(prefix=spec.prefix, peer_group=spec.peer_group),
+                    timeout=t,
+                )
+            case bgp.AddPeer(spec):
+                self._stub.AddPeer(api.AddPeerRequest(peer=_peer_pb(spec)), timeout=t)
+            case bgp.UpdatePeer(spec):
+                # gobgpd applies address-family changes (add-path) only to a new session:
+                # replace the peer so the desired settings are what the session negotiates.
+                self._stub.DeletePeer(api.DeletePeerRequest(address=spec.address), timeout=t)
+                self._stub.AddPeer(api.AddPeerRequest(peer=_peer_pb(spec)), timeout=t)
+            case bgp.DeletePeer(address):
+                self._stub.DeletePeer(api.DeletePeerRequest(address=address), timeout=t)
+            case bgp.EnableZebra(spec):
+                self._stub.EnableZebra(
+                    api.EnableZebraRequest(
+                        url=spec.url,
+                        version=spec.version,
+                        software_name=spec.software_name,
+                        route_types=list(spec.route_types),
+                    ),
+                    timeout=t,
+                )
+            case _:  # pragma: no cover
+                raise AssertionError(f"unknown operation {op!r}")
+
+    def watch(self) -> Iterator[api.WatchEventResponse]:
+        """Peer state changes and best-path changes, as a blocking stream."""
+        request = api.WatchEventRequest(
+            peer=api.WatchEventRequest.Peer(),
+            table=api.WatchEventRequest.Table(
+                filters=[api.WatchEventRequest.Table.Filter(type=api.WatchEventRequest.Table.Filter.BEST)]
+            ),
+        )
+        yield from self._stub.WatchEvent(request)
+
+
+def _session_of(p: api.Peer | api.PeerGroup) -> bgp.SessionSpec:
+    afis = []
+    for a in p.afi_safis:
+        family = _FAMILY_OF.get((a.config.family.afi, a.config.family.safi))
+        if family is None:
+            continue
+        afis.append(
+            bgp.AfiSafi(
+                family=family,
+                add_path_receive=a.add_paths.config.receive,
+                add_path_send_max=a.add_paths.config.send_max,
+            )
+        )
+    rr = p.route_reflector
+    return bgp.SessionSpec(
+        peer_asn=p.conf.peer_asn,
+        description=p.conf.description,
+        afi_safis=tuple(sorted(afis)),
+        timers=bgp.Timers(hold_time=p.timers.config.hold_time, keepalive=p.timers.config.keepalive_interval),
+        route_reflector_client=rr.route_reflector_client,
+        cluster_id=rr.route_reflector_cluster_id if rr.route_reflector_client else "",
+        passive=p.transport.passive_mode,
+        local_address=_unspecified_to_empty(p.transport.local_address),
+        auth_password=p.conf.auth_password,
+    )
+
+
+def _unspecified_to_empty(address: str) -> str:
+    if not address:
+        return ""
+    try:
+        return "" if ipaddress.ip_address(address).is_unspecified else address
+    except ValueError:
+        return address
+
+
+def _session_fields(s: bgp.SessionSpec) -> dict[str, object]:
+    return {
+        "afi_safis": [
+            api.AfiSafi(
+                config=api.AfiSafiConfig(family=family_pb(a.family), enabled=True),
+                add_paths=api.AddPaths(
+                    config=api.AddPathsConfig(receive=a.add_path_receive, send_max=a.add_path_send_max)
+                ),
+            )
+            for a in s.afi_safis
+        ],
+        "timers": api.Timers(
+            config=api.TimersConfig(hold_time=s.timers.hold_time, keepalive_interval=s.timers.keepalive)
+        ),
+        "route_reflector": api.RouteReflector(
+            route_reflector_client=s.route_reflector_client, route_reflector_cluster_id=s.cluster_id
+        ),
+        "transport": api.Transport(passive_mode=s.passive, local_address=s.local_address),
+    }
+
+
+def _peer_pb(spec: bgp.PeerSpec) -> api.Peer:
+    s = spec.session
+    conf = api.PeerConf(
+        neighbor_address=spec.address,
+        peer_asn=s.peer_asn,
+        description=s.description,
+        auth_password=s.auth_password,
+    )
+    return api.Peer(conf=conf, **_session_fields(s))  # type: ignore[arg-type]
+
+
+def _peer_group_pb(spec: bgp.PeerGroupSpec) -> api.PeerGroup:
+    s = spec.session
+    conf = api.PeerGroupConf(
+        peer_group_name=spec.name,
+        peer_asn=s.peer_asn,
+        description=s.description,
+        auth_password=s.auth_password,
+    )
+    return api.PeerGroup(conf=conf, **_session_fields(s))  # type: ignore[arg-type]
+
+
+def _next_hop(p: api.Path) -> str:
+    for any_attr in p.pattrs:
+        if any_attr.Is(attr.NextHopAttribute.DESCRIPTOR):
+            nh = attr.NextHopAttribute()
+            any_attr.Unpack(nh)
+            return str(nh.next_hop)
+        if any_attr.Is(attr.MpReachNLRIAttribute.DESCRIPTOR):
+            mp = attr.MpReachNLRIAttribute()
+            any_attr.Unpack(mp)
+            if mp.next_hops:
+                return str(mp.next_hops[0])
+    return ""

@@ -1,0 +1,1 @@
+"""Adapter: network namespaces, links and the kernel's routing table, through iproute2."""

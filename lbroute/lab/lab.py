@@ -1,0 +1,334 @@
+"""Bring the lab up, scale it, report on it and take it down again, leaving nothing behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from lbroute.core.rib import FibRoute
+from lbroute.kernel.fib import read_fib
+from lbroute.kernel.ip import ip, list_netns, sysctl
+from lbroute.polling import eventually
+
+from . import daemons, processes
+from .state import DEFAULT_STATE_ROOT, LabState, ProcessRecord
+from .topology import ROUTER_IP, VIP_POOL, Node, Service, Topology
+
+log = structlog.get_logger()
+
+
+class LabError(Exception):
+    """A lab request that cannot be carried out as asked (exit code 2)."""
+
+
+def preflight() -> list[str]:
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("the lab needs root (it creates network namespaces)")
+    for binary in (daemons.GOBGPD, daemons.ZEBRA, daemons.EXABGP):
+        if not binary.exists():
+            problems.append(f"{binary} is missing; run `make setup` (setup/install-debian-deps.sh)")
+    return problems
+
+
+class Lab:
+    def __init__(self, prefix: str, root: Path = DEFAULT_STATE_ROOT) -> None:
+        self.prefix = prefix
+        self.root = root
+        self.dir = LabState.directory(prefix, root)
+        self.state = LabState.load(prefix, root) or LabState(prefix=prefix)
+
+    # --- public -----------------------------------------------------------------------------
+
+    @property
+    def topology(self) -> Topology:
+        services = tuple(
+            Service(
+                name=str(s["name"]),
+                vip=str(s["vip"]),
+                lbs=tuple(s["lbs"]) if s.get("lbs") is not None else None,  # type: ignore[arg-type]
+            )
+            for s in self.state.services
+        )
+        return Topology(self.prefix, self.state.lbs, services, self.state.rrs)
+
+    def is_up(self) -> bool:
+        return bool(self.state.namespaces) and any(ns in list_netns() for ns in self.state.namespaces)
+
+    def up(self, topo: Topology, *, timeout: float = 30.0) -> float:
+        """Build everything and return the seconds until the router's FIB converged."""
+        problems = preflight()
+        if problems:
+            raise LabError("; ".join(problems))
+        if self.is_up():
+            raise LabError(
+                f"lab {self.prefix!r} is already up; run `lbroute lab down --prefix {self.prefix}`"
+            )
+        started = time.monotonic()
+        self.state = LabState(
+            prefix=topo.prefix,
+            lbs=topo.lbs,
+            rrs=topo.rrs,
+            services=[asdict(s) for s in topo.services],
+        )
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._save()
+        self._build_core(topo)
+        for node in topo.nodes:
+            self._build_node(topo, node)
+        self._start_core(topo)
+        for node in topo.nodes:
+            self._start_pod(topo, node)
+        self.wait_converged(timeout)
+        seconds = time.monotonic() - started
+        log.info("lab.up", prefix=self.prefix, count=topo.lbs, seconds=round(seconds, 3))
+        return seconds
+
+    def scale(self, lbs: int, *, timeout: float = 30.0) -> float:
+        if not self.is_up():
+            raise LabError(
+                f"lab {self.prefix!r} is not up; run `lbroute lab up --prefix {self.prefix}` first"
+            )
+        current = self.topology
+        target = current.with_lbs(lbs)  # validates the count
+        started = time.monotonic()
+        for i in range(current.lbs, lbs, -1):
+            self._remove_node(current, Node(i))
+        self.state.lbs = lbs
+        self._save()
+        for i in range(current.lbs + 1, lbs + 1):
+            self._build_node(target, Node(i))
+            self._start_pod(target, Node(i))
+        self.wait_converged(timeout)
+        seconds = time.monotonic() - started
+        log.info("lab.scaled", prefix=self.prefix, count=lbs, seconds=round(seconds, 3))
+        return seconds
+
+    def down(self) -> list[str]:
+        """End every recorded process and delete every namespace of this prefix, crash or not."""
+        ended = []
+        for name in reversed(list(self.state.processes)):
+            record = self.state.processes[name]
+            processes.stop(record)
+            ended.append(name)
+        existing = set(list_netns())
+        ours = set(self.state.namespaces) | {ns for ns in existing if self._is_ours(ns)}
+        for ns in sorted(ours & existing):
+            self._kill_leftovers(ns)
+            ip("netns", "del", ns, check=False)
+        if self.dir.exists():
+            shutil.rmtree(self.dir, ignore_errors=True)
+        self.state = LabState(prefix=self.prefix)
+        log.info("lab.down", prefix=self.prefix, count=len(ended))
+        return sorted(ours)
+
+    def router_fib(self) -> dict[str, frozenset[str]]:
+        """VIP-pool routes in the router's kernel FIB: prefix -> gateways."""
+        routes: list[FibRoute] = read_fib(self.topology.router_ns)
+        return {r.prefix: r.next_hops for r in routes if r.prefix != "0.0.0.0/0" and _in_pool(r.prefix)}
+
+    def wait_converged(self, timeout: float) -> dict[str, frozenset[str]]:
+        expected = self.topology.expected_next_hops()
+
+        def check() -> dict[str, frozenset[str]]:
+            fib = self.router_fib()
+            assert fib == expected, f"router FIB {_fmt(fib)} != expected {_fmt(expected)}"
+            return fib
+
+        return eventually(check, timeout, what="router FIB convergence", context=self.logs_tail)
+
+    def status(self) -> dict[str, Any]:
+        existing = set(list_netns())
+        topo = self.topology
+        return {
+            "prefix": self.prefix,
+            "up": self.is_up(),
+            "lbs": topo.lbs,
+            "rrs": topo.rrs,
+            "services": [asdict(s) for s in topo.services],
+            "namespaces": {ns: ns in existing for ns in self.state.namespaces},
+            "processes": {
+                name: {"pid": rec.pid, "alive": processes.is_alive(rec), "netns": rec.netns}
+                for name, rec in self.state.processes.items()
+            },
+            "expected": {k: sorted(v) for k, v in topo.expected_next_hops().items()},
+            "router_fib": {k: sorted(v) for k, v in self.router_fib().items()} if self.is_up() else {},
+            "state_dir": str(self.dir),
+        }
+
+    def logs_tail(self, lines: int = 15) -> str:
+        out = []
+        for name, rec in self.state.processes.items():
+            path = Path(rec.log)
+            if path.exists():
+                tail = path.read_text(errors="replace").splitlines()[-lines:]
+                out.append(f"--- {name} ({path}) ---\n" + "\n".join(tail))
+        return "\n".join(out)
+
+    def socket(self, who: str) -> Path:
+        return self.dir / who / "gobgp.sock"
+
+    # --- building ---------------------------------------------------------------------------
+
+    def _save(self) -> None:
+        self.state.save(self.root)
+
+    def _is_ours(self, ns: str) -> bool:
+        return re.fullmatch(rf"{re.escape(self.prefix)}-(net|router|rr\d*|node\d+|lb\d+)", ns) is not None
+
+    def _add_netns(self, name: str) -> None:
+        if name not in self.state.namespaces:
+            self.state.namespaces.append(name)
+            self._save()  # recorded before it exists: a crash right after still cleans it up
+        ip("netns", "add", name)
+        ip("link", "set", "lo", "up", netns=name)
+
+    def _veth(self, ns_a: str, name_a: str, ns_b: str, name_b: str) -> None:
+        ip("link", "add", name_a, "netns", ns_a, "type", "veth", "peer", "name", name_b, "netns", ns_b)
+
+    def _attach_to_bridge(self, ns: str, port: str, address: str) -> None:
+        net = self.topology.net_ns if self.state.namespaces else f"{self.prefix}-net"
+        self._veth(ns, "eth0", net, port)
+        ip("link", "set", port, "master", "br0", "up", netns=net)
+        ip("addr", "add", address, "dev", "eth0", netns=ns)
+        ip("link", "set", "eth0", "up", netns=ns)
+
+    def _build_core(self, topo: Topology) -> None:
+        self._add_netns(topo.net_ns)
+        ip("link", "add", "br0", "type", "bridge", netns=topo.net_ns)
+        ip("link", "set", "br0", "up", netns=topo.net_ns)
+        self._add_netns(topo.router_ns)
+        self._attach_to_bridge(topo.router_ns, "router", f"{ROUTER_IP}/24")
+        # L4 hash: flows from one client spread over all next-hops
+        sysctl(topo.router_ns, "net.ipv4.fib_multipath_hash_policy", "1")
+        for j in range(1, topo.rrs + 1):
+            self._add_netns(topo.rr_ns(j))
+            self._attach_to_bridge(topo.rr_ns(j), f"rr{j}", f"{topo.rr_ip(j)}/24")
+
+    def _build_node(self, topo: Topology, node: Node) -> None:
+        node_ns, lb_ns = topo.node_ns(node.index), topo.lb_ns(node.index)
+        self._add_netns(node_ns)
+        self._attach_to_bridge(node_ns, f"node{node.index}", f"{node.ip}/24")
+        sysctl(node_ns, "net.ipv4.ip_forward", "1")
+        self._add_netns(lb_ns)
+        self._veth(node_ns, "pod0", lb_ns, "eth0")
+        ip("addr", "add", f"{node.pod_gateway}/24", "dev", "pod0", netns=node_ns)
+        ip("link", "set", "pod0", "up", netns=node_ns)
+        ip("addr", "add", f"{node.pod_ip}/24", "dev", "eth0", netns=lb_ns)
+        ip("link", "set", "eth0", "up", netns=lb_ns)
+        ip("route", "add", "default", "via", node.pod_gateway, netns=lb_ns)
+        for vip in topo.vips_of(node.index):
+            ip("addr", "add", vip, "dev", "lo", netns=lb_ns)
+        # the node hands VIP traffic to its LB pod (seed Table 3.2 (2))
+        ip("route", "add", str(VIP_POOL), "via", node.pod_ip, netns=node_ns)
+        # each RR reaches this pod's BGP speaker through the node
+        for j in range(1, topo.rrs + 1):
+            ip("route", "replace", node.pod_subnet, "via", node.ip, netns=topo.rr_ns(j))
+
+    def _spawn(self, name: str, argv: list[str], netns: str | None, **kw: Any) -> None:
+        record = processes.spawn(name, argv, netns=netns, log=self.dir / "logs" / f"{name}.log", **kw)
+        self.state.processes[name] = record
+        self._save()
+
+    def _start_core(self, topo: Topology) -> None:
+        router_dir = self.dir / "router"
+        router_dir.mkdir(parents=True, exist_ok=True)
+        shutil.chown(router_dir, "frr", "frr")
+        (router_dir / "zebra.conf").write_text(daemons.zebra_conf(f"{self.prefix}-router"))
+        shutil.chown(router_dir / "zebra.conf", "frr", "frr")
+        self._spawn("zebra", daemons.zebra_argv(router_dir), topo.router_ns)
+        self._spawn("gobgpd-router", daemons.gobgpd_argv(self.socket("router")), topo.router_ns)
+        for j in range(1, topo.rrs + 1):
+            who = _rr_name(j)
+            (self.dir / who).mkdir(parents=True, exist_ok=True)
+            self._spawn(f"gobgpd-{who}", daemons.gobgpd_argv(self.socket(who)), topo.rr_ns(j))
+
+        zserv = router_dir / "zserv.api"
+        eventually(lambda: _assert_exists(zserv), 10, what="zebra's zserv.api", context=self.logs_tail)
+        router_cfg = daemons.write_yaml(
+            self.dir / "config" / "router.yaml", daemons.router_config(topo, self.socket("router"), zserv)
+        )
+        self._spawn("rr-manager-router", _rr_manager_argv(router_cfg), topo.router_ns)
+        for j in range(1, topo.rrs + 1):
+            who = _rr_name(j)
+            cfg = daemons.write_yaml(
+                self.dir / "config" / f"{who}.yaml", daemons.rr_config(topo, j, self.socket(who))
+            )
+            self._spawn(f"rr-manager-{who}", _rr_manager_argv(cfg), topo.rr_ns(j))
+
+    def _start_pod(self, topo: Topology, node: Node) -> None:
+        lb = f"lb{node.index}"
+        lb_dir = self.dir / lb
+        lb_dir.mkdir(parents=True, exist_ok=True)
+        self._spawn(
+            f"responder-{lb}",
+            [str(daemons.VENV_BIN / "python"), "-m", "lbroute.lab.responder", "--name", lb, "--port", "80"],
+            topo.lb_ns(node.index),
+        )
+        ann_cfg = daemons.write_yaml(lb_dir / "announcer.yaml", daemons.announcer_config(topo, node))
+        conf = lb_dir / "exabgp.conf"
+        conf.write_text(daemons.exabgp_conf(topo, node, ann_cfg))
+        self._spawn(
+            f"exabgp-{lb}",
+            daemons.exabgp_argv(conf),
+            topo.lb_ns(node.index),
+            env=daemons.exabgp_env(),
+            cwd=lb_dir,
+        )
+
+    def _remove_node(self, topo: Topology, node: Node) -> None:
+        lb = f"lb{node.index}"
+        for name in (f"exabgp-{lb}", f"responder-{lb}"):
+            record = self.state.processes.pop(name, None)
+            if record is not None:
+                # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once
+                processes.stop(record)
+        for ns in (topo.lb_ns(node.index), topo.node_ns(node.index)):
+            self._kill_leftovers(ns)
+            ip("netns", "del", ns, check=False)
+            if ns in self.state.namespaces:
+                self.state.namespaces.remove(ns)
+        for j in range(1, topo.rrs + 1):
+            ip("route", "del", node.pod_subnet, netns=topo.rr_ns(j), check=False)
+        self._save()
+
+    def _kill_leftovers(self, ns: str) -> None:
+        """Processes still inside a namespace we created (e.g. exabgp's API child)."""
+        result = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False)
+        for pid_text in result.stdout.split():
+            pid = int(pid_text)
+            started = processes.start_time_of(pid)
+            if started is None:
+                continue
+            record = ProcessRecord(f"leftover-{pid}", pid, started, ns, [], "")
+            processes.stop(record, grace=2.0)
+
+
+def _rr_name(j: int) -> str:
+    return "rr" if j == 1 else f"rr{j}"
+
+
+def _rr_manager_argv(cfg: Path) -> list[str]:
+    return [str(daemons.VENV_BIN / "lbroute-rr"), "run", "--config", str(cfg)]
+
+
+def _assert_exists(path: Path) -> None:
+    assert path.exists(), f"{path} does not exist yet"
+
+
+def _in_pool(prefix: str) -> bool:
+    import ipaddress
+
+    return ipaddress.ip_network(prefix).subnet_of(VIP_POOL)  # type: ignore[arg-type]
+
+
+def _fmt(fib: dict[str, frozenset[str]]) -> str:
+    return "{" + ", ".join(f"{k}: {sorted(v)}" for k, v in sorted(fib.items())) + "}"

@@ -1,0 +1,68 @@
+"""A bounded request loop: N requests, a new TCP connection (so a new source port) each.
+
+Run inside the lab's router namespace (``lbroute lab probe``); prints JSON with how many
+answers each LB gave and how many requests failed. Targets only lab addresses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+import time
+from collections import Counter
+
+MAX_REQUESTS = 10_000
+
+
+def request(host: str, port: int, timeout: float) -> str:
+    with socket.create_connection((host, port), timeout=timeout) as conn:
+        conn.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+        data = b""
+        while chunk := conn.recv(4096):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.0 200") and not head.startswith(b"HTTP/1.1 200"):
+        raise OSError(f"bad response {head[:40]!r}")
+    return body.decode().strip()
+
+
+def run(host: str, port: int, count: int, timeout: float, interval: float) -> dict[str, object]:
+    answers: Counter[str] = Counter()
+    failures: Counter[str] = Counter()
+    started = time.monotonic()
+    for _ in range(count):
+        try:
+            answers[request(host, port, timeout)] += 1
+        except OSError as err:
+            failures[type(err).__name__] += 1
+        if interval:
+            time.sleep(interval)  # pacing of a load loop, not a wait for a condition
+    return {
+        "sent": count,
+        "answers": dict(sorted(answers.items())),
+        "failed": sum(failures.values()),
+        "failures": dict(failures),
+        "seconds": round(time.monotonic() - started, 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, default=80)
+    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--timeout", type=float, default=2.0)
+    parser.add_argument("--interval", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    if not 0 < args.count <= MAX_REQUESTS:
+        sys.stderr.write(f"probe: --count must be between 1 and {MAX_REQUESTS}\n")
+        return 2
+    json.dump(run(args.host, args.port, args.count, args.timeout, args.interval), sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""Names and addresses of the lab, computed from a few numbers. Pure: no I/O.
+
+    client/router 10.0.0.1 ─┐
+    route reflector 10.0.0.2 ┤ bridge "<prefix>-net" (its own namespace)
+    node i 10.0.0.(10+i) ────┘──veth── LB pod i 172.16.i.2 (VIPs on lo)
+
+The router and the RR reach the pod range through the nodes; each node routes the VIP
+pool to its pod. All of it lives in namespaces the lab creates.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+ASN = 65021
+NODE_NET = ipaddress.ip_network("10.0.0.0/24")
+POD_RANGE = ipaddress.ip_network("172.16.0.0/16")
+VIP_POOL = ipaddress.ip_network("10.1.0.0/16")
+ROUTER_IP = "10.0.0.1"
+DEFAULT_VIP = "10.1.1.1/32"
+MAX_LBS = 64
+PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
+
+
+class TopologyError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, order=True)
+class Service:
+    """A VIP and the LBs (1-based indexes) that serve it; ``lbs=None`` means every LB."""
+
+    name: str
+    vip: str
+    lbs: tuple[int, ...] | None = None
+
+    def served_by(self, lb: int) -> bool:
+        return self.lbs is None or lb in self.lbs
+
+
+@dataclass(frozen=True)
+class Node:
+    index: int
+
+    @property
+    def ip(self) -> str:
+        return str(NODE_NET.network_address + 10 + self.index)
+
+    @property
+    def pod_ip(self) -> str:
+        return f"172.16.{self.index}.2"
+
+    @property
+    def pod_gateway(self) -> str:
+        return f"172.16.{self.index}.1"
+
+    @property
+    def pod_subnet(self) -> str:
+        return f"172.16.{self.index}.0/24"
+
+
+@dataclass(frozen=True)
+class Topology:
+    prefix: str
+    lbs: int
+    services: tuple[Service, ...] = (Service("web", DEFAULT_VIP),)
+    rrs: int = 1
+
+    def __post_init__(self) -> None:
+        problems = validate(self.prefix, self.lbs, self.rrs)
+        if problems:
+            raise TopologyError("; ".join(problems))
+
+    # namespaces
+    @property
+    def net_ns(self) -> str:
+        return f"{self.prefix}-net"
+
+    @property
+    def router_ns(self) -> str:
+        return f"{self.prefix}-router"
+
+    def rr_ns(self, j: int = 1) -> str:
+        return f"{self.prefix}-rr" if j == 1 else f"{self.prefix}-rr{j}"
+
+    def node_ns(self, i: int) -> str:
+        return f"{self.prefix}-node{i}"
+
+    def lb_ns(self, i: int) -> str:
+        return f"{self.prefix}-lb{i}"
+
+    def rr_ip(self, j: int = 1) -> str:
+        return str(NODE_NET.network_address + 1 + j)
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        return tuple(Node(i) for i in range(1, self.lbs + 1))
+
+    def vips_of(self, lb: int) -> tuple[str, ...]:
+        return tuple(s.vip for s in self.services if s.served_by(lb))
+
+    def expected_next_hops(self) -> dict[str, frozenset[str]]:
+        """What the router's FIB must hold once converged: VIP -> node IPs of its LBs."""
+        out: dict[str, frozenset[str]] = {}
+        for s in self.services:
+            hops = frozenset(n.ip for n in self.nodes if s.served_by(n.index))
+            if hops:
+                out[s.vip] = hops
+        return out
+
+    def with_lbs(self, lbs: int) -> Topology:
+        return Topology(self.prefix, lbs, self.services, self.rrs)
+
+
+def validate(prefix: str, lbs: int, rrs: int) -> list[str]:
+    problems = []
+    if not PREFIX_RE.match(prefix):
+        problems.append(f"prefix {prefix!r}: use 1-8 lowercase letters/digits starting with a letter")
+    if not 0 <= lbs <= MAX_LBS:
+        problems.append(f"lbs {lbs}: must be between 0 and {MAX_LBS}")
+    if rrs not in (1, 2):
+        problems.append(f"rrs {rrs}: must be 1 or 2")
+    return problems
+
+
+def parse_service(text: str) -> Service:
+    """``NAME=VIP[@LB,LB...]``, e.g. ``api=10.1.2.1/32@1,2``."""
+    try:
+        name, rest = text.split("=", 1)
+        vip, _, lbs_text = rest.partition("@")
+        network = ipaddress.ip_network(vip, strict=True)
+    except ValueError as err:
+        raise TopologyError(f"service {text!r}: expected NAME=VIP[@1,2,...] ({err})") from None
+    if network.prefixlen != network.max_prefixlen or network.version != 4:
+        raise TopologyError(f"service {text!r}: the lab's VIPs are IPv4 /32s")
+    if network not in VIP_POOL and not network.subnet_of(VIP_POOL):  # type: ignore[arg-type]
+        raise TopologyError(f"service {text!r}: VIP must lie in the lab's pool {VIP_POOL}")
+    lbs: tuple[int, ...] | None = None
+    if lbs_text:
+        try:
+            lbs = tuple(sorted({int(x) for x in lbs_text.split(",")}))
+        except ValueError:
+            raise TopologyError(f"service {text!r}: LB list must be numbers like 1,2") from None
+    return Service(name=name, vip=str(network), lbs=lbs)

@@ -1,0 +1,34 @@
+"""structlog, configured once by each program's ``main()``: stderr only, JSON unless on a terminal.
+
+Event names are dotted (``rr.op.applied``, ``announcer.vip.announced``); keys come from a
+fixed vocabulary: peer, prefix, nexthop, op, error, target, count, seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import structlog
+
+
+def configure(level: str | None = None, *, json: bool | None = None) -> None:
+    level_name = (level or os.environ.get("LBROUTE_LOG_LEVEL", "info")).upper()
+    if json is None:
+        json = os.environ.get("LBROUTE_LOG_FORMAT", "").lower() == "json" or not sys.stderr.isatty()
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level_name, logging.INFO)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )

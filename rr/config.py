@@ -1,0 +1,103 @@
+"""The rr manager's config file: one model for both roles, checked whole before anything runs."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from lbroute.config import StrictModel
+
+ADDRESS_HELP = "an IPv4 or IPv6 address such as 10.0.0.2"
+
+
+def _address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not {ADDRESS_HELP}") from None
+
+
+def _network(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError as err:
+        raise ValueError(f"{value!r} is not a network in CIDR form such as 172.16.0.0/16 ({err})") from None
+
+
+Address = Annotated[str, AfterValidator(_address)]
+Network = Annotated[str, AfterValidator(_network)]
+
+
+class TimersConfig(StrictModel):
+    hold_time: int = Field(3, ge=3, le=65535)
+    keepalive: int = Field(1, ge=1, le=21845)
+
+    @model_validator(mode="after")
+    def _keepalive_below_hold(self) -> TimersConfig:
+        if self.keepalive * 3 > self.hold_time:
+            raise ValueError(
+                f"keepalive {self.keepalive} must be at most a third of hold_time {self.hold_time}"
+            )
+        return self
+
+
+class SpeakerGroupConfig(StrictModel):
+    """LB speakers admitted by source address (dynamic neighbors), as in the seed."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    dynamic_prefixes: tuple[Network, ...] = Field(min_length=1)
+    peer_asn: int | None = Field(None, ge=1, le=4294967295)
+    timers: TimersConfig = TimersConfig()
+    families: tuple[Literal["ipv4-unicast", "ipv6-unicast"], ...] = ("ipv4-unicast",)
+
+
+class NeighborConfig(StrictModel):
+    """A router (role route-reflector) or an RR (role router) this daemon peers with."""
+
+    address: Address
+    peer_asn: int | None = Field(None, ge=1, le=4294967295)
+    add_path_send_max: int = Field(0, ge=0, le=255)
+    add_path_receive: bool = False
+    timers: TimersConfig = TimersConfig(hold_time=9, keepalive=3)
+    families: tuple[Literal["ipv4-unicast", "ipv6-unicast"], ...] = ("ipv4-unicast",)
+
+
+class ZebraConfig(StrictModel):
+    url: str = Field(pattern=r"^(unix:|tcp:).+")
+    version: int = Field(6, ge=2, le=6)
+    software_name: str = "frr8.2"
+
+
+class RrConfig(StrictModel):
+    role: Literal["route-reflector", "router"]
+    gobgpd: str = Field(description="gRPC target: unix:///path/gobgp.sock or host:port")
+    asn: int = Field(ge=1, le=4294967295)
+    router_id: Address
+    listen_addresses: tuple[Address, ...] = ("0.0.0.0",)
+    listen_port: int = Field(179, ge=-1, le=65535)
+    cluster_id: Address | None = None
+    speaker_groups: tuple[SpeakerGroupConfig, ...] = ()
+    neighbors: tuple[NeighborConfig, ...] = ()
+    zebra: ZebraConfig | None = None
+    resync_interval: float = Field(30.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _role_rules(self) -> RrConfig:
+        problems = []
+        if ipaddress.ip_address(self.router_id).version != 4:
+            problems.append(f"router_id {self.router_id} must be an IPv4 address")
+        if self.role == "router" and self.speaker_groups:
+            problems.append("speaker_groups are for role route-reflector; a router peers with its RRs")
+        if self.role == "route-reflector" and self.zebra is not None:
+            problems.append("zebra is for role router; the RR does not program a FIB")
+        names = [g.name for g in self.speaker_groups]
+        if len(set(names)) != len(names):
+            problems.append(f"speaker_groups: names must be unique, got {names}")
+        addresses = [n.address for n in self.neighbors]
+        if len(set(addresses)) != len(addresses):
+            problems.append(f"neighbors: addresses must be unique, got {addresses}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
