@@ -42,6 +42,10 @@ class ExabgpChannel:
     def fileno(self) -> int:
         return self._in.fileno()
 
+    def has_buffered_line(self) -> bool:
+        """A whole line already read from the pipe: select() on the fd would not see it."""
+        return b"\n" in self._buffer
+
     def send(self, command: str, *, timeout: float = 5.0) -> bool:
         """Write one command and wait for its answer. True on ``done``."""
         self._out.write(command.encode() + b"\n")

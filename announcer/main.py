@@ -63,7 +63,8 @@ class Announcer:
         for verb, route in commands(desired, self.announced):
             command = route.announce_command() if verb == "announce" else route.withdraw_command()
             if self.channel.send(command):
-                log.info(f"announcer.vip.{verb}d", prefix=route.prefix, nexthop=route.next_hop)
+                event = "announcer.vip.announced" if verb == "announce" else "announcer.vip.withdrawn"
+                log.info(event, prefix=route.prefix, nexthop=route.next_hop)
                 if verb == "announce":
                     announced = {r for r in announced if r.prefix != route.prefix} | {route}
                 else:
@@ -85,7 +86,9 @@ def run(cfg_path: str, next_hop: str | None) -> int:
     try:
         announcer.converge(desired)
         while True:
-            ready, _, _ = select.select([channel.fileno(), stop_r], [], [])
+            ready: list[int] = []
+            if not channel.has_buffered_line():
+                ready, _, _ = select.select([channel.fileno(), stop_r], [], [])
             if stop_r in ready:
                 log.info("announcer.stopping", count=len(announcer.announced))
                 announcer.converge(frozenset())

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Protocol
 
 import structlog
 from tenacity import (
@@ -21,7 +23,6 @@ from tenacity import (
 )
 
 from lbroute.core import bgp
-from lbroute.gobgp.client import GobgpClient
 from lbroute.gobgp.errors import describe, is_transient
 
 log = structlog.get_logger()
@@ -37,10 +38,27 @@ def _log_retry(state: RetryCallState) -> None:
     )
 
 
+class DaemonClient(Protocol):
+    """What the reconciler needs of a gobgpd: ``GobgpClient``, or a fake that behaves."""
+
+    target: str
+
+    def observe(self) -> bgp.DaemonConfig: ...
+
+    def apply(self, op: bgp.Operation) -> None: ...
+
+
 class Reconciler:
-    def __init__(self, client: GobgpClient, desired: bgp.DaemonConfig) -> None:
+    def __init__(
+        self,
+        client: DaemonClient,
+        desired: bgp.DaemonConfig,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.client = client
         self.desired = desired
+        self._sleep = sleep  # the backoff's clock; tests pass one that records instead of waiting
 
     def observe_plan(self) -> bgp.Plan:
         return bgp.plan(self.desired, self.client.observe())
@@ -66,6 +84,7 @@ class Reconciler:
             wait=wait_random_exponential(multiplier=0.05, max=5.0),
             stop=stop_after_delay(give_up_after) if give_up_after is not None else stop_never,
             before_sleep=_log_retry,
+            sleep=self._sleep,
             reraise=True,
         )
         return retrying(self.reconcile_once)()

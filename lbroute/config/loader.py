@@ -60,14 +60,20 @@ def _where(loc: tuple[Any, ...]) -> str:
 
 
 def problems_of(error: ValidationError) -> list[Problem]:
+    errors = error.errors(include_url=False)
+    locs = [tuple(e["loc"]) for e in errors]
     problems = []
-    for e in error.errors(include_url=False):
+    for e, loc in zip(errors, locs, strict=True):
+        # a container's own complaint ("too short after validation") when its items already failed
+        if any(other != loc and other[: len(loc)] == loc for other in locs):
+            continue
         msg = _HINTS.get(e["type"], e["msg"])
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
-        if e["type"] not in _HINTS and "input" in e and not isinstance(e["input"], (dict, list)):
-            msg = f"{msg} (got {e['input']!r})"
-        problems.append(Problem(_where(tuple(e["loc"])), msg))
+        shown = e.get("input")
+        if e["type"] not in _HINTS and not isinstance(shown, (dict, list)) and repr(shown) not in msg:
+            msg = f"{msg} (got {shown!r})"
+        problems.append(Problem(_where(loc), msg))
     return problems
 
 

@@ -53,7 +53,6 @@ class SessionSpec:
     route_reflector_client: bool = False
     cluster_id: str = ""
     passive: bool = False
-    local_address: str = ""
     auth_password: str = ""
 
 

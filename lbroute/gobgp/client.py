@@ -8,7 +8,6 @@ Errors stay ``grpc.RpcError``; callers classify them by ``StatusCode`` (see
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from types import TracebackType
 
@@ -220,18 +219,8 @@ def _session_of(p: api.Peer | api.PeerGroup) -> bgp.SessionSpec:
         route_reflector_client=rr.route_reflector_client,
         cluster_id=rr.route_reflector_cluster_id if rr.route_reflector_client else "",
         passive=p.transport.passive_mode,
-        local_address=_unspecified_to_empty(p.transport.local_address),
         auth_password=p.conf.auth_password,
     )
-
-
-def _unspecified_to_empty(address: str) -> str:
-    if not address:
-        return ""
-    try:
-        return "" if ipaddress.ip_address(address).is_unspecified else address
-    except ValueError:
-        return address
 
 
 def _session_fields(s: bgp.SessionSpec) -> dict[str, object]:
@@ -251,7 +240,7 @@ def _session_fields(s: bgp.SessionSpec) -> dict[str, object]:
         "route_reflector": api.RouteReflector(
             route_reflector_client=s.route_reflector_client, route_reflector_cluster_id=s.cluster_id
         ),
-        "transport": api.Transport(passive_mode=s.passive, local_address=s.local_address),
+        "transport": api.Transport(passive_mode=s.passive),
     }
 
 

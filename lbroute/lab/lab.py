@@ -291,6 +291,10 @@ class Lab:
             if record is not None:
                 # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once
                 processes.stop(record)
+        # delete the veths now: a deleted namespace's links go away asynchronously, and a
+        # quick scale back up would find their names still taken
+        ip("link", "del", f"node{node.index}", netns=topo.net_ns, check=False)
+        ip("link", "del", "pod0", netns=topo.node_ns(node.index), check=False)
         for ns in (topo.lb_ns(node.index), topo.node_ns(node.index)):
             self._kill_leftovers(ns)
             ip("netns", "del", ns, check=False)

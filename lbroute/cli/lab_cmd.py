@@ -1,0 +1,119 @@
+"""``lbroute lab ...``: the whole system in network namespaces, with real daemons."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+from typing import Any
+
+from lbroute.kernel.ip import netns_exec
+from lbroute.lab.daemons import VENV_BIN
+from lbroute.lab.lab import Lab, LabError
+from lbroute.lab.topology import DEFAULT_VIP, Service, Topology, parse_service
+
+from .output import print_json
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    lab = sub.add_parser("lab", help="the whole system in network namespaces").add_subparsers(
+        dest="lab_cmd", required=True
+    )
+    up = lab.add_parser("up", help="build the lab and wait for the router's FIB to converge")
+    up.add_argument("--lbs", type=int, default=3)
+    up.add_argument("--rrs", type=int, default=1, choices=(1, 2))
+    up.add_argument(
+        "--service",
+        action="append",
+        default=[],
+        metavar="NAME=VIP[@LB,..]",
+        help=f"a service VIP and the LBs serving it (default: web={DEFAULT_VIP} on all)",
+    )
+    up.add_argument("--timeout", type=float, default=30.0)
+    up.set_defaults(handler=run_up)
+
+    scale = lab.add_parser("scale", help="change the number of LBs and wait for the FIB to follow")
+    scale.add_argument("lbs", type=int)
+    scale.add_argument("--timeout", type=float, default=30.0)
+    scale.set_defaults(handler=run_scale)
+
+    status = lab.add_parser("status", help="namespaces, processes and the router's FIB")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=run_status)
+
+    probe_p = lab.add_parser("probe", help="send a bounded number of requests from the router to a VIP")
+    probe_p.add_argument("--vip", default=DEFAULT_VIP.split("/")[0])
+    probe_p.add_argument("--count", type=int, default=90)
+    probe_p.set_defaults(handler=run_probe)
+
+    down = lab.add_parser("down", help="end every lab process and delete every lab namespace")
+    down.set_defaults(handler=run_down)
+
+    prefix_default = os.environ.get("LBROUTE_LAB_PREFIX", "lbr")
+    for p in (up, scale, status, probe_p, down):
+        p.add_argument("--prefix", default=prefix_default, help="namespace prefix (default %(default)s)")
+
+
+def run_up(args: argparse.Namespace) -> int:
+    lab = Lab(args.prefix)
+    services = tuple(parse_service(s) for s in args.service) or (Service("web", DEFAULT_VIP),)
+    topo = Topology(args.prefix, args.lbs, services, args.rrs)
+    seconds = lab.up(topo, timeout=args.timeout)
+    print(f"lab {args.prefix} up: {args.lbs} LBs, router FIB converged in {seconds:.2f}s")
+    print_fib(lab)
+    return 0
+
+
+def run_scale(args: argparse.Namespace) -> int:
+    lab = Lab(args.prefix)
+    seconds = lab.scale(args.lbs, timeout=args.timeout)
+    print(f"lab {args.prefix} scaled to {args.lbs} LBs; router FIB followed in {seconds:.2f}s")
+    print_fib(lab)
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    status = Lab(args.prefix).status()
+    if args.json:
+        print_json(status)
+        return 0
+    state = "up" if status["up"] else "down"
+    print(f"lab {status['prefix']}: {state}, {status['lbs']} LBs, {status['rrs']} RR(s)")
+    for name, proc in status["processes"].items():
+        print(f"  {name:<22} pid {proc['pid']:<8} {'running' if proc['alive'] else 'EXITED'}")
+    for prefix, hops in status["router_fib"].items():
+        expected = status["expected"].get(prefix)
+        mark = "" if expected == hops else f"   (expected {expected})"
+        print(f"  router FIB {prefix}: {', '.join(hops)}{mark}")
+    return 0
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    lab = Lab(args.prefix)
+    if not lab.is_up():
+        raise LabError(f"lab {args.prefix!r} is not up")
+    print(json.dumps(probe(lab, args.vip, args.count)))
+    return 0
+
+
+def run_down(args: argparse.Namespace) -> int:
+    removed = Lab(args.prefix).down()
+    print(f"lab {args.prefix} down: removed {len(removed)} namespaces")
+    return 0
+
+
+def probe(lab: Lab, vip: str, count: int) -> dict[str, Any]:
+    """Requests from inside the router's namespace to a lab VIP; a new connection for each."""
+    argv = netns_exec(
+        lab.topology.router_ns,
+        str(VENV_BIN / "python"), "-m", "lbroute.lab.probe", "--host", vip, "--count", str(count),
+    )  # fmt: skip
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def print_fib(lab: Lab) -> None:
+    for prefix, hops in sorted(lab.router_fib().items()):
+        print(f"  router FIB {prefix}: " + (", ".join(sorted(hops)) or "-"))

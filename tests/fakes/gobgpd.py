@@ -1,0 +1,92 @@
+"""An in-memory gobgpd that enforces the rules the real one does, for unit tests of the reconciler.
+
+It holds a ``DaemonConfig`` and applies operations to it, refusing what gobgpd refuses:
+anything before StartBgp, a second peer group or peer of the same name, a dynamic
+neighbor naming an unknown group, deleting what is not there. Counters let tests prove
+that a no-op reconcile writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+from lbroute.core import bgp
+
+
+class FakeGobgpdError(Exception):
+    pass
+
+
+class FakeGobgpd:
+    target = "fake://gobgpd"
+
+    def __init__(self, initial: bgp.DaemonConfig | None = None) -> None:
+        self.config = initial or bgp.DaemonConfig(global_=None)
+        self.writes: Counter[str] = Counter()
+        self.zebra_enabled: bgp.ZebraSpec | None = None
+        self.fail_next: list[Exception] = []
+
+    # the client surface the reconciler uses
+    def observe(self) -> bgp.DaemonConfig:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        return self.config
+
+    def apply(self, op: bgp.Operation) -> None:
+        self.writes[type(op).__name__] += 1
+        c = self.config
+        if not isinstance(op, bgp.StartBgp) and c.global_ is None:
+            raise FakeGobgpdError(f"{type(op).__name__} before StartBgp")
+        match op:
+            case bgp.StartBgp(spec):
+                if c.global_ is not None:
+                    raise FakeGobgpdError("bgp already started")
+                self.config = bgp.DaemonConfig(global_=spec)
+            case bgp.StopBgp():
+                self.config = bgp.DaemonConfig(global_=None)
+                self.zebra_enabled = None
+            case bgp.EnableZebra(spec):
+                if self.zebra_enabled is not None:
+                    raise FakeGobgpdError("already connected to zebra")
+                self.zebra_enabled = spec
+            case bgp.AddPeerGroup(spec):
+                if any(g.name == spec.name for g in c.peer_groups):
+                    raise FakeGobgpdError(f"peer group {spec.name} exists")
+                self.config = replace(c, peer_groups=(*c.peer_groups, spec))
+            case bgp.UpdatePeerGroup(spec):
+                self._need_group(spec.name)
+                groups = tuple(spec if g.name == spec.name else g for g in c.peer_groups)
+                self.config = replace(c, peer_groups=groups)
+            case bgp.DeletePeerGroup(name):
+                self._need_group(name)
+                if any(d.peer_group == name for d in c.dynamic_neighbors):
+                    raise FakeGobgpdError(f"peer group {name} still has dynamic neighbors")
+                self.config = replace(c, peer_groups=tuple(g for g in c.peer_groups if g.name != name))
+            case bgp.AddDynamicNeighbor(spec):
+                self._need_group(spec.peer_group)
+                if spec in c.dynamic_neighbors:
+                    raise FakeGobgpdError(f"dynamic neighbor {spec.prefix} exists")
+                self.config = replace(c, dynamic_neighbors=(*c.dynamic_neighbors, spec))
+            case bgp.DeleteDynamicNeighbor(spec):
+                if spec not in c.dynamic_neighbors:
+                    raise FakeGobgpdError(f"no dynamic neighbor {spec.prefix}")
+                self.config = replace(c, dynamic_neighbors=tuple(d for d in c.dynamic_neighbors if d != spec))
+            case bgp.AddPeer(spec):
+                if any(p.address == spec.address for p in c.peers):
+                    raise FakeGobgpdError(f"peer {spec.address} exists")
+                self.config = replace(c, peers=(*c.peers, spec))
+            case bgp.UpdatePeer(spec):
+                if not any(p.address == spec.address for p in c.peers):
+                    raise FakeGobgpdError(f"no peer {spec.address}")
+                self.config = replace(
+                    c, peers=tuple(spec if p.address == spec.address else p for p in c.peers)
+                )
+            case bgp.DeletePeer(address):
+                if not any(p.address == address for p in c.peers):
+                    raise FakeGobgpdError(f"no peer {address}")
+                self.config = replace(c, peers=tuple(p for p in c.peers if p.address != address))
+
+    def _need_group(self, name: str) -> None:
+        if not any(g.name == name for g in self.config.peer_groups):
+            raise FakeGobgpdError(f"no peer group {name}")

@@ -1,0 +1,130 @@
+"""The walking skeleton's promises, against real gobgpd, FRR zebra and exabgp in namespaces."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from lbroute.config import load_config
+from lbroute.core.bgp import plan
+from lbroute.gobgp.client import GobgpClient
+from lbroute.kernel.fib import read_fib
+from lbroute.lab.lab import Lab
+from lbroute.lab.topology import Service, parse_service
+from lbroute.polling import eventually
+from rr.config import RrConfig
+from rr.desired import desired_config
+
+from .conftest import LabFactory
+
+VIP = "10.1.1.1/32"
+NODES = ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"]
+
+
+def fib_hops(lab: Lab, prefix: str = VIP) -> set[str]:
+    routes = read_fib(lab.topology.router_ns, prefix=prefix)
+    return set(routes[0].next_hops) if routes else set()
+
+
+def wait_fib(lab: Lab, expected: set[str], prefix: str = VIP, timeout: float = 15) -> None:
+    def check() -> None:
+        got = fib_hops(lab, prefix)
+        assert got == expected, f"router FIB {prefix}: {sorted(got)}, want {sorted(expected)}"
+
+    eventually(check, timeout, what=f"FIB {prefix}", context=lab.logs_tail)
+
+
+def test_three_lbs_make_one_ecmp_route_with_three_node_next_hops(make_lab: LabFactory) -> None:
+    lab = make_lab(lbs=3)
+    [route] = read_fib(lab.topology.router_ns, prefix=VIP)
+    assert route.next_hops == frozenset(NODES[:3])
+    assert route.protocol == "bgp"  # zebra installed it, not us
+    # both ends of the BGP path: the RR's RIB has one path per speaker, the router all of them
+    with GobgpClient(str(lab.socket("rr"))) as rr, GobgpClient(str(lab.socket("router"))) as router:
+        rr_paths = rr.list_paths(prefixes=(VIP,))
+        router_paths = router.list_paths(prefixes=(VIP,))
+    assert {p.source for p in rr_paths} == {"172.16.1.2", "172.16.2.2", "172.16.3.2"}
+    assert {p.next_hop for p in rr_paths} == set(NODES[:3])
+    assert {p.next_hop for p in router_paths} == set(NODES[:3])
+    assert {p.source for p in router_paths} == {"10.0.0.2"}
+
+
+def test_fib_follows_scale_3_1_4(make_lab: LabFactory) -> None:
+    lab = make_lab(lbs=3)
+    lab.scale(1)
+    wait_fib(lab, {NODES[0]})
+    lab.scale(4)
+    wait_fib(lab, set(NODES))
+
+
+def test_two_services_on_overlapping_lb_sets(make_lab: LabFactory) -> None:
+    services = (Service("web", VIP), parse_service("api=10.1.2.1/32@1,2"))
+    lab = make_lab(lbs=3, services=services)
+    assert fib_hops(lab, VIP) == set(NODES[:3])
+    assert fib_hops(lab, "10.1.2.1/32") == set(NODES[:2])
+
+
+def test_requests_from_the_router_reach_every_lb(make_lab: LabFactory) -> None:
+    lab = make_lab(lbs=3)
+    count = 90
+    result = subprocess.run(
+        [sys.executable, "-m", "lbroute.cli.main", "lab", "probe", "--prefix", lab.prefix,
+         "--count", str(count)],
+        capture_output=True, text=True, check=True,
+        env={"LBROUTE_STATE_ROOT": str(lab.root), "PATH": "/usr/sbin:/usr/bin:/bin"},
+    )  # fmt: skip
+    answers = json.loads(result.stdout)
+    assert answers["failed"] == 0
+    assert sum(answers["answers"].values()) == count
+    assert set(answers["answers"]) == {"lb1", "lb2", "lb3"}
+
+
+def test_reapplying_the_rr_manager_changes_nothing(make_lab: LabFactory) -> None:
+    lab = make_lab(lbs=3)
+    configs = {who: lab.dir / "config" / f"{who}.yaml" for who in ("rr", "router")}
+    with GobgpClient(str(lab.socket("router"))) as router:
+        before = {who: GobgpClient(str(lab.socket(who))).observe() for who in configs}
+        updates_before = _updates_received(router)
+        for who, path in configs.items():
+            desired = desired_config(load_config(path, RrConfig))
+            assert plan(desired, before[who]).operations == (), f"{who} not converged"
+            out = subprocess.run(
+                [sys.executable, "-m", "rr.main", "apply", "--config", str(path)],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            assert "0 change(s) applied" in out.stderr
+        after = {who: GobgpClient(str(lab.socket(who))).observe() for who in configs}
+        assert after == before
+        assert _updates_received(router) == updates_before
+    assert fib_hops(lab) == set(NODES[:3])
+
+
+def _updates_received(router: GobgpClient) -> dict[str, int]:
+    return {p.conf.neighbor_address: p.state.messages.received.update for p in router.list_peers_raw()}
+
+
+def test_down_leaves_no_process_and_no_namespace(make_lab: LabFactory) -> None:
+    lab = make_lab(lbs=2)
+    records = list(lab.state.processes.values())
+    namespaces = list(lab.state.namespaces)
+    assert len(records) == 2 + 3 + 2 * 2  # zebra, 2 gobgpd, 2 managers; responder+exabgp per LB
+    lab.down()
+    from lbroute.kernel.ip import list_netns
+    from lbroute.lab.processes import is_alive
+
+    assert not [r.name for r in records if is_alive(r)]
+    assert not set(namespaces) & set(list_netns())
+    assert not lab.dir.exists()
+
+
+def test_down_cleans_up_after_a_crashed_run(make_lab: LabFactory) -> None:
+    lab = make_lab(lbs=1)
+    # a crash loses the Lab object, and here even the state file: down() still finds its namespaces
+    (lab.dir / "state.json").unlink()
+    orphan = Lab(lab.prefix, root=lab.root)
+    removed = orphan.down()
+    from lbroute.kernel.ip import list_netns
+
+    assert set(removed) >= {f"{lab.prefix}-router", f"{lab.prefix}-lb1"}
+    assert not [ns for ns in list_netns() if ns.startswith(lab.prefix + "-")]

@@ -1,0 +1,125 @@
+"""The reconciler's plan, against a fake gobgpd that refuses what the real one refuses."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from lbroute.core import bgp
+from rr.config import RrConfig
+from rr.desired import desired_config
+from rr.reconcile import Reconciler
+from tests.fakes.gobgpd import FakeGobgpd
+
+RR = {
+    "role": "route-reflector",
+    "gobgpd": "unix:///run/x.sock",
+    "asn": 65021,
+    "router_id": "10.0.0.2",
+    "listen_addresses": ["10.0.0.2"],
+    "speaker_groups": [{"name": "lb", "dynamic_prefixes": ["172.16.0.0/16"]}],
+    "neighbors": [{"address": "10.0.0.1", "add_path_send_max": 255}],
+}
+ROUTER = {
+    "role": "router",
+    "gobgpd": "unix:///run/y.sock",
+    "asn": 65021,
+    "router_id": "10.0.0.1",
+    "neighbors": [{"address": "10.0.0.2", "add_path_receive": True}],
+    "zebra": {"url": "unix:/run/zserv.api"},
+}
+
+
+SLOW_GROUP = {"name": "lb", "dynamic_prefixes": ["172.16.0.0/16"], "timers": {"hold_time": 9, "keepalive": 3}}
+
+
+def desired(raw: dict[str, object]) -> bgp.DaemonConfig:
+    return desired_config(RrConfig.model_validate(raw))
+
+
+def test_fresh_daemon_gets_everything_in_dependency_order() -> None:
+    ops = bgp.plan(desired(RR), bgp.DaemonConfig(global_=None)).operations
+    kinds = [type(op).__name__ for op in ops]
+    assert kinds == ["StartBgp", "AddPeerGroup", "AddDynamicNeighbor", "AddPeer"]
+    group = ops[1].spec  # type: ignore[union-attr]
+    assert group.session.route_reflector_client and group.session.passive
+    assert group.session.timers == bgp.Timers(3, 1)
+    peer = ops[3].spec  # type: ignore[union-attr]
+    assert peer.session.afi_safis[0].add_path_send_max == 255
+
+
+def test_router_starts_multipath_and_zebra() -> None:
+    ops = bgp.plan(desired(ROUTER), bgp.DaemonConfig(global_=None)).operations
+    start = ops[0]
+    assert isinstance(start, bgp.StartBgp) and start.spec.use_multiple_paths
+    assert isinstance(ops[1], bgp.EnableZebra)
+    peer = ops[2]
+    assert isinstance(peer, bgp.AddPeer) and peer.spec.session.afi_safis[0].add_path_receive
+
+
+@pytest.mark.parametrize("raw", [RR, ROUTER], ids=["rr", "router"])
+def test_reapplying_writes_nothing(raw: dict[str, object]) -> None:
+    daemon = FakeGobgpd()
+    reconciler = Reconciler(daemon, desired(raw))
+    first = reconciler.reconcile_once()
+    writes = sum(daemon.writes.values())
+    assert len(first.operations) == writes > 0
+    second = reconciler.reconcile_once()
+    assert second.operations == ()
+    assert sum(daemon.writes.values()) == writes
+
+
+def test_apply_then_revert_leaves_state_identical() -> None:
+    daemon = FakeGobgpd()
+    Reconciler(daemon, desired(RR)).reconcile_once()
+    before = daemon.config
+    changed = {
+        **RR,
+        "speaker_groups": [{"name": "lb", "dynamic_prefixes": ["172.16.0.0/16", "172.17.0.0/16"]}],
+    }
+    Reconciler(daemon, desired(changed)).reconcile_once()
+    assert len(daemon.config.dynamic_neighbors) == 2
+    Reconciler(daemon, desired(RR)).reconcile_once()
+    assert daemon.config.owned() == before.owned()
+
+
+def test_foreign_objects_are_left_alone() -> None:
+    foreign_peer = bgp.PeerSpec(
+        "192.0.2.9",
+        bgp.SessionSpec(65000, "someone else's", (bgp.AfiSafi(bgp.Family.IPV4_UNICAST),), bgp.Timers(90, 30)),
+    )
+    daemon = FakeGobgpd()
+    reconciler = Reconciler(daemon, desired(RR))
+    reconciler.reconcile_once()
+    daemon.config = replace(daemon.config, peers=(*daemon.config.peers, foreign_peer))
+    assert reconciler.reconcile_once().operations == ()
+    assert foreign_peer in daemon.config.peers
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"neighbors": []}, ["DeletePeer"]),
+        ({"neighbors": [{"address": "10.0.0.1", "add_path_send_max": 8}]}, ["UpdatePeer"]),
+        ({"speaker_groups": []}, ["DeleteDynamicNeighbor", "DeletePeerGroup"]),
+        ({"speaker_groups": [SLOW_GROUP]}, ["UpdatePeerGroup"]),
+        ({"router_id": "10.0.0.3"}, ["StopBgp", "StartBgp", "AddPeerGroup", "AddDynamicNeighbor", "AddPeer"]),
+    ],
+    ids=["drop-neighbor", "send-max", "drop-group", "group-timers", "router-id"],
+)
+def test_each_change_is_the_smallest_plan(change: dict[str, object], expected: list[str]) -> None:
+    daemon = FakeGobgpd()
+    Reconciler(daemon, desired(RR)).reconcile_once()
+    todo = Reconciler(daemon, desired({**RR, **change})).reconcile_once()
+    assert [type(op).__name__ for op in todo.operations] == expected
+    assert bgp.plan(desired({**RR, **change}), daemon.config).operations == ()
+
+
+def test_plan_describes_every_operation() -> None:
+    ops = bgp.plan(desired(ROUTER), bgp.DaemonConfig(global_=None))
+    assert ops.describe() == [
+        "start bgp as 65021 router-id 10.0.0.1",
+        "enable zebra unix:/run/zserv.api version 6",
+        "add peer 10.0.0.2",
+    ]

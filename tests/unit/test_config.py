@@ -1,0 +1,131 @@
+"""Bad config: exit 2, one clear line per problem, no traceback — for every program that reads one."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from announcer.config import AnnouncerConfig
+from lbroute.config import ConfigError, load_config, load_config_text
+from rr.config import RrConfig
+
+CONFIGS = Path(__file__).parents[2] / "configs"
+
+BAD_RR = """\
+role: route-reflector
+gobgpd: unix:///run/x.sock
+asn: 70000000000
+router_id: 10.0.0.300
+colour: blue
+speaker_groups:
+  - name: lb
+    dynamic_prefixes: [172.16.0.1/16]
+neighbors:
+  - address: not-an-ip
+    add_path_send_max: "lots"
+"""
+
+BAD_ANNOUNCER = """\
+next_hop: 10.0.0.999
+services:
+  - name: web
+    vips: [10.1.1.0/24, banana]
+    med: high
+    colour: red
+"""
+
+
+def run(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_rr_lists_every_problem_with_its_place(tmp_path: Path) -> None:
+    path = tmp_path / "rr.yaml"
+    path.write_text(BAD_RR)
+    result = run("rr.main", "config", "check", str(path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    where = [line.split(": ")[1] for line in lines]
+    assert where == [
+        "asn",
+        "router_id",
+        "speaker_groups[0].dynamic_prefixes[0]",
+        "neighbors[0].address",
+        "neighbors[0].add_path_send_max",
+        "colour",
+    ]
+    assert all(line.startswith(f"{path}: ") for line in lines)
+    assert "unknown key" in lines[-1]
+    assert "host bits set" in lines[2]
+
+
+def test_rr_apply_with_bad_config_touches_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "rr.yaml"
+    path.write_text(BAD_RR)
+    # the target socket does not exist: a run that got as far as connecting would say so
+    result = run("rr.main", "apply", "--config", str(path), "--wait", "0")
+    assert result.returncode == 2
+    assert "did not answer" not in result.stderr
+
+
+def test_announcer_lists_every_problem(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(BAD_ANNOUNCER)
+    result = run("announcer.main", "config", "check", str(path))
+    assert result.returncode == 2
+    assert result.stdout == ""  # stdout is exabgp's channel, even for errors
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(": ")[1] for line in lines] == [
+        "next_hop",
+        "services[0].vips[0]",
+        "services[0].vips[1]",
+        "services[0].med",
+        "services[0].colour",
+    ]
+    assert "/32 for IPv4" in lines[1]
+
+
+def test_announcer_without_next_hop_says_where_it_comes_from(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text("services:\n  - name: web\n    vips: [10.1.1.1/32]\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "announcer.main", "config", "check", str(path)],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 2
+    assert "NODE_IP" in result.stderr and "status.hostIP" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [("[1, 2]", "(top level)"), ("a: [", "line 1 column 5"), ("", "role")],
+    ids=["not-a-mapping", "bad-yaml", "empty"],
+)
+def test_malformed_files(text: str, where: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config_text(text, RrConfig, source="x.yaml")
+    assert info.value.problems[0].where == where
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "nope.yaml", RrConfig)
+    assert "cannot read" in str(info.value)
+
+
+def test_models_are_frozen() -> None:
+    cfg = load_config_text("next_hop: 10.0.0.11\n", AnnouncerConfig)
+    with pytest.raises(ValueError):
+        cfg.next_hop = "10.0.0.12"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_examples_are_valid(path: Path) -> None:
+    model = AnnouncerConfig if path.name.startswith("announcer") else RrConfig
+    load_config(path, model)

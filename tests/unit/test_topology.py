@@ -1,0 +1,42 @@
+"""The lab's names and addresses, and the service syntax of `lbroute lab up --service`."""
+
+from __future__ import annotations
+
+import pytest
+
+from lbroute.lab.topology import Service, Topology, TopologyError, parse_service
+
+
+def test_names_and_addresses_follow_the_seed() -> None:
+    topo = Topology("lbr", 3)
+    assert [n.ip for n in topo.nodes] == ["10.0.0.11", "10.0.0.12", "10.0.0.13"]
+    assert topo.node_ns(2) == "lbr-node2" and topo.lb_ns(2) == "lbr-lb2"
+    assert topo.router_ns == "lbr-router" and topo.rr_ns() == "lbr-rr"
+    assert topo.nodes[1].pod_ip == "172.16.2.2"
+
+
+def test_overlapping_services_expect_their_own_node_sets() -> None:
+    topo = Topology("t", 3, (Service("web", "10.1.1.1/32"), parse_service("api=10.1.2.1/32@1,2")))
+    assert topo.expected_next_hops() == {
+        "10.1.1.1/32": frozenset({"10.0.0.11", "10.0.0.12", "10.0.0.13"}),
+        "10.1.2.1/32": frozenset({"10.0.0.11", "10.0.0.12"}),
+    }
+    assert topo.with_lbs(1).expected_next_hops() == {
+        "10.1.1.1/32": frozenset({"10.0.0.11"}),
+        "10.1.2.1/32": frozenset({"10.0.0.11"}),
+    }
+    assert topo.with_lbs(0).expected_next_hops() == {}
+
+
+@pytest.mark.parametrize(
+    "text", ["web", "web=10.1.1.0/24", "web=192.0.2.1/32", "web=10.1.1.1/32@x", "web=banana"]
+)
+def test_bad_services_are_refused(text: str) -> None:
+    with pytest.raises(TopologyError, match="service"):
+        parse_service(text)
+
+
+@pytest.mark.parametrize(("prefix", "lbs"), [("Bad", 1), ("toolongprefix", 1), ("ok", 65), ("ok", -1)])
+def test_bad_topologies_are_refused(prefix: str, lbs: int) -> None:
+    with pytest.raises(TopologyError):
+        Topology(prefix, lbs)
