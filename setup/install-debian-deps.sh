@@ -11,7 +11,13 @@
 #
 # No daemon is started: a policy-rc.d that exits 101 is in place during the install,
 # so nothing listens in the root namespace on a systemd host either.
+#
+# Usage: install-debian-deps.sh [all|frr|exabgp|gobgp ...]   (default: all; the container
+# images in deploy/ install only the parts they run)
 set -euo pipefail
+
+parts=("${@:-all}")
+want() { [[ " ${parts[*]} " == *" all "* || " ${parts[*]} " == *" $1 "* ]]; }
 
 GOBGP_VERSION="${LBROUTE_GOBGP_VERSION:-3.36.0}"
 PREFIX="${LBROUTE_GOBGP_PREFIX:-/opt/lbroute/gobgp-${GOBGP_VERSION}}"
@@ -23,13 +29,16 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 2
 fi
 
+packages=(iproute2 procps)
+want frr && packages+=(frr)
+want exabgp && packages+=(exabgp)
 need_apt=0
-for bin in /usr/lib/frr/zebra /usr/bin/vtysh /usr/sbin/exabgp /usr/sbin/ip; do
-    [ -x "$bin" ] || need_apt=1
-done
+for bin in /usr/sbin/ip; do [ -x "$bin" ] || need_apt=1; done
+want frr && { [ -x /usr/lib/frr/zebra ] && [ -x /usr/bin/vtysh ] || need_apt=1; }
+want exabgp && { [ -x /usr/sbin/exabgp ] || need_apt=1; }
 
 if [ "$need_apt" = 1 ]; then
-    log "installing frr, exabgp, iproute2 from Debian"
+    log "installing ${packages[*]} from Debian"
     policy=/usr/sbin/policy-rc.d
     created_policy=0
     if [ ! -e "$policy" ]; then
@@ -39,7 +48,7 @@ if [ "$need_apt" = 1 ]; then
     fi
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends frr exabgp iproute2 procps >/dev/null
+    apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
     [ "$created_policy" = 1 ] && rm -f "$policy"
 fi
 
@@ -48,6 +57,11 @@ have_version() {
         "$PREFIX/usr/bin/gobgpd" --version 2>/dev/null | grep -q "version ${GOBGP_VERSION}\$" &&
         [ -f "$PREFIX/usr/share/gocode/src/github.com/osrg/gobgp/api/gobgp.proto" ]
 }
+
+if ! want gobgp; then
+    log "ok: ${packages[*]}"
+    exit 0
+fi
 
 if ! have_version; then
     log "fetching gobgpd ${GOBGP_VERSION} and its API protos from Debian trixie into ${PREFIX}"
@@ -71,4 +85,4 @@ if ! have_version; then
     log "gobgpd in ${PREFIX} is not version ${GOBGP_VERSION}: $("$PREFIX/usr/bin/gobgpd" --version 2>&1 || true)"
     exit 1
 fi
-log "ok: $("$PREFIX/usr/bin/gobgpd" --version), $(/usr/sbin/exabgp --version 2>&1 | head -1), FRR $(dpkg-query -W -f='${Version}' frr)"
+log "ok: $("$PREFIX/usr/bin/gobgpd" --version)${packages:+, ${packages[*]}}"

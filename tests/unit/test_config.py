@@ -125,7 +125,7 @@ def test_models_are_frozen() -> None:
         cfg.next_hop = "10.0.0.12"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(CONFIGS.rglob("*.yaml")), ids=lambda p: str(p.relative_to(CONFIGS)))
 def test_shipped_examples_are_valid(path: Path) -> None:
     model = AnnouncerConfig if path.name.startswith("announcer") else RrConfig
     load_config(path, model)
