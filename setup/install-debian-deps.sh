@@ -32,10 +32,9 @@ fi
 packages=(iproute2 procps)
 want frr && packages+=(frr)
 want exabgp && packages+=(exabgp)
+installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 need_apt=0
-for bin in /usr/sbin/ip; do [ -x "$bin" ] || need_apt=1; done
-want frr && { [ -x /usr/lib/frr/zebra ] && [ -x /usr/bin/vtysh ] || need_apt=1; }
-want exabgp && { [ -x /usr/sbin/exabgp ] || need_apt=1; }
+for pkg in "${packages[@]}"; do installed "$pkg" || need_apt=1; done
 
 if [ "$need_apt" = 1 ]; then
     log "installing ${packages[*]} from Debian"
