@@ -16,7 +16,7 @@ import structlog
 from lbroute.core.rib import FibRoute
 from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import ip, list_netns, sysctl
-from lbroute.polling import eventually
+from lbroute.polling import Timeout, eventually
 
 from . import daemons, processes
 from .state import DEFAULT_STATE_ROOT, LabState, ProcessRecord
@@ -143,7 +143,13 @@ class Lab:
             assert fib == expected, f"router FIB {_fmt(fib)} != expected {_fmt(expected)}"
             return fib
 
-        return eventually(check, timeout, what="router FIB convergence", context=self.logs_tail)
+        try:
+            return eventually(check, timeout, what="router FIB convergence", context=self.logs_tail)
+        except Timeout as err:
+            raise LabError(
+                f"{err}\nthe lab is left as it is for inspection (logs in {self.dir / 'logs'}); "
+                f"`lbroute lab down --prefix {self.prefix}` removes it"
+            ) from None
 
     def status(self) -> dict[str, Any]:
         existing = set(list_netns())
