@@ -18,7 +18,14 @@ RR = {
     "asn": 65021,
     "router_id": "10.0.0.2",
     "listen_addresses": ["10.0.0.2"],
-    "speaker_groups": [{"name": "lb", "dynamic_prefixes": ["172.16.0.0/16"]}],
+    "speaker_groups": [
+        {
+            "name": "lb",
+            "dynamic_prefixes": ["172.16.0.0/16"],
+            "vip_pools": ["10.1.0.0/16"],
+            "node_networks": ["10.0.0.0/24"],
+        }
+    ],
     "neighbors": [{"address": "10.0.0.1", "add_path_send_max": 255}],
 }
 ROUTER = {
@@ -31,7 +38,8 @@ ROUTER = {
 }
 
 
-SLOW_GROUP = {"name": "lb", "dynamic_prefixes": ["172.16.0.0/16"], "timers": {"hold_time": 9, "keepalive": 3}}
+GROUP = RR["speaker_groups"][0]  # type: ignore[index]
+SLOW_GROUP = {**GROUP, "timers": {"hold_time": 9, "keepalive": 3}}
 
 
 def desired(raw: dict[str, object]) -> bgp.DaemonConfig:
@@ -41,11 +49,22 @@ def desired(raw: dict[str, object]) -> bgp.DaemonConfig:
 def test_fresh_daemon_gets_everything_in_dependency_order() -> None:
     ops = bgp.plan(desired(RR), bgp.DaemonConfig(global_=None)).operations
     kinds = [type(op).__name__ for op in ops]
-    assert kinds == ["StartBgp", "AddPeerGroup", "AddDynamicNeighbor", "AddPeer"]
-    group = ops[1].spec  # type: ignore[union-attr]
+    # the guard rails are in place before any speaker can connect
+    assert kinds == [
+        "StartBgp",
+        "SetDefinedSet",
+        "SetDefinedSet",
+        "AddPolicy",
+        "SetImportPolicies",
+        "AddPeerGroup",
+        "AddDynamicNeighbor",
+        "AddPeer",
+    ]
+    group = ops[5].spec  # type: ignore[union-attr]
     assert group.session.route_reflector_client and group.session.passive
     assert group.session.timers == bgp.Timers(3, 1)
-    peer = ops[3].spec  # type: ignore[union-attr]
+    assert group.session.afi_safis[0].max_prefixes == 1000
+    peer = ops[7].spec  # type: ignore[union-attr]
     assert peer.session.afi_safis[0].add_path_send_max == 255
 
 
@@ -76,7 +95,7 @@ def test_apply_then_revert_leaves_state_identical() -> None:
     before = daemon.config
     changed = {
         **RR,
-        "speaker_groups": [{"name": "lb", "dynamic_prefixes": ["172.16.0.0/16", "172.17.0.0/16"]}],
+        "speaker_groups": [{**GROUP, "dynamic_prefixes": ["172.16.0.0/16", "172.17.0.0/16"]}],
     }
     Reconciler(daemon, desired(changed)).reconcile_once()
     assert len(daemon.config.dynamic_neighbors) == 2
@@ -102,11 +121,45 @@ def test_foreign_objects_are_left_alone() -> None:
     [
         ({"neighbors": []}, ["DeletePeer"]),
         ({"neighbors": [{"address": "10.0.0.1", "add_path_send_max": 8}]}, ["UpdatePeer"]),
-        ({"speaker_groups": []}, ["DeleteDynamicNeighbor", "DeletePeerGroup"]),
+        (
+            {"speaker_groups": []},
+            [
+                "DeleteDynamicNeighbor",
+                "SetImportPolicies",
+                "DeletePolicy",
+                "DeleteDefinedSet",
+                "DeleteDefinedSet",
+                "DeletePeerGroup",
+            ],
+        ),
         ({"speaker_groups": [SLOW_GROUP]}, ["UpdatePeerGroup"]),
-        ({"router_id": "10.0.0.3"}, ["StopBgp", "StartBgp", "AddPeerGroup", "AddDynamicNeighbor", "AddPeer"]),
+        (
+            {"router_id": "10.0.0.3"},
+            ["StopBgp", "StartBgp", "SetDefinedSet", "SetDefinedSet", "AddPolicy", "SetImportPolicies"]
+            + ["AddPeerGroup", "AddDynamicNeighbor", "AddPeer"],
+        ),
+        # a guard-rail change replaces the policy: out of the assignment, delete, add, back in
+        (
+            {"speaker_groups": [{**GROUP, "node_networks": ["10.0.1.0/24"]}]},
+            ["SetImportPolicies", "DeletePolicy", "AddPolicy", "SetImportPolicies"],
+        ),
+        # a new pool is a set replaced in place; the policy that names it stays
+        ({"speaker_groups": [{**GROUP, "vip_pools": ["10.1.0.0/16", "10.2.0.0/16"]}]}, ["SetDefinedSet"]),
+        (
+            {"speaker_groups": [{**GROUP, "max_prefixes": 5}]},
+            ["UpdatePeerGroup"],
+        ),
     ],
-    ids=["drop-neighbor", "send-max", "drop-group", "group-timers", "router-id"],
+    ids=[
+        "drop-neighbor",
+        "send-max",
+        "drop-group",
+        "group-timers",
+        "router-id",
+        "node-net",
+        "pool",
+        "max-prefix",
+    ],
 )
 def test_each_change_is_the_smallest_plan(change: dict[str, object], expected: list[str]) -> None:
     daemon = FakeGobgpd()
