@@ -33,6 +33,9 @@ Network = Annotated[str, AfterValidator(_network)]
 class TimersConfig(StrictModel):
     hold_time: int = Field(3, ge=3, le=65535)
     keepalive: int = Field(1, ge=1, le=21845)
+    # how soon a dropped session is tried again (gobgpd's own defaults: 120 s and 30 s)
+    connect_retry: int = Field(1, ge=1, le=65535)
+    idle_hold_after_reset: int = Field(1, ge=1, le=65535)
 
     @model_validator(mode="after")
     def _keepalive_below_hold(self) -> TimersConfig:
@@ -121,6 +124,9 @@ class NeighborConfig(StrictModel):
     add_path_send_max: int = Field(0, ge=0, le=255)
     add_path_receive: bool = False
     md5_password_file: str | None = None
+    # wait for the other side to connect. One side of each session should be passive: when
+    # both connect at once, gobgpd's collision handling can keep the session flapping.
+    passive: bool = False
     timers: TimersConfig = TimersConfig(hold_time=9, keepalive=3)
     families: tuple[Literal["ipv4-unicast", "ipv6-unicast"], ...] = ("ipv4-unicast",)
 

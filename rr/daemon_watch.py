@@ -1,5 +1,8 @@
 """gobgpd's WatchEvent stream: structured log events, fresh peer metrics, and restart detection.
 
+A peer of ours whose session drops is re-armed (see ``Reconciler.rearm``) so that its
+neighbor, restarted, is not refused for gobgpd's fixed 5 s idle hold.
+
 The stream ends when gobgpd goes away (killed, restarted, socket gone). Then this waits
 for the channel to connect again and wakes the reconciler, so a restarted gobgpd gets
 its whole configuration back as soon as it answers instead of at the next resync.
@@ -23,6 +26,7 @@ log = structlog.get_logger()
 
 # re-reading every peer's counters on every route event would cost more than the events
 METRICS_EVERY = 0.5
+_DOWN = frozenset({"IDLE", "ACTIVE", "UNKNOWN"})
 
 
 class DaemonWatch:
@@ -31,6 +35,7 @@ class DaemonWatch:
         self.reconciler = reconciler
         self.stop = stop
         self._last_refresh = 0.0
+        self._established: set[str] = set()
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="gobgpd-watch", daemon=True)
@@ -63,7 +68,13 @@ class DaemonWatch:
     def _handle(self, event: bgp.PeerEvent | bgp.RouteEvent) -> None:
         match event:
             case bgp.PeerEvent(address, established, state):
-                log.info("rr.peer.up" if established else "rr.peer.down", peer=address, state=state)
+                name = "rr.peer.up" if established else "rr.peer.down" if state in _DOWN else "rr.peer.state"
+                log.info(name, peer=address, state=state)
+                if established:
+                    self._established.add(address)
+                elif state == "IDLE" and address in self._established:
+                    self._established.discard(address)
+                    self._rearm(address)
                 self._refresh(force=True)
             case bgp.RouteEvent(prefix, next_hop, source, withdrawn):
                 log.info(
@@ -73,6 +84,14 @@ class DaemonWatch:
                     peer=source,
                 )
                 self._refresh(force=False)
+
+    def _rearm(self, address: str) -> None:
+        try:
+            self.reconciler.rearm(address)
+        except grpc.RpcError as err:
+            # the next reconcile pass puts the peer back if this left it missing
+            log.warning("rr.peer.rearm_failed", peer=address, error=describe(err))
+            self.reconciler.wake()
 
     def _refresh(self, *, force: bool) -> None:
         now = time.monotonic()

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from lbroute.core import bgp
 
-from .config import NeighborConfig, RrConfig, SpeakerGroupConfig
+from .config import NeighborConfig, RrConfig, SpeakerGroupConfig, TimersConfig
 
 
 def _families(
@@ -35,7 +35,7 @@ def _speaker_session(cfg: RrConfig, group: SpeakerGroupConfig, password: str) ->
         peer_asn=group.peer_asn or cfg.asn,
         description=f"{bgp.OWNER_TAG}:speakers:{group.name}",
         afi_safis=_families(group.families, max_prefixes=group.max_prefixes),
-        timers=bgp.Timers(group.timers.hold_time, group.timers.keepalive),
+        timers=_timers(group.timers),
         route_reflector_client=True,
         cluster_id=cfg.cluster_id or cfg.router_id,
         # the LB speaker connects to us: dynamic neighbors are always passive, explicit ones too
@@ -52,10 +52,15 @@ def _neighbor(cfg: RrConfig, n: NeighborConfig, secrets: Mapping[str, str]) -> b
             peer_asn=n.peer_asn or cfg.asn,
             description=f"{bgp.OWNER_TAG}:{role}",
             afi_safis=_families(n.families, receive=n.add_path_receive, send_max=n.add_path_send_max),
-            timers=bgp.Timers(n.timers.hold_time, n.timers.keepalive),
+            timers=_timers(n.timers),
+            passive=n.passive,
             auth_password=secrets.get(n.md5_password_file, "") if n.md5_password_file else "",
         ),
     )
+
+
+def _timers(t: TimersConfig) -> bgp.Timers:
+    return bgp.Timers(t.hold_time, t.keepalive, t.connect_retry, t.idle_hold_after_reset)
 
 
 def _host_prefix(address: str) -> str:

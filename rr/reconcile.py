@@ -69,10 +69,13 @@ class Reconciler:
         *,
         sleep: Callable[[float], None] | None = None,
         metrics: RrMetrics | None = None,
+        peer_metrics: bool = True,
     ) -> None:
         self.client = client
         self._desired = desired
         self._lock = threading.Lock()
+        # one writer at a time: a pass and a re-arm must not both add the same peer
+        self._apply_lock = threading.Lock()
         self._wake = threading.Event()
         # the backoff's clock; tests pass one that records instead of waiting
         self._sleep = sleep or self._interruptible_sleep
@@ -104,6 +107,26 @@ class Reconciler:
         return bgp.plan(self.desired, self.client.observe())
 
     def reconcile_once(self) -> bgp.Plan:
+        with self._apply_lock:
+            return self._reconcile_once()
+
+    def rearm(self, address: str) -> bool:
+        """Replace an explicit peer whose session just dropped, so it can come back at once.
+
+        gobgpd keeps a peer whose session failed in IDLE for a fixed 5 s (``holdtimeIdle``
+        in its fsm.go, not configurable) and closes every connection offered meanwhile: a
+        restarted neighbor would wait that long. A freshly added peer has no such hold.
+        """
+        spec = next((p for p in self.desired.peers if p.address == address), None)
+        if spec is None:
+            return False
+        with self._apply_lock:
+            self.client.apply(bgp.DeletePeer(address))
+            self.client.apply(bgp.AddPeer(spec))
+        log.info("rr.peer.rearmed", peer=address, target=self.client.target)
+        return True
+
+    def _reconcile_once(self) -> bgp.Plan:
         started = time.monotonic()
         try:
             todo = self.observe_plan()

@@ -33,6 +33,10 @@ class AfiSafi:
 class Timers:
     hold_time: int
     keepalive: int
+    # gobgpd's defaults are 120 s and 30 s: after a peer's daemon restarts, our side would
+    # refuse its connections (IDLE) for half a minute. Always set, so observed equals desired.
+    connect_retry: int = 1
+    idle_hold_after_reset: int = 1
 
 
 @dataclass(frozen=True)

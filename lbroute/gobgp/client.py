@@ -159,20 +159,43 @@ class GobgpClient:
         return [r.peer for r in self._stub.ListPeer(api.ListPeerRequest(), timeout=self.timeout)]
 
     def peer_counters(self) -> list[bgp.PeerCounters]:
+        """Per peer: prefixes received, and how many of them the import policy let through.
+
+        gobgpd's own ``accepted`` counter ignores the global RIB's import policy (it equals
+        ``received`` here), so rejections are counted from the adj-RIB-in, where gobgpd marks
+        each path the policy filtered when asked with ``enable_filtered``.
+        """
         out = []
         for p in self.list_peers_raw():
-            received = sum(a.state.received for a in p.afi_safis)
-            accepted = sum(a.state.accepted for a in p.afi_safis)
+            address = p.state.neighbor_address or p.conf.neighbor_address
+            established = p.state.session_state == api.PeerState.ESTABLISHED
+            received = accepted = 0
+            for a in p.afi_safis:
+                received += a.state.received
+                if established and a.state.received:
+                    accepted += self._unfiltered(address, a.config.family)
             out.append(
                 bgp.PeerCounters(
-                    address=p.conf.neighbor_address,
+                    # a dynamic neighbor's conf carries no address; its state does
+                    address=address,
                     group=p.conf.peer_group or p.conf.description,
-                    established=p.state.session_state == api.PeerState.ESTABLISHED,
+                    established=established,
                     received=received,
                     accepted=accepted,
                 )
             )
         return sorted(out, key=lambda c: c.address)
+
+    def _unfiltered(self, address: str, family: api.Family) -> int:
+        request = api.ListPathRequest(
+            table_type=api.ADJ_IN, name=address, family=family, enable_filtered=True
+        )
+        return sum(
+            1
+            for r in self._stub.ListPath(request, timeout=self.timeout)
+            for path in r.destination.paths
+            if not path.filtered and not path.is_withdraw
+        )
 
     def events(self) -> Iterator[bgp.PeerEvent | bgp.RouteEvent]:
         """``watch`` in the core's words. Ends (raises ``grpc.RpcError``) when gobgpd goes away."""
@@ -181,7 +204,7 @@ class GobgpClient:
                 peer = response.peer.peer
                 state = api.PeerState.SessionState.Name(peer.state.session_state)
                 yield bgp.PeerEvent(
-                    address=peer.conf.neighbor_address,
+                    address=peer.state.neighbor_address or peer.conf.neighbor_address,
                     established=peer.state.session_state == api.PeerState.ESTABLISHED,
                     state=state,
                 )
@@ -339,7 +362,12 @@ def _session_of(p: api.Peer | api.PeerGroup) -> bgp.SessionSpec:
         peer_asn=p.conf.peer_asn,
         description=p.conf.description,
         afi_safis=tuple(sorted(afis)),
-        timers=bgp.Timers(hold_time=p.timers.config.hold_time, keepalive=p.timers.config.keepalive_interval),
+        timers=bgp.Timers(
+            hold_time=p.timers.config.hold_time,
+            keepalive=p.timers.config.keepalive_interval,
+            connect_retry=p.timers.config.connect_retry,
+            idle_hold_after_reset=p.timers.config.idle_hold_time_after_reset,
+        ),
         route_reflector_client=rr.route_reflector_client,
         cluster_id=rr.route_reflector_cluster_id if rr.route_reflector_client else "",
         passive=p.transport.passive_mode,
@@ -364,7 +392,12 @@ def _session_fields(s: bgp.SessionSpec) -> dict[str, object]:
             for a in s.afi_safis
         ],
         "timers": api.Timers(
-            config=api.TimersConfig(hold_time=s.timers.hold_time, keepalive_interval=s.timers.keepalive)
+            config=api.TimersConfig(
+                hold_time=s.timers.hold_time,
+                keepalive_interval=s.timers.keepalive,
+                connect_retry=s.timers.connect_retry,
+                idle_hold_time_after_reset=s.timers.idle_hold_after_reset,
+            )
         ),
         "route_reflector": api.RouteReflector(
             route_reflector_client=s.route_reflector_client, route_reflector_cluster_id=s.cluster_id

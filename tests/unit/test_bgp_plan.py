@@ -135,8 +135,10 @@ def test_foreign_objects_are_left_alone() -> None:
         ({"speaker_groups": [SLOW_GROUP]}, ["UpdatePeerGroup"]),
         (
             {"router_id": "10.0.0.3"},
-            ["StopBgp", "StartBgp", "SetDefinedSet", "SetDefinedSet", "AddPolicy", "SetImportPolicies"]
-            + ["AddPeerGroup", "AddDynamicNeighbor", "AddPeer"],
+            [
+                *("StopBgp", "StartBgp", "SetDefinedSet", "SetDefinedSet", "AddPolicy", "SetImportPolicies"),
+                *("AddPeerGroup", "AddDynamicNeighbor", "AddPeer"),
+            ],
         ),
         # a guard-rail change replaces the policy: out of the assignment, delete, add, back in
         (
