@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     with GobgpClient(cfg.gobgpd) as client:
-        reconciler = Reconciler(client, desired)
+        reconciler = Reconciler(client, desired, peer_metrics=cfg.metrics_address is not None)
         try:
             if args.command == "plan":
                 for line in reconciler.observe_plan().describe():

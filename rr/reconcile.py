@@ -81,6 +81,8 @@ class Reconciler:
         self._sleep = sleep or self._interruptible_sleep
         self.metrics = metrics or RrMetrics.create()
         self.metrics.config_stale.set(1)
+        # counting rejected prefixes reads every speaker's adj-RIB-in: only when someone looks
+        self.peer_metrics = peer_metrics
 
     @property
     def desired(self) -> bgp.DaemonConfig:
@@ -167,7 +169,8 @@ class Reconciler:
         return retrying(self.reconcile_once)()
 
     def refresh_peer_metrics(self) -> None:
-        self.metrics.record_peers(self.client.peer_counters())
+        if self.peer_metrics:
+            self.metrics.record_peers(self.client.peer_counters())
 
     def run(self, interval: float, stop: threading.Event) -> None:
         """Reconcile now, then on every ``wake()`` and every ``interval`` (full resync) until ``stop``."""
