@@ -53,6 +53,7 @@ def rr_config(
     kube_api: str = "",
     md5_file: Path | None = None,
     metrics_address: str | None = None,
+    group_overrides: dict[str, object] | None = None,
 ) -> dict[str, object]:
     """Dynamic neighbors from the pod range, or (``kube_api``) one MD5 peer per LB pod listed there."""
     group: dict[str, object] = {
@@ -68,6 +69,7 @@ def rr_config(
         group["md5_password_file"] = str(md5_file)
     else:
         group["dynamic_prefixes"] = [str(POD_RANGE)]
+    group.update(group_overrides or {})
     out: dict[str, object] = {
         "role": "route-reflector",
         "gobgpd": f"unix://{socket}",

@@ -72,6 +72,7 @@ class Lab:
         kube_api: str = "",
         wrong_md5: tuple[int, ...] = (),
         rogue_lb: int = 0,
+        group_overrides: dict[str, object] | None = None,
     ) -> float:
         """Build everything and return the seconds until the router's FIB converged.
 
@@ -96,6 +97,7 @@ class Lab:
             kube_api=kube_api,
             wrong_md5=sorted(wrong_md5),
             rogue_lb=rogue_lb,
+            group_overrides=dict(group_overrides or {}),
         )
         self.dir.mkdir(parents=True, exist_ok=True)
         self._save()
@@ -196,6 +198,21 @@ class Lab:
                 tail = path.read_text(errors="replace").splitlines()[-lines:]
                 out.append(f"--- {name} ({path}) ---\n" + "\n".join(tail))
         return "\n".join(out)
+
+    def add_namespace(self, suffix: str, address: str) -> str:
+        """Another namespace on the lab's bridge (e.g. a benchmark's speaker farm), recorded
+        like every other so that ``down`` removes it. ``suffix`` must be ``node<N>``-shaped."""
+        name = f"{self.prefix}-{suffix}"
+        if not self._is_ours(name):
+            raise LabError(f"namespace suffix {suffix!r}: use node<N> or lb<N>")
+        self._add_netns(name)
+        self._attach_to_bridge(name, suffix, address)
+        return name
+
+    def spawn(self, name: str, argv: list[str], netns: str | None, **kw: Any) -> ProcessRecord:
+        """Start and record a process that ``down`` will end."""
+        self._spawn(name, argv, netns, **kw)
+        return self.state.processes[name]
 
     def socket(self, who: str) -> Path:
         return self.dir / who / "gobgp.sock"
@@ -327,6 +344,7 @@ class Lab:
                 # metrics inside the RR's namespace, on its own address; in explicit-peer mode the
                 # manager runs in the root namespace to reach the API server on loopback: no metrics
                 metrics_address=None if self.state.kube_api else f"{topo.rr_ip(j)}:{daemons.METRICS_PORT}",
+                group_overrides=self.state.group_overrides,
             )
             cfg = daemons.write_yaml(self.dir / "config" / f"{who}.yaml", rr_cfg)
             # it talks to gobgpd over the unix socket either way

@@ -38,6 +38,8 @@ class LabState:
     wrong_md5: list[int] = field(default_factory=list)
     # an LB that also announces routes the guard rails must reject (0: none)
     rogue_lb: int = 0
+    # replaces keys of the RR's speaker group (a benchmark's longer timers, a higher max_prefixes)
+    group_overrides: dict[str, object] = field(default_factory=dict)
 
     @staticmethod
     def directory(prefix: str, root: Path = DEFAULT_STATE_ROOT) -> Path:
