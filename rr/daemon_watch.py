@@ -51,6 +51,8 @@ class DaemonWatch:
                         return
             except grpc.RpcError as err:
                 log.warning("rr.daemon.lost", target=self.client.target, error=describe(err))
+            # a stream that keeps failing against a live daemon must not spin
+            self.stop.wait(0.1)
             if self._wait_until_answering():
                 self.reconciler.metrics.daemon_restarts.inc()
                 log.info("rr.daemon.answering", target=self.client.target)
