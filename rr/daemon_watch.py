@@ -26,6 +26,7 @@ log = structlog.get_logger()
 
 # re-reading every peer's counters on every route event would cost more than the events
 METRICS_EVERY = 0.5
+REARM_EVERY = 30.0
 _DOWN = frozenset({"IDLE", "ACTIVE", "UNKNOWN"})
 
 
@@ -36,6 +37,7 @@ class DaemonWatch:
         self.stop = stop
         self._last_refresh = 0.0
         self._established: set[str] = set()
+        self._rearmed_at: dict[str, float] = {}
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="gobgpd-watch", daemon=True)
@@ -76,7 +78,12 @@ class DaemonWatch:
                     self._established.add(address)
                 elif state == "IDLE" and address in self._established:
                     self._established.discard(address)
-                    self._rearm(address)
+                    # a peer that keeps failing (e.g. over its max-prefix limit) gets gobgpd's
+                    # own damping back: at most one re-arm per REARM_EVERY seconds
+                    now = time.monotonic()
+                    if now - self._rearmed_at.get(address, -REARM_EVERY) >= REARM_EVERY:
+                        self._rearmed_at[address] = now
+                        self._rearm(address)
                 self._refresh(force=True)
             case bgp.RouteEvent(prefix, next_hop, source, withdrawn):
                 log.info(

@@ -21,7 +21,7 @@ from lbroute.polling import eventually
 
 from . import daemons, processes
 from .state import DEFAULT_STATE_ROOT, LabState, ProcessRecord
-from .topology import ROUTER_IP, VIP_POOL, Node, Service, Topology
+from .topology import ROUTER_IP, VIP_POOL, Node, Service, Topology, rogue_routes
 
 log = structlog.get_logger()
 
@@ -156,8 +156,15 @@ class Lab:
         return {r.prefix: r.next_hops for r in routes if r.prefix != "0.0.0.0/0" and _in_pool(r.prefix)}
 
     def expected_fib(self) -> dict[str, frozenset[str]]:
-        """The topology's next-hops, less the LBs that hold a wrong MD5 key (they get no session)."""
+        """The topology's next-hops, less the LBs that get no session: a wrong MD5 key, or a rogue
+        LB announcing more routes than the speaker group's ``max_prefixes``."""
         shut_out = {Node(i).ip for i in self.state.wrong_md5}
+        limit = self.state.group_overrides.get("max_prefixes")
+        rogue = self.state.rogue_lb
+        if rogue and isinstance(limit, int):
+            sent = len(self.topology.vips_of(rogue)) + len(rogue_routes(Node(rogue).ip, Node(rogue).pod_ip))
+            if sent > limit:
+                shut_out.add(Node(rogue).ip)
         out = {vip: hops - shut_out for vip, hops in self.topology.expected_next_hops().items()}
         return {vip: hops for vip, hops in out.items() if hops}
 

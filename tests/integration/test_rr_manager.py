@@ -15,6 +15,7 @@ from lbroute.config import load_config
 from lbroute.core.bgp import plan
 from lbroute.gobgp.client import GobgpClient
 from lbroute.kernel.fib import read_fib
+from lbroute.kernel.ip import ip_json
 from lbroute.lab.lab import Lab
 from lbroute.lab.topology import Node, rogue_routes
 from lbroute.polling import eventually
@@ -106,8 +107,9 @@ def test_with_two_rrs_killing_one_loses_no_vip(make_lab: LabFactory) -> None:
             assert sorted(p.next_hop for p in paths) == sorted([*whole, *whole]), paths
 
         eventually(both_rrs_carry_every_lb, 15, what="paths via both RRs", context=lab.logs_tail)
-        # ... and the FIB still holds exactly one next-hop per node
-        assert fib_hops(lab) == whole
+        # ... and the kernel still holds exactly one next-hop per node, not one per path
+        [entry] = ip_json("route", "show", VIP, netns=lab.topology.router_ns)
+        assert sorted(h["gateway"] for h in entry["nexthops"]) == sorted(whole)
         answered = lab.restart("rr")
         samples: list[set[str]] = []
         rr1_gone_seen = False
@@ -219,3 +221,13 @@ def _log_after_startup(lab: Lab) -> str:
     text = (lab.dir / "logs" / "rr-manager-rr.log").read_text()
     passes = text.split('"event": "rr.reconcile.done"')
     return "".join(passes[1:])
+
+
+def test_a_speaker_over_its_max_prefix_limit_is_cut_off(make_lab: LabFactory) -> None:
+    # lb1 sends its VIP and 4 rogue routes: 5 > 3. lab.up waited for the FIB without lb1.
+    lab = make_lab(lbs=2, rogue_lb=1, group_overrides={"max_prefixes": 3})
+    assert fib_hops(lab) == node_ips(2)
+    with GobgpClient(str(lab.socket("rr"))) as rr:
+        assert Node(1).pod_ip not in {p.source for p in rr.list_paths()}
+    log_text = (lab.dir / "logs" / "gobgpd-rr.log").read_text()
+    assert f'msg="prefix limit reached" Family=ipv4-unicast Key={Node(1).pod_ip}' in log_text
