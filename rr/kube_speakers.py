@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import structlog
 
-from lbroute.kube.informer import Informer, Objects, Resource, api_client
+from lbroute.kube.informer import Informer, KubeConfigError, Objects, Resource, api_client
 
 from .config import SpeakerGroupConfig
 
 log = structlog.get_logger()
+
+__all__ = ["KubeConfigError", "KubeSpeakers", "pod_addresses"]
 
 
 def pod_addresses(objects: Objects) -> tuple[str, ...]:
@@ -48,7 +51,9 @@ class KubeSpeakers:
     ) -> None:
         self._lock = threading.Lock()
         self._members: dict[str, tuple[str, ...]] = {}
-        self._on_change = on_change
+        self._listed = threading.Condition(self._lock)
+        self._groups = {g.name for g in groups if g.kubernetes is not None}
+        self.on_change = on_change
         self.informers: list[Informer] = []
         for g in groups:
             if g.kubernetes is None:
@@ -70,11 +75,29 @@ class KubeSpeakers:
             with self._lock:
                 changed = self._members.get(group) != members
                 self._members[group] = members
+                self._listed.notify_all()
             if changed:
                 log.info("rr.kube.speakers", target=group, count=len(members))
-                self._on_change()
+                self.on_change()
 
         return on_snapshot
+
+    def wait_listed(self, timeout: float | None, stop: threading.Event | None = None) -> bool:
+        """True once every group has had its first list: only then is an empty group really empty.
+
+        Until then the manager must not reconcile: a desired state without a group's pods
+        would delete every LB peer of that group that a previous run had added.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._listed:
+            while not self._groups <= self._members.keys():
+                if stop is not None and stop.is_set():
+                    return False
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._listed.wait(0.5 if left is None else min(left, 0.5))
+        return True
 
     def members(self) -> dict[str, tuple[str, ...]]:
         with self._lock:

@@ -26,7 +26,7 @@ from lbroute.gobgp.errors import describe, is_transient
 from .config import RrConfig
 from .daemon_watch import DaemonWatch
 from .desired import desired_config
-from .kube_speakers import KubeSpeakers
+from .kube_speakers import KubeConfigError, KubeSpeakers
 from .metrics import serve
 from .reconcile import Reconciler
 
@@ -65,6 +65,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path}: ok ({cfg.role}, {len(desired.peer_groups)} peer groups, {len(desired.peers)} peers)")
         return 0
 
+    try:
+        speakers = KubeSpeakers(cfg.speaker_groups, lambda: None)
+    except KubeConfigError as err:
+        print(f"lbroute-rr: {err}", file=sys.stderr)
+        return 1
+    if speakers.informers and args.command != "run":
+        # one list of the LB pods, so that plan/apply see them instead of deleting their peers
+        speakers.start()
+        listed = speakers.wait_listed(args.wait)
+        speakers.stop()
+        if not listed:
+            print("lbroute-rr: the Kubernetes API did not list the LB pods; nothing done", file=sys.stderr)
+            return 1
+        desired = desired_config(cfg, secrets=secrets, speakers=speakers.members())
+
     with GobgpClient(cfg.gobgpd) as client:
         reconciler = Reconciler(client, desired, peer_metrics=cfg.metrics_address is not None)
         try:
@@ -76,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                 done = reconciler.reconcile(give_up_after=args.wait)
                 print(f"{len(done.operations)} change(s) applied to {cfg.gobgpd}", file=sys.stderr)
                 return 0
-            return _run(cfg, client, reconciler, secrets)
+            return _run(cfg, client, reconciler, secrets, speakers)
         except grpc.RpcError as err:
             if is_transient(err):
                 print(
@@ -88,7 +103,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
 
 
-def _run(cfg: RrConfig, client: GobgpClient, reconciler: Reconciler, secrets: dict[str, str]) -> int:
+def _run(
+    cfg: RrConfig,
+    client: GobgpClient,
+    reconciler: Reconciler,
+    secrets: dict[str, str],
+    speakers: KubeSpeakers,
+) -> int:
     stop = threading.Event()
 
     def on_signal(*_: object) -> None:
@@ -97,9 +118,8 @@ def _run(cfg: RrConfig, client: GobgpClient, reconciler: Reconciler, secrets: di
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    speakers = KubeSpeakers(
-        cfg.speaker_groups,
-        lambda: reconciler.desire(desired_config(cfg, secrets=secrets, speakers=speakers.members())),
+    speakers.on_change = lambda: reconciler.desire(
+        desired_config(cfg, secrets=secrets, speakers=speakers.members())
     )
     if cfg.metrics_address:
         serve(reconciler.metrics, cfg.metrics_address)
@@ -107,6 +127,11 @@ def _run(cfg: RrConfig, client: GobgpClient, reconciler: Reconciler, secrets: di
     speakers.start()
     DaemonWatch(client, reconciler, stop).start()
     try:
+        if speakers.informers:
+            # fail static: touch nothing until the pods are known (an unknown group is not empty)
+            while not speakers.wait_listed(10.0, stop) and not stop.is_set():
+                log.warning("rr.kube.waiting", count=len(speakers.informers))
+            reconciler.desire(desired_config(cfg, secrets=secrets, speakers=speakers.members()))
         reconciler.run(cfg.resync_interval, stop)
     finally:
         speakers.stop()

@@ -195,3 +195,40 @@ def test_unreadable_md5_key_file_is_a_config_problem(tmp_path: Path) -> None:
         f"{cfg}: speaker_groups[0].md5_password_file: cannot read {tmp_path / 'missing.key'}: "
         "No such file or directory"
     ]
+
+
+def test_nothing_is_reconciled_before_every_group_was_listed() -> None:
+    api = FakeKubeApi().start()
+    group = {**KUBE_GROUP, "kubernetes": {**KUBE_GROUP["kubernetes"], "api_server": api.url}}  # type: ignore[dict-item]
+    cfg = RrConfig.model_validate({**KUBE_RR, "speaker_groups": [group]})
+    speakers = KubeSpeakers(cfg.speaker_groups, lambda: None, watch_timeout=2)
+    try:
+        api.go_down()
+        speakers.start()
+        assert not speakers.wait_listed(0.3)  # an unknown group is not an empty group
+        api.come_back()
+        assert speakers.wait_listed(10)
+        assert speakers.members() == {"lb": ()}
+    finally:
+        speakers.stop()
+        api.stop()
+
+
+def test_without_an_api_server_the_manager_says_so(tmp_path: Path) -> None:
+    import yaml
+
+    cfg = tmp_path / "rr.yaml"
+    group = {k: v for k, v in KUBE_GROUP.items() if k != "md5_password_file"}
+    cfg.write_text(yaml.safe_dump({**RR, "speaker_groups": [group]}))
+    result = subprocess.run(
+        [sys.executable, "-m", "rr.main", "plan", "--config", str(cfg), "--wait", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},  # no KUBERNETES_SERVICE_HOST: not in a cluster
+    )
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        == "lbroute-rr: cannot use the in-cluster service account: Service host/port is not set."
+    )
