@@ -129,7 +129,7 @@ def desired_config(
     for g in cfg.speaker_groups:
         members = tuple(sorted(set(speakers.get(g.name, ())))) if g.kubernetes else ()
         if g.kubernetes and not members:
-            continue  # gobgpd refuses a policy naming an empty set; no speakers, nothing to guard
+            continue  # no speakers: nothing to guard, and an empty neighbor set would be clutter
         group_sets, policy = _guard_rails(g, members)
         sets += group_sets
         policies.append(policy)

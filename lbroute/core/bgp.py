@@ -19,6 +19,10 @@ class Family(enum.Enum):
     IPV4_UNICAST = "ipv4-unicast"
     IPV6_UNICAST = "ipv6-unicast"
 
+    def __lt__(self, other: Family) -> bool:
+        # AfiSafi tuples are kept sorted so that desired and observed compare equal
+        return self.value < other.value
+
 
 @dataclass(frozen=True, order=True)
 class AfiSafi:

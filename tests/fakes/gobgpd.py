@@ -4,7 +4,9 @@ It holds a ``DaemonConfig`` and applies operations to it, refusing what gobgpd r
 anything before StartBgp, a second peer group or peer of the same name, a dynamic
 neighbor naming an unknown group, deleting what is not there, a policy naming a set that
 does not exist or a statement name already taken (gobgpd 3.36 keeps a deleted policy's
-statements unless they are deleted too), assigning a policy that does not exist.
+statements unless they are deleted too), assigning a policy that does not exist. Stricter
+than gobgpd in one place: it refuses to delete a defined set that a policy still names, so
+a plan that would leave a dangling reference fails here first.
 Counters let tests prove that a no-op reconcile writes nothing.
 """
 

@@ -178,3 +178,54 @@ def test_plan_describes_every_operation() -> None:
         "enable zebra unix:/run/zserv.api version 6",
         "add peer 10.0.0.2",
     ]
+
+
+def test_guard_rails_match_pools_lengths_speakers_and_node_networks() -> None:
+    group = {
+        **GROUP,
+        "vip_pools": ["10.1.0.0/16", "2001:db8:1::/48"],
+        "allowed_prefix_lengths": [32, 128, 24],
+        "node_networks": ["10.0.0.0/24", "2001:db8::/64"],
+        "families": ["ipv4-unicast", "ipv6-unicast"],
+    }
+    d = desired({**RR, "speaker_groups": [group]})
+    sets = {s.name: s for s in d.defined_sets}
+    assert sets["lbroute-vips-lb"].prefixes == (
+        bgp.PrefixMatch("10.1.0.0/16", 24, 24),
+        bgp.PrefixMatch("10.1.0.0/16", 32, 32),
+        bgp.PrefixMatch("2001:db8:1::/48", 128, 128),
+    )
+    assert sets["lbroute-speakers-lb"].neighbors == ("172.16.0.0/16",)
+    [policy] = d.policies
+    accept, reject = policy.statements
+    assert (accept.action, accept.neighbor_set, accept.prefix_set) == (
+        bgp.RouteAction.ACCEPT,
+        "lbroute-speakers-lb",
+        "lbroute-vips-lb",
+    )
+    assert accept.next_hop_in == ("10.0.0.0/24", "2001:db8::/64")
+    # whatever the first statement did not accept from these speakers is rejected
+    assert (reject.action, reject.neighbor_set, reject.prefix_set, reject.next_hop_in) == (
+        bgp.RouteAction.REJECT,
+        "lbroute-speakers-lb",
+        "",
+        (),
+    )
+    assert d.import_policies == ("lbroute-guard-lb",)
+    assert {a.max_prefixes for g in d.peer_groups for a in g.session.afi_safis} == {1000}
+
+
+def test_foreign_import_policies_stay_in_the_assignment() -> None:
+    daemon = FakeGobgpd()
+    Reconciler(daemon, desired(RR)).reconcile_once()
+    foreign = bgp.PolicySpec("ops-team", (bgp.StatementSpec("ops-team-1", bgp.RouteAction.NONE),))
+    daemon.config = replace(
+        daemon.config,
+        policies=(*daemon.config.policies, foreign),
+        import_policies=("ops-team", *daemon.config.import_policies),
+    )
+    assert Reconciler(daemon, desired(RR)).reconcile_once().operations == ()
+    changed = {**RR, "speaker_groups": [{**GROUP, "node_networks": ["10.0.9.0/24"]}]}
+    Reconciler(daemon, desired(changed)).reconcile_once()
+    assert daemon.config.import_policies == ("ops-team", "lbroute-guard-lb")
+    assert foreign in daemon.config.policies
