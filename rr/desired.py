@@ -79,34 +79,40 @@ def guard_policy_name(group: str) -> str:
 def _guard_rails(
     group: SpeakerGroupConfig, speakers: tuple[str, ...]
 ) -> tuple[tuple[bgp.DefinedSetSpec, ...], bgp.PolicySpec]:
-    vips = f"{bgp.OWNER_TAG}-vips-{group.name}"
-    matches = []
-    for pool in group.vip_pools:
-        net = ipaddress.ip_network(pool)
-        for length in sorted(set(group.allowed_prefix_lengths)):
-            if net.prefixlen <= length <= net.max_prefixlen:
-                matches.append(bgp.PrefixMatch(str(net), length, length))
-    neighbors = group.dynamic_prefixes or tuple(_host_prefix(a) for a in speakers)
-    sets = (
-        bgp.DefinedSetSpec(bgp.SetKind.PREFIX, vips, prefixes=tuple(sorted(matches))),
-        bgp.DefinedSetSpec(
-            bgp.SetKind.NEIGHBOR, speaker_set_name(group.name), neighbors=tuple(sorted(neighbors))
-        ),
-    )
+    """One accept statement per IP version that has pools (gobgpd refuses a prefix set that
+    mixes families: "multiple families"), then one reject for everything else they send."""
+    speaker_set = speaker_set_name(group.name)
     policy = guard_policy_name(group.name)
-    statements = (
-        bgp.StatementSpec(
-            name=f"{policy}-accept",
-            action=bgp.RouteAction.ACCEPT,
-            neighbor_set=speaker_set_name(group.name),
-            prefix_set=vips,
-            next_hop_in=tuple(group.node_networks),
-        ),
-        bgp.StatementSpec(
-            name=f"{policy}-reject", action=bgp.RouteAction.REJECT, neighbor_set=speaker_set_name(group.name)
-        ),
+    neighbors = group.dynamic_prefixes or tuple(_host_prefix(a) for a in speakers)
+    sets = [bgp.DefinedSetSpec(bgp.SetKind.NEIGHBOR, speaker_set, neighbors=tuple(sorted(neighbors)))]
+    statements = []
+    for version, suffix in ((4, ""), (6, "6")):
+        matches = []
+        for pool in group.vip_pools:
+            net = ipaddress.ip_network(pool)
+            if net.version != version:
+                continue
+            for length in sorted(set(group.allowed_prefix_lengths)):
+                if net.prefixlen <= length <= net.max_prefixlen:
+                    matches.append(bgp.PrefixMatch(str(net), length, length))
+        next_hops = tuple(n for n in group.node_networks if ipaddress.ip_network(n).version == version)
+        if not matches or not next_hops:
+            continue  # nothing of this version is acceptable: the reject statement takes it all
+        vips = f"{bgp.OWNER_TAG}-vips{suffix}-{group.name}"
+        sets.append(bgp.DefinedSetSpec(bgp.SetKind.PREFIX, vips, prefixes=tuple(sorted(matches))))
+        statements.append(
+            bgp.StatementSpec(
+                name=f"{policy}-accept{suffix}",
+                action=bgp.RouteAction.ACCEPT,
+                neighbor_set=speaker_set,
+                prefix_set=vips,
+                next_hop_in=next_hops,
+            )
+        )
+    statements.append(
+        bgp.StatementSpec(name=f"{policy}-reject", action=bgp.RouteAction.REJECT, neighbor_set=speaker_set)
     )
-    return sets, bgp.PolicySpec(policy, statements)
+    return tuple(sets), bgp.PolicySpec(policy, tuple(statements))
 
 
 def desired_config(

@@ -298,10 +298,9 @@ class AddPolicy:
 
 @dataclass(frozen=True)
 class DeletePolicy:
-    """Deletes the policy and its statements (gobgpd 3.36 leaves them behind unless told)."""
+    """Deletes the policy and its statements (gobgpd: ``DeletePolicy`` with ``all``)."""
 
     name: str
-    statements: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -370,7 +369,7 @@ def describe(op: Operation) -> str:
             return f"delete {kind.value}-set {name}"
         case AddPolicy(spec):
             return f"add policy {spec.name} ({len(spec.statements)} statements)"
-        case DeletePolicy(name, _):
+        case DeletePolicy(name):
             return f"delete policy {name}"
         case SetImportPolicies(names):
             return f"set global import policies [{', '.join(names)}] default accept"
@@ -440,7 +439,7 @@ def _plan_policies(want: DaemonConfig, have: DaemonConfig, foreign: tuple[str, .
     kept = tuple(n for n in assigned if n not in going)
     if kept != assigned:
         ops.append(SetImportPolicies(kept))
-    ops += [DeletePolicy(n, tuple(st.name for st in have_pol[n].statements)) for n in sorted(going)]
+    ops += [DeletePolicy(n) for n in sorted(going)]
     ops += [
         SetDefinedSet(want_sets[k])
         for k in sorted(want_sets, key=_set_key)

@@ -305,20 +305,15 @@ class GobgpClient:
                 )
             case bgp.DeleteDefinedSet(kind, name):
                 d = api.DefinedSet(defined_type=_SET_TYPES[kind], name=name)
-                self._stub.DeleteDefinedSet(api.DeleteDefinedSetRequest(defined_set=d), timeout=t)
+                # ``all``: the set itself, not just the entries listed in the request (none)
+                self._stub.DeleteDefinedSet(api.DeleteDefinedSetRequest(defined_set=d, all=True), timeout=t)
             case bgp.AddPolicy(spec):
                 self._stub.AddPolicy(api.AddPolicyRequest(policy=_policy_pb(spec)), timeout=t)
-            case bgp.DeletePolicy(name, statements):
-                self._stub.DeletePolicy(api.DeletePolicyRequest(policy=api.Policy(name=name)), timeout=t)
-                # gobgpd keeps the statements of a deleted policy; a later AddPolicy would clash
-                left = {
-                    r.statement.name for r in self._stub.ListStatement(api.ListStatementRequest(), timeout=t)
-                }
-                for st in statements:
-                    if st in left:
-                        self._stub.DeleteStatement(
-                            api.DeleteStatementRequest(statement=api.Statement(name=st)), timeout=t
-                        )
+            case bgp.DeletePolicy(name):
+                # without ``all`` gobgpd deletes only the statements named in the request (none
+                # here) and keeps the policy; a later AddPolicy would then clash with it
+                request = api.DeletePolicyRequest(policy=api.Policy(name=name), all=True)
+                self._stub.DeletePolicy(request, timeout=t)
             case bgp.SetImportPolicies(names):
                 assignment = api.PolicyAssignment(
                     name=GLOBAL_RIB,

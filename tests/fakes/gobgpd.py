@@ -3,8 +3,8 @@
 It holds a ``DaemonConfig`` and applies operations to it, refusing what gobgpd refuses:
 anything before StartBgp, a second peer group or peer of the same name, a dynamic
 neighbor naming an unknown group, deleting what is not there, a policy naming a set that
-does not exist or a statement name already taken (gobgpd 3.36 keeps a deleted policy's
-statements unless they are deleted too), assigning a policy that does not exist. Stricter
+does not exist or a statement name another policy already uses, assigning a policy that
+does not exist. Stricter
 than gobgpd in one place: it refuses to delete a defined set that a policy still names, so
 a plan that would leave a dangling reference fails here first.
 Counters let tests prove that a no-op reconcile writes nothing.
@@ -120,10 +120,11 @@ class FakeGobgpd:
                         raise FakeGobgpdError(f"no prefix set {st.prefix_set}")
                 self.statements |= {st.name for st in spec.statements}
                 self.config = replace(c, policies=(*c.policies, spec))
-            case bgp.DeletePolicy(name, statements):
-                if not any(p.name == name for p in c.policies):
+            case bgp.DeletePolicy(name):
+                gone = [p for p in c.policies if p.name == name]
+                if not gone:
                     raise FakeGobgpdError(f"no policy {name}")
-                self.statements -= set(statements)
+                self.statements -= {st.name for st in gone[0].statements}
                 self.config = replace(
                     c,
                     policies=tuple(p for p in c.policies if p.name != name),

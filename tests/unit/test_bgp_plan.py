@@ -190,20 +190,22 @@ def test_guard_rails_match_pools_lengths_speakers_and_node_networks() -> None:
     }
     d = desired({**RR, "speaker_groups": [group]})
     sets = {s.name: s for s in d.defined_sets}
+    # one prefix set per family: gobgpd refuses a set that mixes them
     assert sets["lbroute-vips-lb"].prefixes == (
         bgp.PrefixMatch("10.1.0.0/16", 24, 24),
         bgp.PrefixMatch("10.1.0.0/16", 32, 32),
-        bgp.PrefixMatch("2001:db8:1::/48", 128, 128),
     )
+    assert sets["lbroute-vips6-lb"].prefixes == (bgp.PrefixMatch("2001:db8:1::/48", 128, 128),)
     assert sets["lbroute-speakers-lb"].neighbors == ("172.16.0.0/16",)
     [policy] = d.policies
-    accept, reject = policy.statements
-    assert (accept.action, accept.neighbor_set, accept.prefix_set) == (
+    accept, accept6, reject = policy.statements
+    assert (accept.action, accept.neighbor_set, accept.prefix_set, accept.next_hop_in) == (
         bgp.RouteAction.ACCEPT,
         "lbroute-speakers-lb",
         "lbroute-vips-lb",
+        ("10.0.0.0/24",),
     )
-    assert accept.next_hop_in == ("10.0.0.0/24", "2001:db8::/64")
+    assert (accept6.prefix_set, accept6.next_hop_in) == ("lbroute-vips6-lb", ("2001:db8::/64",))
     # whatever the first statement did not accept from these speakers is rejected
     assert (reject.action, reject.neighbor_set, reject.prefix_set, reject.next_hop_in) == (
         bgp.RouteAction.REJECT,
