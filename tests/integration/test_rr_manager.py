@@ -84,6 +84,9 @@ def test_killed_rr_gobgpd_gets_its_config_back_at_once_and_the_fib_recovers(make
     # connect loop (first try after 1-2 s) — see docs/decisions/rr-restart-recovery.md
     assert reapplied < 1.0
     assert recovered < 5.0, f"FIB whole {recovered:.2f}s after gobgpd answered"
+    text = lab.metrics("rr")
+    assert metric(text, "lbroute_rr_daemon_reconnects_total") == 1
+    assert metric(text, "lbroute_rr_config_stale") == 0
     log.info("test.rr_restart", target="rr", seconds=round(recovered, 3), op=f"config back {reapplied:.3f}s")
 
 
