@@ -33,6 +33,9 @@ Network = Annotated[str, AfterValidator(_network)]
 class TimersConfig(StrictModel):
     hold_time: int = Field(3, ge=3, le=65535)
     keepalive: int = Field(1, ge=1, le=21845)
+    # how soon a dropped session is tried again (gobgpd's own defaults: 120 s and 30 s)
+    connect_retry: int = Field(1, ge=1, le=65535)
+    idle_hold_after_reset: int = Field(1, ge=1, le=65535)
 
     @model_validator(mode="after")
     def _keepalive_below_hold(self) -> TimersConfig:
@@ -43,14 +46,74 @@ class TimersConfig(StrictModel):
         return self
 
 
-class SpeakerGroupConfig(StrictModel):
-    """LB speakers admitted by source address (dynamic neighbors), as in the seed."""
+def _metrics_address(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    try:
+        address = ipaddress.ip_address(host)
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"{value!r} is not host:port such as 127.0.0.1:9180") from None
+    if not sep or not 0 < number < 65536:
+        raise ValueError(f"{value!r} is not host:port such as 127.0.0.1:9180")
+    if address.is_unspecified:
+        raise ValueError(f"{value!r}: name one address (loopback or the namespace's), never all of them")
+    return value
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-    dynamic_prefixes: tuple[Network, ...] = Field(min_length=1)
+
+MetricsAddress = Annotated[str, AfterValidator(_metrics_address)]
+
+
+class KubernetesPeersConfig(StrictModel):
+    """LB speakers admitted one by one: an explicit passive peer per LB pod the API server lists."""
+
+    namespace: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    label_selector: str = Field(min_length=1)
+    # where the API server is: a URL (tests, the fake server), a kubeconfig, or neither (in-cluster)
+    api_server: str | None = None
+    kubeconfig: str | None = None
+
+
+class SpeakerGroupConfig(StrictModel):
+    """LB speakers: admitted by source address (dynamic neighbors) or one peer per pod (kubernetes).
+
+    Routes they send pass the guard rails: inside ``vip_pools``, a length from
+    ``allowed_prefix_lengths``, a next-hop inside ``node_networks``, at most ``max_prefixes``.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
+    dynamic_prefixes: tuple[Network, ...] = ()
+    kubernetes: KubernetesPeersConfig | None = None
+    # MD5 key (a mounted Secret): enforced only for explicit peers, gobgpd ignores it for dynamic ones
+    md5_password_file: str | None = None
     peer_asn: int | None = Field(None, ge=1, le=4294967295)
     timers: TimersConfig = TimersConfig()
     families: tuple[Literal["ipv4-unicast", "ipv6-unicast"], ...] = ("ipv4-unicast",)
+    vip_pools: tuple[Network, ...] = Field(min_length=1)
+    allowed_prefix_lengths: tuple[int, ...] = Field((32, 128), min_length=1)
+    node_networks: tuple[Network, ...] = Field(min_length=1)
+    max_prefixes: int = Field(1000, ge=1, le=4294967295)
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> SpeakerGroupConfig:
+        problems = []
+        if bool(self.dynamic_prefixes) == (self.kubernetes is not None):
+            problems.append("set exactly one of dynamic_prefixes and kubernetes")
+        if self.md5_password_file and self.dynamic_prefixes:
+            problems.append(
+                "md5_password_file needs kubernetes (explicit peers): gobgpd does not enforce MD5 "
+                "for dynamic neighbors"
+            )
+        for length in self.allowed_prefix_lengths:
+            if not 0 <= length <= 128:
+                problems.append(f"allowed_prefix_lengths: {length} is not a prefix length")
+        for pool in self.vip_pools:
+            net = ipaddress.ip_network(pool)
+            if not any(net.prefixlen <= n <= net.max_prefixlen for n in self.allowed_prefix_lengths):
+                problems.append(f"vip_pools: no allowed prefix length fits inside {pool}")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
 
 
 class NeighborConfig(StrictModel):
@@ -60,6 +123,10 @@ class NeighborConfig(StrictModel):
     peer_asn: int | None = Field(None, ge=1, le=4294967295)
     add_path_send_max: int = Field(0, ge=0, le=255)
     add_path_receive: bool = False
+    md5_password_file: str | None = None
+    # wait for the other side to connect. One side of each session should be passive: when
+    # both connect at once, gobgpd's collision handling can keep the session flapping.
+    passive: bool = False
     timers: TimersConfig = TimersConfig(hold_time=9, keepalive=3)
     families: tuple[Literal["ipv4-unicast", "ipv6-unicast"], ...] = ("ipv4-unicast",)
 
@@ -82,6 +149,8 @@ class RrConfig(StrictModel):
     neighbors: tuple[NeighborConfig, ...] = ()
     zebra: ZebraConfig | None = None
     resync_interval: float = Field(30.0, gt=0, le=3600)
+    # Prometheus endpoint; None serves none. Never the unspecified address.
+    metrics_address: MetricsAddress | None = None
 
     @model_validator(mode="after")
     def _role_rules(self) -> RrConfig:
@@ -99,5 +168,5 @@ class RrConfig(StrictModel):
         if len(set(addresses)) != len(addresses):
             problems.append(f"neighbors: addresses must be unique, got {addresses}")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import subprocess
+import time
 from typing import Any
 
 from lbroute.kernel.ip import netns_exec
@@ -47,11 +48,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     probe_p.add_argument("--count", type=int, default=90)
     probe_p.set_defaults(handler=run_probe)
 
+    restart = lab.add_parser("restart", help="kill -9 a gobgpd (rr, rr2, router) and start it again")
+    restart.add_argument("who", choices=("rr", "rr2", "router"))
+    restart.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the FIB to recover")
+    restart.set_defaults(handler=run_restart)
+
     down = lab.add_parser("down", help="end every lab process and delete every lab namespace")
     down.set_defaults(handler=run_down)
 
     prefix_default = os.environ.get("LBROUTE_LAB_PREFIX", "lbr")
-    for p in (up, scale, status, probe_p, down):
+    for p in (up, scale, status, probe_p, restart, down):
         p.add_argument("--prefix", default=prefix_default, help="namespace prefix (default %(default)s)")
 
 
@@ -94,6 +100,18 @@ def run_probe(args: argparse.Namespace) -> int:
     if not lab.is_up():
         raise LabError(f"lab {args.prefix!r} is not up")
     print(json.dumps(probe(lab, args.vip, args.count)))
+    return 0
+
+
+def run_restart(args: argparse.Namespace) -> int:
+    lab = Lab(args.prefix)
+    if not lab.is_up():
+        raise LabError(f"lab {args.prefix!r} is not up")
+    answered = lab.restart(args.who)
+    lab.wait_converged(args.timeout)
+    seconds = time.monotonic() - answered
+    print(f"lab {args.prefix}: gobgpd-{args.who} restarted; FIB whole {seconds:.2f}s after it answered")
+    print_fib(lab)
     return 0
 
 

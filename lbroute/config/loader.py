@@ -69,7 +69,9 @@ def problems_of(error: ValidationError) -> list[Problem]:
             continue
         msg = _HINTS.get(e["type"], e["msg"])
         if msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
+            # a model's own check reports several problems, one per line: one Problem each
+            *more, msg = msg[len("Value error, ") :].split("\n")
+            problems += [Problem(_where(loc), part) for part in more]
         shown = e.get("input")
         if e["type"] not in _HINTS and not isinstance(shown, (dict, list)) and repr(shown) not in msg:
             msg = f"{msg} (got {shown!r})"

@@ -19,18 +19,28 @@ class Family(enum.Enum):
     IPV4_UNICAST = "ipv4-unicast"
     IPV6_UNICAST = "ipv6-unicast"
 
+    def __lt__(self, other: Family) -> bool:
+        # AfiSafi tuples are kept sorted so that desired and observed compare equal
+        return self.value < other.value
+
 
 @dataclass(frozen=True, order=True)
 class AfiSafi:
     family: Family
     add_path_receive: bool = False
     add_path_send_max: int = 0
+    # gobgpd ends the session (Cease) when a peer sends more; 0 means no limit
+    max_prefixes: int = 0
 
 
 @dataclass(frozen=True)
 class Timers:
     hold_time: int
     keepalive: int
+    # gobgpd's defaults are 120 s and 30 s: after a peer's daemon restarts, our side would
+    # refuse its connections (IDLE) for half a minute. Always set, so observed equals desired.
+    connect_retry: int = 1
+    idle_hold_after_reset: int = 1
 
 
 @dataclass(frozen=True)
@@ -82,15 +92,69 @@ class ZebraSpec:
     route_types: tuple[str, ...] = ()
 
 
+class SetKind(enum.Enum):
+    PREFIX = "prefix"
+    NEIGHBOR = "neighbor"
+
+
+@dataclass(frozen=True, order=True)
+class PrefixMatch:
+    """A prefix inside ``prefix`` whose length is between ``min_length`` and ``max_length``."""
+
+    prefix: str
+    min_length: int
+    max_length: int
+
+
+@dataclass(frozen=True)
+class DefinedSetSpec:
+    """A named prefix set or neighbor set (addresses or CIDRs of peers) that policies refer to."""
+
+    kind: SetKind
+    name: str
+    prefixes: tuple[PrefixMatch, ...] = ()
+    neighbors: tuple[str, ...] = ()
+
+
+class RouteAction(enum.Enum):
+    NONE = "none"  # go on to the next statement
+    ACCEPT = "accept"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True)
+class StatementSpec:
+    """If every given condition holds, ``action``. Empty conditions are not checked."""
+
+    name: str
+    action: RouteAction
+    neighbor_set: str = ""
+    prefix_set: str = ""
+    next_hop_in: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    name: str
+    statements: tuple[StatementSpec, ...]
+
+
 @dataclass(frozen=True)
 class DaemonConfig:
-    """A whole gobgpd configuration. ``global_`` is None when BGP is not started."""
+    """A whole gobgpd configuration. ``global_`` is None when BGP is not started.
+
+    ``import_policies`` is the global RIB's import assignment, in order, with the
+    default action accept: what no statement rejects is accepted.
+    """
 
     global_: GlobalSpec | None
     peer_groups: tuple[PeerGroupSpec, ...] = ()
     dynamic_neighbors: tuple[DynamicNeighborSpec, ...] = ()
     peers: tuple[PeerSpec, ...] = ()
     zebra: ZebraSpec | None = None
+    defined_sets: tuple[DefinedSetSpec, ...] = ()
+    policies: tuple[PolicySpec, ...] = ()
+    import_policies: tuple[str, ...] = ()
 
     def owned(self) -> DaemonConfig:
         """The part of this configuration that lbroute owns and may change."""
@@ -104,11 +168,56 @@ class DaemonConfig:
                 sorted((p for p in self.peers if is_owned(p.session.description)), key=lambda p: p.address)
             ),
             zebra=self.zebra,
+            defined_sets=tuple(
+                sorted(
+                    (d for d in self.defined_sets if is_owned_name(d.name)),
+                    key=lambda d: (d.kind.value, d.name),
+                )
+            ),
+            policies=tuple(sorted((p for p in self.policies if is_owned_name(p.name)), key=lambda p: p.name)),
+            import_policies=tuple(n for n in self.import_policies if is_owned_name(n)),
         )
 
 
 def is_owned(description: str) -> bool:
     return description == OWNER_TAG or description.startswith(OWNER_TAG + ":")
+
+
+def is_owned_name(name: str) -> bool:
+    """Defined sets, policies and statements carry no description: ours are named ``lbroute-...``."""
+    return name.startswith(OWNER_TAG + "-")
+
+
+@dataclass(frozen=True)
+class PeerCounters:
+    """One session as gobgpd counts it. ``group`` is the peer group, or our description's role."""
+
+    address: str
+    group: str
+    established: bool
+    received: int
+    accepted: int
+
+    @property
+    def rejected(self) -> int:
+        return max(0, self.received - self.accepted)
+
+
+@dataclass(frozen=True)
+class PeerEvent:
+    address: str
+    established: bool
+    state: str
+
+
+@dataclass(frozen=True)
+class RouteEvent:
+    """A best-path change for ``prefix``; re-read the RIB for the whole picture."""
+
+    prefix: str
+    next_hop: str
+    source: str
+    withdrawn: bool
 
 
 # --- operations ---------------------------------------------------------------------------------
@@ -169,6 +278,38 @@ class EnableZebra:
     spec: ZebraSpec
 
 
+@dataclass(frozen=True)
+class SetDefinedSet:
+    """Create the set, or replace its whole contents."""
+
+    spec: DefinedSetSpec
+
+
+@dataclass(frozen=True)
+class DeleteDefinedSet:
+    kind: SetKind
+    name: str
+
+
+@dataclass(frozen=True)
+class AddPolicy:
+    spec: PolicySpec
+
+
+@dataclass(frozen=True)
+class DeletePolicy:
+    """Deletes the policy and its statements (gobgpd: ``DeletePolicy`` with ``all``)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class SetImportPolicies:
+    """The global RIB's whole import assignment (ours and anyone else's), default accept."""
+
+    names: tuple[str, ...]
+
+
 Operation = (
     StartBgp
     | StopBgp
@@ -181,6 +322,11 @@ Operation = (
     | UpdatePeer
     | DeletePeer
     | EnableZebra
+    | SetDefinedSet
+    | DeleteDefinedSet
+    | AddPolicy
+    | DeletePolicy
+    | SetImportPolicies
 )
 
 
@@ -216,17 +362,32 @@ def describe(op: Operation) -> str:
             return f"delete peer {address}"
         case EnableZebra(spec):
             return f"enable zebra {spec.url} version {spec.version}"
+        case SetDefinedSet(spec):
+            size = len(spec.prefixes) + len(spec.neighbors)
+            return f"set {spec.kind.value}-set {spec.name} ({size} entries)"
+        case DeleteDefinedSet(kind, name):
+            return f"delete {kind.value}-set {name}"
+        case AddPolicy(spec):
+            return f"add policy {spec.name} ({len(spec.statements)} statements)"
+        case DeletePolicy(name):
+            return f"delete policy {name}"
+        case SetImportPolicies(names):
+            return f"set global import policies [{', '.join(names)}] default accept"
     raise AssertionError(f"unknown operation {op!r}")  # pragma: no cover
 
 
 def plan(desired: DaemonConfig, observed: DaemonConfig) -> Plan:
     """Operations that turn ``observed`` into ``desired`` for everything lbroute owns.
 
-    Order matters to gobgpd: BGP before anything, peer groups before the dynamic
-    neighbors and peers that name them, deletions of dependents before their groups.
+    Order matters to gobgpd and to the guard rails: BGP before anything; peers and
+    dynamic neighbors that go are deleted first (their routes leave with them); then the
+    defined sets, policies and the import assignment, so a speaker's routes are guarded
+    before its session exists; then peer groups before the dynamic neighbors and peers
+    that name them. A policy in use cannot be deleted, a set in use neither.
     """
     want = desired.owned()
     have = observed.owned()
+    foreign_imports = tuple(n for n in observed.import_policies if not is_owned_name(n))
     ops: list[Operation] = []
 
     if want.global_ is None:
@@ -236,6 +397,7 @@ def plan(desired: DaemonConfig, observed: DaemonConfig) -> Plan:
             ops.append(StopBgp(reason="global settings differ"))
         # A (re)started BGP holds nothing: everything below is added afresh.
         have = DaemonConfig(global_=None)
+        foreign_imports = ()
         ops.append(StartBgp(want.global_))
         if want.zebra is not None:
             ops.append(EnableZebra(want.zebra))
@@ -249,6 +411,7 @@ def plan(desired: DaemonConfig, observed: DaemonConfig) -> Plan:
 
     ops += [DeleteDynamicNeighbor(d) for d in sorted(have_dyn - want_dyn)]
     ops += [DeletePeer(a) for a in sorted(have_peers.keys() - want_peers.keys())]
+    ops += _plan_policies(want, have, foreign_imports)
     for name in sorted(want_groups):
         if name not in have_groups:
             ops.append(AddPeerGroup(want_groups[name]))
@@ -262,3 +425,33 @@ def plan(desired: DaemonConfig, observed: DaemonConfig) -> Plan:
         elif have_peers[address] != want_peers[address]:
             ops.append(UpdatePeer(want_peers[address]))
     return Plan(tuple(ops))
+
+
+def _plan_policies(want: DaemonConfig, have: DaemonConfig, foreign: tuple[str, ...]) -> list[Operation]:
+    ops: list[Operation] = []
+    want_pol = {p.name: p for p in want.policies}
+    have_pol = {p.name: p for p in have.policies}
+    want_sets = {(d.kind, d.name): d for d in want.defined_sets}
+    have_sets = {(d.kind, d.name): d for d in have.defined_sets}
+    # a policy changes by delete + add, and gobgpd deletes only what is not assigned
+    going = {n for n in have_pol if n not in want_pol or have_pol[n] != want_pol[n]}
+    assigned = foreign + have.import_policies
+    kept = tuple(n for n in assigned if n not in going)
+    if kept != assigned:
+        ops.append(SetImportPolicies(kept))
+    ops += [DeletePolicy(n) for n in sorted(going)]
+    ops += [
+        SetDefinedSet(want_sets[k])
+        for k in sorted(want_sets, key=_set_key)
+        if want_sets[k] != have_sets.get(k)
+    ]
+    ops += [AddPolicy(want_pol[n]) for n in sorted(want_pol) if n not in have_pol or n in going]
+    target = foreign + want.import_policies
+    if target != kept:
+        ops.append(SetImportPolicies(target))
+    ops += [DeleteDefinedSet(*k) for k in sorted(have_sets.keys() - want_sets.keys(), key=_set_key)]
+    return ops
+
+
+def _set_key(key: tuple[SetKind, str]) -> tuple[str, str]:
+    return (key[0].value, key[1])

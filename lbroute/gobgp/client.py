@@ -25,6 +25,15 @@ _FAMILIES = {
     bgp.Family.IPV6_UNICAST: (api.Family.AFI_IP6, api.Family.SAFI_UNICAST),
 }
 _FAMILY_OF = {v: k for k, v in _FAMILIES.items()}
+_SET_TYPES = {bgp.SetKind.PREFIX: api.PREFIX, bgp.SetKind.NEIGHBOR: api.NEIGHBOR}
+_ACTIONS = {
+    bgp.RouteAction.NONE: api.NONE,
+    bgp.RouteAction.ACCEPT: api.ACCEPT,
+    bgp.RouteAction.REJECT: api.REJECT,
+}
+_ACTION_OF = {v: k for k, v in _ACTIONS.items()}
+# the name gobgpd gives the global RIB's policy assignment (a route server's are per peer)
+GLOBAL_RIB = "global"
 
 
 def family_pb(family: bgp.Family) -> api.Family:
@@ -43,7 +52,16 @@ class GobgpClient:
     def __init__(self, target: str, timeout: float = 5.0) -> None:
         self.target = target
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(channel_target(target))
+        # gRPC's reconnect backoff grows to minutes by default; a restarted gobgpd must be
+        # noticed within a fraction of a second so the manager can re-apply at once
+        self._channel = grpc.insecure_channel(
+            channel_target(target),
+            options=[
+                ("grpc.initial_reconnect_backoff_ms", 100),
+                ("grpc.min_reconnect_backoff_ms", 100),
+                ("grpc.max_reconnect_backoff_ms", 500),
+            ],
+        )
         self._stub = rpc.GobgpApiStub(self._channel)
 
     def __enter__(self) -> GobgpClient:
@@ -96,10 +114,108 @@ class GobgpClient:
             # sessions accepted through a dynamic neighbor carry their group's name
             if not p.conf.peer_group
         )
-        return bgp.DaemonConfig(global_=global_, peer_groups=groups, dynamic_neighbors=dynamic, peers=peers)
+        return bgp.DaemonConfig(
+            global_=global_,
+            peer_groups=groups,
+            dynamic_neighbors=dynamic,
+            peers=peers,
+            defined_sets=self._defined_sets(),
+            policies=tuple(
+                _policy_of(r.policy)
+                for r in self._stub.ListPolicy(api.ListPolicyRequest(), timeout=self.timeout)
+            ),
+            import_policies=self._import_policies(),
+        )
+
+    def _defined_sets(self) -> tuple[bgp.DefinedSetSpec, ...]:
+        out = []
+        for kind, pb_type in _SET_TYPES.items():
+            request = api.ListDefinedSetRequest(defined_type=pb_type)
+            for r in self._stub.ListDefinedSet(request, timeout=self.timeout):
+                d = r.defined_set
+                out.append(
+                    bgp.DefinedSetSpec(
+                        kind=kind,
+                        name=d.name,
+                        prefixes=tuple(
+                            sorted(
+                                bgp.PrefixMatch(p.ip_prefix, p.mask_length_min, p.mask_length_max)
+                                for p in d.prefixes
+                            )
+                        ),
+                        neighbors=tuple(sorted(d.list)) if kind is bgp.SetKind.NEIGHBOR else (),
+                    )
+                )
+        return tuple(out)
+
+    def _import_policies(self) -> tuple[str, ...]:
+        request = api.ListPolicyAssignmentRequest(name=GLOBAL_RIB, direction=api.IMPORT)
+        names: list[str] = []
+        for r in self._stub.ListPolicyAssignment(request, timeout=self.timeout):
+            names += [p.name for p in r.assignment.policies]
+        return tuple(names)
 
     def list_peers_raw(self) -> list[api.Peer]:
         return [r.peer for r in self._stub.ListPeer(api.ListPeerRequest(), timeout=self.timeout)]
+
+    def peer_counters(self) -> list[bgp.PeerCounters]:
+        """Per peer: prefixes received, and how many of them the import policy let through.
+
+        gobgpd's own ``accepted`` counter ignores the global RIB's import policy (it equals
+        ``received`` here), so rejections are counted from the adj-RIB-in, where gobgpd marks
+        each path the policy filtered when asked with ``enable_filtered``.
+        """
+        out = []
+        for p in self.list_peers_raw():
+            address = p.state.neighbor_address or p.conf.neighbor_address
+            established = p.state.session_state == api.PeerState.ESTABLISHED
+            received = accepted = 0
+            for a in p.afi_safis:
+                received += a.state.received
+                if established and a.state.received:
+                    accepted += self._unfiltered(address, a.config.family)
+            out.append(
+                bgp.PeerCounters(
+                    # a dynamic neighbor's conf carries no address; its state does
+                    address=address,
+                    group=p.conf.peer_group or p.conf.description,
+                    established=established,
+                    received=received,
+                    accepted=accepted,
+                )
+            )
+        return sorted(out, key=lambda c: c.address)
+
+    def _unfiltered(self, address: str, family: api.Family) -> int:
+        request = api.ListPathRequest(
+            table_type=api.ADJ_IN, name=address, family=family, enable_filtered=True
+        )
+        return sum(
+            1
+            for r in self._stub.ListPath(request, timeout=self.timeout)
+            for path in r.destination.paths
+            if not path.filtered and not path.is_withdraw
+        )
+
+    def events(self) -> Iterator[bgp.PeerEvent | bgp.RouteEvent]:
+        """``watch`` in the core's words. Ends (raises ``grpc.RpcError``) when gobgpd goes away."""
+        for response in self.watch():
+            if response.HasField("peer"):
+                peer = response.peer.peer
+                state = api.PeerState.SessionState.Name(peer.state.session_state)
+                yield bgp.PeerEvent(
+                    address=peer.state.neighbor_address or peer.conf.neighbor_address,
+                    established=peer.state.session_state == api.PeerState.ESTABLISHED,
+                    state=state,
+                )
+            elif response.HasField("table"):
+                for p in response.table.paths:
+                    yield bgp.RouteEvent(
+                        prefix=_prefix_of(p),
+                        next_hop=_next_hop(p),
+                        source=p.neighbor_ip,
+                        withdrawn=p.is_withdraw,
+                    )
 
     def list_paths(
         self,
@@ -183,6 +299,31 @@ class GobgpClient:
                     ),
                     timeout=t,
                 )
+            case bgp.SetDefinedSet(spec):
+                self._stub.AddDefinedSet(
+                    api.AddDefinedSetRequest(defined_set=_defined_set_pb(spec), replace=True), timeout=t
+                )
+            case bgp.DeleteDefinedSet(kind, name):
+                d = api.DefinedSet(defined_type=_SET_TYPES[kind], name=name)
+                # ``all``: the set itself, not just the entries listed in the request (none)
+                self._stub.DeleteDefinedSet(api.DeleteDefinedSetRequest(defined_set=d, all=True), timeout=t)
+            case bgp.AddPolicy(spec):
+                self._stub.AddPolicy(api.AddPolicyRequest(policy=_policy_pb(spec)), timeout=t)
+            case bgp.DeletePolicy(name):
+                # without ``all`` gobgpd deletes only the statements named in the request (none
+                # here) and keeps the policy; a later AddPolicy would then clash with it
+                request = api.DeletePolicyRequest(policy=api.Policy(name=name), all=True)
+                self._stub.DeletePolicy(request, timeout=t)
+            case bgp.SetImportPolicies(names):
+                assignment = api.PolicyAssignment(
+                    name=GLOBAL_RIB,
+                    direction=api.IMPORT,
+                    policies=[api.Policy(name=n) for n in names],
+                    default_action=api.ACCEPT,
+                )
+                self._stub.SetPolicyAssignment(
+                    api.SetPolicyAssignmentRequest(assignment=assignment), timeout=t
+                )
             case _:  # pragma: no cover
                 raise AssertionError(f"unknown operation {op!r}")
 
@@ -208,6 +349,7 @@ def _session_of(p: api.Peer | api.PeerGroup) -> bgp.SessionSpec:
                 family=family,
                 add_path_receive=a.add_paths.config.receive,
                 add_path_send_max=a.add_paths.config.send_max,
+                max_prefixes=a.prefix_limits.max_prefixes,
             )
         )
     rr = p.route_reflector
@@ -215,7 +357,12 @@ def _session_of(p: api.Peer | api.PeerGroup) -> bgp.SessionSpec:
         peer_asn=p.conf.peer_asn,
         description=p.conf.description,
         afi_safis=tuple(sorted(afis)),
-        timers=bgp.Timers(hold_time=p.timers.config.hold_time, keepalive=p.timers.config.keepalive_interval),
+        timers=bgp.Timers(
+            hold_time=p.timers.config.hold_time,
+            keepalive=p.timers.config.keepalive_interval,
+            connect_retry=p.timers.config.connect_retry,
+            idle_hold_after_reset=p.timers.config.idle_hold_time_after_reset,
+        ),
         route_reflector_client=rr.route_reflector_client,
         cluster_id=rr.route_reflector_cluster_id if rr.route_reflector_client else "",
         passive=p.transport.passive_mode,
@@ -231,11 +378,21 @@ def _session_fields(s: bgp.SessionSpec) -> dict[str, object]:
                 add_paths=api.AddPaths(
                     config=api.AddPathsConfig(receive=a.add_path_receive, send_max=a.add_path_send_max)
                 ),
+                prefix_limits=(
+                    api.PrefixLimit(family=family_pb(a.family), max_prefixes=a.max_prefixes)
+                    if a.max_prefixes
+                    else None
+                ),
             )
             for a in s.afi_safis
         ],
         "timers": api.Timers(
-            config=api.TimersConfig(hold_time=s.timers.hold_time, keepalive_interval=s.timers.keepalive)
+            config=api.TimersConfig(
+                hold_time=s.timers.hold_time,
+                keepalive_interval=s.timers.keepalive,
+                connect_retry=s.timers.connect_retry,
+                idle_hold_time_after_reset=s.timers.idle_hold_after_reset,
+            )
         ),
         "route_reflector": api.RouteReflector(
             route_reflector_client=s.route_reflector_client, route_reflector_cluster_id=s.cluster_id
@@ -264,6 +421,58 @@ def _peer_group_pb(spec: bgp.PeerGroupSpec) -> api.PeerGroup:
         auth_password=s.auth_password,
     )
     return api.PeerGroup(conf=conf, **_session_fields(s))  # type: ignore[arg-type]
+
+
+def _defined_set_pb(spec: bgp.DefinedSetSpec) -> api.DefinedSet:
+    return api.DefinedSet(
+        defined_type=_SET_TYPES[spec.kind],
+        name=spec.name,
+        list=list(spec.neighbors),
+        prefixes=[
+            api.Prefix(ip_prefix=p.prefix, mask_length_min=p.min_length, mask_length_max=p.max_length)
+            for p in spec.prefixes
+        ],
+    )
+
+
+def _policy_pb(spec: bgp.PolicySpec) -> api.Policy:
+    statements = []
+    for st in spec.statements:
+        conditions = api.Conditions(next_hop_in_list=list(st.next_hop_in))
+        if st.neighbor_set:
+            conditions.neighbor_set.CopyFrom(api.MatchSet(type=api.MatchSet.ANY, name=st.neighbor_set))
+        if st.prefix_set:
+            conditions.prefix_set.CopyFrom(api.MatchSet(type=api.MatchSet.ANY, name=st.prefix_set))
+        statements.append(
+            api.Statement(
+                name=st.name, conditions=conditions, actions=api.Actions(route_action=_ACTIONS[st.action])
+            )
+        )
+    return api.Policy(name=spec.name, statements=statements)
+
+
+def _policy_of(p: api.Policy) -> bgp.PolicySpec:
+    statements = []
+    for st in p.statements:
+        c = st.conditions
+        statements.append(
+            bgp.StatementSpec(
+                name=st.name,
+                action=_ACTION_OF[st.actions.route_action],
+                neighbor_set=c.neighbor_set.name if c.HasField("neighbor_set") else "",
+                prefix_set=c.prefix_set.name if c.HasField("prefix_set") else "",
+                next_hop_in=tuple(c.next_hop_in_list),
+            )
+        )
+    return bgp.PolicySpec(name=p.name, statements=tuple(statements))
+
+
+def _prefix_of(p: api.Path) -> str:
+    nlri = attr.IPAddressPrefix()
+    if p.nlri.Is(attr.IPAddressPrefix.DESCRIPTOR):
+        p.nlri.Unpack(nlri)
+        return f"{nlri.prefix}/{nlri.prefix_len}"
+    return ""
 
 
 def _next_hop(p: api.Path) -> str:

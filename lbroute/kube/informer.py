@@ -27,6 +27,10 @@ log = structlog.get_logger()
 Objects = dict[str, dict[str, Any]]
 
 
+class KubeConfigError(Exception):
+    """No way to reach an API server: no URL, an unusable kubeconfig, not in a cluster."""
+
+
 def api_client(server: str | None = None, kubeconfig: str | None = None) -> k8s.ApiClient:
     """An ApiClient for an explicit URL (tests, the fake API server), a kubeconfig, or in-cluster."""
     if server:
@@ -34,9 +38,13 @@ def api_client(server: str | None = None, kubeconfig: str | None = None) -> k8s.
         configuration.host = server
         configuration.retries = False
         return k8s.ApiClient(configuration)
-    if kubeconfig:
-        return k8s_config.new_client_from_config(config_file=kubeconfig)
-    k8s_config.load_incluster_config()
+    try:
+        if kubeconfig:
+            return k8s_config.new_client_from_config(config_file=kubeconfig)
+        k8s_config.load_incluster_config()
+    except (k8s_config.ConfigException, OSError) as err:
+        where = f"kubeconfig {kubeconfig}" if kubeconfig else "in-cluster service account"
+        raise KubeConfigError(f"cannot use the {where}: {err}") from None
     return k8s.ApiClient()
 
 

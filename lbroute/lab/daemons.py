@@ -8,7 +8,11 @@ from pathlib import Path
 
 import yaml
 
-from .topology import ASN, POD_RANGE, ROUTER_IP, Node, Topology
+from .topology import ASN, NODE_NET, POD_RANGE, ROUTER_IP, VIP_POOL, Node, Topology, rogue_routes
+
+LAB_MD5_KEY = "lab-md5-key"
+WRONG_MD5_KEY = "not-the-lab-key"
+METRICS_PORT = 9180
 
 GOBGP_PREFIX = Path(os.environ.get("LBROUTE_GOBGP_PREFIX", "/opt/lbroute/gobgp-3.36.0"))
 GOBGPD = GOBGP_PREFIX / "usr/bin/gobgpd"
@@ -40,23 +44,45 @@ def zebra_conf(hostname: str) -> str:
     return f"hostname {hostname}\n"
 
 
-def rr_config(topo: Topology, j: int, socket: Path, resync: float = 5.0) -> dict[str, object]:
-    return {
+def rr_config(
+    topo: Topology,
+    j: int,
+    socket: Path,
+    resync: float = 5.0,
+    *,
+    kube_api: str = "",
+    md5_file: Path | None = None,
+    metrics_address: str | None = None,
+    group_overrides: dict[str, object] | None = None,
+) -> dict[str, object]:
+    """Dynamic neighbors from the pod range, or (``kube_api``) one MD5 peer per LB pod listed there."""
+    group: dict[str, object] = {
+        "name": "lb-speakers",
+        "timers": {"hold_time": 3, "keepalive": 1},
+        "vip_pools": [str(VIP_POOL)],
+        "allowed_prefix_lengths": [32],
+        "node_networks": [str(NODE_NET)],
+        "max_prefixes": 100,
+    }
+    if kube_api:
+        group["kubernetes"] = {"namespace": "lb", "label_selector": "app=lb", "api_server": kube_api}
+        group["md5_password_file"] = str(md5_file)
+    else:
+        group["dynamic_prefixes"] = [str(POD_RANGE)]
+    group.update(group_overrides or {})
+    out: dict[str, object] = {
         "role": "route-reflector",
         "gobgpd": f"unix://{socket}",
         "asn": ASN,
         "router_id": topo.rr_ip(j),
         "listen_addresses": [topo.rr_ip(j)],
-        "speaker_groups": [
-            {
-                "name": "lb-speakers",
-                "dynamic_prefixes": [str(POD_RANGE)],
-                "timers": {"hold_time": 3, "keepalive": 1},
-            }
-        ],
+        "speaker_groups": [group],
         "neighbors": [{"address": ROUTER_IP, "add_path_send_max": 255}],
         "resync_interval": resync,
     }
+    if metrics_address:
+        out["metrics_address"] = metrics_address
+    return out
 
 
 def router_config(topo: Topology, socket: Path, zserv: Path, resync: float = 5.0) -> dict[str, object]:
@@ -66,7 +92,11 @@ def router_config(topo: Topology, socket: Path, zserv: Path, resync: float = 5.0
         "asn": ASN,
         "router_id": ROUTER_IP,
         "listen_addresses": [ROUTER_IP],
-        "neighbors": [{"address": topo.rr_ip(j), "add_path_receive": True} for j in range(1, topo.rrs + 1)],
+        # passive: the RR connects as soon as its manager adds us, also right after a restart
+        "neighbors": [
+            {"address": topo.rr_ip(j), "add_path_receive": True, "passive": True}
+            for j in range(1, topo.rrs + 1)
+        ],
         "zebra": {"url": f"unix:{zserv}", "version": 6, "software_name": "frr8.2"},
         "resync_interval": resync,
     }
@@ -79,8 +109,18 @@ def announcer_config(topo: Topology, node: Node) -> dict[str, object]:
     }
 
 
-def exabgp_conf(topo: Topology, node: Node, announcer_cfg: Path) -> str:
+def exabgp_conf(
+    topo: Topology, node: Node, announcer_cfg: Path, *, md5: str = "", rogue: bool = False
+) -> str:
+    """One neighbor per RR. ``rogue`` adds static routes the RR's guard rails must reject:
+    the announcer itself accepts only /32 VIPs, so a bad LB is simulated in exabgp's config."""
     announcer = VENV_BIN / "lbroute-announcer"
+    extra = f"    md5-password {md5};\n" if md5 else ""
+    if rogue:
+        routes = "".join(
+            f"        route {p} next-hop {nh};\n" for p, nh in rogue_routes(node.ip, node.pod_ip)
+        )
+        extra += f"    static {{\n{routes}    }}\n"
     neighbors = []
     for j in range(1, topo.rrs + 1):
         neighbors.append(
@@ -91,7 +131,7 @@ def exabgp_conf(topo: Topology, node: Node, announcer_cfg: Path) -> str:
     peer-as {ASN};
     hold-time 3;
     family {{ ipv4 unicast; }}
-    api {{ processes [ announcer ]; }}
+{extra}    api {{ processes [ announcer ]; }}
 }}
 """
         )

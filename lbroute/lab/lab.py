@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import asdict
@@ -20,7 +21,7 @@ from lbroute.polling import Timeout, eventually
 
 from . import daemons, processes
 from .state import DEFAULT_STATE_ROOT, LabState, ProcessRecord
-from .topology import ROUTER_IP, VIP_POOL, Node, Service, Topology
+from .topology import ROUTER_IP, VIP_POOL, Node, Service, Topology, rogue_routes
 
 log = structlog.get_logger()
 
@@ -63,8 +64,23 @@ class Lab:
     def is_up(self) -> bool:
         return bool(self.state.namespaces) and any(ns in list_netns() for ns in self.state.namespaces)
 
-    def up(self, topo: Topology, *, timeout: float = 30.0) -> float:
-        """Build everything and return the seconds until the router's FIB converged."""
+    def up(
+        self,
+        topo: Topology,
+        *,
+        timeout: float = 30.0,
+        kube_api: str = "",
+        wrong_md5: tuple[int, ...] = (),
+        rogue_lb: int = 0,
+        group_overrides: dict[str, object] | None = None,
+    ) -> float:
+        """Build everything and return the seconds until the router's FIB converged.
+
+        ``kube_api``: the RR managers admit one MD5-keyed peer per LB pod that API server
+        lists (namespace ``lb``, label ``app=lb``) instead of dynamic neighbors; the LBs in
+        ``wrong_md5`` hold a wrong key. ``rogue_lb``: that LB also announces routes the
+        guard rails must reject.
+        """
         problems = preflight()
         if problems:
             raise LabError("; ".join(problems))
@@ -78,6 +94,10 @@ class Lab:
             lbs=topo.lbs,
             rrs=topo.rrs,
             services=[asdict(s) for s in topo.services],
+            kube_api=kube_api,
+            wrong_md5=sorted(wrong_md5),
+            rogue_lb=rogue_lb,
+            group_overrides=dict(group_overrides or {}),
         )
         self.dir.mkdir(parents=True, exist_ok=True)
         self._save()
@@ -135,8 +155,21 @@ class Lab:
         routes: list[FibRoute] = read_fib(self.topology.router_ns)
         return {r.prefix: r.next_hops for r in routes if r.prefix != "0.0.0.0/0" and _in_pool(r.prefix)}
 
+    def expected_fib(self) -> dict[str, frozenset[str]]:
+        """The topology's next-hops, less the LBs that get no session: a wrong MD5 key, or a rogue
+        LB announcing more routes than the speaker group's ``max_prefixes``."""
+        shut_out = {Node(i).ip for i in self.state.wrong_md5}
+        limit = self.state.group_overrides.get("max_prefixes")
+        rogue = self.state.rogue_lb
+        if rogue and isinstance(limit, int):
+            sent = len(self.topology.vips_of(rogue)) + len(rogue_routes(Node(rogue).ip, Node(rogue).pod_ip))
+            if sent > limit:
+                shut_out.add(Node(rogue).ip)
+        out = {vip: hops - shut_out for vip, hops in self.topology.expected_next_hops().items()}
+        return {vip: hops for vip, hops in out.items() if hops}
+
     def wait_converged(self, timeout: float) -> dict[str, frozenset[str]]:
-        expected = self.topology.expected_next_hops()
+        expected = self.expected_fib()
 
         def check() -> dict[str, frozenset[str]]:
             fib = self.router_fib()
@@ -179,8 +212,53 @@ class Lab:
                 out.append(f"--- {name} ({path}) ---\n" + "\n".join(tail))
         return "\n".join(out)
 
+    def add_namespace(self, suffix: str, address: str) -> str:
+        """Another namespace on the lab's bridge (e.g. a benchmark's speaker farm), recorded
+        like every other so that ``down`` removes it. ``suffix`` must be ``node<N>``-shaped."""
+        name = f"{self.prefix}-{suffix}"
+        if not self._is_ours(name):
+            raise LabError(f"namespace suffix {suffix!r}: use node<N> or lb<N>")
+        self._add_netns(name)
+        self._attach_to_bridge(name, suffix, address)
+        return name
+
+    def spawn(self, name: str, argv: list[str], netns: str | None, **kw: Any) -> ProcessRecord:
+        """Start and record a process that ``down`` will end."""
+        self._spawn(name, argv, netns, **kw)
+        return self.state.processes[name]
+
     def socket(self, who: str) -> Path:
         return self.dir / who / "gobgp.sock"
+
+    def restart(self, who: str, *, timeout: float = 10.0) -> float:
+        """``kill -9`` the gobgpd of ``who`` (rr, rr2, router) and start it again.
+
+        Returns the monotonic time at which the new gobgpd's API socket appeared: from then
+        on it answers, and recovery is the rr manager's job, with no help from here.
+        """
+        name = f"gobgpd-{who}"
+        record = self.state.processes.get(name)
+        if record is None:
+            known = sorted(n.removeprefix("gobgpd-") for n in self.state.processes if n.startswith("gobgpd-"))
+            raise LabError(f"no gobgpd {who!r} in lab {self.prefix!r}; known: {', '.join(known)}")
+        processes.stop(record, sig=signal.SIGKILL, grace=2.0)
+        socket = self.socket(who)
+        socket.unlink(missing_ok=True)  # gobgpd refuses to start on a stale socket file
+        self._spawn(name, daemons.gobgpd_argv(socket), record.netns)
+        eventually(lambda: _assert_exists(socket), timeout, what=f"{name} API socket", context=self.logs_tail)
+        answered = time.monotonic()
+        log.info("lab.restarted", prefix=self.prefix, target=who)
+        return answered
+
+    def metrics(self, who: str = "rr") -> str:
+        """The Prometheus text an RR manager serves inside its namespace (dynamic-neighbor mode)."""
+        j = 1 if who == "rr" else int(who.removeprefix("rr"))
+        url = f"http://{self.topology.rr_ip(j)}:{daemons.METRICS_PORT}/metrics"
+        argv = [str(daemons.VENV_BIN / "python"), "-c", _FETCH, url]
+        result = subprocess.run(
+            ["ip", "netns", "exec", self.topology.rr_ns(j), *argv], capture_output=True, text=True, check=True
+        )
+        return result.stdout
 
     # --- building ---------------------------------------------------------------------------
 
@@ -263,12 +341,29 @@ class Lab:
             self.dir / "config" / "router.yaml", daemons.router_config(topo, self.socket("router"), zserv)
         )
         self._spawn("rr-manager-router", _rr_manager_argv(router_cfg), topo.router_ns)
+        md5_file = self.dir / "config" / "lb-md5.key"
+        if self.state.kube_api:
+            md5_file.parent.mkdir(parents=True, exist_ok=True)
+            md5_file.write_text(daemons.LAB_MD5_KEY + "\n")
+            md5_file.chmod(0o600)
         for j in range(1, topo.rrs + 1):
             who = _rr_name(j)
-            cfg = daemons.write_yaml(
-                self.dir / "config" / f"{who}.yaml", daemons.rr_config(topo, j, self.socket(who))
+            rr_cfg = daemons.rr_config(
+                topo,
+                j,
+                self.socket(who),
+                kube_api=self.state.kube_api,
+                md5_file=md5_file,
+                # metrics inside the RR's namespace, on its own address; in explicit-peer mode the
+                # manager runs in the root namespace to reach the API server on loopback: no metrics
+                metrics_address=None if self.state.kube_api else f"{topo.rr_ip(j)}:{daemons.METRICS_PORT}",
+                group_overrides=self.state.group_overrides,
             )
-            self._spawn(f"rr-manager-{who}", _rr_manager_argv(cfg), topo.rr_ns(j))
+            cfg = daemons.write_yaml(self.dir / "config" / f"{who}.yaml", rr_cfg)
+            # it talks to gobgpd over the unix socket either way
+            self._spawn(
+                f"rr-manager-{who}", _rr_manager_argv(cfg), None if self.state.kube_api else topo.rr_ns(j)
+            )
 
     def _start_pod(self, topo: Topology, node: Node) -> None:
         lb = f"lb{node.index}"
@@ -281,7 +376,12 @@ class Lab:
         )
         ann_cfg = daemons.write_yaml(lb_dir / "announcer.yaml", daemons.announcer_config(topo, node))
         conf = lb_dir / "exabgp.conf"
-        conf.write_text(daemons.exabgp_conf(topo, node, ann_cfg))
+        md5 = ""
+        if self.state.kube_api:
+            md5 = daemons.WRONG_MD5_KEY if node.index in self.state.wrong_md5 else daemons.LAB_MD5_KEY
+        conf.write_text(
+            daemons.exabgp_conf(topo, node, ann_cfg, md5=md5, rogue=node.index == self.state.rogue_lb)
+        )
         self._spawn(
             f"exabgp-{lb}",
             daemons.exabgp_argv(conf),
@@ -320,6 +420,12 @@ class Lab:
                 continue
             record = ProcessRecord(f"leftover-{pid}", pid, started, ns, [], "")
             processes.stop(record, grace=2.0)
+
+
+_FETCH = (
+    "import sys, urllib.request; "
+    "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())"
+)
 
 
 def _rr_name(j: int) -> str:

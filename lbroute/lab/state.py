@@ -32,6 +32,14 @@ class LabState:
     services: list[dict[str, object]] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)
     processes: dict[str, ProcessRecord] = field(default_factory=dict)
+    # explicit-peer mode: the (fake) Kubernetes API the RR managers watch for LB pods
+    kube_api: str = ""
+    # LBs whose exabgp holds a wrong MD5 key (explicit-peer mode): they must get no session
+    wrong_md5: list[int] = field(default_factory=list)
+    # an LB that also announces routes the guard rails must reject (0: none)
+    rogue_lb: int = 0
+    # replaces keys of the RR's speaker group (a benchmark's longer timers, a higher max_prefixes)
+    group_overrides: dict[str, object] = field(default_factory=dict)
 
     @staticmethod
     def directory(prefix: str, root: Path = DEFAULT_STATE_ROOT) -> Path:

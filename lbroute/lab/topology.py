@@ -24,6 +24,16 @@ MAX_LBS = 64
 PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 
 
+def rogue_routes(node_ip: str, pod_ip: str) -> tuple[tuple[str, str], ...]:
+    """(prefix, next-hop) pairs a misconfigured or hostile LB might announce; none may pass the RR."""
+    return (
+        ("0.0.0.0/0", node_ip),  # a default route
+        ("192.0.2.10/32", node_ip),  # outside the VIP pool
+        ("10.1.77.0/24", node_ip),  # inside the pool, but a /24 where /32 is expected
+        ("10.1.77.7/32", pod_ip),  # a fine VIP with the pod's IP as next-hop, not the node's
+    )
+
+
 class TopologyError(ValueError):
     pass
 

@@ -2,8 +2,12 @@
 
 It holds a ``DaemonConfig`` and applies operations to it, refusing what gobgpd refuses:
 anything before StartBgp, a second peer group or peer of the same name, a dynamic
-neighbor naming an unknown group, deleting what is not there. Counters let tests prove
-that a no-op reconcile writes nothing.
+neighbor naming an unknown group, deleting what is not there, a policy naming a set that
+does not exist or a statement name another policy already uses, assigning a policy that
+does not exist. Stricter
+than gobgpd in one place: it refuses to delete a defined set that a policy still names, so
+a plan that would leave a dangling reference fails here first.
+Counters let tests prove that a no-op reconcile writes nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ class FakeGobgpd:
         self.writes: Counter[str] = Counter()
         self.zebra_enabled: bgp.ZebraSpec | None = None
         self.fail_next: list[Exception] = []
+        self.statements: set[str] = {st.name for p in self.config.policies for st in p.statements}
+
+    def peer_counters(self) -> list[bgp.PeerCounters]:
+        return []
 
     # the client surface the reconciler uses
     def observe(self) -> bgp.DaemonConfig:
@@ -46,6 +54,7 @@ class FakeGobgpd:
             case bgp.StopBgp():
                 self.config = bgp.DaemonConfig(global_=None)
                 self.zebra_enabled = None
+                self.statements = set()
             case bgp.EnableZebra(spec):
                 if self.zebra_enabled is not None:
                     raise FakeGobgpdError("already connected to zebra")
@@ -86,6 +95,46 @@ class FakeGobgpd:
                 if not any(p.address == address for p in c.peers):
                     raise FakeGobgpdError(f"no peer {address}")
                 self.config = replace(c, peers=tuple(p for p in c.peers if p.address != address))
+
+            case bgp.SetDefinedSet(spec):
+                others = tuple(d for d in c.defined_sets if (d.kind, d.name) != (spec.kind, spec.name))
+                self.config = replace(c, defined_sets=(*others, spec))
+            case bgp.DeleteDefinedSet(kind, name):
+                if not any((d.kind, d.name) == (kind, name) for d in c.defined_sets):
+                    raise FakeGobgpdError(f"no {kind.value} set {name}")
+                if any(name in (st.neighbor_set, st.prefix_set) for p in c.policies for st in p.statements):
+                    raise FakeGobgpdError(f"{kind.value} set {name} is in use")
+                self.config = replace(
+                    c, defined_sets=tuple(d for d in c.defined_sets if (d.kind, d.name) != (kind, name))
+                )
+            case bgp.AddPolicy(spec):
+                if any(p.name == spec.name for p in c.policies):
+                    raise FakeGobgpdError(f"policy {spec.name} exists")
+                sets = {(d.kind, d.name) for d in c.defined_sets}
+                for st in spec.statements:
+                    if st.name in self.statements:
+                        raise FakeGobgpdError(f"statement {st.name} already defined")
+                    if st.neighbor_set and (bgp.SetKind.NEIGHBOR, st.neighbor_set) not in sets:
+                        raise FakeGobgpdError(f"no neighbor set {st.neighbor_set}")
+                    if st.prefix_set and (bgp.SetKind.PREFIX, st.prefix_set) not in sets:
+                        raise FakeGobgpdError(f"no prefix set {st.prefix_set}")
+                self.statements |= {st.name for st in spec.statements}
+                self.config = replace(c, policies=(*c.policies, spec))
+            case bgp.DeletePolicy(name):
+                gone = [p for p in c.policies if p.name == name]
+                if not gone:
+                    raise FakeGobgpdError(f"no policy {name}")
+                self.statements -= {st.name for st in gone[0].statements}
+                self.config = replace(
+                    c,
+                    policies=tuple(p for p in c.policies if p.name != name),
+                    import_policies=tuple(n for n in c.import_policies if n != name),
+                )
+            case bgp.SetImportPolicies(names):
+                missing = set(names) - {p.name for p in c.policies}
+                if missing:
+                    raise FakeGobgpdError(f"no policy {sorted(missing)}")
+                self.config = replace(c, import_policies=names)
 
     def _need_group(self, name: str) -> None:
         if not any(g.name == name for g in self.config.peer_groups):

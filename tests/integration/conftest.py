@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,15 +34,16 @@ LabFactory = Callable[..., Lab]
 
 @pytest.fixture
 def make_lab() -> Iterator[LabFactory]:
-    """``make_lab(lbs=3, services=...)`` brings a lab up; every lab is taken down after the test."""
+    """``make_lab(lbs=3, services=..., rrs=1, **Lab.up options)`` brings a lab up; every lab is
+    taken down after the test."""
     labs: list[Lab] = []
 
-    def make(lbs: int = 3, services: tuple[Service, ...] | None = None, rrs: int = 1) -> Lab:
+    def make(lbs: int = 3, services: tuple[Service, ...] | None = None, rrs: int = 1, **up: Any) -> Lab:
         prefix = unique_prefix()
         lab = Lab(prefix, root=STATE_ROOT)
         labs.append(lab)
         topo = Topology(prefix, lbs, services, rrs) if services else Topology(prefix, lbs, rrs=rrs)
-        lab.up(topo, timeout=30)
+        lab.up(topo, timeout=30, **up)
         return lab
 
     yield make

@@ -18,7 +18,14 @@ RR = {
     "asn": 65021,
     "router_id": "10.0.0.2",
     "listen_addresses": ["10.0.0.2"],
-    "speaker_groups": [{"name": "lb", "dynamic_prefixes": ["172.16.0.0/16"]}],
+    "speaker_groups": [
+        {
+            "name": "lb",
+            "dynamic_prefixes": ["172.16.0.0/16"],
+            "vip_pools": ["10.1.0.0/16"],
+            "node_networks": ["10.0.0.0/24"],
+        }
+    ],
     "neighbors": [{"address": "10.0.0.1", "add_path_send_max": 255}],
 }
 ROUTER = {
@@ -31,7 +38,8 @@ ROUTER = {
 }
 
 
-SLOW_GROUP = {"name": "lb", "dynamic_prefixes": ["172.16.0.0/16"], "timers": {"hold_time": 9, "keepalive": 3}}
+GROUP = RR["speaker_groups"][0]  # type: ignore[index]
+SLOW_GROUP = {**GROUP, "timers": {"hold_time": 9, "keepalive": 3}}
 
 
 def desired(raw: dict[str, object]) -> bgp.DaemonConfig:
@@ -41,11 +49,22 @@ def desired(raw: dict[str, object]) -> bgp.DaemonConfig:
 def test_fresh_daemon_gets_everything_in_dependency_order() -> None:
     ops = bgp.plan(desired(RR), bgp.DaemonConfig(global_=None)).operations
     kinds = [type(op).__name__ for op in ops]
-    assert kinds == ["StartBgp", "AddPeerGroup", "AddDynamicNeighbor", "AddPeer"]
-    group = ops[1].spec  # type: ignore[union-attr]
+    # the guard rails are in place before any speaker can connect
+    assert kinds == [
+        "StartBgp",
+        "SetDefinedSet",
+        "SetDefinedSet",
+        "AddPolicy",
+        "SetImportPolicies",
+        "AddPeerGroup",
+        "AddDynamicNeighbor",
+        "AddPeer",
+    ]
+    group = ops[5].spec  # type: ignore[union-attr]
     assert group.session.route_reflector_client and group.session.passive
     assert group.session.timers == bgp.Timers(3, 1)
-    peer = ops[3].spec  # type: ignore[union-attr]
+    assert group.session.afi_safis[0].max_prefixes == 1000
+    peer = ops[7].spec  # type: ignore[union-attr]
     assert peer.session.afi_safis[0].add_path_send_max == 255
 
 
@@ -76,7 +95,7 @@ def test_apply_then_revert_leaves_state_identical() -> None:
     before = daemon.config
     changed = {
         **RR,
-        "speaker_groups": [{"name": "lb", "dynamic_prefixes": ["172.16.0.0/16", "172.17.0.0/16"]}],
+        "speaker_groups": [{**GROUP, "dynamic_prefixes": ["172.16.0.0/16", "172.17.0.0/16"]}],
     }
     Reconciler(daemon, desired(changed)).reconcile_once()
     assert len(daemon.config.dynamic_neighbors) == 2
@@ -102,11 +121,47 @@ def test_foreign_objects_are_left_alone() -> None:
     [
         ({"neighbors": []}, ["DeletePeer"]),
         ({"neighbors": [{"address": "10.0.0.1", "add_path_send_max": 8}]}, ["UpdatePeer"]),
-        ({"speaker_groups": []}, ["DeleteDynamicNeighbor", "DeletePeerGroup"]),
+        (
+            {"speaker_groups": []},
+            [
+                "DeleteDynamicNeighbor",
+                "SetImportPolicies",
+                "DeletePolicy",
+                "DeleteDefinedSet",
+                "DeleteDefinedSet",
+                "DeletePeerGroup",
+            ],
+        ),
         ({"speaker_groups": [SLOW_GROUP]}, ["UpdatePeerGroup"]),
-        ({"router_id": "10.0.0.3"}, ["StopBgp", "StartBgp", "AddPeerGroup", "AddDynamicNeighbor", "AddPeer"]),
+        (
+            {"router_id": "10.0.0.3"},
+            [
+                *("StopBgp", "StartBgp", "SetDefinedSet", "SetDefinedSet", "AddPolicy", "SetImportPolicies"),
+                *("AddPeerGroup", "AddDynamicNeighbor", "AddPeer"),
+            ],
+        ),
+        # a guard-rail change replaces the policy: out of the assignment, delete, add, back in
+        (
+            {"speaker_groups": [{**GROUP, "node_networks": ["10.0.1.0/24"]}]},
+            ["SetImportPolicies", "DeletePolicy", "AddPolicy", "SetImportPolicies"],
+        ),
+        # a new pool is a set replaced in place; the policy that names it stays
+        ({"speaker_groups": [{**GROUP, "vip_pools": ["10.1.0.0/16", "10.2.0.0/16"]}]}, ["SetDefinedSet"]),
+        (
+            {"speaker_groups": [{**GROUP, "max_prefixes": 5}]},
+            ["UpdatePeerGroup"],
+        ),
     ],
-    ids=["drop-neighbor", "send-max", "drop-group", "group-timers", "router-id"],
+    ids=[
+        "drop-neighbor",
+        "send-max",
+        "drop-group",
+        "group-timers",
+        "router-id",
+        "node-net",
+        "pool",
+        "max-prefix",
+    ],
 )
 def test_each_change_is_the_smallest_plan(change: dict[str, object], expected: list[str]) -> None:
     daemon = FakeGobgpd()
@@ -123,3 +178,56 @@ def test_plan_describes_every_operation() -> None:
         "enable zebra unix:/run/zserv.api version 6",
         "add peer 10.0.0.2",
     ]
+
+
+def test_guard_rails_match_pools_lengths_speakers_and_node_networks() -> None:
+    group = {
+        **GROUP,
+        "vip_pools": ["10.1.0.0/16", "2001:db8:1::/48"],
+        "allowed_prefix_lengths": [32, 128, 24],
+        "node_networks": ["10.0.0.0/24", "2001:db8::/64"],
+        "families": ["ipv4-unicast", "ipv6-unicast"],
+    }
+    d = desired({**RR, "speaker_groups": [group]})
+    sets = {s.name: s for s in d.defined_sets}
+    # one prefix set per family: gobgpd refuses a set that mixes them
+    assert sets["lbroute-vips-lb"].prefixes == (
+        bgp.PrefixMatch("10.1.0.0/16", 24, 24),
+        bgp.PrefixMatch("10.1.0.0/16", 32, 32),
+    )
+    assert sets["lbroute-vips6-lb"].prefixes == (bgp.PrefixMatch("2001:db8:1::/48", 128, 128),)
+    assert sets["lbroute-speakers-lb"].neighbors == ("172.16.0.0/16",)
+    [policy] = d.policies
+    accept, accept6, reject = policy.statements
+    assert (accept.action, accept.neighbor_set, accept.prefix_set, accept.next_hop_in) == (
+        bgp.RouteAction.ACCEPT,
+        "lbroute-speakers-lb",
+        "lbroute-vips-lb",
+        ("10.0.0.0/24",),
+    )
+    assert (accept6.prefix_set, accept6.next_hop_in) == ("lbroute-vips6-lb", ("2001:db8::/64",))
+    # whatever the first statement did not accept from these speakers is rejected
+    assert (reject.action, reject.neighbor_set, reject.prefix_set, reject.next_hop_in) == (
+        bgp.RouteAction.REJECT,
+        "lbroute-speakers-lb",
+        "",
+        (),
+    )
+    assert d.import_policies == ("lbroute-guard-lb",)
+    assert {a.max_prefixes for g in d.peer_groups for a in g.session.afi_safis} == {1000}
+
+
+def test_foreign_import_policies_stay_in_the_assignment() -> None:
+    daemon = FakeGobgpd()
+    Reconciler(daemon, desired(RR)).reconcile_once()
+    foreign = bgp.PolicySpec("ops-team", (bgp.StatementSpec("ops-team-1", bgp.RouteAction.NONE),))
+    daemon.config = replace(
+        daemon.config,
+        policies=(*daemon.config.policies, foreign),
+        import_policies=("ops-team", *daemon.config.import_policies),
+    )
+    assert Reconciler(daemon, desired(RR)).reconcile_once().operations == ()
+    changed = {**RR, "speaker_groups": [{**GROUP, "node_networks": ["10.0.9.0/24"]}]}
+    Reconciler(daemon, desired(changed)).reconcile_once()
+    assert daemon.config.import_policies == ("ops-team", "lbroute-guard-lb")
+    assert foreign in daemon.config.policies

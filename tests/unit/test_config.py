@@ -23,9 +23,18 @@ colour: blue
 speaker_groups:
   - name: lb
     dynamic_prefixes: [172.16.0.1/16]
+    vip_pools: [10.1.0.0/16]
+    node_networks: [10.0.0.0/24]
+  - name: lb2
+    dynamic_prefixes: [172.17.0.0/16]
+    kubernetes: {namespace: lb, label_selector: app=lb}
+    vip_pools: [10.2.0.0/16]
+    allowed_prefix_lengths: [8]
+    node_networks: [10.0.0.0/24]
 neighbors:
   - address: not-an-ip
     add_path_send_max: "lots"
+metrics_address: 0.0.0.0:9180
 """
 
 BAD_ANNOUNCER = """\
@@ -54,13 +63,19 @@ def test_rr_lists_every_problem_with_its_place(tmp_path: Path) -> None:
         "asn",
         "router_id",
         "speaker_groups[0].dynamic_prefixes[0]",
+        "speaker_groups[1]",
+        "speaker_groups[1]",
         "neighbors[0].address",
         "neighbors[0].add_path_send_max",
+        "metrics_address",
         "colour",
     ]
     assert all(line.startswith(f"{path}: ") for line in lines)
     assert "unknown key" in lines[-1]
     assert "host bits set" in lines[2]
+    assert "exactly one of dynamic_prefixes and kubernetes" in lines[3]
+    assert "no allowed prefix length fits inside 10.2.0.0/16" in lines[4]
+    assert "never all of them" in lines[7]
 
 
 def test_rr_apply_with_bad_config_touches_nothing(tmp_path: Path) -> None:

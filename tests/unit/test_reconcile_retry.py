@@ -7,7 +7,7 @@ import pytest
 
 from rr.config import RrConfig
 from rr.desired import desired_config
-from rr.reconcile import Reconciler
+from rr.reconcile import MAX_BACKOFF, Reconciler
 from tests.fakes.gobgpd import FakeGobgpd
 from tests.unit.test_bgp_plan import RR
 
@@ -30,8 +30,8 @@ def test_unavailable_is_retried_until_the_daemon_answers() -> None:
     reconciler = Reconciler(daemon, desired_config(RrConfig.model_validate(RR)), sleep=waits.append)
     done = reconciler.reconcile(give_up_after=10)
     assert daemon.fail_next == []
-    assert len(waits) == 3 and all(0 <= w <= 5.0 for w in waits)
-    assert len(done.operations) == 4
+    assert len(waits) == 3 and all(0 <= w <= MAX_BACKOFF for w in waits)
+    assert len(done.operations) == 8
     assert daemon.config.global_ is not None
 
 

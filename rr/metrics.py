@@ -1,0 +1,85 @@
+"""The rr manager's Prometheus metrics, on a registry of its own, served on one named address.
+
+Session state and prefix counts come from gobgpd's own per-peer counters (read with
+ListPeer after every reconcile and every event burst): ``received`` is what the speaker
+sent, ``accepted`` what passed the import policy, and the difference is what the guard
+rails rejected.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from lbroute.core.bgp import PeerCounters
+
+
+@dataclass
+class RrMetrics:
+    registry: CollectorRegistry
+    session_up: Gauge
+    prefixes: Gauge
+    reconcile_runs: Counter
+    reconcile_errors: Counter
+    reconcile_seconds: Histogram
+    config_stale: Gauge
+    daemon_restarts: Counter
+
+    @classmethod
+    def create(cls) -> RrMetrics:
+        r = CollectorRegistry()
+        return cls(
+            registry=r,
+            session_up=Gauge(
+                "lbroute_rr_session_up",
+                "1 when the BGP session is established",
+                ["peer", "group"],
+                registry=r,
+            ),
+            prefixes=Gauge(
+                "lbroute_rr_prefixes",
+                "prefixes per peer: received, accepted (passed the import policy), rejected",
+                ["peer", "group", "kind"],
+                registry=r,
+            ),
+            reconcile_runs=Counter("lbroute_rr_reconcile_runs", "reconcile passes finished", registry=r),
+            reconcile_errors=Counter(
+                "lbroute_rr_reconcile_errors", "reconcile passes that failed", ["kind"], registry=r
+            ),
+            reconcile_seconds=Histogram(
+                "lbroute_rr_reconcile_seconds",
+                "time of one reconcile pass (observe, plan, apply)",
+                buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                registry=r,
+            ),
+            config_stale=Gauge(
+                "lbroute_rr_config_stale",
+                "1 while gobgpd may not hold the desired configuration (a change or failure not yet applied)",
+                registry=r,
+            ),
+            daemon_restarts=Counter(
+                "lbroute_rr_daemon_reconnects",
+                "times gobgpd answered again after the connection dropped",
+                registry=r,
+            ),
+        )
+
+    def record_peers(self, peers: list[PeerCounters]) -> None:
+        """Replace the per-peer series: peers that are gone drop out instead of lingering."""
+        self.session_up.clear()
+        self.prefixes.clear()
+        for p in peers:
+            self.session_up.labels(p.address, p.group).set(1 if p.established else 0)
+            self.prefixes.labels(p.address, p.group, "received").set(p.received)
+            self.prefixes.labels(p.address, p.group, "accepted").set(p.accepted)
+            self.prefixes.labels(p.address, p.group, "rejected").set(p.rejected)
+
+
+def serve(metrics: RrMetrics, address: str) -> None:
+    """Serve ``/metrics`` on ``host:port`` in a daemon thread (the config never allows 0.0.0.0)."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    assert not ipaddress.ip_address(host).is_unspecified, "config validation lets no unspecified address by"
+    start_http_server(int(port), addr=host, registry=metrics.registry)

@@ -1,0 +1,234 @@
+"""Explicit LB peers from Kubernetes (pure part and informer-driven), and the reconciler's
+recovery paths: re-apply after a daemon restart, wake-ups, re-arming a dropped peer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lbroute.core import bgp
+from lbroute.polling import eventually
+from rr.config import RrConfig
+from rr.desired import desired_config
+from rr.kube_speakers import KubeSpeakers, pod_addresses
+from rr.reconcile import Reconciler
+from tests.fakes.gobgpd import FakeGobgpd
+from tests.fakes.kube_api import FakeKubeApi
+from tests.unit.test_bgp_plan import GROUP, RR
+
+KUBE_GROUP = {
+    "name": "lb",
+    "kubernetes": {"namespace": "lb", "label_selector": "app=lb"},
+    "md5_password_file": "/run/secrets/lb-md5",
+    "vip_pools": ["10.1.0.0/16"],
+    "node_networks": ["10.0.0.0/24"],
+}
+KUBE_RR = {**RR, "speaker_groups": [KUBE_GROUP]}
+SECRETS = {"/run/secrets/lb-md5": "s3cret"}
+
+
+def pod(name: str, ip: str | None, **extra: Any) -> dict[str, Any]:
+    status: dict[str, Any] = {"phase": extra.pop("phase", "Running")}
+    if ip:
+        status["podIP"] = ip
+    meta = {"name": name, "namespace": "lb", "labels": {"app": extra.pop("app", "lb")}, **extra}
+    return {"metadata": meta, "status": status}
+
+
+@pytest.mark.parametrize(
+    ("pods", "expected"),
+    [
+        ([pod("a", "172.16.1.2"), pod("b", "172.16.2.2")], ("172.16.1.2", "172.16.2.2")),
+        ([pod("a", None)], ()),  # not scheduled yet
+        ([pod("a", "172.16.1.2", deletionTimestamp="2026-01-01T00:00:00Z")], ()),  # terminating
+        ([pod("a", "172.16.1.2", phase="Failed"), pod("b", "172.16.2.2", phase="Succeeded")], ()),
+        ([pod("a", "not-an-ip")], ()),
+        ([pod("a", "fd00::2")], ("fd00::2",)),
+    ],
+    ids=["running", "no-ip", "terminating", "finished", "garbage", "ipv6"],
+)
+def test_pod_addresses(pods: list[dict[str, Any]], expected: tuple[str, ...]) -> None:
+    assert pod_addresses({f"lb/{p['metadata']['name']}": p for p in pods}) == expected
+
+
+def kube_desired(*ips: str) -> bgp.DaemonConfig:
+    return desired_config(RrConfig.model_validate(KUBE_RR), secrets=SECRETS, speakers={"lb": ips})
+
+
+def test_each_pod_is_a_passive_md5_peer_guarded_by_a_neighbor_set_of_its_address() -> None:
+    d = kube_desired("172.16.2.2", "172.16.1.2")
+    speakers = [p for p in d.peers if p.address.startswith("172.16.")]
+    assert [p.address for p in speakers] == ["172.16.1.2", "172.16.2.2"]
+    for p in speakers:
+        assert p.session.passive and p.session.route_reflector_client
+        assert p.session.auth_password == "s3cret"
+        assert p.session.timers.hold_time == 3 and p.session.timers.keepalive == 1
+    [neighbors] = [s for s in d.defined_sets if s.kind is bgp.SetKind.NEIGHBOR]
+    assert neighbors.neighbors == ("172.16.1.2/32", "172.16.2.2/32")
+    assert d.peer_groups == () and d.dynamic_neighbors == ()
+
+
+def test_no_pods_no_speakers_and_no_guard_to_hold() -> None:
+    d = kube_desired()
+    assert [p.address for p in d.peers] == ["10.0.0.1"]
+    assert d.policies == () and d.defined_sets == () and d.import_policies == ()
+
+
+def test_a_pod_going_away_deletes_its_peer_before_shrinking_the_guard_set() -> None:
+    daemon = FakeGobgpd()
+    Reconciler(daemon, kube_desired("172.16.1.2", "172.16.2.2")).reconcile_once()
+    todo = Reconciler(daemon, kube_desired("172.16.1.2")).reconcile_once()
+    assert [bgp.describe(op) for op in todo.operations] == [
+        "delete peer 172.16.2.2",
+        "set neighbor-set lbroute-speakers-lb (1 entries)",
+    ]
+
+
+def test_a_new_pod_is_guarded_before_its_peer_exists() -> None:
+    daemon = FakeGobgpd()
+    Reconciler(daemon, kube_desired("172.16.1.2")).reconcile_once()
+    todo = Reconciler(daemon, kube_desired("172.16.1.2", "172.16.3.2")).reconcile_once()
+    assert [type(op).__name__ for op in todo.operations] == ["SetDefinedSet", "AddPeer"]
+
+
+def test_informer_snapshots_become_the_reconcilers_desired_state() -> None:
+    api = FakeKubeApi().start()
+    cfg = RrConfig.model_validate(
+        {
+            **KUBE_RR,
+            "speaker_groups": [
+                {**KUBE_GROUP, "kubernetes": {**KUBE_GROUP["kubernetes"], "api_server": api.url}}
+            ],
+        }  # type: ignore[dict-item]
+    )
+    daemon = FakeGobgpd()
+    reconciler = Reconciler(daemon, desired_config(cfg, secrets=SECRETS))
+    speakers = KubeSpeakers(
+        cfg.speaker_groups,
+        lambda: reconciler.desire(desired_config(cfg, secrets=SECRETS, speakers=speakers.members())),
+        watch_timeout=2,
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=reconciler.run, args=(3600.0, stop), daemon=True)
+    try:
+        api.put("pods", pod("lb-a", "172.16.1.2"))
+        api.put("pods", pod("db", "172.16.9.2", app="db"))
+        speakers.start()
+        runner.start()
+
+        def peers_are(*ips: str) -> None:
+            got = sorted(p.address for p in daemon.config.peers if p.address.startswith("172.16."))
+            assert got == list(ips)
+
+        # the periodic resync is an hour away: only wake-ups can explain these passes
+        eventually(lambda: peers_are("172.16.1.2"), 10, what="first pod peered")
+        api.put("pods", pod("lb-b", "172.16.2.2"))
+        eventually(lambda: peers_are("172.16.1.2", "172.16.2.2"), 10, what="second pod peered")
+        api.delete("pods", "lb-a", namespace="lb")
+        eventually(lambda: peers_are("172.16.2.2"), 10, what="deleted pod unpeered")
+    finally:
+        stop.set()
+        reconciler.wake()
+        speakers.stop()
+        runner.join(5)
+        api.stop()
+    assert not runner.is_alive()
+
+
+def test_a_restarted_daemon_gets_everything_back_in_one_pass() -> None:
+    daemon = FakeGobgpd()
+    reconciler = Reconciler(daemon, desired_config(RrConfig.model_validate(RR)))
+    first = reconciler.reconcile_once()
+    daemon.config = bgp.DaemonConfig(global_=None)  # what a kill -9 and a fresh gobgpd look like
+    daemon.statements = set()
+    again = reconciler.reconcile_once()
+    assert again.operations == first.operations
+    assert reconciler.reconcile_once().operations == ()
+
+
+def test_wake_cuts_the_backoff_short_and_a_same_desire_does_not_wake() -> None:
+    reconciler = Reconciler(FakeGobgpd(), desired_config(RrConfig.model_validate(RR)))
+    reconciler.desire(reconciler.desired)  # nothing new: no wake-up pending
+    assert not reconciler._wake.is_set()
+    done = threading.Event()
+
+    def backoff() -> None:
+        reconciler._sleep(3600)
+        done.set()
+
+    threading.Thread(target=backoff, daemon=True).start()
+    reconciler.wake()
+    assert done.wait(5), "a wake-up did not end the wait"
+
+
+def test_rearm_replaces_only_peers_we_want() -> None:
+    daemon = FakeGobgpd()
+    reconciler = Reconciler(daemon, desired_config(RrConfig.model_validate(RR)))
+    reconciler.reconcile_once()
+    daemon.writes.clear()
+    assert reconciler.rearm("10.0.0.1")
+    assert daemon.writes == {"DeletePeer": 1, "AddPeer": 1}
+    assert not reconciler.rearm("192.0.2.1")  # not ours to touch
+    assert reconciler.reconcile_once().operations == ()
+
+
+def test_unreadable_md5_key_file_is_a_config_problem(tmp_path: Path) -> None:
+    cfg = tmp_path / "rr.yaml"
+    group = {**GROUP, "dynamic_prefixes": [], "kubernetes": {"namespace": "lb", "label_selector": "app=lb"}}
+    group["md5_password_file"] = str(tmp_path / "missing.key")
+    import yaml
+
+    cfg.write_text(yaml.safe_dump({**RR, "speaker_groups": [group]}))
+    result = subprocess.run(
+        [sys.executable, "-m", "rr.main", "apply", "--config", str(cfg), "--wait", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"{cfg}: speaker_groups[0].md5_password_file: cannot read {tmp_path / 'missing.key'}: "
+        "No such file or directory"
+    ]
+
+
+def test_nothing_is_reconciled_before_every_group_was_listed() -> None:
+    api = FakeKubeApi().start()
+    group = {**KUBE_GROUP, "kubernetes": {**KUBE_GROUP["kubernetes"], "api_server": api.url}}  # type: ignore[dict-item]
+    cfg = RrConfig.model_validate({**KUBE_RR, "speaker_groups": [group]})
+    speakers = KubeSpeakers(cfg.speaker_groups, lambda: None, watch_timeout=2)
+    try:
+        api.go_down()
+        speakers.start()
+        assert not speakers.wait_listed(0.3)  # an unknown group is not an empty group
+        api.come_back()
+        assert speakers.wait_listed(10)
+        assert speakers.members() == {"lb": ()}
+    finally:
+        speakers.stop()
+        api.stop()
+
+
+def test_without_an_api_server_the_manager_says_so(tmp_path: Path) -> None:
+    import yaml
+
+    cfg = tmp_path / "rr.yaml"
+    group = {k: v for k, v in KUBE_GROUP.items() if k != "md5_password_file"}
+    cfg.write_text(yaml.safe_dump({**RR, "speaker_groups": [group]}))
+    result = subprocess.run(
+        [sys.executable, "-m", "rr.main", "plan", "--config", str(cfg), "--wait", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},  # no KUBERNETES_SERVICE_HOST: not in a cluster
+    )
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        == "lbroute-rr: cannot use the in-cluster service account: Service host/port is not set."
+    )
