@@ -1,7 +1,8 @@
 """A thin gobgpd client that speaks the core's types.
 
-Reads (``observe``, ``list_paths``) turn protobuf into ``lbroute.core`` values;
-``apply`` turns a core ``Operation`` into one RPC. No decisions are made here.
+Reads (``observe``, ``list_paths``, ``list_sessions``, ``watch``) turn protobuf into
+``lbroute.core`` values; ``apply`` turns a core ``Operation`` into one RPC. No decisions
+are made here.
 Errors stay ``grpc.RpcError``; callers classify them by ``StatusCode`` (see
 ``lbroute.gobgp.errors``), never by message text.
 """
@@ -12,13 +13,23 @@ from collections.abc import Iterator
 from types import TracebackType
 
 import grpc
+import grpc.experimental
 
 from lbroute.core import bgp
+from lbroute.core.events import PrefixesTouched, SessionReport, SnapshotDone, WatchReport
 from lbroute.core.rib import Path
+from lbroute.core.session import Session
 
 from .apipb import attribute_pb2 as attr
 from .apipb import gobgp_pb2 as api
 from .apipb import gobgp_pb2_grpc as rpc
+from .wire import NextHopReader
+
+# Server-streaming reads (ListPath, ListPeer) on the calling thread instead of a helper
+# thread per call: a 64k-path ListPath costs a fifth of the client CPU (see
+# docs/benchmarks-cli.md). Cancelling such a stream from another thread still works.
+_CHANNEL_OPTIONS = [(grpc.experimental.ChannelOptions.SingleThreadedUnaryStream, 1)]
+_LOCAL_SOURCES = frozenset({"", "<nil>", "0.0.0.0", "::"})
 
 _FAMILIES = {
     bgp.Family.IPV4_UNICAST: (api.Family.AFI_IP, api.Family.SAFI_UNICAST),
@@ -43,7 +54,7 @@ class GobgpClient:
     def __init__(self, target: str, timeout: float = 5.0) -> None:
         self.target = target
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(channel_target(target))
+        self._channel = grpc.insecure_channel(channel_target(target), options=_CHANNEL_OPTIONS)
         self._stub = rpc.GobgpApiStub(self._channel)
 
     def __enter__(self) -> GobgpClient:
@@ -107,30 +118,62 @@ class GobgpClient:
         *,
         adj_in_of: str | None = None,
         prefixes: tuple[str, ...] = (),
+        ordered: bool = True,
     ) -> list[Path]:
-        """Paths in the global RIB, or in one peer's adj-RIB-in when ``adj_in_of`` is given."""
+        """Paths in the global RIB, or in one peer's adj-RIB-in when ``adj_in_of`` is given.
+
+        Attributes come as BGP wire bytes (``enable_only_binary``): decoding the next-hop
+        from those is several times cheaper than unpacking protobuf ``Any`` messages.
+        ``ordered=False`` keeps gobgpd's order and saves the sort on a large RIB.
+        """
         request = api.ListPathRequest(
             table_type=api.ADJ_IN if adj_in_of else api.GLOBAL,
             name=adj_in_of or "",
             family=family_pb(family),
             prefixes=[api.TableLookupPrefix(prefix=p) for p in prefixes],
+            enable_only_binary=True,
         )
+        reader = NextHopReader()
         out: list[Path] = []
+        append = out.append
         for response in self._stub.ListPath(request, timeout=self.timeout):
             dest = response.destination
+            prefix = dest.prefix
             for p in dest.paths:
                 if p.is_withdraw:
                     continue
-                out.append(
+                source = p.neighbor_ip
+                append(
                     Path(
-                        prefix=dest.prefix,
-                        next_hop=_next_hop(p),
-                        source=p.neighbor_ip if p.neighbor_ip not in ("<nil>", "0.0.0.0", "::") else "",
-                        best=p.best,
-                        path_id=p.identifier,
+                        prefix,
+                        reader.next_hop(p.pattrs_binary),
+                        "" if source in _LOCAL_SOURCES else source,
+                        p.best,
+                        p.identifier,
                     )
                 )
-        return sorted(out)
+        if ordered:
+            out.sort()
+        return out
+
+    def list_sessions(self, at: str) -> list[Session]:
+        """Every BGP session this gobgpd has, configured or accepted through a dynamic neighbor."""
+        request = api.ListPeerRequest(enableAdvertised=True)
+        return [_session(at, r.peer) for r in self._stub.ListPeer(request, timeout=self.timeout)]
+
+    def watch(self) -> EventWatch:
+        """Session state changes and table changes (best paths and every adj-RIB-in update).
+
+        BEST alone misses an RR's non-best paths coming and going; ADJIN catches those.
+        """
+        table_filter = api.WatchEventRequest.Table.Filter
+        request = api.WatchEventRequest(
+            peer=api.WatchEventRequest.Peer(),
+            table=api.WatchEventRequest.Table(
+                filters=[table_filter(type=table_filter.BEST), table_filter(type=table_filter.ADJIN)]
+            ),
+        )
+        return EventWatch(self._stub.WatchEvent(request))
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -186,15 +229,74 @@ class GobgpClient:
             case _:  # pragma: no cover
                 raise AssertionError(f"unknown operation {op!r}")
 
-    def watch(self) -> Iterator[api.WatchEventResponse]:
-        """Peer state changes and best-path changes, as a blocking stream."""
-        request = api.WatchEventRequest(
-            peer=api.WatchEventRequest.Peer(),
-            table=api.WatchEventRequest.Table(
-                filters=[api.WatchEventRequest.Table.Filter(type=api.WatchEventRequest.Table.Filter.BEST)]
-            ),
+
+class EventWatch:
+    """A running WatchEvent stream. Iterate for core reports; ``cancel()`` from any thread ends it."""
+
+    def __init__(self, call: Iterator[api.WatchEventResponse]) -> None:
+        self._call = call
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        self._call.cancel()  # type: ignore[attr-defined]
+
+    def __iter__(self) -> Iterator[WatchReport]:
+        try:
+            for response in self._call:
+                yield from _reports(response)
+        except grpc.RpcError as err:
+            if self._cancelled and err.code() == grpc.StatusCode.CANCELLED:
+                return
+            raise
+
+
+def _reports(response: api.WatchEventResponse) -> Iterator[WatchReport]:
+    kind = response.WhichOneof("event")
+    if kind == "peer":
+        event = response.peer
+        if event.type == api.WatchEventResponse.PeerEvent.END_OF_INIT:
+            yield SnapshotDone()
+            return
+        peer = event.peer
+        yield SessionReport(
+            neighbor=peer.state.neighbor_address or peer.conf.neighbor_address,
+            state=api.PeerState.SessionState.Name(peer.state.session_state),
+            initial=event.type == api.WatchEventResponse.PeerEvent.INIT,
         )
-        yield from self._stub.WatchEvent(request)
+    elif kind == "table":
+        prefixes = dict.fromkeys(_prefix_of(p) for p in response.table.paths)
+        prefixes.pop("", None)
+        if prefixes:
+            yield PrefixesTouched(tuple(prefixes))
+
+
+def _prefix_of(path: api.Path) -> str:
+    if path.nlri.Is(attr.IPAddressPrefix.DESCRIPTOR):
+        nlri = attr.IPAddressPrefix()
+        path.nlri.Unpack(nlri)
+        return f"{nlri.prefix}/{nlri.prefix_len}"
+    return ""
+
+
+def _session(at: str, p: api.Peer) -> Session:
+    state = api.PeerState.SessionState.Name(p.state.session_state)
+    timers = p.timers.state
+    stamp = timers.uptime if state == "ESTABLISHED" else timers.downtime
+    return Session(
+        at=at,
+        neighbor=p.state.neighbor_address or p.conf.neighbor_address,
+        peer_asn=p.state.peer_asn or p.conf.peer_asn,
+        state=state,
+        since=stamp.seconds + stamp.nanos / 1e9 if stamp.seconds else None,
+        received=sum(a.state.received for a in p.afi_safis),
+        accepted=sum(a.state.accepted for a in p.afi_safis),
+        advertised=sum(a.state.advertised for a in p.afi_safis),
+        hold_time=timers.negotiated_hold_time,
+        peer_group=p.conf.peer_group or p.state.peer_group,
+        description=p.conf.description,
+        admin_down=p.state.admin_state == api.PeerState.DOWN,
+    )
 
 
 def _session_of(p: api.Peer | api.PeerGroup) -> bgp.SessionSpec:

@@ -1,0 +1,93 @@
+"""``lbroute vips``: per VIP, who announces it, what the RR and router hold, where the kernel forwards."""
+
+from __future__ import annotations
+
+import argparse
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from lbroute.core.view import VipRow, status_counts, vip_rows
+
+from .argtypes import vip_prefix
+from .output import addresses, join, print_json, print_table
+from .targets import Targets, add_target_args, read_kernel_fib, read_paths, resolve
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "vips",
+        help="per VIP: speakers, paths at the RR and router, next-hops in the router's FIB, a status",
+        description="One row per VIP with a status: OK; DEGRADED (the FIB forwards on fewer next-hops "
+        "than the speakers announce); DRIFT (the FIB and BGP disagree); MISSING (no FIB route).",
+    )
+    p.add_argument("--vip", type=vip_prefix, metavar="PREFIX", help="only this VIP")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_target_args(p, pools=True)
+    p.set_defaults(handler=run_vips)
+
+
+def collect_rows(targets: Targets, only: str | None = None) -> list[VipRow]:
+    """Read every RR, the router and the FIB (side by side) and judge each VIP."""
+    rrs = targets.need_rrs()
+    daemons = targets.daemons
+    prefixes = (only,) if only else ()
+    with ThreadPoolExecutor(max_workers=len(daemons)) as pool:
+        ribs = [pool.submit(read_paths, d, targets.timeout, prefixes=prefixes) for d in daemons]
+        fib = read_kernel_fib(targets, only)
+        paths = [f.result() for f in ribs]
+    router_rib = paths[len(rrs)] if targets.router else None
+    return vip_rows(
+        paths[: len(rrs)], fib, router_rib, vip_pools=targets.vip_pools, only=[only] if only else None
+    )
+
+
+def row_json(row: VipRow) -> dict[str, Any]:
+    return {
+        "prefix": row.prefix,
+        "status": row.status,
+        "speakers": addresses(row.speakers),
+        "rr_paths": list(row.rr_paths),
+        "rr_next_hops": addresses(row.rr_next_hops),
+        "router_paths": row.router_paths,
+        "router_paths_from": dict(row.router_paths_by_rr) if row.router_paths is not None else None,
+        "router_next_hops": addresses(row.router_next_hops),
+        "fib_next_hops": addresses(row.fib_next_hops),
+        "problems": list(row.problems),
+    }
+
+
+def print_rows(rows: list[VipRow]) -> None:
+    table = [("VIP", "STATUS", "SPEAKERS", "RR PATHS", "ROUTER PATHS", "FIB NEXT-HOPS")]
+    for r in rows:
+        table.append(
+            (
+                r.prefix,
+                r.status,
+                join(r.speakers),
+                "+".join(str(n) for n in r.rr_paths),
+                "-" if r.router_paths is None else str(r.router_paths),
+                "(no route)" if r.fib_next_hops is None else join(r.fib_next_hops),
+            )
+        )
+    print_table(table)
+    print_problems(rows)
+    counts = ", ".join(f"{n} {status}" for status, n in status_counts(rows).items() if n)
+    print(f"\n{len(rows)} VIP(s){': ' + counts if counts else ''}")
+
+
+def print_problems(rows: list[VipRow]) -> None:
+    troubled = [r for r in rows if r.problems]
+    if troubled:
+        print()
+    for r in troubled:
+        for problem in r.problems:
+            print(f"{r.prefix} {r.status}: {problem}")
+
+
+def run_vips(args: argparse.Namespace) -> int:
+    rows = collect_rows(resolve(args), args.vip)
+    if args.json:
+        print_json([row_json(r) for r in rows])
+    else:
+        print_rows(rows)
+    return 0
