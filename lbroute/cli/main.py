@@ -9,6 +9,7 @@ errors an operator can fix to one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from lbroute import logs
@@ -32,6 +33,9 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a SIGPIPE death
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logs.configure(args.log_level or "warning")
@@ -41,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     except (TargetError, LabError, TopologyError) as err:
         print(f"lbroute: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # the reader (head, less) left early: not worth a traceback; keep the interpreter's
+        # final flush of stdout from raising again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

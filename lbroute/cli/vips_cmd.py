@@ -70,16 +70,16 @@ def print_rows(rows: list[VipRow]) -> None:
             )
         )
     print_table(table)
-    print_problems(rows)
+    if any(r.problems for r in rows):
+        print()
+        print_problems(rows)
     counts = ", ".join(f"{n} {status}" for status, n in status_counts(rows).items() if n)
     print(f"\n{len(rows)} VIP(s){': ' + counts if counts else ''}")
 
 
 def print_problems(rows: list[VipRow]) -> None:
-    troubled = [r for r in rows if r.problems]
-    if troubled:
-        print()
-    for r in troubled:
+    """One line per problem, each naming its VIP: easy to grep, easy to mail from cron."""
+    for r in rows:
         for problem in r.problems:
             print(f"{r.prefix} {r.status}: {problem}")
 
