@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -33,7 +34,13 @@ def print_json_line(data: Any) -> None:
 
 def addresses(items: Iterable[str] | None) -> list[str] | None:
     """Addresses in address order (10.0.0.9 before 10.0.0.10), for tables and JSON alike."""
-    return None if items is None else sorted(items, key=address_order)
+    return None if items is None else list(_in_order(frozenset(items)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _in_order(items: frozenset[str]) -> tuple[str, ...]:
+    # thousands of VIPs share a handful of next-hop sets: sort each set once
+    return tuple(sorted(items, key=address_order))
 
 
 def join(items: Iterable[str] | None, empty: str = "-") -> str:

@@ -27,18 +27,22 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def collect_rows(targets: Targets, only: str | None = None) -> list[VipRow]:
-    """Read every RR, the router and the FIB (side by side) and judge each VIP."""
+    """Read every RR, the router and the FIB, and judge each VIP.
+
+    The FIB is read on a worker thread (it waits on ``ip``, a separate process) while this
+    thread reads the gobgpds one after the other: reading them side by side made a 64k-path
+    read slower, both streams fighting for the interpreter lock (docs/benchmarks-cli.md).
+    """
     rrs = targets.need_rrs()
-    daemons = targets.daemons
     prefixes = (only,) if only else ()
-    with ThreadPoolExecutor(max_workers=len(daemons)) as pool:
-        ribs = [pool.submit(read_paths, d, targets.timeout, prefixes=prefixes) for d in daemons]
-        fib = read_kernel_fib(targets, only)
-        paths = [f.result() for f in ribs]
-    router_rib = paths[len(rrs)] if targets.router else None
-    return vip_rows(
-        paths[: len(rrs)], fib, router_rib, vip_pools=targets.vip_pools, only=[only] if only else None
-    )
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fib = pool.submit(read_kernel_fib, targets, only)
+        rr_ribs = [read_paths(d, targets.timeout, prefixes=prefixes) for d in rrs]
+        router_rib = (
+            read_paths(targets.router, targets.timeout, prefixes=prefixes) if targets.router else None
+        )
+        routes = fib.result()
+    return vip_rows(rr_ribs, routes, router_rib, vip_pools=targets.vip_pools, only=[only] if only else None)
 
 
 def row_json(row: VipRow) -> dict[str, Any]:

@@ -60,12 +60,11 @@ def prefix_order(prefix: str) -> tuple[int, int, int]:
     """
     address, _, length = prefix.partition("/")
     octets = address.split(".")
-    if len(octets) == 4 and length.isdigit():
+    if len(octets) == 4:
         try:
-            a, b, c, d = (int(o) for o in octets)
-        except ValueError:
-            pass
-        else:
+            a, b, c, d = map(int, octets)
             return 4, (a << 24) | (b << 16) | (c << 8) | d, int(length)
+        except ValueError:
+            pass  # not dotted-quad after all: let ipaddress say what it is
     net = ipaddress.ip_network(prefix, strict=False)
     return net.version, int(net.network_address), net.prefixlen

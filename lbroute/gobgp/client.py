@@ -9,11 +9,12 @@ Errors stay ``grpc.RpcError``; callers classify them by ``StatusCode`` (see
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 
 import grpc
 import grpc.experimental
+from google.protobuf.any_pb2 import Any
 
 from lbroute.core import bgp
 from lbroute.core.events import PrefixesTouched, SessionReport, SnapshotDone, WatchReport
@@ -30,6 +31,7 @@ from .wire import NextHopReader
 # docs/benchmarks-cli.md). Cancelling such a stream from another thread still works.
 _CHANNEL_OPTIONS = [(grpc.experimental.ChannelOptions.SingleThreadedUnaryStream, 1)]
 _LOCAL_SOURCES = frozenset({"", "<nil>", "0.0.0.0", "::"})
+_LIST_BATCH = 1024  # paths gobgpd gathers before it starts sending (0: the whole table first)
 
 _FAMILIES = {
     bgp.Family.IPV4_UNICAST: (api.Family.AFI_IP, api.Family.SAFI_UNICAST),
@@ -123,7 +125,9 @@ class GobgpClient:
         """Paths in the global RIB, or in one peer's adj-RIB-in when ``adj_in_of`` is given.
 
         Attributes come as BGP wire bytes (``enable_only_binary``): decoding the next-hop
-        from those is several times cheaper than unpacking protobuf ``Any`` messages.
+        from those is several times cheaper than unpacking protobuf ``Any`` messages. With
+        ``batch_size`` gobgpd streams while it walks its table instead of after, so it works
+        while this process parses: a 64k-path read went from ~0.6 s to ~0.4 s.
         ``ordered=False`` keeps gobgpd's order and saves the sort on a large RIB.
         """
         request = api.ListPathRequest(
@@ -132,6 +136,7 @@ class GobgpClient:
             family=family_pb(family),
             prefixes=[api.TableLookupPrefix(prefix=p) for p in prefixes],
             enable_only_binary=True,
+            batch_size=_LIST_BATCH,
         )
         reader = NextHopReader()
         out: list[Path] = []
@@ -176,6 +181,22 @@ class GobgpClient:
         return EventWatch(self._stub.WatchEvent(request))
 
     # --- writes ---------------------------------------------------------------------------------
+
+    def add_paths(self, paths: Iterable[Path], *, batch: int = 1000) -> None:
+        """Originate IPv4 unicast paths in the global RIB (one AddPathStream), e.g. to build a
+        large RIB for a benchmark. ``path_id`` tells paths of one prefix apart (add-path)."""
+
+        def requests() -> Iterator[api.AddPathStreamRequest]:
+            chunk: list[api.Path] = []
+            for path in paths:
+                chunk.append(_local_path_pb(path))
+                if len(chunk) >= batch:
+                    yield api.AddPathStreamRequest(table_type=api.GLOBAL, paths=chunk)
+                    chunk = []
+            if chunk:
+                yield api.AddPathStreamRequest(table_type=api.GLOBAL, paths=chunk)
+
+        self._stub.AddPathStream(requests(), timeout=self.timeout)
 
     def apply(self, op: bgp.Operation) -> None:
         t = self.timeout
@@ -368,15 +389,15 @@ def _peer_group_pb(spec: bgp.PeerGroupSpec) -> api.PeerGroup:
     return api.PeerGroup(conf=conf, **_session_fields(s))  # type: ignore[arg-type]
 
 
-def _next_hop(p: api.Path) -> str:
-    for any_attr in p.pattrs:
-        if any_attr.Is(attr.NextHopAttribute.DESCRIPTOR):
-            nh = attr.NextHopAttribute()
-            any_attr.Unpack(nh)
-            return str(nh.next_hop)
-        if any_attr.Is(attr.MpReachNLRIAttribute.DESCRIPTOR):
-            mp = attr.MpReachNLRIAttribute()
-            any_attr.Unpack(mp)
-            if mp.next_hops:
-                return str(mp.next_hops[0])
-    return ""
+def _local_path_pb(path: Path) -> api.Path:
+    address, _, length = path.prefix.partition("/")
+    nlri, origin, next_hop = Any(), Any(), Any()
+    nlri.Pack(attr.IPAddressPrefix(prefix=address, prefix_len=int(length or 32)))
+    origin.Pack(attr.OriginAttribute(origin=0))  # IGP, like the speakers' paths
+    next_hop.Pack(attr.NextHopAttribute(next_hop=path.next_hop))
+    return api.Path(
+        nlri=nlri,
+        pattrs=[origin, next_hop],
+        family=family_pb(bgp.Family.IPV4_UNICAST),
+        identifier=path.path_id,
+    )
