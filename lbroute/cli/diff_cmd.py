@@ -15,7 +15,7 @@ from lbroute.polling import Timeout, eventually
 
 from .argtypes import positive_seconds, vip_prefix
 from .output import print_json
-from .targets import add_target_args, resolve
+from .targets import add_target_args, no_cyclic_gc, resolve
 from .vips_cmd import collect_rows, print_problems, row_json
 
 EXIT_DIFFERENT = 1
@@ -40,20 +40,21 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    targets = resolve(args)
-    rows = collect_rows(targets, args.vip)
-    if differences(rows) and args.settle:
-        last = [rows]
+    with no_cyclic_gc():
+        targets = resolve(args)
+        rows = collect_rows(targets, args.vip)
+        if differences(rows) and args.settle:
+            last = [rows]
 
-        def settled() -> None:
-            last[0] = collect_rows(targets, args.vip)
-            different = differences(last[0])
-            assert not different, f"{len(different)} VIP(s) differ"
+            def settled() -> None:
+                last[0] = collect_rows(targets, args.vip)
+                different = differences(last[0])
+                assert not different, f"{len(different)} VIP(s) differ"
 
-        with contextlib.suppress(Timeout):  # then report what the last read saw
-            eventually(settled, args.settle, interval=0.2, what="FIB equal to BGP")
-        rows = last[0]
-    return report(rows, as_json=args.json)
+            with contextlib.suppress(Timeout):  # then report what the last read saw
+                eventually(settled, args.settle, interval=0.2, what="FIB equal to BGP")
+            rows = last[0]
+        return report(rows, as_json=args.json)
 
 
 def report(rows: list[VipRow], *, as_json: bool) -> int:

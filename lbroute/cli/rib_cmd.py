@@ -11,7 +11,7 @@ from lbroute.core.rib import Path, address_order, prefix_order
 from .argtypes import vip_prefix
 from .errors import TargetError
 from .output import print_json, print_table
-from .targets import Daemon, add_target_args, read_paths, resolve
+from .targets import Daemon, add_target_args, no_cyclic_gc, read_paths, resolve
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,33 +26,36 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def run_rib(args: argparse.Namespace) -> int:
-    targets = resolve(args)
-    daemons: tuple[Daemon, ...]
-    if args.at == "rr":
-        daemons = targets.need_rrs()
-    elif args.at == "router":
-        if targets.router is None:
-            raise TargetError(
-                "no router target: pass --router TARGET (or set LBROUTE_ROUTER), or --lab PREFIX"
-            )
-        daemons = (targets.router,)
-    else:
-        daemons = targets.need_daemons()
-    prefixes = (args.vip,) if args.vip else ()
-    with ThreadPoolExecutor(max_workers=len(daemons)) as pool:
-        futures = [pool.submit(read_paths, d, targets.timeout, prefixes=prefixes) for d in daemons]
-        held = [(d.name, sorted(f.result(), key=_path_order)) for d, f in zip(daemons, futures, strict=True)]
-    if args.json:
-        print_json([path_json(at, p) for at, paths in held for p in paths])
+    with no_cyclic_gc():
+        targets = resolve(args)
+        daemons: tuple[Daemon, ...]
+        if args.at == "rr":
+            daemons = targets.need_rrs()
+        elif args.at == "router":
+            if targets.router is None:
+                raise TargetError(
+                    "no router target: pass --router TARGET (or set LBROUTE_ROUTER), or --lab PREFIX"
+                )
+            daemons = (targets.router,)
+        else:
+            daemons = targets.need_daemons()
+        prefixes = (args.vip,) if args.vip else ()
+        with ThreadPoolExecutor(max_workers=len(daemons)) as pool:
+            futures = [pool.submit(read_paths, d, targets.timeout, prefixes=prefixes) for d in daemons]
+            held = [
+                (d.name, sorted(f.result(), key=_path_order)) for d, f in zip(daemons, futures, strict=True)
+            ]
+        if args.json:
+            print_json([path_json(at, p) for at, paths in held for p in paths])
+            return 0
+        table = [("AT", "PREFIX", "NEXT-HOP", "FROM", "PATH-ID", "BEST")]
+        for at, paths in held:
+            table += [
+                (at, p.prefix, p.next_hop or "-", p.source or "local", str(p.path_id), "*" if p.best else "")
+                for p in paths
+            ]
+        print_table(table)
         return 0
-    table = [("AT", "PREFIX", "NEXT-HOP", "FROM", "PATH-ID", "BEST")]
-    for at, paths in held:
-        table += [
-            (at, p.prefix, p.next_hop or "-", p.source or "local", str(p.path_id), "*" if p.best else "")
-            for p in paths
-        ]
-    print_table(table)
-    return 0
 
 
 def path_json(at: str, p: Path) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from lbroute.core.view import VipRow, status_counts, vip_rows
 
 from .argtypes import vip_prefix
 from .output import addresses, join, print_json, print_table
-from .targets import Targets, add_target_args, read_kernel_fib, read_paths, resolve
+from .targets import Targets, add_target_args, no_cyclic_gc, read_kernel_fib, read_paths, resolve
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -89,9 +89,10 @@ def print_problems(rows: list[VipRow]) -> None:
 
 
 def run_vips(args: argparse.Namespace) -> int:
-    rows = collect_rows(resolve(args), args.vip)
-    if args.json:
-        print_json([row_json(r) for r in rows])
-    else:
-        print_rows(rows)
-    return 0
+    with no_cyclic_gc():
+        rows = collect_rows(resolve(args), args.vip)
+        if args.json:
+            print_json([row_json(r) for r in rows])
+        else:
+            print_rows(rows)
+        return 0
