@@ -222,6 +222,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
         label=f"median {result['wall']['median']:.2f} s",
     )
     left.set_xlabel("run")
+    left.xaxis.get_major_locator().set_params(integer=True)
     left.set_ylabel("seconds")
     left.set_ylim(bottom=0)
     left.set_title(f"lbroute vips --json, {result['rib']['rr_paths']} paths, {result['check']['rows']} VIPs")

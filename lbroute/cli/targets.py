@@ -1,13 +1,12 @@
 """Where the inspection commands read from, and reading it with errors that say what to check.
 
-Targets come from flags, else the environment, else a lab: one or more RR gobgpds
-(``--rr``, repeatable, or ``LBROUTE_RR=a,b``), the router's gobgpd (``--router``), the
-network namespace of the router's kernel FIB (``--router-netns``; default: this host's)
-and the VIP pools (``--vip-pool``) whose FIB routes count as VIPs even when BGP knows
-nothing of them. ``--lab PREFIX`` takes all of them from a running lab.
+Targets come from flags, else the environment: one or more RR gobgpds (``--rr``,
+repeatable, or ``LBROUTE_RR=a,b``), the router's gobgpd (``--router``), the network
+namespace of the router's kernel FIB (``--router-netns``; default: this host's) and the
+VIP pools (``--vip-pool``) whose FIB routes count as VIPs even when BGP knows nothing of
+them. ``--lab PREFIX`` takes all of them from a running lab instead.
 
-Every read that fails becomes a ``TargetError`` naming the target and what to check;
-commands read the daemons side by side, since each read waits mostly on gobgpd.
+Every read that fails becomes a ``TargetError`` naming the target and what to check.
 """
 
 from __future__ import annotations
@@ -78,7 +77,7 @@ def add_target_args(
     p: argparse.ArgumentParser, *, gobgpd: bool = True, fib: bool = True, pools: bool = False
 ) -> None:
     """The target flags a command needs: gobgpds, the router's FIB, the VIP pools."""
-    g = p.add_argument_group("targets (flags, else environment, else --lab)")
+    g = p.add_argument_group("targets (a flag wins over its environment variable; --lab sets them all)")
     if gobgpd:
         g.add_argument(
             "--rr",
@@ -177,8 +176,8 @@ def no_cyclic_gc() -> Iterator[None]:
 
     A 64k-path read allocates a few hundred thousand objects in a burst, which sets off
     Python's cyclic collector again and again, each pass walking everything allocated so
-    far; none of it forms cycles (reference counting frees it). Measured: a quarter of the
-    CPU of ``vips`` over 64k paths (docs/benchmarks-cli.md).
+    far; none of it forms cycles (reference counting frees it). Measured in
+    docs/benchmarks-cli.md.
     """
     enabled = gc.isenabled()
     gc.disable()
