@@ -32,6 +32,7 @@ from typing import Any
 
 import grpc
 
+from lbroute.cli.targets import no_cyclic_gc
 from lbroute.cli.vips_cmd import row_json
 from lbroute.core.rib import Path as BgpPath
 from lbroute.core.view import VipRow, vip_rows
@@ -138,8 +139,13 @@ def check_output(lab: Lab, vips: int) -> dict[str, int]:
     return {"rows": len(rows), **statuses}
 
 
+BASELINE = "baseline: "  # phases that time the way things were, for comparison
+
+
 def time_phases(lab: Lab, repeats: int) -> dict[str, list[float]]:
-    """Inside one process: each read, the verdicts and the JSON, timed alone."""
+    """Inside one process: each read, the verdicts and the JSON, timed alone, as the CLI
+    runs them (cyclic GC off); then the router's RIB read the skeleton's way, and the
+    verdicts with the cyclic GC on, as baselines."""
     phases: dict[str, list[float]] = {}
 
     def timed(name: str, work: Callable[[], Any]) -> Any:
@@ -152,13 +158,20 @@ def time_phases(lab: Lab, repeats: int) -> dict[str, list[float]]:
     router = GobgpClient(str(lab.socket("router")), timeout=60)
     try:
         for _ in range(repeats):
-            rr_paths = timed("RR RIB (ListPath)", partial(rr.list_paths, ordered=False))
-            router_paths = timed("router RIB (ListPath)", partial(router.list_paths, ordered=False))
-            fib = timed("kernel FIB (ip -j route)", partial(read_fib, lab.topology.router_ns))
-            verdicts = partial(vip_rows, [rr_paths], fib, router_paths, vip_pools=[str(VIP_POOL)])
-            rows = timed("verdicts (core.view)", verdicts)
-            timed("JSON out", partial(json_lines, rows))
-            timed("old RIB read (Any, threaded stream)", partial(old_list_paths, str(lab.socket("router"))))
+            with no_cyclic_gc():
+                rr_paths = timed("RR RIB (ListPath)", partial(rr.list_paths, ordered=False))
+                router_paths = timed("router RIB (ListPath)", partial(router.list_paths, ordered=False))
+                fib = timed("kernel FIB (ip -j route)", partial(read_fib, lab.topology.router_ns))
+                verdicts = partial(vip_rows, [rr_paths], fib, router_paths, vip_pools=[str(VIP_POOL)])
+                rows = timed("verdicts (core.view)", verdicts)
+                timed("JSON out", partial(json_lines, rows))
+            del rows
+            timed(
+                BASELINE + "router RIB, Any + threaded stream",
+                partial(old_list_paths, str(lab.socket("router"))),
+            )
+            timed(BASELINE + "router RIB, cyclic GC on", partial(router.list_paths, ordered=False))
+            timed(BASELINE + "verdicts, cyclic GC on", verdicts)
     finally:
         rr.close()
         router.close()
@@ -230,7 +243,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
     names = list(result["phases"])
     medians = [statistics.median(result["phases"][n]) for n in names]
-    right.barh(names, medians, color=["C0"] * (len(names) - 1) + ["C3"])
+    right.barh(names, medians, color=["C3" if n.startswith(BASELINE) else "C0" for n in names])
     for y, value in enumerate(medians):
         right.text(value, y, f" {value:.2f}", va="center")
     right.invert_yaxis()

@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     except (TargetError, LabError, TopologyError) as err:
         print(f"lbroute: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 128 + 2  # Ctrl-C: the shell's code for SIGINT, without a traceback
     except BrokenPipeError:
         # the reader (head, less) left early: not worth a traceback; keep the interpreter's
         # final flush of stdout from raising again

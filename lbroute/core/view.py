@@ -7,7 +7,7 @@ Three sources, each read whole:
 - the router's kernel FIB: the next-hops traffic really leaves on.
 
 A verdict compares next-hop *sets*, not path counts: two LB pods on one node announce
-one next-hop, and the FIB can forward on it only once. See docs/decisions/vip-status.md.
+one next-hop, and the FIB can forward on it only once. See docs/decisions/cli-vip-status.md.
 """
 
 from __future__ import annotations
@@ -79,17 +79,18 @@ def vip_rows(
     none: list[Path] = []
     for prefix in sorted(prefixes, key=prefix_order):
         held_at = [rib.get(prefix, none) for rib in per_rr]
-        rr_hops = frozenset(p.next_hop for held in held_at for p in held)
-        speakers = frozenset(p.source for held in held_at for p in held if p.source)
+        at_rrs = held_at[0] if len(held_at) == 1 else [p for held in held_at for p in held]
+        rr_hops = frozenset([p.next_hop for p in at_rrs])
+        speakers = frozenset([p.source for p in at_rrs if p.source])
         at_router = router.get(prefix, none) if router is not None else None
-        router_hops = frozenset(p.next_hop for p in at_router) if at_router is not None else None
+        router_hops = frozenset([p.next_hop for p in at_router]) if at_router is not None else None
         installed = fib_by_prefix.get(prefix)
         status, problems = judge(rr_hops, router_hops, installed)
         rows.append(
             VipRow(
                 prefix=prefix,
                 speakers=speakers,
-                rr_paths=tuple(len(held) for held in held_at),
+                rr_paths=tuple([len(held) for held in held_at]),
                 rr_next_hops=rr_hops,
                 router_paths=len(at_router) if at_router is not None else None,
                 router_next_hops=router_hops,
