@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from lbroute.cli.errors import TargetError
 from lbroute.cli.main import parser
-from lbroute.cli.output import duration, timestamp
+from lbroute.cli.output import duration, print_json, timestamp
 from lbroute.cli.targets import resolve
 from lbroute.core.session import Session, sessions_order
 
@@ -118,3 +119,16 @@ def test_session_counters_and_order() -> None:
         ("rr", "172.16.10.2"),
         ("router", "10.0.0.2"),
     ]
+
+
+def test_json_lists_are_one_object_per_line_and_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    for data in (
+        [],
+        [{"prefix": "10.1.1.1/32", "fib_next_hops": None}, {"prefix": "10.1.2.1/32"}],
+        {"equal": True},
+    ):
+        print_json(data)
+        out = capsys.readouterr().out
+        assert json.loads(out) == data
+        if isinstance(data, list) and data:
+            assert len(out.strip().splitlines()) == len(data) + 2
