@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
+from typing import NoReturn
+
 EXIT_USAGE = 2
 
 
 class TargetError(Exception):
     """A target that cannot be reached: says which and what to check."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one line on stderr (and exit 2), not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see `{self.prog} --help`)\n")

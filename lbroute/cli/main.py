@@ -1,30 +1,39 @@
 """``lbroute``: where every VIP's traffic goes, and the lab that shows it.
 
-Each command family lives in its own module (``inspect_cmd``, ``lab_cmd``) and registers
-its sub-parsers with a ``handler``; this module only assembles them and maps the errors
-an operator can fix to one line on stderr and exit code 2.
+Each command lives in its own module (``vips_cmd``, ``diff_cmd``, ``peers_cmd``,
+``rib_cmd``, ``fib_cmd``, ``watch_cmd``, ``completion_cmd``; the lab's in ``lab_cmd``) and
+registers its sub-parser with a ``handler``; this module only assembles them and maps the
+errors an operator can fix to one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from lbroute import logs
 from lbroute.lab.lab import LabError
 from lbroute.lab.topology import TopologyError
 
-from . import inspect_cmd, lab_cmd
-from .errors import EXIT_USAGE, TargetError
+from . import completion_cmd, diff_cmd, fib_cmd, lab_cmd, peers_cmd, rib_cmd, vips_cmd, watch_cmd
+from .errors import EXIT_USAGE, Parser, TargetError
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lbroute", description=__doc__.splitlines()[0])
-    p.add_argument("--log-level", default=None)
-    sub = p.add_subparsers(dest="command", required=True)
-    inspect_cmd.add_parsers(sub)
+    p: argparse.ArgumentParser = Parser(
+        prog="lbroute", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    p.add_argument("--log-level", default=None, choices=("debug", "info", "warning", "error"))
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for family in (vips_cmd, diff_cmd, peers_cmd, rib_cmd, fib_cmd, watch_cmd):
+        family.add_parsers(sub)
     lab_cmd.add_parsers(sub)
+    completion_cmd.add_parsers(sub, root=p)
     return p
+
+
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a SIGPIPE death
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     except (TargetError, LabError, TopologyError) as err:
         print(f"lbroute: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 128 + 2  # Ctrl-C: the shell's code for SIGINT, without a traceback
+    except BrokenPipeError:
+        # the reader (head, less) left early: not worth a traceback; keep the interpreter's
+        # final flush of stdout from raising again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

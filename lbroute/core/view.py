@@ -1,56 +1,187 @@
-"""The operator's per-VIP view: what BGP says against what the kernel forwards on. Pure."""
+"""The operator's per-VIP view: what BGP says against what the kernel forwards on. Pure.
+
+Three sources, each read whole:
+
+- the RR(s)' RIB: which speakers announce a VIP, and via which next-hops;
+- the router's RIB: the paths the RR(s) sent and the router holds (optional);
+- the router's kernel FIB: the next-hops traffic really leaves on.
+
+A verdict compares next-hop *sets*, not path counts: two LB pods on one node announce
+one next-hop, and the FIB can forward on it only once. See docs/decisions/cli-vip-status.md.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import ipaddress
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
-from .rib import FibRoute, Path, next_hops_by_prefix
+from .rib import FibRoute, Path, address_order, prefix_order
 
 OK = "OK"
-DEGRADED = "DEGRADED"  # fewer next-hops in the FIB than speakers announce
-DRIFT = "DRIFT"  # the FIB forwards somewhere BGP does not say
-MISSING = "MISSING"  # announced, but not in the FIB at all
+DEGRADED = "DEGRADED"  # the FIB forwards on fewer next-hops than the speakers announce
+DRIFT = "DRIFT"  # the FIB and BGP disagree: it forwards where BGP does not say, or misses a RIB path
+MISSING = "MISSING"  # announced, but no route in the FIB at all
+STATUSES = (OK, DEGRADED, DRIFT, MISSING)
 
 
-@dataclass(frozen=True)
-class VipRow:
+class VipRow(NamedTuple):
+    """One VIP's row. A NamedTuple, not a frozen dataclass: a large RIB makes 16k of them,
+    and a frozen dataclass costs five times as much to build."""
+
     prefix: str
+    speakers: frozenset[str]  # LB speakers whose paths an RR holds (their adj-RIB-in at the RR)
+    rr_paths: tuple[int, ...]  # paths each RR holds, in the order the RRs were given
     rr_next_hops: frozenset[str]
-    router_next_hops: frozenset[str] | None  # None: the router's RIB was not read
-    fib_next_hops: frozenset[str]
+    router_paths: int | None  # paths the router received from the RR(s); None: not read
+    router_next_hops: frozenset[str] | None
+    router_paths_by_rr: tuple[tuple[str, int], ...]  # (RR address, paths it sent the router)
+    fib_next_hops: frozenset[str] | None  # None: the FIB has no route for the prefix
     status: str
+    problems: tuple[str, ...] = ()  # why the status is not OK, one sentence each
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
 
 
 def vip_rows(
-    rr_paths: Iterable[Path],
+    rr_ribs: Sequence[Iterable[Path]],
     fib: Iterable[FibRoute],
-    router_paths: Iterable[Path] | None = None,
+    router_rib: Iterable[Path] | None = None,
     *,
+    vip_pools: Iterable[str] = (),
     only: Iterable[str] | None = None,
 ) -> list[VipRow]:
-    """One row per VIP that the RR holds or (for ``only`` prefixes) the FIB holds."""
-    rr = next_hops_by_prefix(rr_paths)
-    router = next_hops_by_prefix(router_paths) if router_paths is not None else None
+    """One row per VIP, sorted by address.
+
+    A VIP is a prefix an RR or the router holds, or a FIB route inside one of ``vip_pools``
+    (so a route someone added by hand shows up although BGP knows nothing of it). ``only``
+    narrows the rows to those prefixes, FIB-only ones included whatever the pools.
+    """
+    per_rr = [_by_prefix(rib) for rib in rr_ribs]
+    router = _by_prefix(router_rib) if router_rib is not None else None
     fib_by_prefix = {r.prefix: r.next_hops for r in fib}
-    prefixes = set(rr) | (set(router) if router else set())
+
+    prefixes: set[str] = set()
+    for rib in per_rr:
+        prefixes.update(rib)
+    if router is not None:
+        prefixes.update(router)
+    pools = [ipaddress.ip_network(p) for p in vip_pools]
+    if pools:
+        prefixes.update(p for p in fib_by_prefix if p not in prefixes and _in_any(p, pools))
     if only is not None:
         wanted = set(only)
         prefixes = (prefixes | (wanted & set(fib_by_prefix))) & wanted
+
     rows = []
-    for prefix in sorted(prefixes):
-        announced = rr.get(prefix, frozenset())
-        installed = fib_by_prefix.get(prefix, frozenset())
-        at_router = router.get(prefix, frozenset()) if router is not None else None
-        rows.append(VipRow(prefix, announced, at_router, installed, status_of(announced, installed)))
+    none: list[Path] = []
+    for prefix in sorted(prefixes, key=prefix_order):
+        held_at = [rib.get(prefix, none) for rib in per_rr]
+        at_rrs = held_at[0] if len(held_at) == 1 else [p for held in held_at for p in held]
+        rr_hops = frozenset([p.next_hop for p in at_rrs])
+        speakers = frozenset([p.source for p in at_rrs if p.source])
+        at_router = router.get(prefix, none) if router is not None else None
+        router_hops = frozenset([p.next_hop for p in at_router]) if at_router is not None else None
+        installed = fib_by_prefix.get(prefix)
+        status, problems = judge(rr_hops, router_hops, installed)
+        rows.append(
+            VipRow(
+                prefix=prefix,
+                speakers=speakers,
+                rr_paths=tuple([len(held) for held in held_at]),
+                rr_next_hops=rr_hops,
+                router_paths=len(at_router) if at_router is not None else None,
+                router_next_hops=router_hops,
+                router_paths_by_rr=_count_by_source(at_router) if at_router else (),
+                fib_next_hops=installed,
+                status=status,
+                problems=problems,
+            )
+        )
     return rows
 
 
-def status_of(announced: frozenset[str], installed: frozenset[str]) -> str:
-    if announced and not installed:
-        return MISSING
-    if installed - announced:
-        return DRIFT
-    if announced - installed:
-        return DEGRADED
-    return OK
+def judge(
+    announced: frozenset[str], at_router: frozenset[str] | None, installed: frozenset[str] | None
+) -> tuple[str, tuple[str, ...]]:
+    """The verdict for one VIP and the reasons for it.
+
+    ``announced``: next-hops of the paths the RR(s) hold; ``at_router``: of the paths the
+    router holds (None when its RIB was not read); ``installed``: the FIB's next-hops
+    (None when the FIB has no route at all).
+    """
+    bgp_hops = announced | (at_router or frozenset())
+    if installed is None:
+        if not bgp_hops:
+            return OK, ()
+        return MISSING, (f"no route in the FIB; BGP holds paths via {_list(bgp_hops)}",)
+
+    drift: list[str] = []
+    if at_router is not None and at_router != installed:
+        drift += [
+            f"the FIB forwards on {h}; the router's RIB has no path via it"
+            for h in _sorted(installed - at_router)
+        ]
+        drift += [
+            f"the router's RIB has a path via {h}; the FIB does not forward on it"
+            for h in _sorted(at_router - installed)
+        ]
+        stale = installed & at_router
+    else:
+        stale = installed
+    if not stale <= announced:
+        drift += [f"the FIB forwards on {h}; no RR holds a path via it" for h in _sorted(stale - announced)]
+    if not installed and not bgp_hops:
+        drift.append("the FIB has a route without next-hops; BGP holds no path for it")
+    if drift:
+        return DRIFT, tuple(drift)
+
+    if announced <= installed:
+        return OK, ()
+    lost = _sorted(announced - installed)
+    return DEGRADED, tuple(f"an RR holds a path via {h}; the FIB does not forward on it" for h in lost)
+
+
+def differences(rows: Iterable[VipRow]) -> list[VipRow]:
+    """The VIPs whose FIB next-hops are not what BGP says: every row that is not OK."""
+    return [r for r in rows if not r.ok]
+
+
+def status_counts(rows: Iterable[VipRow]) -> dict[str, int]:
+    counts = dict.fromkeys(STATUSES, 0)
+    for r in rows:
+        counts[r.status] += 1
+    return counts
+
+
+def _by_prefix(paths: Iterable[Path]) -> dict[str, list[Path]]:
+    out: dict[str, list[Path]] = {}
+    for path in paths:
+        held = out.get(path.prefix)
+        if held is None:
+            out[path.prefix] = [path]
+        else:
+            held.append(path)
+    return out
+
+
+def _count_by_source(paths: list[Path]) -> tuple[tuple[str, int], ...]:
+    counts: dict[str, int] = {}
+    for p in paths:
+        counts[p.source] = counts.get(p.source, 0) + 1
+    return tuple(sorted(counts.items()))
+
+
+def _in_any(prefix: str, pools: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    net = ipaddress.ip_network(prefix)
+    return any(net.version == pool.version and net.subnet_of(pool) for pool in pools)  # type: ignore[arg-type]
+
+
+def _sorted(hops: Iterable[str]) -> list[str]:
+    return sorted(hops, key=address_order)
+
+
+def _list(hops: Iterable[str]) -> str:
+    return ", ".join(_sorted(hops))

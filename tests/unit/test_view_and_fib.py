@@ -26,14 +26,14 @@ def paths(prefix: str, *hops: str) -> list[Path]:
 )
 def test_status(announced: tuple[str, ...], installed: set[str], status: str) -> None:
     fib = [FibRoute("10.1.1.1/32", frozenset(installed))] if installed else []
-    [row] = vip_rows(paths("10.1.1.1/32", *announced), fib)
+    [row] = vip_rows([paths("10.1.1.1/32", *announced)], fib)
     assert row.status == status
 
 
 def test_fib_only_route_shows_when_asked_for() -> None:
     fib = [FibRoute("10.1.9.9/32", frozenset({A}))]
-    assert vip_rows([], fib) == []
-    [row] = vip_rows([], fib, only=["10.1.9.9/32"])
+    assert vip_rows([[]], fib) == []
+    [row] = vip_rows([[]], fib, only=["10.1.9.9/32"])
     assert row.status == DRIFT
 
 

@@ -1,0 +1,37 @@
+"""What a valid command-line value is: each type turns bad input into one clear argparse error."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+
+
+def network(text: str) -> str:
+    try:
+        return str(ipaddress.ip_network(text, strict=False))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a CIDR range like 10.1.0.0/16") from None
+
+
+def vip_prefix(text: str) -> str:
+    """A VIP as gobgpd names it: an address gets its host length (10.1.1.1 -> 10.1.1.1/32)."""
+    try:
+        return str(ipaddress.ip_network(text, strict=True))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a prefix like 10.1.1.1/32") from None
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)

@@ -1,0 +1,211 @@
+"""Where the inspection commands read from, and reading it with errors that say what to check.
+
+Targets come from flags, else the environment: one or more RR gobgpds (``--rr``,
+repeatable, or ``LBROUTE_RR=a,b``), the router's gobgpd (``--router``), the network
+namespace of the router's kernel FIB (``--router-netns``; default: this host's) and the
+VIP pools (``--vip-pool``) whose FIB routes count as VIPs even when BGP knows nothing of
+them. ``--lab PREFIX`` takes all of them from a running lab instead.
+
+Every read that fails becomes a ``TargetError`` naming the target and what to check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import grpc
+
+from lbroute.core.rib import FibRoute, Path
+from lbroute.core.session import Session
+from lbroute.gobgp.client import GobgpClient
+from lbroute.gobgp.errors import describe
+from lbroute.kernel.fib import read_fib
+from lbroute.kernel.ip import IpCommandError
+from lbroute.lab.lab import Lab
+from lbroute.lab.topology import VIP_POOL
+
+from .argtypes import network, positive_seconds
+from .errors import TargetError
+
+DEFAULT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Daemon:
+    """One gobgpd: a short name for tables (``rr``, ``rr2``, ``router``) and its gRPC address."""
+
+    name: str
+    address: str
+    role: str  # "RR" or "router", for messages
+
+
+@dataclass(frozen=True)
+class Targets:
+    rrs: tuple[Daemon, ...]
+    router: Daemon | None
+    router_netns: str | None
+    vip_pools: tuple[str, ...]
+    timeout: float
+
+    @property
+    def daemons(self) -> tuple[Daemon, ...]:
+        return (*self.rrs, *((self.router,) if self.router else ()))
+
+    def need_rrs(self) -> tuple[Daemon, ...]:
+        if not self.rrs:
+            raise TargetError(
+                "no RR target: pass --rr unix:///path/gobgp.sock or HOST:PORT (or set LBROUTE_RR), "
+                "or --lab PREFIX"
+            )
+        return self.rrs
+
+    def need_daemons(self) -> tuple[Daemon, ...]:
+        if not self.daemons:
+            raise TargetError(
+                "no gobgpd target: pass --rr and/or --router (or set LBROUTE_RR / LBROUTE_ROUTER), "
+                "or --lab PREFIX"
+            )
+        return self.daemons
+
+
+def add_target_args(
+    p: argparse.ArgumentParser, *, gobgpd: bool = True, fib: bool = True, pools: bool = False
+) -> None:
+    """The target flags a command needs: gobgpds, the router's FIB, the VIP pools."""
+    g = p.add_argument_group("targets (a flag wins over its environment variable; --lab sets them all)")
+    if gobgpd:
+        g.add_argument(
+            "--rr",
+            action="append",
+            metavar="TARGET",
+            help="an RR gobgpd's gRPC address: unix:///path, /path or HOST:PORT; repeat for "
+            "redundant RRs ($LBROUTE_RR, comma-separated)",
+        )
+        g.add_argument("--router", metavar="TARGET", help="the router's gobgpd ($LBROUTE_ROUTER)")
+    if fib:
+        g.add_argument(
+            "--router-netns",
+            metavar="NETNS",
+            help="network namespace of the router's kernel FIB ($LBROUTE_ROUTER_NETNS); default: this host's",
+        )
+    if pools:
+        g.add_argument(
+            "--vip-pool",
+            action="append",
+            type=network,
+            metavar="CIDR",
+            help="FIB routes inside this range are VIPs even if BGP has no path for them; "
+            "repeatable ($LBROUTE_VIP_POOL, comma-separated; --lab adds the lab's pool)",
+        )
+    g.add_argument("--lab", metavar="LAB", help="take every target from the running lab with this prefix")
+    if gobgpd:
+        g.add_argument(
+            "--rpc-timeout",
+            type=positive_seconds,
+            default=DEFAULT_TIMEOUT,
+            metavar="SECONDS",
+            help="deadline for each gobgpd read (default %(default)gs)",
+        )
+
+
+def resolve(args: argparse.Namespace, env: dict[str, str] | None = None) -> Targets:
+    env = dict(os.environ) if env is None else env
+    rr_flags: list[str] = getattr(args, "rr", None) or []
+    router_flag: str | None = getattr(args, "router", None)
+    netns_flag: str | None = getattr(args, "router_netns", None)
+    pool_flags: list[str] = getattr(args, "vip_pool", None) or []
+    timeout: float = getattr(args, "rpc_timeout", DEFAULT_TIMEOUT)
+
+    try:
+        pools = [*pool_flags, *(network(p) for p in _split(env.get("LBROUTE_VIP_POOL", "")))]
+    except argparse.ArgumentTypeError as err:
+        raise TargetError(f"LBROUTE_VIP_POOL: {err}") from None
+    if args.lab:
+        lab = Lab(args.lab)
+        if not lab.is_up():
+            raise TargetError(
+                f"lab {args.lab!r} is not up; start it with `lbroute lab up --prefix {args.lab}`"
+            )
+        sockets = sorted(lab.dir.glob("rr*/gobgp.sock"), key=lambda s: (len(s.parent.name), s.parent.name))
+        rrs = tuple(Daemon(s.parent.name, f"unix://{s}", "RR") for s in sockets)
+        lab_router = Daemon("router", f"unix://{lab.socket('router')}", "router")
+        lab_pools = tuple(dict.fromkeys([str(VIP_POOL), *pools]))
+        return Targets(rrs, lab_router, lab.topology.router_ns, lab_pools, timeout)
+
+    rr_addresses = rr_flags or _split(env.get("LBROUTE_RR", ""))
+    names = ["rr"] if len(rr_addresses) == 1 else [f"rr{i}" for i in range(1, len(rr_addresses) + 1)]
+    rrs = tuple(Daemon(name, address, "RR") for name, address in zip(names, rr_addresses, strict=True))
+    router_address = router_flag or env.get("LBROUTE_ROUTER") or None
+    router = Daemon("router", router_address, "router") if router_address else None
+    netns = netns_flag or env.get("LBROUTE_ROUTER_NETNS") or None
+    return Targets(rrs, router, netns, tuple(dict.fromkeys(pools)), timeout)
+
+
+# --- reading, with errors an operator can act on ---------------------------------------------
+
+
+def read_paths(daemon: Daemon, timeout: float, *, prefixes: tuple[str, ...] = ()) -> list[Path]:
+    with _talking_to(daemon, timeout) as client:
+        return client.list_paths(prefixes=prefixes, ordered=False)
+
+
+def read_sessions(daemon: Daemon, timeout: float) -> list[Session]:
+    with _talking_to(daemon, timeout) as client:
+        return client.list_sessions(daemon.name)
+
+
+def read_kernel_fib(targets: Targets, prefix: str | None = None) -> list[FibRoute]:
+    try:
+        return read_fib(targets.router_netns, prefix=prefix)
+    except IpCommandError as err:
+        where = f"network namespace {targets.router_netns!r}" if targets.router_netns else "this host"
+        raise TargetError(
+            f"cannot read the kernel FIB in {where} ({err.stderr.strip()}); "
+            "check `ip netns list` and that lbroute runs as root"
+        ) from None
+
+
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """For a command that builds a large RIB at once and then exits.
+
+    A 64k-path read allocates a few hundred thousand objects in a burst, which sets off
+    Python's cyclic collector again and again, each pass walking everything allocated so
+    far; none of it forms cycles (reference counting frees it). Measured in
+    docs/benchmarks-cli.md.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def unreachable(daemon: Daemon, err: grpc.RpcError) -> TargetError:
+    code = err.code()
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        hint = "it did not answer in time: check that it runs, or raise --rpc-timeout for a very large RIB"
+    else:
+        hint = "check that gobgpd runs and that its --api-hosts names this address"
+    return TargetError(f"{daemon.role} gobgpd at {daemon.address} failed ({describe(err)}); {hint}")
+
+
+@contextmanager
+def _talking_to(daemon: Daemon, timeout: float) -> Iterator[GobgpClient]:
+    """A client for one read; a gRPC failure becomes a ``TargetError`` naming the daemon."""
+    try:
+        with GobgpClient(daemon.address, timeout=timeout) as client:
+            yield client
+    except grpc.RpcError as err:
+        raise unreachable(daemon, err) from None
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]

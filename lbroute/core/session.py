@@ -1,0 +1,48 @@
+"""BGP sessions as the operator sees them at each daemon: state, age, prefix counters. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .rib import address_order
+
+ESTABLISHED = "ESTABLISHED"
+
+
+@dataclass(frozen=True)
+class Session:
+    """One BGP session at one gobgpd (``at`` names the daemon: "rr", "rr2", "router")."""
+
+    at: str
+    neighbor: str
+    peer_asn: int
+    state: str  # IDLE, CONNECT, ACTIVE, OPENSENT, OPENCONFIRM, ESTABLISHED
+    since: float | None  # epoch seconds the session came up (or went down when not established)
+    received: int  # prefixes (paths) received, summed over the session's address families
+    accepted: int  # of those, accepted by import policy
+    advertised: int  # paths sent to the neighbor
+    hold_time: int  # negotiated; 0 before the OPEN exchange
+    peer_group: str = ""
+    description: str = ""
+    admin_down: bool = False
+
+    @property
+    def established(self) -> bool:
+        return self.state == ESTABLISHED
+
+    @property
+    def rejected(self) -> int:
+        return max(self.received - self.accepted, 0)
+
+    def age(self, now: float) -> float | None:
+        """Seconds in the current state (up or down), or None when gobgpd does not know."""
+        if self.since is None:
+            return None
+        return max(now - self.since, 0.0)
+
+
+def sessions_order(sessions: Iterable[Session], daemons: Iterable[str]) -> list[Session]:
+    """Grouped by daemon in the order given, then by neighbor address."""
+    rank = {name: i for i, name in enumerate(daemons)}
+    return sorted(sessions, key=lambda s: (rank.get(s.at, len(rank)), address_order(s.neighbor)))

@@ -1,0 +1,47 @@
+"""Next-hops from BGP path attributes in wire form, as gobgpd sends them with enable_only_binary."""
+
+from __future__ import annotations
+
+from lbroute.gobgp.wire import NextHopReader
+
+# captured from gobgpd 3.36 in the lab: ORIGIN IGP, empty AS_PATH, NEXT_HOP 10.0.0.11, LOCAL_PREF 100
+ORIGIN = b"@\x01\x01\x00"
+AS_PATH = b"@\x02\x00"
+NEXT_HOP_11 = b"@\x03\x04\n\x00\x00\x0b"
+LOCAL_PREF = b"@\x05\x04\x00\x00\x00d"
+
+
+def mp_reach_v6(next_hop: bytes, *, extended: bool = False) -> bytes:
+    # AFI 2, SAFI 1, next-hop length, next-hop, reserved, NLRI 2001:db8::1/128
+    value = (
+        b"\x00\x02\x01"
+        + bytes([len(next_hop)])
+        + next_hop
+        + b"\x00"
+        + b"\x80"
+        + bytes.fromhex("20010db8" + "00" * 11 + "01")
+    )
+    if extended:
+        return bytes([0x90, 14]) + len(value).to_bytes(2, "big") + value
+    return bytes([0x80, 14, len(value)]) + value
+
+
+def test_ipv4_next_hop() -> None:
+    reader = NextHopReader()
+    assert reader.next_hop([ORIGIN, AS_PATH, NEXT_HOP_11, LOCAL_PREF]) == "10.0.0.11"
+    # answered from memory the second time, same text
+    assert reader.next_hop([ORIGIN, AS_PATH, NEXT_HOP_11, LOCAL_PREF]) == "10.0.0.11"
+    assert reader.next_hop([ORIGIN, b"@\x03\x04\n\x00\x00\x0c"]) == "10.0.0.12"
+
+
+def test_ipv6_next_hop_from_mp_reach_global_before_link_local() -> None:
+    global_ = bytes.fromhex("20010db8000000000000000000000011")
+    link_local = bytes.fromhex("fe800000000000000000000000000011")
+    reader = NextHopReader()
+    assert reader.next_hop([ORIGIN, mp_reach_v6(global_)]) == "2001:db8::11"
+    assert reader.next_hop([ORIGIN, mp_reach_v6(global_ + link_local, extended=True)]) == "2001:db8::11"
+
+
+def test_no_next_hop() -> None:
+    assert NextHopReader().next_hop([ORIGIN, AS_PATH, LOCAL_PREF]) == ""
+    assert NextHopReader().next_hop([]) == ""

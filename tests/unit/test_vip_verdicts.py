@@ -1,0 +1,157 @@
+"""``vips`` and ``diff`` verdicts: RR paths, router paths and FIB next-hops, in every combination."""
+
+from __future__ import annotations
+
+import pytest
+
+from lbroute.core.rib import FibRoute, Path, address_order, prefix_order
+from lbroute.core.view import DEGRADED, DRIFT, MISSING, OK, differences, judge, status_counts, vip_rows
+
+A, B, C, X = "10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.99"
+VIP = "10.1.1.1/32"
+RR1, RR2 = "10.0.0.2", "10.0.0.3"
+SPEAKER_ON = {A: "172.16.1.2", B: "172.16.2.2", C: "172.16.3.2"}  # the LB pod on each node
+
+
+def speaker_paths(prefix: str, *hops: str) -> list[Path]:
+    """What an RR holds: one path per LB speaker, whose next-hop is its node's IP."""
+    return [Path(prefix, hop, source=SPEAKER_ON[hop]) for hop in hops]
+
+
+def router_paths(prefix: str, *hops: str, rr: str = RR1) -> list[Path]:
+    return [Path(prefix, hop, source=rr, path_id=i) for i, hop in enumerate(hops, 1)]
+
+
+def s(*hops: str) -> frozenset[str]:
+    return frozenset(hops)
+
+
+@pytest.mark.parametrize(
+    ("announced", "at_router", "installed", "status", "named"),
+    [
+        # everything agrees
+        (s(A, B, C), s(A, B, C), s(A, B, C), OK, []),
+        (s(A, B, C), None, s(A, B, C), OK, []),
+        # one LB stopped announcing and every layer followed: fewer next-hops, still OK
+        (s(A, C), s(A, C), s(A, C), OK, []),
+        # the router lacks a path the RR holds (say add-path is off): the FIB is short of a speaker
+        (s(A, B, C), s(A, C), s(A, C), DEGRADED, [B]),
+        (s(A, B, C), None, s(A, B), DEGRADED, [C]),
+        # the FIB misses a path the router's RIB holds: RIB and FIB disagree
+        (s(A, B, C), s(A, B, C), s(A, B), DRIFT, [C]),
+        # someone replaced the route by hand: an extra next-hop and a missing one
+        (s(A, B, C), s(A, B, C), s(A, X), DRIFT, [X, B, C]),
+        # the router still forwards on a path no speaker announces any more (stale)
+        (s(A), s(A, B), s(A, B), DRIFT, [B]),
+        (s(A), None, s(A, B), DRIFT, [B]),
+        # a route BGP knows nothing about (found through the VIP pool)
+        (s(), s(), s(A), DRIFT, [A]),
+        (s(), s(), s(), DRIFT, []),
+        # announced, but no route at all
+        (s(A, B), s(A, B), None, MISSING, [A, B]),
+        (s(A), None, None, MISSING, [A]),
+        (s(), s(A), None, MISSING, [A]),
+    ],
+)
+def test_judge(
+    announced: frozenset[str],
+    at_router: frozenset[str] | None,
+    installed: frozenset[str] | None,
+    status: str,
+    named: list[str],
+) -> None:
+    got, problems = judge(announced, at_router, installed)
+    assert got == status, problems
+    assert bool(problems) == (status != OK)
+    text = " ".join(problems)
+    for hop in named:
+        assert hop in text, f"{hop} not named in {problems}"
+
+
+def test_rows_carry_speakers_and_counts_per_rr_and_router() -> None:
+    rr1 = speaker_paths(VIP, A, B, C)
+    rr2 = speaker_paths(VIP, A, B)  # the second RR lost lb3's session
+    router = router_paths(VIP, A, B, C, rr=RR1) + router_paths(VIP, A, B, rr=RR2)
+    fib = [FibRoute(VIP, s(A, B, C), "bgp")]
+    [row] = vip_rows([rr1, rr2], fib, router)
+    assert row.speakers == s("172.16.1.2", "172.16.2.2", "172.16.3.2")
+    assert row.rr_paths == (3, 2)
+    assert row.rr_next_hops == s(A, B, C)
+    assert row.router_paths == 5
+    assert row.router_paths_by_rr == ((RR1, 3), (RR2, 2))
+    assert row.router_next_hops == s(A, B, C)
+    assert row.fib_next_hops == s(A, B, C)
+    assert row.status == OK and row.problems == ()
+
+
+def test_two_pods_on_one_node_are_one_next_hop_and_not_degraded() -> None:
+    # two speakers announce the same node IP: the FIB can forward on it only once
+    rr = [Path(VIP, A, source="172.16.1.2"), Path(VIP, A, source="172.16.1.3")]
+    [row] = vip_rows([rr], [FibRoute(VIP, s(A))], router_paths(VIP, A, A))
+    assert len(row.speakers) == 2
+    assert row.status == OK
+
+
+def test_router_not_read_leaves_its_columns_empty() -> None:
+    [row] = vip_rows([speaker_paths(VIP, A)], [FibRoute(VIP, s(A))])
+    assert row.router_paths is None and row.router_next_hops is None
+    assert row.router_paths_by_rr == ()
+
+
+def test_fib_routes_count_as_vips_inside_the_pools_only() -> None:
+    fib = [
+        FibRoute("10.0.0.0/24", s(), "kernel"),
+        FibRoute("10.1.9.9/32", s(A), "boot"),
+        FibRoute("0.0.0.0/0", s("10.0.0.254")),
+    ]
+    assert vip_rows([[]], fib, []) == []
+    [row] = vip_rows([[]], fib, [], vip_pools=["10.1.0.0/16"])
+    assert row.prefix == "10.1.9.9/32"
+    assert row.status == DRIFT
+    assert row.rr_paths == (0,) and row.router_paths == 0
+    assert "10.0.0.11" in row.problems[0]
+
+
+def test_only_narrows_to_one_vip_even_a_fib_only_one() -> None:
+    rr = speaker_paths(VIP, A) + speaker_paths("10.1.2.1/32", B)
+    fib = [FibRoute(VIP, s(A)), FibRoute("10.1.9.9/32", s(B))]
+    assert [r.prefix for r in vip_rows([rr], fib, only=[VIP])] == [VIP]
+    [row] = vip_rows([rr], fib, only=["10.1.9.9/32"])
+    assert row.status == DRIFT
+    assert vip_rows([rr], fib, only=["10.1.7.7/32"]) == []
+
+
+def test_rows_come_in_address_order() -> None:
+    prefixes = ["10.1.1.10/32", "10.1.1.9/32", "10.1.0.0/16", "10.1.0.0/24", "2001:db8::1/128", "10.1.1.1/32"]
+    rr = [Path(p, A) for p in prefixes]
+    got = [r.prefix for r in vip_rows([rr], [])]
+    assert got == [
+        "10.1.0.0/16",
+        "10.1.0.0/24",
+        "10.1.1.1/32",
+        "10.1.1.9/32",
+        "10.1.1.10/32",
+        "2001:db8::1/128",
+    ]
+
+
+def test_differences_are_the_rows_that_are_not_ok() -> None:
+    rr = speaker_paths(VIP, A, B) + speaker_paths("10.1.2.1/32", A) + speaker_paths("10.1.3.1/32", C)
+    fib = [FibRoute(VIP, s(A, B)), FibRoute("10.1.2.1/32", s(A, X))]
+    rows = vip_rows([rr], fib)
+    assert [(r.prefix, r.status) for r in differences(rows)] == [
+        ("10.1.2.1/32", DRIFT),
+        ("10.1.3.1/32", MISSING),
+    ]
+    assert status_counts(rows) == {OK: 1, DEGRADED: 0, DRIFT: 1, MISSING: 1}
+
+
+def test_sort_keys() -> None:
+    assert sorted(["10.0.0.9", "", "10.0.0.10", "::1"], key=address_order) == [
+        "10.0.0.9",
+        "10.0.0.10",
+        "::1",
+        "",
+    ]
+    assert prefix_order("10.1.1.1/32") == (4, 0x0A010101, 32)
+    assert prefix_order("2001:db8::/32")[0] == 6
