@@ -100,21 +100,19 @@ class ExabgpNeighbor(StrictModel):
 
 
 class ExabgpConfig(StrictModel):
-    """What ``render-exabgp-config`` writes: the route reflector session(s) of this pod."""
+    """What ``render-exabgp-config`` writes: the route reflector session(s) of this pod.
+
+    exabgp 4.2 has no keepalive setting: it sends keepalives every hold_time/3, so the
+    default hold time 3 gives keepalive 1.
+    """
 
     neighbors: tuple[ExabgpNeighbor, ...] = Field(min_length=1)
     local_address: Address
     router_id: Address | None = None
     asn: int = Field(65021, ge=1, le=4294967295)
     hold_time: int = Field(3, ge=3, le=65535)
-    keepalive: int | None = Field(1, ge=1, le=21845)
+    families: tuple[Literal["ipv4 unicast", "ipv6 unicast"], ...] = Field(("ipv4 unicast",), min_length=1)
     announcer_command: str = "lbroute-announcer run --config /etc/lbroute/announcer.yaml"
-
-    @model_validator(mode="after")
-    def _keepalive_below_hold(self) -> ExabgpConfig:
-        if self.keepalive is not None and self.keepalive * 3 > self.hold_time:
-            raise ValueError(f"keepalive {self.keepalive} must be at most hold_time/3 ({self.hold_time})")
-        return self
 
 
 class KubernetesConfig(StrictModel):

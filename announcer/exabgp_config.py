@@ -26,6 +26,7 @@ def render_exabgp_config(cfg: ExabgpConfig, passwords: Mapping[str, str] | None 
             if '"' in key or "\n" in key:
                 raise ValueError(f"neighbor {neighbor.address}: the MD5 key may not hold quotes or newlines")
             lines.append(f'    md5-password "{key}";')
-        lines += ["    family { ipv4 unicast; ipv6 unicast; }", "    api { processes [ announcer ]; }", "}"]
+        families = " ".join(f"{family};" for family in cfg.families)
+        lines += [f"    family {{ {families} }}", "    api { processes [ announcer ]; }", "}"]
         blocks.append("\n".join(lines) + "\n")
     return "\n".join(blocks)
