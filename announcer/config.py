@@ -112,7 +112,7 @@ class ExabgpConfig(StrictModel):
     asn: int = Field(65021, ge=1, le=4294967295)
     hold_time: int = Field(3, ge=3, le=65535)
     families: tuple[Literal["ipv4 unicast", "ipv6 unicast"], ...] = Field(("ipv4 unicast",), min_length=1)
-    announcer_command: str = "lbroute-announcer run --config /etc/lbroute/announcer.yaml"
+    announcer_command: str = "/usr/local/bin/lbroute-announcer run --config /etc/lbroute/announcer.yaml"
 
 
 class KubernetesConfig(StrictModel):
