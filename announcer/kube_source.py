@@ -16,7 +16,7 @@ from lbroute.kube.informer import Informer, Objects, Resource, api_client
 
 from . import metrics
 from .config import AnnouncerConfig
-from .kube_view import ready_endpoints, service_vips
+from .kube_view import KubeUpdate, ready_endpoints, service_vips
 
 log = structlog.get_logger()
 
@@ -26,8 +26,6 @@ class Stoppable(Protocol):
 
 
 def start_informers(cfg: AnnouncerConfig, put: Callable[[Any], None]) -> list[Stoppable]:
-    from .main import KubeUpdate
-
     kube = cfg.kubernetes
     api = api_client(kube.server if kube else None, kube.kubeconfig if kube else None)
     informers: list[Informer] = []

@@ -7,9 +7,19 @@ docs/decisions/service-vip-source.md); the gate is the count of ready endpoints.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from typing import Any
 
 Objects = dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class KubeUpdate:
+    """What one informer's snapshot says about one service; None means "says nothing"."""
+
+    service: str
+    vips: tuple[str, ...] | None = None
+    ready_endpoints: int | None = None
 
 
 def service_vips(services: Objects, namespace: str, name: str) -> tuple[str, ...]:

@@ -36,6 +36,7 @@ from .control import ControlRequest, ControlServer, request_drain
 from .exabgp import ExabgpChannel, ExabgpGone
 from .exabgp_config import render_exabgp_config
 from .health import HealthState, Observation, Phase, Thresholds, step
+from .kube_view import KubeUpdate
 from .probes import ProbeLoop, ProbeResult
 from .state import Route, ServiceRoutes, ServiceView, commands, decide, desired_routes
 
@@ -150,13 +151,6 @@ class ServiceRuntime:
             self.vips,
             self.ready_endpoints if c.kubernetes and c.kubernetes.withdraw_without_endpoints else None,
         )
-
-
-@dataclass(frozen=True)
-class KubeUpdate:
-    service: str
-    vips: tuple[str, ...] | None = None
-    ready_endpoints: int | None = None
 
 
 @dataclass(frozen=True)
