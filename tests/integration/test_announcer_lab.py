@@ -1,0 +1,161 @@
+"""The announcer as a sidecar, against real gobgpd, FRR zebra and exabgp in namespaces:
+health-gated withdrawal, hysteresis, graceful drain under load, and a killed announcer."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from lbroute.gobgp.client import GobgpClient
+from lbroute.kernel.fib import read_fib
+from lbroute.kernel.ip import netns_exec
+from lbroute.lab import daemons
+from lbroute.lab.lab import Lab
+from lbroute.lab.topology import Node
+from lbroute.polling import eventually
+
+from .conftest import LabFactory
+
+VIP = "10.1.1.1/32"
+NODES = ["10.0.0.11", "10.0.0.12", "10.0.0.13"]
+CHECK_BUDGET = daemons.CHECK["fall"] * daemons.CHECK["interval"] + 0.5  # fall x interval + 0.5 s
+
+
+def fib_hops(lab: Lab) -> set[str]:
+    routes = read_fib(lab.topology.router_ns, prefix=VIP)
+    return set(routes[0].next_hops) if routes else set()
+
+
+def wait_fib(lab: Lab, expected: set[str], timeout: float = 15) -> None:
+    def check() -> None:
+        got = fib_hops(lab)
+        assert got == expected, f"router FIB {VIP}: {sorted(got)}, want {sorted(expected)}"
+
+    eventually(check, timeout, what=f"FIB {VIP} = {sorted(expected)}", context=lab.logs_tail)
+
+
+def updates_from(lab: Lab, lb: int) -> int:
+    """UPDATEs the route reflector received from LB ``lb``'s speaker (gobgpd's own counter)."""
+    with GobgpClient(str(lab.socket("rr"))) as rr:
+        for peer in rr.list_peers_raw():
+            # a dynamic neighbor's address is in its state; its conf has none
+            if (peer.state.neighbor_address or peer.conf.neighbor_address) == Node(lb).pod_ip:
+                return int(peer.state.messages.received.update)
+    raise AssertionError(f"the RR has no session with lb{lb}")
+
+
+def announcer_metrics(lab: Lab, lb: int) -> dict[str, float]:
+    """The announcer's Prometheus metrics, scraped inside the pod's namespace."""
+    url = f"http://{Node(lb).pod_ip}:{daemons.METRICS_PORT}/metrics"
+    code = (
+        "import sys, urllib.request; "
+        f"sys.stdout.write(urllib.request.urlopen({url!r}, timeout=2).read().decode())"
+    )
+    argv = netns_exec(lab.topology.lb_ns(lb), str(daemons.VENV_BIN / "python"), "-c", code)
+    out = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, f"metrics of lb{lb} unreachable: {out.stderr.strip()[-200:]}"
+    values = {}
+    for line in out.stdout.splitlines():
+        match = re.match(r"^(lbroute_\S+) (\S+)$", line)
+        if match:
+            values[match.group(1)] = float(match.group(2))
+    return values
+
+
+def checks(lab: Lab, lb: int, result: str) -> float:
+    return announcer_metrics(lab, lb).get(
+        f'lbroute_announcer_checks_total{{result="{result}",service="web"}}', 0
+    )
+
+
+def test_break_withdraws_within_fall_times_interval_and_heal_returns(make_lab: LabFactory) -> None:
+    lab = make_lab(lbs=3)
+    started = time.monotonic()
+    lab.set_health(2, "fail")  # the check fails from this moment on
+    wait_fib(lab, {NODES[0], NODES[2]}, timeout=CHECK_BUDGET + 5)
+    elapsed = time.monotonic() - started
+    assert elapsed <= CHECK_BUDGET, f"lb2 left the FIB after {elapsed:.3f}s, budget {CHECK_BUDGET:.1f}s"
+    # both ends: the RR no longer has lb2's path either
+    with GobgpClient(str(lab.socket("rr"))) as rr:
+        assert {p.source for p in rr.list_paths(prefixes=(VIP,))} == {"172.16.1.2", "172.16.3.2"}
+    lab.set_health(2, "ok")
+    wait_fib(lab, set(NODES))
+    assert (
+        announcer_metrics(lab, 2)['lbroute_announcer_vip_announced{prefix="10.1.1.1/32",service="web"}'] == 1
+    )
+
+
+def test_check_flapping_at_5hz_for_10s_sends_at_most_two_updates(make_lab: LabFactory) -> None:
+    lab = make_lab(lbs=3)
+    before = updates_from(lab, 2)
+    ok_before, failed_before = checks(lab, 2, "ok"), checks(lab, 2, "failed")
+    # the health endpoint now answers fail, pass, fail, ... : the check's result flips on every
+    # probe, 5 times a second at the lab's 0.2 s interval
+    lab.set_health(2, "flap")
+    probes_in_10s = 10 / daemons.CHECK["interval"]
+
+    def ten_seconds_of_flapping() -> None:
+        ok, failed = checks(lab, 2, "ok") - ok_before, checks(lab, 2, "failed") - failed_before
+        assert ok + failed >= probes_in_10s, f"{ok + failed:.0f} probes so far, want {probes_in_10s:.0f}"
+        assert ok >= probes_in_10s / 2 - 2 and failed >= probes_in_10s / 2 - 2, (ok, failed)
+
+    eventually(ten_seconds_of_flapping, 30, interval=0.5, what="10 s of flapping", context=lab.logs_tail)
+    lab.set_health(2, "ok")
+    wait_fib(lab, set(NODES))
+    assert updates_from(lab, 2) - before <= 2
+
+
+def test_scale_down_drains_without_failing_a_request(make_lab: LabFactory, tmp_path: Path) -> None:
+    lab = make_lab(lbs=3)
+    count = 1500
+    argv = netns_exec(
+        lab.topology.router_ns, str(daemons.VENV_BIN / "python"), "-m", "lbroute.lab.probe",
+        "--host", VIP.split("/")[0], "--count", str(count), "--interval", "0.002",
+    )  # fmt: skip
+    loop = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # the loop is running (its first answers are in) before the scale starts
+        lab.scale(2)  # drains lb3: withdraw, ack, FIB without node 3, then stop
+        assert fib_hops(lab) == {NODES[0], NODES[1]}
+        out, _ = loop.communicate(timeout=120)
+    finally:
+        if loop.poll() is None:
+            loop.kill()
+            loop.communicate()
+    result = json.loads(out)
+    (tmp_path / "probe.json").write_text(out)
+    assert result["sent"] == count
+    assert result["failed"] == 0, result
+    assert result["answers"].get("lb3", 0) > 0, f"lb3 never answered, so the drain proved nothing: {result}"
+    assert sum(result["answers"].values()) == count
+    drained = Path(lab.state.processes["exabgp-lb1"].log).parent / "exabgp-lb3.log"
+    assert "announcer.drain.withdrawn" in drained.read_text()
+
+
+def test_kill_9_announcer_is_respawned_and_next_hops_stay(make_lab: LabFactory) -> None:
+    lab = make_lab(lbs=3)
+    log = Path(lab.state.processes["exabgp-lb2"].log)
+    announced_before = log.read_text().count("announcer.vip.announced")
+    updates_before = updates_from(lab, 2)
+    old = lab.announcer_pid(2)
+    assert old is not None
+    os.kill(old, signal.SIGKILL)
+    seen: list[set[str]] = []
+
+    def respawned_and_announced_again() -> None:
+        seen.append(fib_hops(lab))
+        new = lab.announcer_pid(2)
+        assert new is not None and new != old, f"announcer pid {new}, killed {old}"
+        count = log.read_text().count("announcer.vip.announced")
+        assert count > announced_before, "the new announcer has not decided yet"
+
+    eventually(respawned_and_announced_again, 20, what="a respawned announcer", context=lab.logs_tail)
+    assert fib_hops(lab) == set(NODES)
+    assert all(hops == set(NODES) for hops in seen), [sorted(h) for h in seen if h != set(NODES)]
+    # exabgp kept the route and dropped the identical re-announcement: no UPDATE at the RR
+    assert updates_from(lab, 2) == updates_before
