@@ -7,7 +7,7 @@ BIN         := $(VENV)/bin
 STUBS       := lbroute/gobgp/apipb/__init__.py
 LAB_PREFIX  ?= lbr
 
-.PHONY: demo test setup deps venv stubs lint unit integration bench clean lab-down
+.PHONY: demo test setup deps venv stubs lint unit integration bench bench-announcer clean lab-down
 
 demo: setup
 	$(BIN)/python -m lbroute.lab.demo --prefix $(LAB_PREFIX)
@@ -44,6 +44,9 @@ integration: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.convergence
+
+bench-announcer: setup
+	$(BIN)/python -m benchmarks.announcer --prefix h3
 
 lab-down:
 	$(BIN)/lbroute lab down --prefix $(LAB_PREFIX)
