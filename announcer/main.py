@@ -51,7 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default=None)
     sub = parser.add_subparsers(dest="command", required=True)
     run_p = sub.add_parser("run", help="act as exabgp's API process")
-    run_p.add_argument("--config", required=True)
+    run_p.add_argument(
+        "--config",
+        default=os.environ.get("LBROUTE_ANNOUNCER_CONFIG"),
+        required="LBROUTE_ANNOUNCER_CONFIG" not in os.environ,
+        help="config file (default: $LBROUTE_ANNOUNCER_CONFIG)",
+    )
     run_p.add_argument("--next-hop", default=None, help="node IP; overrides the config and $NODE_IP")
     check = sub.add_parser("config", help="config commands").add_subparsers(dest="config_cmd", required=True)
     check_p = check.add_parser("check", help="validate a config file")
