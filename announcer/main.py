@@ -185,6 +185,7 @@ class Runner:
         self.exit_after_drain = False
         self.retry_at: float | None = None
         self.dirty = True
+        self.exported_vips: set[tuple[str, str]] = set()
         self._stoppers: list[Any] = []
 
     # --- inputs, from any thread ------------------------------------------------------------
@@ -329,10 +330,15 @@ class Runner:
         desired, hold = decide([rt.view() for rt in self.services.values()], self.next_hop)
         ok = self.announcer.converge(desired, hold)
         self.retry_at = None if ok else time.monotonic() + RETRY_SECONDS
+        exported = set()
         for rt in self.services.values():
             for vip in rt.vips or ():
                 held = any(r.prefix == vip for r in self.announcer.announced)
                 metrics.VIP_ANNOUNCED.labels(service=rt.config.name, prefix=vip).set(1 if held else 0)
+                exported.add((rt.config.name, vip))
+        for service, vip in self.exported_vips - exported:
+            metrics.VIP_ANNOUNCED.remove(service, vip)  # a VIP the Service no longer has
+        self.exported_vips = exported
         draining = all(rt.health.phase is Phase.DRAINING for rt in self.services.values())
         if draining and ok and self.drained_at is None and not self.announcer.maybe_announced:
             self.drained_at = time.monotonic()
