@@ -311,6 +311,9 @@ class Runner:
             observation = Observation.MAINTENANCE_ON if wanted else Observation.MAINTENANCE_OFF
             for rt in self.services.values():
                 self._observe(rt, observation)
+                if not wanted and rt.config.check is None:
+                    # no probe will ever report: "no check" means healthy, so say it again
+                    self._observe(rt, Observation.CHECK_OK)
 
     def _begin_drain(self, request: ControlRequest | None) -> None:
         if request is not None:

@@ -106,6 +106,15 @@ def test_maintenance_file_and_signals_withdraw_while_healthy(announcer: Start, t
     expect(exabgp, ANNOUNCE)
 
 
+def test_a_service_without_a_check_returns_after_maintenance(announcer: Start, tmp_path: Path) -> None:
+    exabgp = announcer(services=[{"name": "web", "vips": ["10.1.1.1/32"]}])
+    expect(exabgp, ANNOUNCE)
+    (tmp_path / "maintenance").touch()
+    expect(exabgp, WITHDRAW)
+    (tmp_path / "maintenance").unlink()
+    expect(exabgp, ANNOUNCE)
+
+
 def drain_client(tmp_path: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "announcer.main", "drain", "--socket", str(tmp_path / "announcer.sock")],
