@@ -70,10 +70,10 @@ def exabgp(api: FakeKubeApi, tmp_path: Path) -> Iterator[PlayExabgp]:
     play.finish()
 
 
-def expect(exabgp: PlayExabgp, *commands: str) -> None:
+def expect(exabgp: PlayExabgp, *commands: str, timeout: float = 10) -> None:
     got = set()
     for _ in commands:
-        got.add(exabgp.read_command())
+        got.add(exabgp.read_command(timeout=timeout))
         exabgp.answer("done")
     assert got == set(commands)
 
@@ -108,9 +108,9 @@ def test_api_server_down_for_30s_withdraws_nothing(api: FakeKubeApi, exabgp: Pla
     api.go_down()
     no_command_within(exabgp, 30.0)  # the whole outage: not one command
     api.come_back()
-    # the watches resume: a real change after the outage still gets through
+    # the watches resume (after a back-off of up to 10 s): a change after the outage gets through
     api.put("services", service("10.1.1.1", "10.1.1.3"))
-    expect(exabgp, f"announce route 10.1.1.3/32 next-hop {NH}")
+    expect(exabgp, f"announce route 10.1.1.3/32 next-hop {NH}", timeout=30)
     assert exabgp.proc.poll() is None
 
 
