@@ -86,11 +86,16 @@ def test_break_withdraws_within_fall_times_interval_and_heal_returns(make_lab: L
     # both ends: the RR no longer has lb2's path either
     with GobgpClient(str(lab.socket("rr"))) as rr:
         assert {p.source for p in rr.list_paths(prefixes=(VIP,))} == {"172.16.1.2", "172.16.3.2"}
-    lab.set_health(2, "ok")
+    # heal through the operator's command, as a user would
+    healed = subprocess.run(
+        [str(daemons.VENV_BIN / "lbroute"), "lab", "heal", "lb2", "--prefix", lab.prefix],
+        capture_output=True, text=True, check=False,
+        env={**os.environ, "LBROUTE_STATE_ROOT": str(lab.root)},
+    )  # fmt: skip
+    assert healed.returncode == 0, healed.stderr
     wait_fib(lab, set(NODES))
-    assert (
-        announcer_metrics(lab, 2)['lbroute_announcer_vip_announced{prefix="10.1.1.1/32",service="web"}'] == 1
-    )
+    announced = 'lbroute_announcer_vip_announced{prefix="10.1.1.1/32",service="web"}'
+    assert announcer_metrics(lab, 2)[announced] == 1
 
 
 def test_check_flapping_at_5hz_for_10s_sends_at_most_two_updates(make_lab: LabFactory) -> None:
