@@ -122,16 +122,16 @@ def test_check_flapping_at_5hz_for_10s_sends_at_most_two_updates(make_lab: LabFa
 
 def test_scale_down_drains_without_failing_a_request(make_lab: LabFactory, tmp_path: Path) -> None:
     lab = make_lab(lbs=3)
-    # one request every ~50 ms, a new connection each, for ~10 s: across the whole scale-down.
+    # one request every ~100 ms, a new connection each, for ~15 s: across the whole scale-down.
     # The pacing keeps the chance low that a request is in flight at the instant the FIB
     # changes: hash-threshold multipath moves some flows of the surviving LBs too, and a flow
     # that moves mid-request is reset by an LB that never saw it; no drain can prevent that
     # (docs/decisions/drain-protocol.md, "Known limit").
-    count = 200
+    count = 150
     progress = tmp_path / "progress"
     argv = netns_exec(
         lab.topology.router_ns, str(daemons.VENV_BIN / "python"), "-m", "lbroute.lab.probe",
-        "--host", VIP.split("/")[0], "--count", str(count), "--interval", "0.05",
+        "--host", VIP.split("/")[0], "--count", str(count), "--interval", "0.1",
         "--progress-file", str(progress),
     )  # fmt: skip
     loop = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -139,7 +139,7 @@ def test_scale_down_drains_without_failing_a_request(make_lab: LabFactory, tmp_p
 
         def loop_running() -> None:
             sent = int(progress.read_text() or 0) if progress.exists() else 0
-            assert sent >= 30, f"the request loop has sent {sent}"
+            assert sent >= 20, f"the request loop has sent {sent}"
 
         # every LB has been answering for a while before the scale starts
         eventually(loop_running, 30, what="the request loop under way")
