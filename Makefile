@@ -7,7 +7,7 @@ BIN         := $(VENV)/bin
 STUBS       := lbroute/gobgp/apipb/__init__.py
 LAB_PREFIX  ?= lbr
 
-.PHONY: demo test setup deps venv stubs lint unit integration bench bench-rr bench-cli clean lab-down
+.PHONY: demo test setup deps venv stubs lint unit integration bench bench-rr bench-cli bench-announcer clean lab-down
 
 demo: setup
 	$(BIN)/python -m lbroute.lab.demo --prefix $(LAB_PREFIX)
@@ -50,6 +50,9 @@ bench-rr: setup
 
 bench-cli: setup
 	$(BIN)/python -m benchmarks.cli_vips --prefix $(LAB_PREFIX)
+
+bench-announcer: setup
+	$(BIN)/python -m benchmarks.announcer --prefix $(LAB_PREFIX)
 
 lab-down:
 	$(BIN)/lbroute lab down --prefix $(LAB_PREFIX)

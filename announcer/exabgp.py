@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 import structlog
 
+from . import metrics
 from .protocol import Answer, classify
 
 log = structlog.get_logger()
@@ -51,11 +52,13 @@ class ExabgpChannel:
         self._out.write(command.encode() + b"\n")
         self._out.flush()
         self.counters.commands += 1
+        metrics.COMMANDS.labels(op=command.split(" ", 1)[0]).inc()
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.counters.timeouts += 1
+                metrics.ACKS.labels(answer="timeout").inc()
                 log.warning("announcer.ack.timeout", op=command, seconds=timeout)
                 return False
             line = self.read_line(remaining)
@@ -72,13 +75,16 @@ class ExabgpChannel:
         answer = classify(line)
         if answer is Answer.DONE:
             self.counters.done += 1
+            metrics.ACKS.labels(answer="done").inc()
         elif answer is Answer.ERROR:
             self.counters.errors += 1
+            metrics.ACKS.labels(answer="error").inc()
         elif answer is Answer.SHUTDOWN:
             log.info("announcer.exabgp.shutdown")
             raise ExabgpGone("exabgp is shutting down")
         elif line:
             self.counters.unexpected += 1
+            metrics.UNEXPECTED.inc()
             log.info("announcer.exabgp.message", kind=answer.value, line=line[:200])
         return answer
 

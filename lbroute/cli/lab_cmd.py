@@ -56,8 +56,19 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     down = lab.add_parser("down", help="end every lab process and delete every lab namespace")
     down.set_defaults(handler=run_down)
 
+    health_parsers = []
+    for verb, mode, text in (
+        ("break", "fail", "make lbN's health check fail (the announcer withdraws after `fall` checks)"),
+        ("heal", "ok", "make lbN's health check pass again"),
+        ("flap", "flap", "make lbN's health check alternate between fail and pass on every probe"),
+    ):
+        p = lab.add_parser(verb, help=text)
+        p.add_argument("lb", metavar="lbN", type=_lb_index)
+        p.set_defaults(handler=run_health, mode=mode)
+        health_parsers.append(p)
+
     prefix_default = os.environ.get("LBROUTE_LAB_PREFIX", "lbr")
-    for p in (up, scale, status, probe_p, restart, down):
+    for p in (up, scale, status, probe_p, restart, down, *health_parsers):
         p.add_argument("--prefix", default=prefix_default, help="namespace prefix (default %(default)s)")
 
 
@@ -112,6 +123,19 @@ def run_restart(args: argparse.Namespace) -> int:
     seconds = time.monotonic() - answered
     print(f"lab {args.prefix}: gobgpd-{args.who} restarted; FIB whole {seconds:.2f}s after it answered")
     print_fib(lab)
+    return 0
+
+
+def _lb_index(text: str) -> int:
+    digits = text[2:] if text.startswith("lb") else text
+    if not digits.isdigit() or int(digits) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an LB name such as lb2")
+    return int(digits)
+
+
+def run_health(args: argparse.Namespace) -> int:
+    Lab(args.prefix).set_health(args.lb, args.mode)
+    print(f"lab {args.prefix}: lb{args.lb} health check now answers {args.mode!r}")
     return 0
 
 

@@ -102,45 +102,64 @@ def router_config(topo: Topology, socket: Path, zserv: Path, resync: float = 5.0
     }
 
 
-def announcer_config(topo: Topology, node: Node) -> dict[str, object]:
+# the lab's health check: fall x interval = 0.6 s to detect a failure, with room on a busy machine
+CHECK = {"interval": 0.2, "timeout": 0.15, "rise": 3, "fall": 3}
+DRAIN_SECONDS = 1.0
+METRICS_PORT = 9473
+
+
+def announcer_config(
+    topo: Topology, node: Node, pod_dir: Path, *, md5_file: Path | None = None
+) -> dict[str, object]:
+    """The announcer's config for one LB pod; its ``exabgp`` part renders exabgp.conf too."""
+    announcer = VENV_BIN / "lbroute-announcer"
+    health = {"kind": "http", "url": f"http://{node.pod_ip}:80/healthz", **CHECK}
     return {
         "next_hop": node.ip,
-        "services": [{"name": s.name, "vips": [s.vip]} for s in topo.services if s.served_by(node.index)],
+        "services": [
+            {"name": s.name, "vips": [s.vip], "check": health}
+            for s in topo.services
+            if s.served_by(node.index)
+        ],
+        "maintenance_file": str(pod_dir / "maintenance"),
+        "control_socket": str(pod_dir / "announcer.sock"),
+        "drain_marker": str(pod_dir / "drained"),
+        "drain_seconds": DRAIN_SECONDS,
+        # the pod's own address, inside the pod's namespace: never a wildcard in the root namespace
+        "metrics": {"address": node.pod_ip, "port": METRICS_PORT},
+        "exabgp": {
+            "neighbors": [
+                {"address": topo.rr_ip(j), **({"md5_password_file": str(md5_file)} if md5_file else {})}
+                for j in range(1, topo.rrs + 1)
+            ],
+            "local_address": node.pod_ip,
+            "asn": ASN,
+            "hold_time": 3,
+            "announcer_command": f"{announcer} run --config {pod_dir / 'announcer.yaml'}",
+        },
     }
 
 
-def exabgp_conf(
-    topo: Topology, node: Node, announcer_cfg: Path, *, md5: str = "", rogue: bool = False
-) -> str:
-    """One neighbor per RR. ``rogue`` adds static routes the RR's guard rails must reject:
-    the announcer itself accepts only /32 VIPs, so a bad LB is simulated in exabgp's config."""
-    announcer = VENV_BIN / "lbroute-announcer"
-    extra = f"    md5-password {md5};\n" if md5 else ""
-    if rogue:
-        routes = "".join(
-            f"        route {p} next-hop {nh};\n" for p, nh in rogue_routes(node.ip, node.pod_ip)
-        )
-        extra += f"    static {{\n{routes}    }}\n"
-    neighbors = []
-    for j in range(1, topo.rrs + 1):
-        neighbors.append(
-            f"""neighbor {topo.rr_ip(j)} {{
-    router-id {node.pod_ip};
-    local-address {node.pod_ip};
-    local-as {ASN};
-    peer-as {ASN};
-    hold-time 3;
-    family {{ ipv4 unicast; }}
-{extra}    api {{ processes [ announcer ]; }}
-}}
-"""
-        )
-    return f"""process announcer {{
-    run {announcer} run --config {announcer_cfg};
-    encoder json;
-}}
+def render_exabgp_argv(announcer_cfg: Path) -> list[str]:
+    """The same renderer a pod runs: ``lbroute-announcer render-exabgp-config``."""
+    return [str(VENV_BIN / "lbroute-announcer"), "render-exabgp-config", str(announcer_cfg)]
 
-""" + "\n".join(neighbors)
+
+def with_rogue_routes(conf: str, node: Node) -> str:
+    """exabgp.conf plus static routes the RR's guard rails must reject. The announcer accepts
+    only /32 VIPs, so a hostile or misconfigured LB is simulated in exabgp's own config."""
+    routes = "".join(f"        route {p} next-hop {nh};\n" for p, nh in rogue_routes(node.ip, node.pod_ip))
+    api_line = "    api { processes [ announcer ]; }"
+    if api_line not in conf:
+        raise ValueError("rendered exabgp.conf has no api line to put the static routes before")
+    return conf.replace(api_line, f"    static {{\n{routes}    }}\n{api_line}")
+
+
+def drain_argv(pod_dir: Path, timeout: float) -> list[str]:
+    return [
+        str(VENV_BIN / "lbroute-announcer"), "drain", "--socket", str(pod_dir / "announcer.sock"),
+        "--timeout", str(timeout),
+    ]  # fmt: skip
 
 
 def exabgp_env() -> dict[str, str]:

@@ -369,19 +369,35 @@ class Lab:
         lb = f"lb{node.index}"
         lb_dir = self.dir / lb
         lb_dir.mkdir(parents=True, exist_ok=True)
+        for leftover in ("health", "maintenance", "drained"):
+            (lb_dir / leftover).unlink(missing_ok=True)  # a scale back up is a new pod
         self._spawn(
             f"responder-{lb}",
-            [str(daemons.VENV_BIN / "python"), "-m", "lbroute.lab.responder", "--name", lb, "--port", "80"],
+            [
+                str(daemons.VENV_BIN / "python"), "-m", "lbroute.lab.responder", "--name", lb, "--port", "80",
+                "--health-file", str(lb_dir / "health"),
+            ],
             topo.lb_ns(node.index),
-        )
-        ann_cfg = daemons.write_yaml(lb_dir / "announcer.yaml", daemons.announcer_config(topo, node))
-        conf = lb_dir / "exabgp.conf"
-        md5 = ""
-        if self.state.kube_api:
+        )  # fmt: skip
+        md5_file = None
+        if self.state.kube_api:  # explicit-peer mode: every session needs the key, some get a wrong one
+            md5_file = lb_dir / "md5.key"
             md5 = daemons.WRONG_MD5_KEY if node.index in self.state.wrong_md5 else daemons.LAB_MD5_KEY
-        conf.write_text(
-            daemons.exabgp_conf(topo, node, ann_cfg, md5=md5, rogue=node.index == self.state.rogue_lb)
+            md5_file.write_text(md5 + "\n")
+            md5_file.chmod(0o600)
+        ann_cfg = daemons.write_yaml(
+            lb_dir / "announcer.yaml", daemons.announcer_config(topo, node, lb_dir, md5_file=md5_file)
         )
+        conf = lb_dir / "exabgp.conf"
+        rendered = subprocess.run(
+            daemons.render_exabgp_argv(ann_cfg), capture_output=True, text=True, check=False
+        )
+        if rendered.returncode != 0:
+            raise LabError(f"render-exabgp-config failed: {rendered.stderr.strip()}")
+        text = rendered.stdout
+        if node.index == self.state.rogue_lb:
+            text = daemons.with_rogue_routes(text, node)
+        conf.write_text(text)
         self._spawn(
             f"exabgp-{lb}",
             daemons.exabgp_argv(conf),
@@ -390,8 +406,51 @@ class Lab:
             cwd=lb_dir,
         )
 
+    def set_health(self, lb: int, mode: str) -> None:
+        """``lab break|heal|flap``: what LB ``lb``'s health endpoint answers from now on."""
+        if not self.is_up():
+            raise LabError(f"lab {self.prefix!r} is not up")
+        if not 1 <= lb <= self.state.lbs:
+            raise LabError(f"lb{lb} does not exist; the lab has lb1..lb{self.state.lbs}")
+        path = self.dir / f"lb{lb}" / "health"
+        if mode == "ok":
+            path.unlink(missing_ok=True)
+        else:
+            path.write_text(mode + "\n")
+        log.info("lab.health", target=f"lb{lb}", op=mode)
+
+    def announcer_pid(self, lb: int) -> int | None:
+        """The API process exabgp runs for ``lb`` (its child), or None while it has none."""
+        record = self.state.processes.get(f"exabgp-lb{lb}")
+        if record is None or not processes.is_alive(record):
+            return None
+        children = processes.children_of(record.pid)
+        return children[0] if children else None
+
+    def drain(self, node: Node, timeout: float = 30.0) -> None:
+        """Withdraw through the announcer's drain protocol and wait until the FIB has let go."""
+        result = subprocess.run(
+            daemons.drain_argv(self.dir / f"lb{node.index}", timeout),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            # the pod still goes away (exabgp's Cease withdraws), just not gracefully: say so
+            log.warning("lab.drain.failed", target=f"lb{node.index}", error=result.stderr.strip()[-300:])
+
+        def gone() -> None:
+            fib = self.router_fib()
+            still = [p for p, hops in fib.items() if node.ip in hops]
+            assert not still, f"router FIB still sends {still} to {node.ip}"
+
+        eventually(gone, timeout, what=f"lb{node.index} leaving the router's FIB", context=self.logs_tail)
+        log.info("lab.drained", target=f"lb{node.index}", nexthop=node.ip)
+
     def _remove_node(self, topo: Topology, node: Node) -> None:
         lb = f"lb{node.index}"
+        if f"exabgp-{lb}" in self.state.processes:
+            self.drain(node)
         for name in (f"exabgp-{lb}", f"responder-{lb}"):
             record = self.state.processes.pop(name, None)
             if record is not None:

@@ -12,6 +12,7 @@ import socket
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 MAX_REQUESTS = 10_000
 
@@ -28,11 +29,15 @@ def request(host: str, port: int, timeout: float) -> str:
     return body.decode().strip()
 
 
-def run(host: str, port: int, count: int, timeout: float, interval: float) -> dict[str, object]:
+def run(
+    host: str, port: int, count: int, timeout: float, interval: float, progress: Path | None = None
+) -> dict[str, object]:
     answers: Counter[str] = Counter()
     failures: Counter[str] = Counter()
     started = time.monotonic()
-    for _ in range(count):
+    for i in range(count):
+        if progress is not None and i % 10 == 0:
+            progress.write_text(f"{i}\n")  # lets a test start its disruption once the loop runs
         try:
             answers[request(host, port, timeout)] += 1
         except OSError as err:
@@ -55,11 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=2.0)
     parser.add_argument("--interval", type=float, default=0.0)
+    parser.add_argument("--progress-file", type=Path, default=None, help="requests sent so far, every 10")
     args = parser.parse_args(argv)
     if not 0 < args.count <= MAX_REQUESTS:
         sys.stderr.write(f"probe: --count must be between 1 and {MAX_REQUESTS}\n")
         return 2
-    json.dump(run(args.host, args.port, args.count, args.timeout, args.interval), sys.stdout)
+    result = run(args.host, args.port, args.count, args.timeout, args.interval, args.progress_file)
+    json.dump(result, sys.stdout)
     sys.stdout.write("\n")
     return 0
 

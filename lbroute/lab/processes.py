@@ -23,6 +23,15 @@ def start_time_of(pid: int) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[19])
 
 
+def children_of(pid: int) -> list[int]:
+    """Direct children of ``pid`` (all its threads'), oldest first."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in task.read_text().split()]
+    return sorted(set(found), key=lambda c: start_time_of(c) or 0)
+
+
 def is_alive(record: ProcessRecord) -> bool:
     started = start_time_of(record.pid)
     if started is None or started != record.start_time:

@@ -1,27 +1,59 @@
 """The LB pod's stand-in data plane: answers every HTTP request with the LB's name.
 
 Runs inside the pod's namespace, bound to the VIP's port; enough to see which LB the
-router's ECMP hash picked for each flow.
+router's ECMP hash picked for each flow. ``/healthz`` is what the announcer's health
+check asks; ``lbroute lab break|heal|flap`` steer it through a small file:
+
+    no file or "ok"   200
+    "fail"            503
+    "flap"            503 and 200 in turn, one per request (a check that flips every probe)
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
-def make_handler(name: str) -> type[BaseHTTPRequestHandler]:
+class HealthSwitch:
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._turn = itertools.count()
+        self._lock = threading.Lock()
+
+    def healthy(self) -> bool:
+        try:
+            mode = self.path.read_text().strip() if self.path else "ok"
+        except FileNotFoundError:
+            mode = "ok"
+        if mode == "flap":
+            with self._lock:
+                return next(self._turn) % 2 == 1
+        return mode != "fail"
+
+
+def make_handler(name: str, health: HealthSwitch) -> type[BaseHTTPRequestHandler]:
     body = f"{name}\n".encode()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"
 
         def do_GET(self) -> None:
-            self.send_response(200)
+            if self.path == "/healthz":
+                ok = health.healthy()
+                self._answer(200 if ok else 503, b"ok\n" if ok else b"unhealthy\n")
+                return
+            self._answer(200, body)
+
+        def _answer(self, code: int, payload: bytes) -> None:
+            self.send_response(code)
             self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(payload)
 
         def log_message(self, format: str, *args: object) -> None:
             return  # one line per request would drown the lab's logs
@@ -34,8 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", required=True)
     parser.add_argument("--port", type=int, default=80)
     parser.add_argument("--bind", default="0.0.0.0")
+    parser.add_argument("--health-file", type=Path, default=None)
     args = parser.parse_args(argv)
-    server = ThreadingHTTPServer((args.bind, args.port), make_handler(args.name))
+    server = ThreadingHTTPServer(
+        (args.bind, args.port), make_handler(args.name, HealthSwitch(args.health_file))
+    )
     server.daemon_threads = True
     server.serve_forever()
     return 0
