@@ -36,8 +36,9 @@ def _speaker_session(cfg: RrConfig, group: SpeakerGroupConfig, password: str) ->
         description=f"{bgp.OWNER_TAG}:speakers:{group.name}",
         afi_safis=_families(group.families, max_prefixes=group.max_prefixes),
         timers=_timers(group.timers),
-        route_reflector_client=True,
-        cluster_id=cfg.cluster_id or cfg.router_id,
+        # not route-reflector clients: routes from non-clients are reflected to clients only,
+        # so the router (a client) gets every LB's path and no LB gets the others' (seed B.3)
+        route_reflector_client=False,
         # the LB speaker connects to us: dynamic neighbors are always passive, explicit ones too
         passive=True,
         auth_password=password,
@@ -45,7 +46,8 @@ def _speaker_session(cfg: RrConfig, group: SpeakerGroupConfig, password: str) ->
 
 
 def _neighbor(cfg: RrConfig, n: NeighborConfig, secrets: Mapping[str, str]) -> bgp.PeerSpec:
-    role = "upstream" if cfg.role == "route-reflector" else "rr"
+    reflector = cfg.role == "route-reflector"
+    role = "upstream" if reflector else "rr"
     return bgp.PeerSpec(
         address=n.address,
         session=bgp.SessionSpec(
@@ -53,6 +55,9 @@ def _neighbor(cfg: RrConfig, n: NeighborConfig, secrets: Mapping[str, str]) -> b
             description=f"{bgp.OWNER_TAG}:{role}",
             afi_safis=_families(n.families, receive=n.add_path_receive, send_max=n.add_path_send_max),
             timers=_timers(n.timers),
+            # on an RR the upstream router is the route-reflector client
+            route_reflector_client=reflector,
+            cluster_id=(cfg.cluster_id or cfg.router_id) if reflector else "",
             passive=n.passive,
             auth_password=secrets.get(n.md5_password_file, "") if n.md5_password_file else "",
         ),

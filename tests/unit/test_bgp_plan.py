@@ -61,11 +61,13 @@ def test_fresh_daemon_gets_everything_in_dependency_order() -> None:
         "AddPeer",
     ]
     group = ops[5].spec  # type: ignore[union-attr]
-    assert group.session.route_reflector_client and group.session.passive
+    # speakers are non-clients and the router is the client: every LB path goes up, none sideways
+    assert not group.session.route_reflector_client and group.session.passive
     assert group.session.timers == bgp.Timers(3, 1)
     assert group.session.afi_safis[0].max_prefixes == 1000
     peer = ops[7].spec  # type: ignore[union-attr]
     assert peer.session.afi_safis[0].add_path_send_max == 255
+    assert peer.session.route_reflector_client and peer.session.cluster_id == "10.0.0.2"
 
 
 def test_router_starts_multipath_and_zebra() -> None:

@@ -65,7 +65,7 @@ def test_each_pod_is_a_passive_md5_peer_guarded_by_a_neighbor_set_of_its_address
     speakers = [p for p in d.peers if p.address.startswith("172.16.")]
     assert [p.address for p in speakers] == ["172.16.1.2", "172.16.2.2"]
     for p in speakers:
-        assert p.session.passive and p.session.route_reflector_client
+        assert p.session.passive and not p.session.route_reflector_client  # the router is the client
         assert p.session.auth_password == "s3cret"
         assert p.session.timers.hold_time == 3 and p.session.timers.keepalive == 1
     [neighbors] = [s for s in d.defined_sets if s.kind is bgp.SetKind.NEIGHBOR]
