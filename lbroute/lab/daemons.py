@@ -77,7 +77,9 @@ def rr_config(
         "router_id": topo.rr_ip(j),
         "listen_addresses": [topo.rr_ip(j)],
         "speaker_groups": [group],
-        "neighbors": [{"address": ROUTER_IP, "add_path_send_max": 255}],
+        # passive towards the router: after a restart of this gobgpd the router reconnects at
+        # once (its manager re-arms the dropped peer), sooner than our own connect loop would
+        "neighbors": [{"address": ROUTER_IP, "add_path_send_max": 255, "passive": True}],
         "resync_interval": resync,
     }
     if metrics_address:
@@ -92,11 +94,8 @@ def router_config(topo: Topology, socket: Path, zserv: Path, resync: float = 5.0
         "asn": ASN,
         "router_id": ROUTER_IP,
         "listen_addresses": [ROUTER_IP],
-        # passive: the RR connects as soon as its manager adds us, also right after a restart
-        "neighbors": [
-            {"address": topo.rr_ip(j), "add_path_receive": True, "passive": True}
-            for j in range(1, topo.rrs + 1)
-        ],
+        # active: the RRs are passive towards us, one side of each session must connect
+        "neighbors": [{"address": topo.rr_ip(j), "add_path_receive": True} for j in range(1, topo.rrs + 1)],
         "zebra": {"url": f"unix:{zserv}", "version": 6, "software_name": "frr8.2"},
         "resync_interval": resync,
     }
