@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from lbroute.config import StrictModel
+from lbroute.config.types import Address, address
 
 
 def _vip(value: str) -> str:
@@ -23,13 +24,6 @@ def _vip(value: str) -> str:
     return str(net)
 
 
-def _address(value: str) -> str:
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        raise ValueError(f"{value!r} is not an IP address such as 10.0.0.11") from None
-
-
 def _community(value: str) -> str:
     parts = value.split(":")
     if len(parts) != 2 or not all(p.isdigit() and int(p) <= 65535 for p in parts):
@@ -38,7 +32,6 @@ def _community(value: str) -> str:
 
 
 Vip = Annotated[str, AfterValidator(_vip)]
-Address = Annotated[str, AfterValidator(_address)]
 Community = Annotated[str, AfterValidator(_community)]
 
 
@@ -165,4 +158,4 @@ class AnnouncerConfig(StrictModel):
                 f"next_hop: not set and ${self.next_hop_env} is empty; set next_hop or give the pod "
                 f"{self.next_hop_env} from status.hostIP"
             )
-        return _address(value)
+        return address(value)

@@ -8,26 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from lbroute.config import StrictModel
-
-ADDRESS_HELP = "an IPv4 or IPv6 address such as 10.0.0.2"
-
-
-def _address(value: str) -> str:
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        raise ValueError(f"{value!r} is not {ADDRESS_HELP}") from None
-
-
-def _network(value: str) -> str:
-    try:
-        return str(ipaddress.ip_network(value, strict=True))
-    except ValueError as err:
-        raise ValueError(f"{value!r} is not a network in CIDR form such as 172.16.0.0/16 ({err})") from None
-
-
-Address = Annotated[str, AfterValidator(_address)]
-Network = Annotated[str, AfterValidator(_network)]
+from lbroute.config.types import Address, Network
 
 
 class TimersConfig(StrictModel):
