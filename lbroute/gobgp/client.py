@@ -36,7 +36,7 @@ _CHANNEL_OPTIONS = [
     # noticed within a fraction of a second so the manager can re-apply at once
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 500),
+    ("grpc.max_reconnect_backoff_ms", 100),
 ]
 _LOCAL_SOURCES = frozenset({"", "<nil>", "0.0.0.0", "::"})
 _LIST_BATCH = 1024  # paths gobgpd gathers before it starts sending (0: the whole table first)
