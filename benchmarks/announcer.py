@@ -28,7 +28,7 @@ from lbroute.lab import daemons
 from lbroute.lab.lab import Lab
 from lbroute.lab.state import DEFAULT_STATE_ROOT
 from lbroute.lab.topology import Node, Topology
-from lbroute.polling import eventually
+from lbroute.polling import until
 
 RESULTS = Path(__file__).parent / "results"
 VIP = "10.1.1.1/32"
@@ -80,7 +80,7 @@ def run(prefix: str, trials: int, idle_seconds: float) -> dict[str, Any]:
             time.sleep(random.uniform(0, daemons.CHECK["interval"]))
             samples.append(time_one_failure(lab, node))
             lab.set_health(node.index, "ok")
-            eventually(lambda: _assert(hops(lab) == everyone), 15, what="lb2 back in the FIB")
+            until(lambda: hops(lab) == everyone, 15, what="lb2 back in the FIB")
         pids = {f"lb{i}": lab.announcer_pid(i) for i in (1, 2, 3)}
         before = {lb: cpu_seconds(pid) for lb, pid in pids.items() if pid}
         started = time.monotonic()
@@ -158,10 +158,6 @@ def main(argv: list[str] | None = None) -> int:
     summary = {k: v for k, v in result.items() if k != "samples_ms"}
     print(json.dumps(summary, indent=2))
     return 0
-
-
-def _assert(condition: bool) -> None:
-    assert condition
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from lbroute.kernel.ip import ip
 from lbroute.lab import daemons
 from lbroute.lab.lab import Lab
 from lbroute.lab.topology import ASN, Topology
-from lbroute.polling import eventually
+from lbroute.polling import until
 
 RESULTS = Path(__file__).parent / "results"
 BENCH_ADDR = "172.16.1.3"
@@ -86,32 +86,27 @@ def fib_has(lab: Lab, prefix: str) -> bool:
 
 def measure_updates(lab: Lab, samples: int) -> tuple[list[float], list[float]]:
     fifo, _ = bench_speaker(lab)
-    announce, withdraw = [], []
+    announce: list[float] = []
+    withdraw: list[float] = []
     with open(fifo, "w") as commands:
         # warm-up: the session comes up, the first route may wait for it
         commands.write("announce route 10.1.200.1/32 next-hop 10.0.0.11\n")
         commands.flush()
-        eventually(
-            lambda: _assert(fib_has(lab, "10.1.200.1/32")), 30, what="bench session", context=lab.logs_tail
-        )
+        until(lambda: fib_has(lab, "10.1.200.1/32"), 30, what="bench session", context=lab.logs_tail)
         for i in range(samples):
             prefix = f"10.1.{201 + i // 250}.{1 + i % 250}/32"
             for verb, bucket, want in (("announce", announce, True), ("withdraw", withdraw, False)):
                 start = time.perf_counter()
                 commands.write(f"{verb} route {prefix} next-hop 10.0.0.11\n")
                 commands.flush()
-                eventually(
-                    lambda p=prefix, w=want: _assert(fib_has(lab, p) is w),  # type: ignore[misc]
+                until(
+                    lambda p=prefix, w=want: fib_has(lab, p) is w,  # type: ignore[misc]
                     10,
                     interval=0,
                     what=f"{verb} {prefix}",
                 )
                 bucket.append(time.perf_counter() - start)
     return announce, withdraw
-
-
-def _assert(condition: bool) -> None:
-    assert condition
 
 
 def plot(result: dict[str, object], path: Path) -> None:

@@ -3,6 +3,7 @@
 ``check`` returns normally when the condition holds, or raises ``AssertionError`` saying
 what it saw. ``eventually`` polls it until it passes or ``timeout`` runs out, then raises
 ``Timeout`` carrying the last observation and, if given, ``context()`` (e.g. daemon logs).
+``until()`` is the same for a plain predicate.
 """
 
 from __future__ import annotations
@@ -39,3 +40,19 @@ def eventually(
                 message += "\n" + context()
             raise Timeout(message) from last
         time.sleep(interval)
+
+
+def until(
+    predicate: Callable[[], bool],
+    timeout: float,
+    *,
+    interval: float = 0.01,
+    what: str = "condition",
+    context: Callable[[], str] | None = None,
+) -> None:
+    """``eventually`` for a check that is just True or False."""
+
+    def check() -> None:
+        assert predicate(), f"{what}: not yet"
+
+    eventually(check, timeout, interval=interval, what=what, context=context)

@@ -17,7 +17,7 @@ from lbroute.core import bgp
 from lbroute.gobgp.client import GobgpClient
 from lbroute.lab import daemons
 from lbroute.lab.processes import spawn, stop
-from lbroute.polling import eventually
+from lbroute.polling import until
 from rr.config import RrConfig
 from rr.desired import desired_config
 from rr.reconcile import Reconciler
@@ -52,14 +52,10 @@ def gobgpd(tmp_path: Path) -> Iterator[Path]:
     socket = tmp_path / "gobgp.sock"
     record = spawn("gobgpd", daemons.gobgpd_argv(socket), netns=None, log=tmp_path / "gobgpd.log")
     try:
-        eventually(lambda: _assert(socket.exists()), 10, what="gobgpd socket")
+        until(lambda: socket.exists(), 10, what="gobgpd socket")
         yield socket
     finally:
         stop(record)
-
-
-def _assert(condition: bool) -> None:
-    assert condition
 
 
 def test_every_object_reads_back_as_written(gobgpd: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lbroute.polling import eventually
+from lbroute.polling import until
 from tests.fakes.kube_api import FakeKubeApi
 
 from .test_announcer import PlayExabgp
@@ -131,11 +131,7 @@ def test_never_listed_decides_nothing(api: FakeKubeApi, tmp_path: Path) -> None:
         api.come_back()
         assert play.read_command(timeout=20) == f"announce route 10.1.1.1/32 next-hop {NH}"
         play.answer("done")
-        eventually(lambda: _assert(play.proc.poll() is None), 1, what="announcer alive")
+        until(lambda: play.proc.poll() is None, 1, what="announcer alive")
     finally:
         play.proc.kill()
         play.finish()
-
-
-def _assert(condition: bool) -> None:
-    assert condition

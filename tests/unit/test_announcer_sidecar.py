@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lbroute.polling import eventually
+from lbroute.polling import eventually, until
 
 from .test_announcer import PlayExabgp
 
@@ -127,7 +127,7 @@ def drain_client(tmp_path: Path) -> subprocess.Popen[str]:
 def test_drain_withdraws_waits_for_the_ack_then_the_period(announcer: Start, tmp_path: Path) -> None:
     exabgp = announcer()
     expect(exabgp, ANNOUNCE)
-    eventually(lambda: _assert((tmp_path / "announcer.sock").exists()), 10, what="control socket")
+    until(lambda: (tmp_path / "announcer.sock").exists(), 10, what="control socket")
     client = drain_client(tmp_path)
     assert exabgp.read_command() == WITHDRAW
     # no answer yet: the drain client must still be waiting
@@ -209,7 +209,3 @@ def test_metrics_listen_on_the_configured_address(announcer: Start, tmp_path: Pa
     assert 'lbroute_announcer_acks_total{answer="done"} 1.0' in text
     assert 'lbroute_announcer_service_phase{phase="up",service="web"} 1.0' in text
     assert 'lbroute_announcer_checks_total{result="ok",service="web"}' in text
-
-
-def _assert(condition: bool) -> None:
-    assert condition

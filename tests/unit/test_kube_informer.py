@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lbroute.kube.informer import Informer, Objects, Resource, api_client
-from lbroute.polling import eventually
+from lbroute.polling import eventually, until
 from tests.fakes.kube_api import FakeKubeApi
 
 
@@ -94,12 +94,12 @@ def test_relists_after_410_gone(api: FakeKubeApi) -> None:
         expect(rec, {"web/a": "10.1.1.1"})
         # changes and a compaction while the informer is cut off: its version is now too old
         api.go_down()
-        eventually(lambda: _assert(rec.sync_changes[-1:] == [False]), 15, what="stale after outage")
+        until(lambda: rec.sync_changes[-1:] == [False], 15, what="stale after outage")
         api.put("services", service("c", "10.1.3.1"))
         api.compact()
         api.come_back()
         expect(rec, {"web/a": "10.1.1.1", "web/c": "10.1.3.1"})
-        eventually(lambda: _assert(informer.relists >= 2), 10, what="a relist after 410")
+        until(lambda: informer.relists >= 2, 10, what="a relist after 410")
     finally:
         informer.stop()
 
@@ -111,7 +111,7 @@ def test_outage_keeps_the_last_snapshot_and_reports_stale(api: FakeKubeApi) -> N
     try:
         expect(rec, {"web/a": "10.1.1.1"})
         api.go_down()
-        eventually(lambda: _assert(rec.sync_changes[-1:] == [False]), 15, what="stale after outage")
+        until(lambda: rec.sync_changes[-1:] == [False], 15, what="stale after outage")
         assert rec.last_ips() == {"web/a": "10.1.1.1"}  # never an invented empty world
         api.put("services", service("d", "10.1.4.1"))
         api.come_back()
@@ -119,7 +119,3 @@ def test_outage_keeps_the_last_snapshot_and_reports_stale(api: FakeKubeApi) -> N
         assert rec.sync_changes[-1] is True
     finally:
         informer.stop()
-
-
-def _assert(condition: bool) -> None:
-    assert condition
