@@ -179,7 +179,7 @@ class GobgpClient:
         """
         out = []
         for p in self.list_peers_raw():
-            address = p.state.neighbor_address or p.conf.neighbor_address
+            address = _neighbor_of(p)
             established = p.state.session_state == api.PeerState.ESTABLISHED
             received = accepted = 0
             for a in p.afi_safis:
@@ -220,7 +220,7 @@ class GobgpClient:
                 peer = response.peer.peer
                 state = api.PeerState.SessionState.Name(peer.state.session_state)
                 yield bgp.PeerEvent(
-                    address=peer.state.neighbor_address or peer.conf.neighbor_address,
+                    address=_neighbor_of(peer),
                     established=peer.state.session_state == api.PeerState.ESTABLISHED,
                     state=state,
                 )
@@ -419,6 +419,11 @@ class EventWatch:
             raise
 
 
+def _neighbor_of(peer: api.Peer) -> str:
+    """A session's remote address: in its state once known (dynamic neighbors have no config one)."""
+    return str(peer.state.neighbor_address or peer.conf.neighbor_address)
+
+
 def _reports(response: api.WatchEventResponse) -> Iterator[WatchReport]:
     kind = response.WhichOneof("event")
     if kind == "peer":
@@ -428,7 +433,7 @@ def _reports(response: api.WatchEventResponse) -> Iterator[WatchReport]:
             return
         peer = event.peer
         yield SessionReport(
-            neighbor=peer.state.neighbor_address or peer.conf.neighbor_address,
+            neighbor=_neighbor_of(peer),
             state=api.PeerState.SessionState.Name(peer.state.session_state),
             initial=event.type == api.WatchEventResponse.PeerEvent.INIT,
         )
@@ -453,7 +458,7 @@ def _session(at: str, p: api.Peer) -> Session:
     stamp = timers.uptime if state == "ESTABLISHED" else timers.downtime
     return Session(
         at=at,
-        neighbor=p.state.neighbor_address or p.conf.neighbor_address,
+        neighbor=_neighbor_of(p),
         peer_asn=p.state.peer_asn or p.conf.peer_asn,
         state=state,
         since=stamp.seconds + stamp.nanos / 1e9 if stamp.seconds else None,
