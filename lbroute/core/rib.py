@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -30,13 +29,6 @@ class FibRoute:
     prefix: str
     next_hops: frozenset[str]
     protocol: str = ""
-
-
-def next_hops_by_prefix(paths: Iterable[Path]) -> dict[str, frozenset[str]]:
-    out: dict[str, set[str]] = {}
-    for path in paths:
-        out.setdefault(path.prefix, set()).add(path.next_hop)
-    return {prefix: frozenset(hops) for prefix, hops in out.items()}
 
 
 @functools.lru_cache(maxsize=65536)

@@ -48,10 +48,6 @@ def list_netns() -> list[str]:
     return [entry["name"] for entry in ip_json("netns", "list")]
 
 
-def netns_exists(name: str) -> bool:
-    return name in list_netns()
-
-
 def sysctl(netns: str, key: str, value: str) -> None:
     result = subprocess.run(
         netns_exec(netns, "sysctl", "-q", "-w", f"{key}={value}"), capture_output=True, text=True
