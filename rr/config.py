@@ -97,6 +97,20 @@ class SpeakerGroupConfig(StrictModel):
         return self
 
 
+class GracefulRestartConfig(StrictModel):
+    """BGP graceful restart between the router and an RR (RFC 4724).
+
+    On an RR: the router is asked to keep this RR's paths for ``restart_time`` seconds
+    when this RR's gobgpd dies, and to keep forwarding on them until the restarted RR has
+    sent its table again. On the router: it keeps the RR's paths that way (helper only:
+    the router promises nothing about its own, zebra drops them when its gobgpd dies).
+    Both sides must enable it. The price: while paths are held stale, a withdrawal the
+    held RR would have passed on waits for it to come back (see docs/decisions).
+    """
+
+    restart_time: int = Field(30, ge=1, le=4095)
+
+
 class NeighborConfig(StrictModel):
     """A router (role route-reflector) or an RR (role router) this daemon peers with."""
 
@@ -109,6 +123,7 @@ class NeighborConfig(StrictModel):
     # both connect at once, gobgpd's collision handling can keep the session flapping.
     passive: bool = False
     timers: TimersConfig = TimersConfig(hold_time=9, keepalive=3)
+    graceful_restart: GracefulRestartConfig | None = None
     families: tuple[Literal["ipv4-unicast", "ipv6-unicast"], ...] = ("ipv4-unicast",)
 
 

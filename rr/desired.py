@@ -60,6 +60,11 @@ def _neighbor(cfg: RrConfig, n: NeighborConfig, secrets: Mapping[str, str]) -> b
             cluster_id=(cfg.cluster_id or cfg.router_id) if reflector else "",
             passive=n.passive,
             auth_password=secrets.get(n.md5_password_file, "") if n.md5_password_file else "",
+            graceful_restart=(
+                bgp.GracefulRestart(n.graceful_restart.restart_time, helper_only=not reflector)
+                if n.graceful_restart
+                else None
+            ),
         ),
     )
 

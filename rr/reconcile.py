@@ -60,6 +60,8 @@ class DaemonClient(Protocol):
 
     def peer_counters(self) -> list[bgp.PeerCounters]: ...
 
+    def keeps_stale_paths(self, address: str) -> bool: ...
+
 
 class Reconciler:
     def __init__(
@@ -118,9 +120,16 @@ class Reconciler:
         gobgpd keeps a peer whose session failed in IDLE for a fixed 5 s (``holdtimeIdle``
         in its fsm.go, not configurable) and closes every connection offered meanwhile: a
         restarted neighbor would wait that long. A freshly added peer has no such hold.
+
+        Not a peer in graceful restart that gobgpd keeps stale paths for: deleting it would
+        drop them, and they are what keeps forwarding while its daemon restarts. That
+        session comes back after the idle hold and a connect-retry tick instead.
         """
         spec = next((p for p in self.desired.peers if p.address == address), None)
         if spec is None:
+            return False
+        if self.client.keeps_stale_paths(address):
+            log.info("rr.peer.rearm_skipped", peer=address, reason="graceful restart keeps its paths")
             return False
         with self._apply_lock:
             self.client.apply(bgp.DeletePeer(address))

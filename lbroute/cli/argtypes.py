@@ -35,3 +35,10 @@ def positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
     return int(text)
+
+
+def restart_time(text: str) -> int:
+    """A BGP graceful-restart time: 12 bits of seconds; 0 here means none."""
+    if not text.isdigit() or int(text) > 4095:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds from 0 to 4095")
+    return int(text)

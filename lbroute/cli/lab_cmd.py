@@ -14,6 +14,7 @@ from lbroute.lab.daemons import VENV_BIN
 from lbroute.lab.lab import Lab, LabError
 from lbroute.lab.topology import DEFAULT_VIP, Service, Topology, parse_service
 
+from .argtypes import restart_time
 from .output import print_json
 
 
@@ -30,6 +31,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         default=[],
         metavar="NAME=VIP[@LB,..]",
         help=f"a service VIP and the LBs serving it (default: web={DEFAULT_VIP} on all)",
+    )
+    up.add_argument(
+        "--graceful-restart",
+        type=restart_time,
+        default=None,
+        metavar="SECONDS",
+        help="graceful restart between router and RRs with this restart time; 0 for none "
+        "(default: 30 with one RR, none with two)",
     )
     up.add_argument("--timeout", type=float, default=30.0)
     up.set_defaults(handler=run_up)
@@ -76,7 +85,7 @@ def run_up(args: argparse.Namespace) -> int:
     lab = Lab(args.prefix)
     services = tuple(parse_service(s) for s in args.service) or (Service("web", DEFAULT_VIP),)
     topo = Topology(args.prefix, args.lbs, services, args.rrs)
-    seconds = lab.up(topo, timeout=args.timeout)
+    seconds = lab.up(topo, timeout=args.timeout, graceful_restart=args.graceful_restart)
     print(f"lab {args.prefix} up: {args.lbs} LBs, router FIB converged in {seconds:.2f}s")
     print_fib(lab)
     return 0
@@ -120,8 +129,13 @@ def run_restart(args: argparse.Namespace) -> int:
         raise LabError(f"lab {args.prefix!r} is not up")
     answered = lab.restart(args.who)
     lab.wait_converged(args.timeout)
-    seconds = time.monotonic() - answered
-    print(f"lab {args.prefix}: gobgpd-{args.who} restarted; FIB whole {seconds:.2f}s after it answered")
+    whole = time.monotonic() - answered
+    lab.wait_settled(args.timeout)
+    settled = time.monotonic() - answered
+    print(
+        f"lab {args.prefix}: gobgpd-{args.who} restarted; FIB whole {whole:.2f}s and router "
+        f"sessions back, no stale path, {settled:.2f}s after it answered"
+    )
     print_fib(lab)
     return 0
 

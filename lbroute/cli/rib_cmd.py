@@ -48,10 +48,18 @@ def run_rib(args: argparse.Namespace) -> int:
         if args.json:
             print_json([path_json(at, p) for at, paths in held for p in paths])
             return 0
-        table = [("AT", "PREFIX", "NEXT-HOP", "FROM", "PATH-ID", "BEST")]
+        table = [("AT", "PREFIX", "NEXT-HOP", "FROM", "PATH-ID", "BEST", "STALE")]
         for at, paths in held:
             table += [
-                (at, p.prefix, p.next_hop or "-", p.source or "local", str(p.path_id), "*" if p.best else "")
+                (
+                    at,
+                    p.prefix,
+                    p.next_hop or "-",
+                    p.source or "local",
+                    str(p.path_id),
+                    "*" if p.best else "",
+                    "stale" if p.stale else "",
+                )
                 for p in paths
             ]
         print_table(table)
@@ -66,6 +74,8 @@ def path_json(at: str, p: Path) -> dict[str, Any]:
         "source": p.source or None,
         "path_id": p.path_id,
         "best": p.best,
+        # held from a neighbor whose session is down, under graceful restart, until it is back
+        "stale": p.stale,
     }
 
 

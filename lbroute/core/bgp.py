@@ -10,6 +10,7 @@ is a no-op by construction.
 from __future__ import annotations
 
 import enum
+import ipaddress
 from dataclasses import dataclass, field
 
 OWNER_TAG = "lbroute"
@@ -53,6 +54,20 @@ class GlobalSpec:
 
 
 @dataclass(frozen=True)
+class GracefulRestart:
+    """BGP graceful restart (RFC 4724) on a session.
+
+    ``helper_only``: keep the other side's paths (as stale) while its daemon restarts, but
+    promise nothing about our own (no address families in our capability). Otherwise we
+    also ask the other side to keep ours for ``restart_time`` seconds after our session
+    drops without a NOTIFICATION, i.e. when this gobgpd dies.
+    """
+
+    restart_time: int
+    helper_only: bool = False
+
+
+@dataclass(frozen=True)
 class SessionSpec:
     """Settings shared by an explicit peer and a peer group."""
 
@@ -64,6 +79,7 @@ class SessionSpec:
     cluster_id: str = ""
     passive: bool = False
     auth_password: str = ""
+    graceful_restart: GracefulRestart | None = None
 
 
 @dataclass(frozen=True)
@@ -260,7 +276,12 @@ class DeleteDynamicNeighbor:
 
 @dataclass(frozen=True)
 class AddPeer:
+    """``restarting``: this gobgpd has just been (re)started and keeps no state, so its OPEN
+    to a graceful-restart peer says so (R and F bits): the peer keeps our old paths until
+    our End-of-RIB instead of dropping them when the session comes back."""
+
     spec: PeerSpec
+    restarting: bool = False
 
 
 @dataclass(frozen=True)
@@ -355,9 +376,10 @@ def describe(op: Operation) -> str:
         case AddDynamicNeighbor(spec) | DeleteDynamicNeighbor(spec):
             verb = "add" if isinstance(op, AddDynamicNeighbor) else "delete"
             return f"{verb} dynamic-neighbor {spec.prefix} -> {spec.peer_group}"
-        case AddPeer(spec) | UpdatePeer(spec):
-            verb = "add" if isinstance(op, AddPeer) else "update"
-            return f"{verb} peer {spec.address}"
+        case AddPeer(spec, restarting):
+            return f"add peer {spec.address}" + (" (restarting)" if restarting else "")
+        case UpdatePeer(spec):
+            return f"update peer {spec.address}"
         case DeletePeer(address):
             return f"delete peer {address}"
         case EnableZebra(spec):
@@ -380,10 +402,14 @@ def plan(desired: DaemonConfig, observed: DaemonConfig) -> Plan:
     """Operations that turn ``observed`` into ``desired`` for everything lbroute owns.
 
     Order matters to gobgpd and to the guard rails: BGP before anything; peers and
-    dynamic neighbors that go are deleted first (their routes leave with them); then the
-    defined sets, policies and the import assignment, so a speaker's routes are guarded
-    before its session exists; then peer groups before the dynamic neighbors and peers
-    that name them. A policy in use cannot be deleted, a set in use neither.
+    dynamic neighbors that go are deleted first (their routes leave with them); then new
+    peers that no neighbor set names (the upstream router, the RRs), so a restarted
+    gobgpd accepts their connections almost as soon as it listens; then the defined
+    sets, policies and the import assignment, so a speaker's routes are guarded before
+    its session exists; then peer groups before the dynamic neighbors and peers that
+    name them. A policy in use cannot be deleted, a set in use neither.
+
+    A plan that starts BGP adds graceful-restart peers as ``restarting``.
     """
     want = desired.owned()
     have = observed.owned()
@@ -392,7 +418,8 @@ def plan(desired: DaemonConfig, observed: DaemonConfig) -> Plan:
 
     if want.global_ is None:
         return Plan()
-    if have.global_ != want.global_:
+    started = have.global_ != want.global_
+    if started:
         if have.global_ is not None:
             ops.append(StopBgp(reason="global settings differ"))
         # A (re)started BGP holds nothing: everything below is added afresh.
@@ -409,8 +436,17 @@ def plan(desired: DaemonConfig, observed: DaemonConfig) -> Plan:
     want_peers = {p.address: p for p in want.peers}
     have_peers = {p.address: p for p in have.peers}
 
+    def add(spec: PeerSpec) -> AddPeer:
+        gr = spec.session.graceful_restart
+        return AddPeer(spec, restarting=started and gr is not None and not gr.helper_only)
+
+    new_peers = sorted(want_peers.keys() - have_peers.keys())
+    guarded = _guarded_networks(want)
+    unguarded = [a for a in new_peers if not _is_guarded(a, guarded)]
+
     ops += [DeleteDynamicNeighbor(d) for d in sorted(have_dyn - want_dyn)]
     ops += [DeletePeer(a) for a in sorted(have_peers.keys() - want_peers.keys())]
+    ops += [add(want_peers[a]) for a in unguarded]
     ops += _plan_policies(want, have, foreign_imports)
     for name in sorted(want_groups):
         if name not in have_groups:
@@ -421,10 +457,26 @@ def plan(desired: DaemonConfig, observed: DaemonConfig) -> Plan:
     ops += [AddDynamicNeighbor(d) for d in sorted(want_dyn - have_dyn)]
     for address in sorted(want_peers):
         if address not in have_peers:
-            ops.append(AddPeer(want_peers[address]))
+            if address not in unguarded:
+                ops.append(add(want_peers[address]))
         elif have_peers[address] != want_peers[address]:
             ops.append(UpdatePeer(want_peers[address]))
     return Plan(tuple(ops))
+
+
+def _guarded_networks(config: DaemonConfig) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Every address or CIDR a neighbor set names: peers there have import policy to wait for."""
+    return [
+        ipaddress.ip_network(n, strict=False)
+        for d in config.defined_sets
+        if d.kind is SetKind.NEIGHBOR
+        for n in d.neighbors
+    ]
+
+
+def _is_guarded(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    ip = ipaddress.ip_address(address)
+    return any(ip.version == n.version and ip in n for n in networks)
 
 
 def _plan_policies(want: DaemonConfig, have: DaemonConfig, foreign: tuple[str, ...]) -> list[Operation]:

@@ -20,6 +20,8 @@ class Path(NamedTuple):
     source: str = ""  # the peer it was learned from; "" for a local path
     best: bool = False
     path_id: int = 0
+    # kept from a neighbor whose session dropped, under graceful restart, until it is back
+    stale: bool = False
 
 
 @dataclass(frozen=True)

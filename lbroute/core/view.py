@@ -85,7 +85,8 @@ def vip_rows(
         at_router = router.get(prefix, none) if router is not None else None
         router_hops = frozenset([p.next_hop for p in at_router]) if at_router is not None else None
         installed = fib_by_prefix.get(prefix)
-        status, problems = judge(rr_hops, router_hops, installed)
+        held_stale = frozenset([p.next_hop for p in at_router if p.stale]) if at_router else frozenset()
+        status, problems = judge(rr_hops, router_hops, installed, held_stale)
         rows.append(
             VipRow(
                 prefix=prefix,
@@ -104,13 +105,17 @@ def vip_rows(
 
 
 def judge(
-    announced: frozenset[str], at_router: frozenset[str] | None, installed: frozenset[str] | None
+    announced: frozenset[str],
+    at_router: frozenset[str] | None,
+    installed: frozenset[str] | None,
+    held_stale: frozenset[str] = frozenset(),
 ) -> tuple[str, tuple[str, ...]]:
     """The verdict for one VIP and the reasons for it.
 
     ``announced``: next-hops of the paths the RR(s) hold; ``at_router``: of the paths the
     router holds (None when its RIB was not read); ``installed``: the FIB's next-hops
-    (None when the FIB has no route at all).
+    (None when the FIB has no route at all); ``held_stale``: next-hops of router paths kept
+    stale under graceful restart (their RR session is down), named as such.
     """
     bgp_hops = announced | (at_router or frozenset())
     if installed is None:
@@ -128,11 +133,19 @@ def judge(
             f"the router's RIB has a path via {h}; the FIB does not forward on it"
             for h in _sorted(at_router - installed)
         ]
-        stale = installed & at_router
+        forwarded = installed & at_router
     else:
-        stale = installed
-    if not stale <= announced:
-        drift += [f"the FIB forwards on {h}; no RR holds a path via it" for h in _sorted(stale - announced)]
+        forwarded = installed
+    if not forwarded <= announced:
+        drift += [
+            f"the FIB forwards on {h}; no RR holds a path via it"
+            + (
+                " (the router keeps it stale: graceful restart, its RR session is down)"
+                if h in held_stale
+                else ""
+            )
+            for h in _sorted(forwarded - announced)
+        ]
     if not installed and not bgp_hops:
         drift.append("the FIB has a route without next-hops; BGP holds no path for it")
     if drift:

@@ -198,6 +198,15 @@ class GobgpClient:
             )
         return sorted(out, key=lambda c: c.address)
 
+    def keeps_stale_paths(self, address: str) -> bool:
+        """The peer's session dropped gracefully and gobgpd keeps its paths, marked stale,
+        until the peer's End-of-RIB or its restart time (RFC 4724 receiving speaker)."""
+        request = api.ListPeerRequest(address=address)
+        return any(
+            r.peer.graceful_restart.peer_restarting and any(a.state.received for a in r.peer.afi_safis)
+            for r in self._stub.ListPeer(request, timeout=self.timeout)
+        )
+
     def _unfiltered(self, address: str, family: api.Family) -> int:
         request = api.ListPathRequest(
             table_type=api.ADJ_IN, name=address, family=family, enable_filtered=True
@@ -274,6 +283,7 @@ class GobgpClient:
                         "" if source in _LOCAL_SOURCES else source,
                         p.best,
                         p.identifier,
+                        p.stale,
                     )
                 )
         if ordered:
@@ -350,8 +360,8 @@ class GobgpClient:
                     api.DeleteDynamicNeighborRequest(prefix=spec.prefix, peer_group=spec.peer_group),
                     timeout=t,
                 )
-            case bgp.AddPeer(spec):
-                self._stub.AddPeer(api.AddPeerRequest(peer=_peer_pb(spec)), timeout=t)
+            case bgp.AddPeer(spec, restarting):
+                self._stub.AddPeer(api.AddPeerRequest(peer=_peer_pb(spec, restarting=restarting)), timeout=t)
             case bgp.UpdatePeer(spec):
                 # gobgpd applies address-family changes (add-path) only to a new session:
                 # replace the peer so the desired settings are what the session negotiates.
@@ -487,6 +497,7 @@ def _session_of(p: api.Peer | api.PeerGroup) -> bgp.SessionSpec:
             )
         )
     rr = p.route_reflector
+    gr = p.graceful_restart
     return bgp.SessionSpec(
         peer_asn=p.conf.peer_asn,
         description=p.conf.description,
@@ -501,14 +512,21 @@ def _session_of(p: api.Peer | api.PeerGroup) -> bgp.SessionSpec:
         cluster_id=rr.route_reflector_cluster_id if rr.route_reflector_client else "",
         passive=p.transport.passive_mode,
         auth_password=p.conf.auth_password,
+        graceful_restart=bgp.GracefulRestart(gr.restart_time, gr.helper_only) if gr.enabled else None,
     )
 
 
-def _session_fields(s: bgp.SessionSpec) -> dict[str, object]:
+def _session_fields(s: bgp.SessionSpec, *, restarting: bool = False) -> dict[str, object]:
+    gr = s.graceful_restart
+    # an address family is in our graceful-restart capability only with its own switch on
+    keep_ours = gr is not None and not gr.helper_only
     return {
         "afi_safis": [
             api.AfiSafi(
                 config=api.AfiSafiConfig(family=family_pb(a.family), enabled=True),
+                mp_graceful_restart=api.MpGracefulRestart(
+                    config=api.MpGracefulRestartConfig(enabled=keep_ours)
+                ),
                 add_paths=api.AddPaths(
                     config=api.AddPathsConfig(receive=a.add_path_receive, send_max=a.add_path_send_max)
                 ),
@@ -532,10 +550,20 @@ def _session_fields(s: bgp.SessionSpec) -> dict[str, object]:
             route_reflector_client=s.route_reflector_client, route_reflector_cluster_id=s.cluster_id
         ),
         "transport": api.Transport(passive_mode=s.passive),
+        "graceful_restart": (
+            api.GracefulRestart(
+                enabled=True,
+                restart_time=gr.restart_time,
+                helper_only=gr.helper_only,
+                local_restarting=restarting,
+            )
+            if gr is not None
+            else None
+        ),
     }
 
 
-def _peer_pb(spec: bgp.PeerSpec) -> api.Peer:
+def _peer_pb(spec: bgp.PeerSpec, *, restarting: bool = False) -> api.Peer:
     s = spec.session
     conf = api.PeerConf(
         neighbor_address=spec.address,
@@ -543,7 +571,7 @@ def _peer_pb(spec: bgp.PeerSpec) -> api.Peer:
         description=s.description,
         auth_password=s.auth_password,
     )
-    return api.Peer(conf=conf, **_session_fields(s))  # type: ignore[arg-type]
+    return api.Peer(conf=conf, **_session_fields(s, restarting=restarting))  # type: ignore[arg-type]
 
 
 def _peer_group_pb(spec: bgp.PeerGroupSpec) -> api.PeerGroup:

@@ -54,8 +54,12 @@ def rr_config(
     md5_file: Path | None = None,
     metrics_address: str | None = None,
     group_overrides: dict[str, object] | None = None,
+    graceful_restart: int = 0,
 ) -> dict[str, object]:
-    """Dynamic neighbors from the pod range, or (``kube_api``) one MD5 peer per LB pod listed there."""
+    """Dynamic neighbors from the pod range, or (``kube_api``) one MD5 peer per LB pod listed there.
+
+    ``graceful_restart``: the restart time the RR asks the router to keep its paths for; 0 for none.
+    """
     group: dict[str, object] = {
         "name": "lb-speakers",
         "timers": {"hold_time": 3, "keepalive": 1},
@@ -79,7 +83,14 @@ def rr_config(
         "speaker_groups": [group],
         # passive towards the router: after a restart of this gobgpd the router reconnects at
         # once (its manager re-arms the dropped peer), sooner than our own connect loop would
-        "neighbors": [{"address": ROUTER_IP, "add_path_send_max": 255, "passive": True}],
+        "neighbors": [
+            {
+                "address": ROUTER_IP,
+                "add_path_send_max": 255,
+                "passive": True,
+                **({"graceful_restart": {"restart_time": graceful_restart}} if graceful_restart else {}),
+            }
+        ],
         "resync_interval": resync,
     }
     if metrics_address:
@@ -87,7 +98,10 @@ def rr_config(
     return out
 
 
-def router_config(topo: Topology, socket: Path, zserv: Path, resync: float = 5.0) -> dict[str, object]:
+def router_config(
+    topo: Topology, socket: Path, zserv: Path, resync: float = 5.0, *, graceful_restart: bool = False
+) -> dict[str, object]:
+    gr: dict[str, object] = {"graceful_restart": {}} if graceful_restart else {}
     return {
         "role": "router",
         "gobgpd": f"unix://{socket}",
@@ -95,7 +109,9 @@ def router_config(topo: Topology, socket: Path, zserv: Path, resync: float = 5.0
         "router_id": ROUTER_IP,
         "listen_addresses": [ROUTER_IP],
         # active: the RRs are passive towards us, one side of each session must connect
-        "neighbors": [{"address": topo.rr_ip(j), "add_path_receive": True} for j in range(1, topo.rrs + 1)],
+        "neighbors": [
+            {"address": topo.rr_ip(j), "add_path_receive": True, **gr} for j in range(1, topo.rrs + 1)
+        ],
         "zebra": {"url": f"unix:{zserv}", "version": 6, "software_name": "frr8.2"},
         "resync_interval": resync,
     }

@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from lbroute.core.rib import FibRoute
+from lbroute.gobgp.client import GobgpClient
 from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import ip, list_netns, sysctl
 from lbroute.polling import Timeout, eventually
@@ -73,8 +74,13 @@ class Lab:
         wrong_md5: tuple[int, ...] = (),
         rogue_lb: int = 0,
         group_overrides: dict[str, object] | None = None,
+        graceful_restart: int | None = None,
     ) -> float:
         """Build everything and return the seconds until the router's FIB converged.
+
+        ``graceful_restart``: the RRs' restart time for graceful restart with the router, 0
+        for none; by default 30 s with one RR (its restart would empty the FIB) and none
+        with two (the other RR covers a restart, and no path is ever held stale).
 
         ``kube_api``: the RR managers admit one MD5-keyed peer per LB pod that API server
         lists (namespace ``lb``, label ``app=lb``) instead of dynamic neighbors; the LBs in
@@ -98,6 +104,7 @@ class Lab:
             wrong_md5=sorted(wrong_md5),
             rogue_lb=rogue_lb,
             group_overrides=dict(group_overrides or {}),
+            graceful_restart=(30 if topo.rrs == 1 else 0) if graceful_restart is None else graceful_restart,
         )
         self.dir.mkdir(parents=True, exist_ok=True)
         self._save()
@@ -184,6 +191,26 @@ class Lab:
                 f"`lbroute lab down --prefix {self.prefix}` removes it"
             ) from None
 
+    def wait_settled(self, timeout: float) -> None:
+        """Until the router has a session with every RR again and holds no stale path.
+
+        Under graceful restart the FIB stays whole across an RR restart on paths the router
+        keeps stale; the restart is over when the RR's End-of-RIB has replaced them.
+        """
+        rrs = {self.topology.rr_ip(j) for j in range(1, self.topology.rrs + 1)}
+
+        def check() -> None:
+            with GobgpClient(str(self.socket("router")), timeout=2.0) as client:
+                up = {s.neighbor for s in client.list_sessions("router") if s.established}
+                assert rrs <= up, f"router sessions down: {sorted(rrs - up)}"
+                stale = [p for p in client.list_paths(ordered=False) if p.stale]
+                assert not stale, f"router holds {len(stale)} stale paths"
+
+        try:
+            eventually(check, timeout, what="router sessions and fresh paths", context=self.logs_tail)
+        except Timeout as err:
+            raise LabError(str(err)) from None
+
     def status(self) -> dict[str, Any]:
         existing = set(list_netns())
         topo = self.topology
@@ -236,19 +263,33 @@ class Lab:
         Returns the monotonic time at which the new gobgpd's API socket appeared: from then
         on it answers, and recovery is the rr manager's job, with no help from here.
         """
+        self.kill(who)
+        answered = self.start(who, timeout=timeout)
+        log.info("lab.restarted", prefix=self.prefix, target=who)
+        return answered
+
+    def kill(self, who: str) -> None:
+        """``kill -9`` the gobgpd of ``who``: its sessions drop without a NOTIFICATION."""
+        processes.stop(self._gobgpd_record(who), sig=signal.SIGKILL, grace=2.0)
+
+    def start(self, who: str, *, timeout: float = 10.0) -> float:
+        """Start the gobgpd of ``who`` afresh; returns the monotonic time its API socket appeared."""
         name = f"gobgpd-{who}"
-        record = self.state.processes.get(name)
-        if record is None:
-            known = sorted(n.removeprefix("gobgpd-") for n in self.state.processes if n.startswith("gobgpd-"))
-            raise LabError(f"no gobgpd {who!r} in lab {self.prefix!r}; known: {', '.join(known)}")
-        processes.stop(record, sig=signal.SIGKILL, grace=2.0)
+        record = self._gobgpd_record(who)
+        if processes.is_alive(record):
+            raise LabError(f"{name} of lab {self.prefix!r} is running (pid {record.pid})")
         socket = self.socket(who)
         socket.unlink(missing_ok=True)  # gobgpd refuses to start on a stale socket file
         self._spawn(name, daemons.gobgpd_argv(socket), record.netns)
         eventually(lambda: _assert_exists(socket), timeout, what=f"{name} API socket", context=self.logs_tail)
-        answered = time.monotonic()
-        log.info("lab.restarted", prefix=self.prefix, target=who)
-        return answered
+        return time.monotonic()
+
+    def _gobgpd_record(self, who: str) -> ProcessRecord:
+        record = self.state.processes.get(f"gobgpd-{who}")
+        if record is None:
+            known = sorted(n.removeprefix("gobgpd-") for n in self.state.processes if n.startswith("gobgpd-"))
+            raise LabError(f"no gobgpd {who!r} in lab {self.prefix!r}; known: {', '.join(known)}")
+        return record
 
     def metrics(self, who: str = "rr") -> str:
         """The Prometheus text an RR manager serves inside its namespace (dynamic-neighbor mode)."""
@@ -338,7 +379,10 @@ class Lab:
         zserv = router_dir / "zserv.api"
         eventually(lambda: _assert_exists(zserv), 10, what="zebra's zserv.api", context=self.logs_tail)
         router_cfg = daemons.write_yaml(
-            self.dir / "config" / "router.yaml", daemons.router_config(topo, self.socket("router"), zserv)
+            self.dir / "config" / "router.yaml",
+            daemons.router_config(
+                topo, self.socket("router"), zserv, graceful_restart=bool(self.state.graceful_restart)
+            ),
         )
         self._spawn("rr-manager-router", _rr_manager_argv(router_cfg), topo.router_ns)
         md5_file = self.dir / "config" / "lb-md5.key"
@@ -358,6 +402,7 @@ class Lab:
                 # manager runs in the root namespace to reach the API server on loopback: no metrics
                 metrics_address=None if self.state.kube_api else f"{topo.rr_ip(j)}:{daemons.METRICS_PORT}",
                 group_overrides=self.state.group_overrides,
+                graceful_restart=self.state.graceful_restart,
             )
             cfg = daemons.write_yaml(self.dir / "config" / f"{who}.yaml", rr_cfg)
             # it talks to gobgpd over the unix socket either way

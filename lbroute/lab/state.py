@@ -40,6 +40,8 @@ class LabState:
     rogue_lb: int = 0
     # replaces keys of the RR's speaker group (a benchmark's longer timers, a higher max_prefixes)
     group_overrides: dict[str, object] = field(default_factory=dict)
+    # graceful restart between router and RRs: the RRs' restart time in seconds, 0 for off
+    graceful_restart: int = 0
 
     @staticmethod
     def directory(prefix: str, root: Path = DEFAULT_STATE_ROOT) -> Path:

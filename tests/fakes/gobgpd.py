@@ -31,9 +31,21 @@ class FakeGobgpd:
         self.zebra_enabled: bgp.ZebraSpec | None = None
         self.fail_next: list[Exception] = []
         self.statements: set[str] = {st.name for p in self.config.policies for st in p.statements}
+        # peers whose session dropped with graceful restart: gobgpd keeps their paths stale
+        self.stale: set[str] = set()
 
     def peer_counters(self) -> list[bgp.PeerCounters]:
         return []
+
+    def drop_session(self, address: str) -> None:
+        """The peer's daemon died (TCP closed, no NOTIFICATION). Its paths stay, as stale, only
+        when graceful restart is configured for it (the fake assumes the peer offered it)."""
+        peer = next(p for p in self.config.peers if p.address == address)
+        if peer.session.graceful_restart is not None:
+            self.stale.add(address)
+
+    def keeps_stale_paths(self, address: str) -> bool:
+        return address in self.stale
 
     # the client surface the reconciler uses
     def observe(self) -> bgp.DaemonConfig:
@@ -52,6 +64,7 @@ class FakeGobgpd:
                     raise FakeGobgpdError("bgp already started")
                 self.config = bgp.DaemonConfig(global_=spec)
             case bgp.StopBgp():
+                self.stale = set()
                 self.config = bgp.DaemonConfig(global_=None)
                 self.zebra_enabled = None
                 self.statements = set()
@@ -94,6 +107,7 @@ class FakeGobgpd:
             case bgp.DeletePeer(address):
                 if not any(p.address == address for p in c.peers):
                     raise FakeGobgpdError(f"no peer {address}")
+                self.stale.discard(address)  # its paths leave with it, stale or not
                 self.config = replace(c, peers=tuple(p for p in c.peers if p.address != address))
 
             case bgp.SetDefinedSet(spec):

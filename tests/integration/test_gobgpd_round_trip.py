@@ -3,7 +3,8 @@
 One gobgpd on a unix socket, no BGP listener (``listen_port: -1``) and only passive peers,
 so it opens no connection anywhere: this checks the adapter's translation both ways for
 every object type (peer groups, dynamic neighbors, explicit MD5 peers, IPv4 and IPv6
-families, max-prefix, prefix and neighbor sets, policies, the global import assignment).
+families, max-prefix, graceful restart in both roles, prefix and neighbor sets, policies,
+the global import assignment).
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ CONFIG = {
             **GROUP,
         },
     ],
-    "neighbors": [{"address": "10.0.0.1", "add_path_send_max": 255, "passive": True}],
+    "neighbors": [
+        {"address": "10.0.0.1", "add_path_send_max": 255, "passive": True},
+        {"address": "10.0.0.3", "passive": True, "graceful_restart": {"restart_time": 45}},
+    ],
 }
 
 
@@ -66,6 +70,11 @@ def test_every_object_reads_back_as_written(gobgpd: Path) -> None:
         client.wait_ready(10)
         first = Reconciler(client, desired).reconcile(give_up_after=10)
         assert len(first.operations) > 10
+        # BGP was started by this plan: the graceful-restart neighbor hears that we restarted
+        added = [op for op in first.operations if isinstance(op, bgp.AddPeer)]
+        assert [op.spec.address for op in added if op.restarting] == ["10.0.0.3"]
+        raw = {p.conf.neighbor_address: p.graceful_restart for p in client.list_peers_raw()}
+        assert raw["10.0.0.3"].local_restarting and not raw["10.0.0.1"].enabled
         observed = client.observe()
         assert bgp.plan(desired, observed).operations == ()
         assert observed.owned() == desired.owned()
@@ -84,3 +93,29 @@ def test_every_object_reads_back_as_written(gobgpd: Path) -> None:
         )
         Reconciler(client, desired_config(moved)).reconcile_once()
         assert bgp.plan(desired_config(moved), client.observe()).operations == ()
+
+
+def test_the_router_role_reads_back_as_written_with_graceful_restart_helper(gobgpd: Path) -> None:
+    cfg = RrConfig.model_validate(
+        {
+            "role": "router",
+            "gobgpd": f"unix://{gobgpd}",
+            "asn": 65021,
+            "router_id": "10.0.0.1",
+            "listen_port": -1,
+            "neighbors": [
+                {"address": a, "add_path_receive": True, "passive": True, "graceful_restart": {}}
+                for a in ("10.0.0.2", "10.0.0.3")
+            ],
+        }
+    )
+    desired = desired_config(cfg)
+    with GobgpClient(str(gobgpd)) as client:
+        client.wait_ready(10)
+        first = Reconciler(client, desired).reconcile(give_up_after=10)
+        # a router is a helper only: it never claims to be restarting
+        assert [op for op in first.operations if isinstance(op, bgp.AddPeer) and op.restarting] == []
+        observed = client.observe()
+        helper = bgp.GracefulRestart(30, helper_only=True)
+        assert [p.session.graceful_restart for p in observed.peers] == [helper, helper]
+        assert bgp.plan(desired, observed).operations == ()

@@ -4,8 +4,10 @@ guard rails, explicit MD5 peers from Kubernetes, and resyncs that write nothing.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,8 +68,74 @@ def desired_of(lab: Lab, who: str) -> Any:
 # --- restart recovery -------------------------------------------------------------------------
 
 
+class FibSampler:
+    """Reads the router's FIB route for ``VIP`` in a thread, as often as ``ip`` answers (~5 ms)."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.samples: list[set[str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append(fib_hops(self.lab))
+
+    def __enter__(self) -> FibSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def test_graceful_restart_keeps_every_vip_in_the_fib_while_the_rr_restarts(make_lab: LabFactory) -> None:
+    lab = make_lab(lbs=2, graceful_restart=30)
+    whole = node_ips(1, 2)
+    with FibSampler(lab) as fib, GobgpClient(str(lab.socket("router"))) as router:
+        answered = lab.restart("rr")
+        saw_stale = False
+
+        def fresh_again() -> None:
+            nonlocal saw_stale
+            paths = router.list_paths(prefixes=(VIP,))
+            saw_stale |= any(p.stale for p in paths)
+            assert saw_stale, "the router never held the RR's paths as stale"
+            [session] = router.list_sessions("router")
+            assert session.established, f"router-RR session {session.state}"
+            assert paths and not any(p.stale for p in paths), f"stale still: {paths}"
+            assert {p.next_hop for p in paths} == whole, paths
+
+        # the router's side waits out gobgpd's 5 s idle hold (a re-arm would drop the stale
+        # paths) and a 1-2 s connect tick; the RR's restart time is 30 s
+        eventually(fresh_again, 20, what="router-RR session back, no stale path", context=lab.logs_tail)
+        settled = time.monotonic() - answered
+    lost = [s for s in fib.samples if s != whole]
+    assert len(fib.samples) > 100, f"only {len(fib.samples)} FIB samples"
+    assert not lost, f"{len(lost)} of {len(fib.samples)} samples missed a next-hop, e.g. {sorted(lost[0])}"
+    router_log = Path(lab.state.processes["rr-manager-router"].log).read_text()
+    assert "rr.peer.rearm_skipped" in router_log
+    log.info("test.rr_restart", graceful=True, samples=len(fib.samples), settled=round(settled, 3))
+
+
+def test_graceful_restart_gives_up_on_an_rr_that_stays_away(make_lab: LabFactory) -> None:
+    lab = make_lab(lbs=2, graceful_restart=3)
+    killed = time.monotonic()
+    lab.kill("rr")
+    # the RR asked for 3 s: its paths are kept that long, then dropped, and the FIB with them
+    wait_fib(lab, set(), timeout=15)
+    emptied = time.monotonic() - killed
+    assert emptied > 2.5, f"stale paths dropped after {emptied:.2f}s, before the 3 s restart time"
+    lab.start("rr")
+    wait_fib(lab, node_ips(1, 2), timeout=20)
+    log.info("test.rr_gone", emptied=round(emptied, 3))
+
+
 def test_killed_rr_gobgpd_gets_its_config_back_at_once_and_the_fib_recovers(make_lab: LabFactory) -> None:
-    lab = make_lab(lbs=2)
+    # without graceful restart the router drops the RR's paths at once, and gets them back
+    # when the restarted RR's speakers and router sessions are up again
+    lab = make_lab(lbs=2, graceful_restart=0)
     desired = desired_of(lab, "rr")
     answered = lab.restart("rr")
     with GobgpClient(str(lab.socket("rr"))) as rr:

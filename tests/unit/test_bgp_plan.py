@@ -49,23 +49,24 @@ def desired(raw: dict[str, object]) -> bgp.DaemonConfig:
 def test_fresh_daemon_gets_everything_in_dependency_order() -> None:
     ops = bgp.plan(desired(RR), bgp.DaemonConfig(global_=None)).operations
     kinds = [type(op).__name__ for op in ops]
-    # the guard rails are in place before any speaker can connect
+    # the router right after BGP starts (no guard rail names it, and a restarted RR must not
+    # turn its connection away); the guard rails before any speaker can connect
     assert kinds == [
         "StartBgp",
+        "AddPeer",
         "SetDefinedSet",
         "SetDefinedSet",
         "AddPolicy",
         "SetImportPolicies",
         "AddPeerGroup",
         "AddDynamicNeighbor",
-        "AddPeer",
     ]
-    group = ops[5].spec  # type: ignore[union-attr]
+    group = ops[6].spec  # type: ignore[union-attr]
     # speakers are non-clients and the router is the client: every LB path goes up, none sideways
     assert not group.session.route_reflector_client and group.session.passive
     assert group.session.timers == bgp.Timers(3, 1)
     assert group.session.afi_safis[0].max_prefixes == 1000
-    peer = ops[7].spec  # type: ignore[union-attr]
+    peer = ops[1].spec  # type: ignore[union-attr]
     assert peer.session.afi_safis[0].add_path_send_max == 255
     assert peer.session.route_reflector_client and peer.session.cluster_id == "10.0.0.2"
 
@@ -138,8 +139,8 @@ def test_foreign_objects_are_left_alone() -> None:
         (
             {"router_id": "10.0.0.3"},
             [
-                *("StopBgp", "StartBgp", "SetDefinedSet", "SetDefinedSet", "AddPolicy", "SetImportPolicies"),
-                *("AddPeerGroup", "AddDynamicNeighbor", "AddPeer"),
+                *("StopBgp", "StartBgp", "AddPeer", "SetDefinedSet", "SetDefinedSet", "AddPolicy"),
+                *("SetImportPolicies", "AddPeerGroup", "AddDynamicNeighbor"),
             ],
         ),
         # a guard-rail change replaces the policy: out of the assignment, delete, add, back in
@@ -233,3 +234,53 @@ def test_foreign_import_policies_stay_in_the_assignment() -> None:
     Reconciler(daemon, desired(changed)).reconcile_once()
     assert daemon.config.import_policies == ("ops-team", "lbroute-guard-lb")
     assert foreign in daemon.config.policies
+
+
+def _with_gr(raw: dict[str, object], restart_time: int = 45) -> dict[str, object]:
+    neighbors = [{**n, "graceful_restart": {"restart_time": restart_time}} for n in raw["neighbors"]]  # type: ignore[attr-defined]
+    return {**raw, "neighbors": neighbors}
+
+
+def test_a_started_rr_tells_its_graceful_restart_router_it_restarted() -> None:
+    ops = bgp.plan(desired(_with_gr(RR)), bgp.DaemonConfig(global_=None)).operations
+    (peer,) = [op for op in ops if isinstance(op, bgp.AddPeer)]
+    assert peer.restarting
+    assert peer.spec.session.graceful_restart == bgp.GracefulRestart(45, helper_only=False)
+    assert bgp.describe(peer) == "add peer 10.0.0.1 (restarting)"
+
+
+def test_a_router_only_helps_and_a_running_daemon_never_claims_a_restart() -> None:
+    ops = bgp.plan(desired(_with_gr(ROUTER)), bgp.DaemonConfig(global_=None)).operations
+    (peer,) = [op for op in ops if isinstance(op, bgp.AddPeer)]
+    assert not peer.restarting and peer.spec.session.graceful_restart == bgp.GracefulRestart(
+        45, helper_only=True
+    )
+    # BGP already runs: a peer added now is a new neighbor, not a restart of ours
+    daemon = FakeGobgpd()
+    Reconciler(daemon, desired(RR)).reconcile_once()
+    again = bgp.plan(desired(_with_gr(RR)), daemon.observe()).operations
+    assert [type(op).__name__ for op in again] == ["UpdatePeer"]
+    daemon.apply(bgp.DeletePeer("10.0.0.1"))
+    readd = bgp.plan(desired(_with_gr(RR)), daemon.observe()).operations
+    assert [(type(op).__name__, getattr(op, "restarting", None)) for op in readd] == [("AddPeer", False)]
+
+
+def test_explicit_speaker_peers_wait_for_their_guard_rails_the_router_does_not() -> None:
+    raw = {
+        **RR,
+        "speaker_groups": [
+            {**GROUP, "dynamic_prefixes": [], "kubernetes": {"namespace": "lb", "label_selector": "a=b"}}
+        ],
+    }
+    cfg = desired_config(RrConfig.model_validate(raw), speakers={"lb": ("172.16.1.2",)})
+    ops = bgp.plan(cfg, bgp.DaemonConfig(global_=None)).operations
+    order = [op.spec.address if isinstance(op, bgp.AddPeer) else type(op).__name__ for op in ops]
+    assert order == [
+        "StartBgp",
+        "10.0.0.1",
+        "SetDefinedSet",
+        "SetDefinedSet",
+        "AddPolicy",
+        "SetImportPolicies",
+        "172.16.1.2",
+    ]

@@ -34,6 +34,7 @@ speaker_groups:
 neighbors:
   - address: not-an-ip
     add_path_send_max: "lots"
+    graceful_restart: {restart_time: 5000}
 metrics_address: 0.0.0.0:9180
 """
 
@@ -67,6 +68,7 @@ def test_rr_lists_every_problem_with_its_place(tmp_path: Path) -> None:
         "speaker_groups[1]",
         "neighbors[0].address",
         "neighbors[0].add_path_send_max",
+        "neighbors[0].graceful_restart.restart_time",
         "metrics_address",
         "colour",
     ]
@@ -75,7 +77,8 @@ def test_rr_lists_every_problem_with_its_place(tmp_path: Path) -> None:
     assert "host bits set" in lines[2]
     assert "exactly one of dynamic_prefixes and kubernetes" in lines[3]
     assert "no allowed prefix length fits inside 10.2.0.0/16" in lines[4]
-    assert "never all of them" in lines[7]
+    assert "less than or equal to 4095" in lines[7]
+    assert "never all of them" in lines[8]
 
 
 def test_rr_apply_with_bad_config_touches_nothing(tmp_path: Path) -> None:

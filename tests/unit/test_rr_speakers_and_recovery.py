@@ -232,3 +232,25 @@ def test_without_an_api_server_the_manager_says_so(tmp_path: Path) -> None:
         result.stderr.strip()
         == "lbroute-rr: cannot use the in-cluster service account: Service host/port is not set."
     )
+
+
+def test_rearm_leaves_a_peer_whose_paths_graceful_restart_keeps() -> None:
+    gr = {**RR, "neighbors": [{"address": "10.0.0.1", "add_path_send_max": 255, "graceful_restart": {}}]}
+    daemon = FakeGobgpd()
+    reconciler = Reconciler(daemon, desired_config(RrConfig.model_validate(gr)))
+    reconciler.reconcile_once()
+    daemon.drop_session("10.0.0.1")
+    daemon.writes.clear()
+    # deleting it would drop the stale paths that keep forwarding while its daemon restarts
+    assert not reconciler.rearm("10.0.0.1")
+    assert daemon.writes == {}
+    assert daemon.keeps_stale_paths("10.0.0.1")
+
+
+def test_without_graceful_restart_a_dropped_session_keeps_nothing_and_is_rearmed() -> None:
+    daemon = FakeGobgpd()
+    reconciler = Reconciler(daemon, desired_config(RrConfig.model_validate(RR)))
+    reconciler.reconcile_once()
+    daemon.drop_session("10.0.0.1")
+    assert not daemon.keeps_stale_paths("10.0.0.1")
+    assert reconciler.rearm("10.0.0.1")

@@ -155,3 +155,14 @@ def test_sort_keys() -> None:
     ]
     assert prefix_order("10.1.1.1/32") == (4, 0x0A010101, 32)
     assert prefix_order("2001:db8::/32")[0] == 6
+
+
+def test_paths_the_router_keeps_stale_while_its_rr_restarts_are_named() -> None:
+    # the one RR restarted and holds nothing yet; the router forwards on what it kept
+    held = [p._replace(stale=True) for p in router_paths(VIP, A, B)]
+    [row] = vip_rows([[]], [FibRoute(VIP, s(A, B))], held)
+    assert row.status == DRIFT
+    assert all("the router keeps it stale: graceful restart" in p for p in row.problems), row.problems
+    # back to normal: the RR holds them again and the router's copies are fresh
+    [row] = vip_rows([speaker_paths(VIP, A, B)], [FibRoute(VIP, s(A, B))], router_paths(VIP, A, B))
+    assert row.status == OK and not any("stale" in p for p in row.problems)
