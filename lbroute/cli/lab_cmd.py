@@ -6,16 +6,22 @@ import argparse
 import json
 import os
 import subprocess
+import tempfile
 import time
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 from lbroute.kernel.ip import netns_exec
 from lbroute.lab.daemons import VENV_BIN
 from lbroute.lab.lab import Lab, LabError
 from lbroute.lab.topology import DEFAULT_VIP, Service, Topology, parse_service
+from lbroute.polling import eventually
 
 from .argtypes import restart_time
 from .output import print_json
+
+T = TypeVar("T")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -168,6 +174,36 @@ def probe(lab: Lab, vip: str, count: int) -> dict[str, Any]:
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     result: dict[str, Any] = json.loads(out)
     return result
+
+
+def probe_during(
+    lab: Lab, vip: str, count: int, interval: float, disruption: Callable[[], T], *, warm_up: int = 20
+) -> tuple[dict[str, Any], T]:
+    """``count`` requests to ``vip``, one every ``interval`` s, from the router's namespace;
+    once ``warm_up`` of them are sent, ``disruption()`` runs. Returns the probe's result and
+    what ``disruption`` returned. The request loop is ended on any failure."""
+    with tempfile.TemporaryDirectory(prefix="lbroute-probe-") as tmp:
+        progress = Path(tmp) / "progress"
+        argv = netns_exec(
+            lab.topology.router_ns, str(VENV_BIN / "python"), "-m", "lbroute.lab.probe", "--host", vip,
+            "--count", str(count), "--interval", str(interval), "--progress-file", str(progress),
+        )  # fmt: skip
+        loop = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+
+            def under_way() -> None:
+                sent = int(progress.read_text() or 0) if progress.exists() else 0
+                assert sent >= warm_up, f"the request loop has sent {sent}"
+
+            eventually(under_way, 30, what="the request loop under way")
+            outcome = disruption()
+            out, _ = loop.communicate(timeout=count * (interval + 2.5) + 30)
+        finally:
+            if loop.poll() is None:
+                loop.kill()
+                loop.communicate()
+    result: dict[str, Any] = json.loads(out)
+    return result, outcome
 
 
 def print_fib(lab: Lab) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import structlog
 
+from lbroute.cli.lab_cmd import probe_during
 from lbroute.gobgp.client import GobgpClient
 from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import ip, netns_exec
@@ -128,30 +129,14 @@ def test_scale_down_drains_without_failing_a_request(make_lab: LabFactory, tmp_p
     # that moves mid-request is reset by an LB that never saw it; no drain can prevent that
     # (docs/decisions/drain-protocol.md, "Known limit").
     count = 150
-    progress = tmp_path / "progress"
-    argv = netns_exec(
-        lab.topology.router_ns, str(daemons.VENV_BIN / "python"), "-m", "lbroute.lab.probe",
-        "--host", VIP.split("/")[0], "--count", str(count), "--interval", "0.1",
-        "--progress-file", str(progress),
-    )  # fmt: skip
-    loop = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
 
-        def loop_running() -> None:
-            sent = int(progress.read_text() or 0) if progress.exists() else 0
-            assert sent >= 20, f"the request loop has sent {sent}"
-
+    def drain_lb3() -> None:
         # every LB has been answering for a while before the scale starts
-        eventually(loop_running, 30, what="the request loop under way")
         lab.scale(2)  # drains lb3: withdraw, ack, FIB without node 3, then stop
         assert fib_hops(lab) == {NODES[0], NODES[1]}
-        out, _ = loop.communicate(timeout=120)
-    finally:
-        if loop.poll() is None:
-            loop.kill()
-            loop.communicate()
-    result = json.loads(out)
-    (tmp_path / "probe.json").write_text(out)
+
+    result, _ = probe_during(lab, VIP.split("/")[0], count, 0.1, drain_lb3)
+    (tmp_path / "probe.json").write_text(json.dumps(result))
     log.info("test.drain.requests", count=result["sent"], failed=result["failed"], answers=result["answers"])
     assert result["sent"] == count
     assert result["failed"] == 0, result
