@@ -40,7 +40,8 @@ class RrMetrics:
             ),
             prefixes=Gauge(
                 "lbroute_rr_prefixes",
-                "prefixes per peer: received, accepted (passed the import policy), rejected",
+                "prefixes per peer: received, accepted (passed the import policy), rejected, "
+                "stale (kept while the peer restarts, under graceful restart)",
                 ["peer", "group", "kind"],
                 registry=r,
             ),
@@ -75,6 +76,7 @@ class RrMetrics:
             self.prefixes.labels(p.address, p.group, "received").set(p.received)
             self.prefixes.labels(p.address, p.group, "accepted").set(p.accepted)
             self.prefixes.labels(p.address, p.group, "rejected").set(p.rejected)
+            self.prefixes.labels(p.address, p.group, "stale").set(p.stale)
 
 
 def serve(metrics: RrMetrics, address: str) -> None:

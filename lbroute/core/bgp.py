@@ -213,6 +213,8 @@ class PeerCounters:
     established: bool
     received: int
     accepted: int
+    # of ``received``: paths kept, stale, while the peer restarts (graceful restart)
+    stale: int = 0
 
     @property
     def rejected(self) -> int:

@@ -194,6 +194,7 @@ class GobgpClient:
                     established=established,
                     received=received,
                     accepted=accepted,
+                    stale=received if p.graceful_restart.peer_restarting else 0,
                 )
             )
         return sorted(out, key=lambda c: c.address)

@@ -99,10 +99,16 @@ def rr_config(
 
 
 def router_config(
-    topo: Topology, socket: Path, zserv: Path, resync: float = 5.0, *, graceful_restart: bool = False
+    topo: Topology,
+    socket: Path,
+    zserv: Path,
+    resync: float = 5.0,
+    *,
+    graceful_restart: bool = False,
+    metrics_address: str | None = None,
 ) -> dict[str, object]:
     gr: dict[str, object] = {"graceful_restart": {}} if graceful_restart else {}
-    return {
+    out: dict[str, object] = {
         "role": "router",
         "gobgpd": f"unix://{socket}",
         "asn": ASN,
@@ -115,6 +121,9 @@ def router_config(
         "zebra": {"url": f"unix:{zserv}", "version": 6, "software_name": "frr8.2"},
         "resync_interval": resync,
     }
+    if metrics_address:
+        out["metrics_address"] = metrics_address
+    return out
 
 
 # the lab's health check: fall x interval = 0.6 s to detect a failure, with room on a busy machine

@@ -292,12 +292,17 @@ class Lab:
         return record
 
     def metrics(self, who: str = "rr") -> str:
-        """The Prometheus text an RR manager serves inside its namespace (dynamic-neighbor mode)."""
-        j = 1 if who == "rr" else int(who.removeprefix("rr"))
-        url = f"http://{self.topology.rr_ip(j)}:{daemons.METRICS_PORT}/metrics"
+        """The Prometheus text a manager serves inside its namespace: the router's, or an RR's
+        (dynamic-neighbor mode)."""
+        if who == "router":
+            ns, address = self.topology.router_ns, ROUTER_IP
+        else:
+            j = 1 if who == "rr" else int(who.removeprefix("rr"))
+            ns, address = self.topology.rr_ns(j), self.topology.rr_ip(j)
+        url = f"http://{address}:{daemons.METRICS_PORT}/metrics"
         argv = [str(daemons.VENV_BIN / "python"), "-c", _FETCH, url]
         result = subprocess.run(
-            ["ip", "netns", "exec", self.topology.rr_ns(j), *argv], capture_output=True, text=True, check=True
+            ["ip", "netns", "exec", ns, *argv], capture_output=True, text=True, check=True
         )
         return result.stdout
 
@@ -381,7 +386,11 @@ class Lab:
         router_cfg = daemons.write_yaml(
             self.dir / "config" / "router.yaml",
             daemons.router_config(
-                topo, self.socket("router"), zserv, graceful_restart=bool(self.state.graceful_restart)
+                topo,
+                self.socket("router"),
+                zserv,
+                graceful_restart=bool(self.state.graceful_restart),
+                metrics_address=f"{ROUTER_IP}:{daemons.METRICS_PORT}",
             ),
         )
         self._spawn("rr-manager-router", _rr_manager_argv(router_cfg), topo.router_ns)

@@ -95,6 +95,13 @@ def test_graceful_restart_keeps_every_vip_in_the_fib_while_the_rr_restarts(make_
     whole = node_ips(1, 2)
     with FibSampler(lab) as fib, GobgpClient(str(lab.socket("router"))) as router:
         answered = lab.restart("rr")
+
+        def stale_in_metrics(count: int) -> None:
+            text = lab.metrics("router")
+            assert metric(text, "lbroute_rr_prefixes", peer="10.0.0.2", kind="stale") == count
+
+        # the router's manager shows what it keeps: one path per LB for the one VIP
+        eventually(lambda: stale_in_metrics(2), 5, what="stale paths in the router's metrics")
         saw_stale = False
 
         def fresh_again() -> None:
@@ -111,6 +118,7 @@ def test_graceful_restart_keeps_every_vip_in_the_fib_while_the_rr_restarts(make_
         # paths) and a 1-2 s connect tick; the RR's restart time is 30 s
         eventually(fresh_again, 20, what="router-RR session back, no stale path", context=lab.logs_tail)
         settled = time.monotonic() - answered
+    eventually(lambda: stale_in_metrics(0), 5, what="no stale path in the router's metrics")
     lost = [s for s in fib.samples if s != whole]
     assert len(fib.samples) > 100, f"only {len(fib.samples)} FIB samples"
     assert not lost, f"{len(lost)} of {len(fib.samples)} samples missed a next-hop, e.g. {sorted(lost[0])}"

@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 
 from lbroute.core import bgp
 from lbroute.polling import eventually
 from rr.config import RrConfig
 from rr.desired import desired_config
 from rr.kube_speakers import KubeSpeakers, pod_addresses
+from rr.metrics import RrMetrics
 from rr.reconcile import Reconciler
 from tests.fakes.gobgpd import FakeGobgpd
 from tests.fakes.kube_api import FakeKubeApi
@@ -254,3 +256,13 @@ def test_without_graceful_restart_a_dropped_session_keeps_nothing_and_is_rearmed
     daemon.drop_session("10.0.0.1")
     assert not daemon.keeps_stale_paths("10.0.0.1")
     assert reconciler.rearm("10.0.0.1")
+
+
+def test_peer_metrics_count_stale_paths_and_forget_peers_that_left() -> None:
+    metrics = RrMetrics.create()
+    metrics.record_peers([bgp.PeerCounters("10.0.0.2", "lbroute:rr", False, received=5, accepted=5, stale=5)])
+    text = generate_latest(metrics.registry).decode()
+    assert 'lbroute_rr_prefixes{group="lbroute:rr",kind="stale",peer="10.0.0.2"} 5.0' in text
+    assert 'lbroute_rr_session_up{group="lbroute:rr",peer="10.0.0.2"} 0.0' in text
+    metrics.record_peers([])
+    assert "10.0.0.2" not in generate_latest(metrics.registry).decode()
