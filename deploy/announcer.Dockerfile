@@ -22,7 +22,9 @@ COPY pyproject.toml README.md ./
 COPY lbroute lbroute
 COPY rr rr
 COPY announcer announcer
-RUN python3 -m venv /opt/lbroute/venv && /opt/lbroute/venv/bin/pip install --no-cache-dir .
+RUN python3 -m venv /opt/lbroute/venv && /opt/lbroute/venv/bin/pip install --no-cache-dir . \
+    && install -m 0755 announcer/exabgp_launcher.py /usr/local/bin/lbroute-exabgp
 
 COPY configs /etc/lbroute
-CMD ["exabgp", "/etc/lbroute/exabgp.conf"]
+# exabgp itself, started so that its reconnect backoff starts over after each session that came up
+CMD ["/usr/local/bin/lbroute-exabgp", "/etc/lbroute/exabgp.conf"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -12,13 +13,16 @@ from .topology import ASN, NODE_NET, POD_RANGE, ROUTER_IP, VIP_POOL, Node, Topol
 
 LAB_MD5_KEY = "lab-md5-key"
 WRONG_MD5_KEY = "not-the-lab-key"
-METRICS_PORT = 9180
+# each rr manager's metrics, on its own namespace's address
+RR_METRICS_PORT = 9180
 
 GOBGP_PREFIX = Path(os.environ.get("LBROUTE_GOBGP_PREFIX", "/opt/lbroute/gobgp-3.36.0"))
 GOBGPD = GOBGP_PREFIX / "usr/bin/gobgpd"
 ZEBRA = Path("/usr/lib/frr/zebra")
 EXABGP = Path("/usr/sbin/exabgp")
 VENV_BIN = Path(sys.executable).parent
+# located, not imported: it runs under exabgp's interpreter, not ours
+EXABGP_LAUNCHER = str(Path(str(importlib.util.find_spec("announcer").origin)).parent / "exabgp_launcher.py")  # type: ignore[union-attr]
 
 
 def gobgpd_argv(socket: Path) -> list[str]:
@@ -129,7 +133,7 @@ def router_config(
 # the lab's health check: fall x interval = 0.6 s to detect a failure, with room on a busy machine
 CHECK = {"interval": 0.2, "timeout": 0.15, "rise": 3, "fall": 3}
 DRAIN_SECONDS = 1.0
-METRICS_PORT = 9473
+ANNOUNCER_METRICS_PORT = 9473
 
 
 def announcer_config(
@@ -150,7 +154,7 @@ def announcer_config(
         "drain_marker": str(pod_dir / "drained"),
         "drain_seconds": DRAIN_SECONDS,
         # the pod's own address, inside the pod's namespace: never a wildcard in the root namespace
-        "metrics": {"address": node.pod_ip, "port": METRICS_PORT},
+        "metrics": {"address": node.pod_ip, "port": ANNOUNCER_METRICS_PORT},
         "exabgp": {
             "neighbors": [
                 {"address": topo.rr_ip(j), **({"md5_password_file": str(md5_file)} if md5_file else {})}
@@ -200,7 +204,10 @@ def exabgp_env() -> dict[str, str]:
 
 
 def exabgp_argv(conf: Path) -> list[str]:
-    return [str(EXABGP), str(conf)]
+    """exabgp under the interpreter it is installed for, started by our launcher so that its
+    reconnect backoff starts over after every session that came up (announcer/exabgp_launcher.py)."""
+    interpreter = EXABGP.read_text().splitlines()[0].removeprefix("#!").split()[0]
+    return [interpreter, EXABGP_LAUNCHER, str(conf)]
 
 
 def write_yaml(path: Path, data: dict[str, object]) -> Path:

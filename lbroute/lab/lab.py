@@ -299,7 +299,7 @@ class Lab:
         else:
             j = 1 if who == "rr" else int(who.removeprefix("rr"))
             ns, address = self.topology.rr_ns(j), self.topology.rr_ip(j)
-        url = f"http://{address}:{daemons.METRICS_PORT}/metrics"
+        url = f"http://{address}:{daemons.RR_METRICS_PORT}/metrics"
         argv = [str(daemons.VENV_BIN / "python"), "-c", _FETCH, url]
         result = subprocess.run(
             ["ip", "netns", "exec", ns, *argv], capture_output=True, text=True, check=True
@@ -390,7 +390,7 @@ class Lab:
                 self.socket("router"),
                 zserv,
                 graceful_restart=bool(self.state.graceful_restart),
-                metrics_address=f"{ROUTER_IP}:{daemons.METRICS_PORT}",
+                metrics_address=f"{ROUTER_IP}:{daemons.RR_METRICS_PORT}",
             ),
         )
         self._spawn("rr-manager-router", _rr_manager_argv(router_cfg), topo.router_ns)
@@ -409,7 +409,7 @@ class Lab:
                 md5_file=md5_file,
                 # metrics inside the RR's namespace, on its own address; in explicit-peer mode the
                 # manager runs in the root namespace to reach the API server on loopback: no metrics
-                metrics_address=None if self.state.kube_api else f"{topo.rr_ip(j)}:{daemons.METRICS_PORT}",
+                metrics_address=None if self.state.kube_api else f"{topo.rr_ip(j)}:{daemons.RR_METRICS_PORT}",
                 group_overrides=self.state.group_overrides,
                 graceful_restart=self.state.graceful_restart,
             )

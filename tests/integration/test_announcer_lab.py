@@ -55,7 +55,7 @@ def updates_from(lab: Lab, lb: int) -> int:
 
 def announcer_metrics(lab: Lab, lb: int) -> dict[str, float]:
     """The announcer's Prometheus metrics, scraped inside the pod's namespace."""
-    url = f"http://{Node(lb).pod_ip}:{daemons.METRICS_PORT}/metrics"
+    url = f"http://{Node(lb).pod_ip}:{daemons.ANNOUNCER_METRICS_PORT}/metrics"
     code = (
         "import sys, urllib.request; "
         f"sys.stdout.write(urllib.request.urlopen({url!r}, timeout=2).read().decode())"

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from lbroute.lab.daemons import EXABGP, exabgp_argv
 
 ROOT = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
@@ -71,16 +71,18 @@ def test_dockerfile_copies_what_exists(dockerfile: Path) -> None:
 
 @pytest.mark.parametrize("conf", sorted((ROOT / "configs").rglob("exabgp*.conf")), ids=lambda p: p.name)
 def test_exabgp_configs_parse(conf: Path, tmp_path: Path) -> None:
-    exabgp = shutil.which("exabgp") or "/usr/sbin/exabgp"
-    if not os.path.exists(exabgp):
+    if not EXABGP.exists():
         pytest.fail("exabgp is not installed; run `make setup`")
     # exabgp --test insists the API program exists: point it at this checkout's announcer
     text = conf.read_text().replace("/opt/lbroute/venv/bin/lbroute-announcer", str(BIN / "lbroute-announcer"))
     local = tmp_path / conf.name
     local.write_text(text)
     env = {"exabgp_api_cli": "false", "exabgp_daemon_drop": "false", "PATH": "/usr/sbin:/usr/bin:/bin"}
+    # through the launcher the images run (lbroute-exabgp): it must hand exabgp its arguments
+    argv = exabgp_argv(local)
+    assert argv[1].endswith("announcer/exabgp_launcher.py")
     result = subprocess.run(
-        [exabgp, "--test", str(local)], capture_output=True, text=True, env=env, timeout=60
+        [*argv[:-1], "--test", str(local)], capture_output=True, text=True, env=env, timeout=60
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
