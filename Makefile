@@ -7,7 +7,7 @@ BIN         := $(VENV)/bin
 STUBS       := lbroute/gobgp/apipb/__init__.py
 LAB_PREFIX  ?= lbr
 
-.PHONY: demo test setup deps venv stubs lint unit integration bench bench-rr bench-cli bench-announcer clean lab-down
+.PHONY: demo test setup deps venv stubs lint unit integration bench bench-rr bench-restart bench-cli bench-announcer clean lab-down
 
 demo: setup
 	$(BIN)/python -m lbroute.lab.demo --prefix $(LAB_PREFIX)
@@ -47,6 +47,9 @@ bench: setup
 
 bench-rr: setup
 	$(BIN)/python -m benchmarks.rr_scale
+
+bench-restart: setup
+	$(BIN)/python -m benchmarks.rr_restart
 
 bench-cli: setup
 	$(BIN)/python -m benchmarks.cli_vips --prefix $(LAB_PREFIX)
