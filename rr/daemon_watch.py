@@ -1,7 +1,8 @@
 """gobgpd's WatchEvent stream: structured log events, fresh peer metrics, and restart detection.
 
 A peer of ours whose session drops is re-armed (see ``Reconciler.rearm``) so that its
-neighbor, restarted, is not refused for gobgpd's fixed 5 s idle hold.
+neighbor, restarted, is not refused for gobgpd's fixed 5 s idle hold: every time if the
+session had been up a while, at most once per 30 s if its sessions keep failing early.
 
 The stream ends when gobgpd goes away (killed, restarted, socket gone). Then this waits
 for the channel to connect again and wakes the reconciler, so a restarted gobgpd gets
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import grpc
 import structlog
@@ -26,17 +28,30 @@ log = structlog.get_logger()
 
 # re-reading every peer's counters on every route event would cost more than the events
 METRICS_EVERY = 0.5
+# a peer whose sessions keep failing soon after they come up (over its max-prefix limit, a
+# config clash) is re-armed at most this often, so gobgpd's own idle hold damps it ...
 REARM_EVERY = 30.0
+# ... but a session that had been up this long before it dropped is a neighbor that went
+# away and may come straight back (a restart): re-armed every time
+STABLE_SESSION = 5.0
 _DOWN = frozenset({"IDLE", "ACTIVE", "UNKNOWN"})
 
 
 class DaemonWatch:
-    def __init__(self, client: GobgpClient, reconciler: Reconciler, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        client: GobgpClient,
+        reconciler: Reconciler,
+        stop: threading.Event,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.reconciler = reconciler
         self.stop = stop
+        self._clock = clock
         self._last_refresh = 0.0
-        self._established: set[str] = set()
+        # established peers, and since when
+        self._established: dict[str, float] = {}
         self._rearmed_at: dict[str, float] = {}
 
     def start(self) -> threading.Thread:
@@ -53,6 +68,7 @@ class DaemonWatch:
                         return
             except grpc.RpcError as err:
                 log.warning("rr.daemon.lost", target=self.client.target, error=describe(err))
+            self._established.clear()  # a new gobgpd starts with no session
             # a stream that keeps failing against a live daemon must not spin
             self.stop.wait(0.1)
             if self._wait_until_answering():
@@ -74,14 +90,12 @@ class DaemonWatch:
             case bgp.PeerEvent(address, established, state):
                 name = "rr.peer.up" if established else "rr.peer.down" if state in _DOWN else "rr.peer.state"
                 log.info(name, peer=address, state=state)
+                now = self._clock()
                 if established:
-                    self._established.add(address)
+                    self._established.setdefault(address, now)
                 elif state == "IDLE" and address in self._established:
-                    self._established.discard(address)
-                    # a peer that keeps failing (e.g. over its max-prefix limit) gets gobgpd's
-                    # own damping back: at most one re-arm per REARM_EVERY seconds
-                    now = time.monotonic()
-                    if now - self._rearmed_at.get(address, -REARM_EVERY) >= REARM_EVERY:
+                    stable = now - self._established.pop(address) >= STABLE_SESSION
+                    if stable or now - self._rearmed_at.get(address, -REARM_EVERY) >= REARM_EVERY:
                         self._rearmed_at[address] = now
                         self._rearm(address)
                 self._refresh(force=True)

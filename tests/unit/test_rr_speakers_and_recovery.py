@@ -15,6 +15,7 @@ from prometheus_client import generate_latest
 from lbroute.core import bgp
 from lbroute.polling import eventually
 from rr.config import RrConfig
+from rr.daemon_watch import DaemonWatch
 from rr.desired import desired_config
 from rr.kube_speakers import KubeSpeakers, pod_addresses
 from rr.metrics import RrMetrics
@@ -266,3 +267,41 @@ def test_peer_metrics_count_stale_paths_and_forget_peers_that_left() -> None:
     assert 'lbroute_rr_session_up{group="lbroute:rr",peer="10.0.0.2"} 0.0' in text
     metrics.record_peers([])
     assert "10.0.0.2" not in generate_latest(metrics.registry).decode()
+
+
+class RecordingReconciler:
+    """The two calls DaemonWatch makes of a Reconciler, recorded."""
+
+    def __init__(self) -> None:
+        self.rearmed: list[str] = []
+
+    def rearm(self, address: str) -> bool:
+        self.rearmed.append(address)
+        return True
+
+    def refresh_peer_metrics(self) -> None:
+        pass
+
+
+def test_a_neighbor_that_restarts_is_rearmed_each_time_a_failing_one_every_30_s() -> None:
+    now = [0.0]
+    reconciler = RecordingReconciler()
+    watch = DaemonWatch(None, reconciler, threading.Event(), clock=lambda: now[0])  # type: ignore[arg-type]
+
+    def session(address: str, lasted: float, pause: float = 1.0) -> None:
+        watch._handle(bgp.PeerEvent(address, True, "ESTABLISHED"))
+        now[0] += lasted
+        watch._handle(bgp.PeerEvent(address, False, "IDLE"))
+        now[0] += pause
+
+    # the RR restarted three times in 30 s: each session had been up for a while
+    for _ in range(3):
+        session("10.0.0.2", lasted=8.0)
+    assert reconciler.rearmed == ["10.0.0.2"] * 3
+    # a speaker cut off over its max-prefix limit a moment after each OPEN
+    for _ in range(10):
+        session("172.16.1.2", lasted=0.2)
+    assert reconciler.rearmed.count("172.16.1.2") == 1
+    now[0] += 30
+    session("172.16.1.2", lasted=0.2)
+    assert reconciler.rearmed.count("172.16.1.2") == 2
