@@ -16,10 +16,10 @@ missing, summed, and the longest contiguous stretch); answered -> FIB whole agai
 answered -> settled (the router's session with the RR back, no stale path); answered ->
 every LB speaker established at the RR again; sample count and median sampling interval.
 
-By default every run gets a lab of its own: exabgp 4.2 never resets its reconnect backoff
-after a successful session, and the router's manager re-arms a dropped peer at most once
-per 30 s, so repeated restarts in one lab measure those two instead of a restart
-(``--reuse-lab`` does that, one restart per ``--spacing`` seconds, to show it). Writes
+By default every run gets a lab of its own, so that each measures one restart and nothing
+a previous one left behind; ``--reuse-lab`` restarts one lab per mode every ``--spacing``
+seconds to see what does carry over (it found exabgp's ever-growing reconnect backoff and
+the re-arm damping, both fixed since). Writes
 ``benchmarks/results/rr_restart.json`` (per run and summary), ``rr_restart.png`` and every
 FIB sample in ``rr_restart_samples.jsonl.gz`` (``rr_restart_reused.*`` with
 ``--reuse-lab``); every lab is taken down, crash or not.
@@ -34,7 +34,6 @@ import json
 import os
 import platform
 import statistics
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ import grpc
 from lbroute import logs
 from lbroute.gobgp.client import GobgpClient
 from lbroute.kernel.fib import read_fib
+from lbroute.lab.fib_sampler import FibSampler, Sample
 from lbroute.lab.lab import Lab, LabError
 from lbroute.lab.topology import DEFAULT_VIP, Node, Topology
 from lbroute.polling import eventually, until
@@ -59,37 +59,6 @@ METRICS = (
     "answered_to_settled_s",
     "answered_to_speakers_s",
 )
-
-Sample = tuple[float, frozenset[str]]
-
-
-class FibSampler:
-    """Reads the router's FIB route for ``VIP`` in a thread, as often as ``ip`` answers, and keeps
-    (monotonic time, next-hops) pairs; the time is the middle of the read."""
-
-    def __init__(self, lab: Lab) -> None:
-        self.ns = lab.topology.router_ns
-        self.samples: list[Sample] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            before = time.monotonic()
-            routes = read_fib(self.ns, prefix=VIP)
-            after = time.monotonic()
-            self.samples.append(((before + after) / 2, routes[0].next_hops if routes else frozenset()))
-
-    def latest(self) -> frozenset[str] | None:
-        return self.samples[-1][1] if self.samples else None
-
-    def __enter__(self) -> FibSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
 
 
 def fib_whole(lab: Lab, whole: frozenset[str]) -> None:
@@ -120,7 +89,10 @@ def outage(samples: list[Sample], whole: frozenset[str]) -> dict[str, Any]:
 def restart_once(lab: Lab, whole: frozenset[str], speakers: set[str], timeout: float) -> dict[str, Any]:
     """One RR gobgpd restart in a settled lab; returns the run's record."""
     rr_ip = lab.topology.rr_ip(1)
-    with FibSampler(lab) as sampler, GobgpClient(str(lab.socket("router")), timeout=2.0) as router:
+    with (
+        FibSampler(lab.topology.router_ns, VIP) as sampler,
+        GobgpClient(str(lab.socket("router")), timeout=2.0) as router,
+    ):
         until(lambda: len(sampler.samples) >= 10, 5, what="FIB sampler running")
         killed = time.monotonic()
         lab.kill("rr")

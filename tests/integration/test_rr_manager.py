@@ -4,7 +4,6 @@ guard rails, explicit MD5 peers from Kubernetes, and resyncs that write nothing.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from lbroute.core.bgp import plan
 from lbroute.gobgp.client import GobgpClient
 from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import ip_json
+from lbroute.lab.fib_sampler import FibSampler
 from lbroute.lab.lab import Lab
 from lbroute.lab.topology import Node, rogue_routes
 from lbroute.polling import eventually
@@ -68,32 +68,10 @@ def desired_of(lab: Lab, who: str) -> Any:
 # --- restart recovery -------------------------------------------------------------------------
 
 
-class FibSampler:
-    """Reads the router's FIB route for ``VIP`` in a thread, as often as ``ip`` answers (~5 ms)."""
-
-    def __init__(self, lab: Lab) -> None:
-        self.lab = lab
-        self.samples: list[set[str]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.samples.append(fib_hops(self.lab))
-
-    def __enter__(self) -> FibSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-
 def test_graceful_restart_keeps_every_vip_in_the_fib_while_the_rr_restarts(make_lab: LabFactory) -> None:
     lab = make_lab(lbs=2, graceful_restart=30)
     whole = node_ips(1, 2)
-    with FibSampler(lab) as fib, GobgpClient(str(lab.socket("router"))) as router:
+    with FibSampler(lab.topology.router_ns, VIP) as fib, GobgpClient(str(lab.socket("router"))) as router:
         answered = lab.restart("rr")
 
         def stale_in_metrics(count: int) -> None:
@@ -119,7 +97,7 @@ def test_graceful_restart_keeps_every_vip_in_the_fib_while_the_rr_restarts(make_
         eventually(fresh_again, 20, what="router-RR session back, no stale path", context=lab.logs_tail)
         settled = time.monotonic() - answered
     eventually(lambda: stale_in_metrics(0), 5, what="no stale path in the router's metrics")
-    lost = [s for s in fib.samples if s != whole]
+    lost = [hops for _, hops in fib.samples if hops != whole]
     assert len(fib.samples) > 100, f"only {len(fib.samples)} FIB samples"
     assert not lost, f"{len(lost)} of {len(fib.samples)} samples missed a next-hop, e.g. {sorted(lost[0])}"
     router_log = Path(lab.state.processes["rr-manager-router"].log).read_text()
