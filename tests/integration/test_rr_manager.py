@@ -17,7 +17,7 @@ from lbroute.core.bgp import plan
 from lbroute.gobgp.client import GobgpClient
 from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import ip_json
-from lbroute.lab.fib_sampler import FibSampler
+from lbroute.lab.fib_sampler import FibSampler, Sample
 from lbroute.lab.lab import Lab
 from lbroute.lab.topology import Node, rogue_routes
 from lbroute.polling import eventually
@@ -59,6 +59,15 @@ def metric(text: str, name: str, **labels: str) -> float:
             if all(got.get(k) == v for k, v in labels.items()):
                 return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"no sample {name}{labels} in:\n{text}")
+
+
+def lost_then_whole(samples: list[Sample], whole: set[str]) -> float:
+    """When the FIB route, after missing a next-hop of ``whole``, had all of them again."""
+    lost = next((i for i, (_, hops) in enumerate(samples) if not whole <= hops), None)
+    assert lost is not None, f"the FIB has not lost a next-hop yet ({len(samples)} samples)"
+    back = next((t for t, hops in samples[lost:] if whole <= hops), None)
+    assert back is not None, f"FIB {VIP} since the loss: {sorted(samples[-1][1])}, want {sorted(whole)}"
+    return back
 
 
 def desired_of(lab: Lab, who: str) -> Any:
@@ -123,22 +132,24 @@ def test_killed_rr_gobgpd_gets_its_config_back_at_once_and_the_fib_recovers(make
     # when the restarted RR's speakers and router sessions are up again
     lab = make_lab(lbs=2, graceful_restart=0)
     desired = desired_of(lab, "rr")
-    answered = lab.restart("rr")
-    with GobgpClient(str(lab.socket("rr"))) as rr:
+    whole = node_ips(1, 2)
+    with FibSampler(lab.topology.router_ns, VIP) as fib:
+        answered = lab.restart("rr")
+        with GobgpClient(str(lab.socket("rr"))) as rr:
 
-        def configured() -> None:
-            todo = plan(desired, rr.observe())
-            assert todo.operations == (), f"still to apply: {todo.describe()}"
+            def configured() -> None:
+                todo = plan(desired, rr.observe())
+                assert todo.operations == (), f"still to apply: {todo.describe()}"
 
-        eventually(configured, 1.0, what="RR configured again", context=lab.logs_tail)
-        reapplied = time.monotonic() - answered
-    wait_fib(lab, node_ips(1, 2), timeout=10)
-    recovered = time.monotonic() - answered
+            eventually(configured, 1.0, what="RR configured again", context=lab.logs_tail)
+            reapplied = time.monotonic() - answered
+        eventually(lambda: lost_then_whole(fib.samples, whole), 10, what="FIB lost, then whole")
+    recovered = lost_then_whole(fib.samples, whole) - answered
     # the manager's share is immediate; the rest is exabgp's retry schedule (1 s) and the
     # router reconnecting to the passive RR — see docs/decisions/rr-restart-recovery.md
     assert reapplied < 1.0
-    # the issue asks for 2 s; seen here 1.0-1.7 s with a tail to 2.05 s (whole-second reconnect
-    # timers in exabgp and gobgpd): the bound guards the mechanism, the doc carries the numbers
+    # the issue asks for 2 s; the benchmark measured 1.1-2.0 s (whole-second reconnect timers
+    # in exabgp and gobgpd; graceful restart avoids the loss): the bound guards the mechanism
     assert recovered < 3.0, f"FIB whole {recovered:.2f}s after gobgpd answered"
     text = lab.metrics("rr")
     assert metric(text, "lbroute_rr_daemon_reconnects_total") == 1
@@ -170,10 +181,14 @@ def test_speakers_come_back_as_fast_after_the_fifth_rr_restart_as_after_the_firs
 
 def test_killed_router_gobgpd_gets_multipath_and_zebra_back(make_lab: LabFactory) -> None:
     lab = make_lab(lbs=2)
-    lab.restart("router")
-    wait_fib(lab, node_ips(1, 2), timeout=10)
+    whole = node_ips(1, 2)
+    with FibSampler(lab.topology.router_ns, VIP) as fib:
+        lab.restart("router")
+        # zebra drops a dead client's routes on its own time: the route seen whole must be the
+        # one the new gobgpd installed, after the old one was gone
+        eventually(lambda: lost_then_whole(fib.samples, whole), 15, what="route reinstalled")
     [route] = read_fib(lab.topology.router_ns, prefix=VIP)
-    assert route.protocol == "bgp"
+    assert route.protocol == "bgp" and route.next_hops == whole
 
 
 def test_with_two_rrs_killing_one_loses_no_vip(make_lab: LabFactory) -> None:
