@@ -48,6 +48,7 @@ def run_peers(args: argparse.Namespace) -> int:
             "REJECTED",
             "SENT",
             "HOLD",
+            "GR",
         )
     ]
     for s in sessions:
@@ -57,13 +58,16 @@ def run_peers(args: argparse.Namespace) -> int:
                 s.neighbor,
                 str(s.peer_asn),
                 s.peer_group or "-",
-                s.state + (" (admin down)" if s.admin_down else ""),
+                s.state
+                + (" (admin down)" if s.admin_down else "")
+                + (f" ({s.stale} stale kept)" if s.stale else ""),
                 duration(s.age(now)),
                 str(s.received),
                 str(s.accepted),
                 str(s.rejected),
                 str(s.advertised),
                 f"{s.hold_time}s" if s.hold_time else "-",
+                s.graceful_restart or "-",
             )
         )
     print_table(table)
@@ -87,4 +91,6 @@ def session_json(s: Session, now: float) -> dict[str, Any]:
         "rejected": s.rejected,
         "advertised": s.advertised,
         "hold_time": s.hold_time,
+        "graceful_restart": s.graceful_restart or None,
+        "stale": s.stale,
     }

@@ -26,6 +26,8 @@ class Session:
     peer_group: str = ""
     description: str = ""
     admin_down: bool = False
+    graceful_restart: str = ""  # "" off, "on" (both ways), "helper" (keeps the neighbor's paths only)
+    stale: int = 0  # paths kept, stale, while the neighbor restarts (graceful restart)
 
     @property
     def established(self) -> bool:

@@ -467,19 +467,23 @@ def _session(at: str, p: api.Peer) -> Session:
     state = api.PeerState.SessionState.Name(p.state.session_state)
     timers = p.timers.state
     stamp = timers.uptime if state == "ESTABLISHED" else timers.downtime
+    gr = p.graceful_restart
+    received = sum(a.state.received for a in p.afi_safis)
     return Session(
         at=at,
         neighbor=_neighbor_of(p),
         peer_asn=p.state.peer_asn or p.conf.peer_asn,
         state=state,
         since=stamp.seconds + stamp.nanos / 1e9 if stamp.seconds else None,
-        received=sum(a.state.received for a in p.afi_safis),
+        received=received,
         accepted=sum(a.state.accepted for a in p.afi_safis),
         advertised=sum(a.state.advertised for a in p.afi_safis),
         hold_time=timers.negotiated_hold_time,
         peer_group=p.conf.peer_group or p.state.peer_group,
         description=p.conf.description,
         admin_down=p.state.admin_state == api.PeerState.DOWN,
+        graceful_restart=("helper" if gr.helper_only else "on") if gr.enabled else "",
+        stale=received if gr.peer_restarting else 0,
     )
 
 

@@ -104,6 +104,13 @@ def test_vips_peers_rib_and_fib_say_what_the_lab_set_up(make_lab: LabFactory) ->
     assert at_rr["10.0.0.1"]["advertised"] == 5 + (1 if lab.state.graceful_restart else 0)
     assert at_router["10.0.0.2"]["received"] == at_router["10.0.0.2"]["accepted"] == 5
     assert at_router["10.0.0.2"]["hold_time"] == 9
+    # graceful restart, the lab's default with one RR: the router helps, the RR asks; not speakers
+    assert (
+        at_router["10.0.0.2"]["graceful_restart"] == "helper"
+        and at_rr["10.0.0.1"]["graceful_restart"] == "on"
+    )
+    assert all(at_rr[POD[i]]["graceful_restart"] is None for i in (1, 2, 3))
+    assert all(p["stale"] == 0 for p in peers)
     peer_rows = table(cli(lab, "peers").stdout)
     assert peer_rows[0][:5] == ["AT", "NEIGHBOR", "ASN", "GROUP", "STATE"]
     assert peer_rows[-1][:5] == ["router", "10.0.0.2", "65021", "-", "ESTABLISHED"]

@@ -89,6 +89,8 @@ def test_graceful_restart_keeps_every_vip_in_the_fib_while_the_rr_restarts(make_
 
         # the router's manager shows what it keeps: one path per LB for the one VIP
         eventually(lambda: stale_in_metrics(2), 5, what="stale paths in the router's metrics")
+        [held] = router.list_sessions("router")  # what `lbroute peers` shows
+        assert (held.graceful_restart, held.stale) == ("helper", 2) and not held.established
         saw_stale = False
 
         def fresh_again() -> None:
