@@ -194,19 +194,15 @@ class GobgpClient:
                     established=established,
                     received=received,
                     accepted=accepted,
-                    stale=received if p.graceful_restart.peer_restarting else 0,
+                    stale=_stale_paths(p),
                 )
             )
         return sorted(out, key=lambda c: c.address)
 
     def keeps_stale_paths(self, address: str) -> bool:
-        """The peer's session dropped gracefully and gobgpd keeps its paths, marked stale,
-        until the peer's End-of-RIB or its restart time (RFC 4724 receiving speaker)."""
+        """gobgpd keeps this peer's paths, stale, while it restarts (see ``_stale_paths``)."""
         request = api.ListPeerRequest(address=address)
-        return any(
-            r.peer.graceful_restart.peer_restarting and any(a.state.received for a in r.peer.afi_safis)
-            for r in self._stub.ListPeer(request, timeout=self.timeout)
-        )
+        return any(_stale_paths(r.peer) for r in self._stub.ListPeer(request, timeout=self.timeout))
 
     def _unfiltered(self, address: str, family: api.Family) -> int:
         request = api.ListPathRequest(
@@ -468,14 +464,13 @@ def _session(at: str, p: api.Peer) -> Session:
     timers = p.timers.state
     stamp = timers.uptime if state == "ESTABLISHED" else timers.downtime
     gr = p.graceful_restart
-    received = sum(a.state.received for a in p.afi_safis)
     return Session(
         at=at,
         neighbor=_neighbor_of(p),
         peer_asn=p.state.peer_asn or p.conf.peer_asn,
         state=state,
         since=stamp.seconds + stamp.nanos / 1e9 if stamp.seconds else None,
-        received=received,
+        received=sum(a.state.received for a in p.afi_safis),
         accepted=sum(a.state.accepted for a in p.afi_safis),
         advertised=sum(a.state.advertised for a in p.afi_safis),
         hold_time=timers.negotiated_hold_time,
@@ -483,8 +478,14 @@ def _session(at: str, p: api.Peer) -> Session:
         description=p.conf.description,
         admin_down=p.state.admin_state == api.PeerState.DOWN,
         graceful_restart=("helper" if gr.helper_only else "on") if gr.enabled else "",
-        stale=received if gr.peer_restarting else 0,
+        stale=_stale_paths(p),
     )
+
+
+def _stale_paths(p: api.Peer) -> int:
+    """Paths gobgpd keeps, stale, for a peer whose session dropped under graceful restart:
+    all it had received, until its End-of-RIB or its restart time (RFC 4724)."""
+    return sum(a.state.received for a in p.afi_safis) if p.graceful_restart.peer_restarting else 0
 
 
 def _session_of(p: api.Peer | api.PeerGroup) -> bgp.SessionSpec:
