@@ -133,11 +133,7 @@ def run_restart(args: argparse.Namespace) -> int:
     lab = Lab(args.prefix)
     if not lab.is_up():
         raise LabError(f"lab {args.prefix!r} is not up")
-    answered = lab.restart(args.who)
-    lab.wait_converged(args.timeout)
-    whole = time.monotonic() - answered
-    lab.wait_settled(args.timeout)
-    settled = time.monotonic() - answered
+    whole, settled = restart_and_recover(lab, args.who, args.timeout)
     print(
         f"lab {args.prefix}: gobgpd-{args.who} restarted; FIB whole {whole:.2f}s and router "
         f"sessions back, no stale path, {settled:.2f}s after it answered"
@@ -174,6 +170,16 @@ def probe(lab: Lab, vip: str, count: int) -> dict[str, Any]:
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     result: dict[str, Any] = json.loads(out)
     return result
+
+
+def restart_and_recover(lab: Lab, who: str, timeout: float) -> tuple[float, float]:
+    """``kill -9`` and restart the gobgpd of ``who``; returns the seconds from the new one
+    answering until the FIB was whole, and until the router was settled (nothing stale)."""
+    answered = lab.restart(who)
+    lab.wait_converged(timeout)
+    whole = time.monotonic() - answered
+    lab.wait_settled(timeout)
+    return whole, time.monotonic() - answered
 
 
 def probe_during(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import time
 
 from lbroute import logs
 from lbroute.cli import lab_cmd
@@ -61,14 +60,9 @@ def run(prefix: str) -> int:
             "kill -9 the route reflector's gobgpd under traffic (graceful restart keeps the router's paths)"
         )
 
-        def restart_rr() -> tuple[float, float]:
-            answered = lab.restart("rr")
-            lab.wait_converged(30)
-            whole = time.monotonic() - answered
-            lab.wait_settled(30)
-            return whole, time.monotonic() - answered
-
-        result, (whole, settled) = lab_cmd.probe_during(lab, "10.1.1.1", RESTART_REQUESTS, 0.1, restart_rr)
+        result, (whole, settled) = lab_cmd.probe_during(
+            lab, "10.1.1.1", RESTART_REQUESTS, 0.1, lambda: lab_cmd.restart_and_recover(lab, "rr", 30)
+        )
         print(
             f"FIB whole {whole:.2f}s after the new gobgpd answered; "
             f"router session back, nothing stale, after {settled:.2f}s"
