@@ -48,8 +48,9 @@ services:
 """
 
 
-def run(module: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=60)
+def run(module: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", module, *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
 
 
 def test_rr_lists_every_problem_with_its_place(tmp_path: Path) -> None:

@@ -3,8 +3,6 @@ recovery paths: re-apply after a daemon restart, wake-ups, re-arming a dropped p
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from rr.reconcile import Reconciler
 from tests.fakes.gobgpd import FakeGobgpd
 from tests.fakes.kube_api import FakeKubeApi
 from tests.unit.test_bgp_plan import GROUP, RR
+from tests.unit.test_config import run
 
 KUBE_GROUP = {
     "name": "lb",
@@ -187,12 +186,7 @@ def test_unreadable_md5_key_file_is_a_config_problem(tmp_path: Path) -> None:
     import yaml
 
     cfg.write_text(yaml.safe_dump({**RR, "speaker_groups": [group]}))
-    result = subprocess.run(
-        [sys.executable, "-m", "rr.main", "apply", "--config", str(cfg), "--wait", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run("rr.main", "apply", "--config", str(cfg), "--wait", "0")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"{cfg}: speaker_groups[0].md5_password_file: cannot read {tmp_path / 'missing.key'}: "
@@ -223,13 +217,8 @@ def test_without_an_api_server_the_manager_says_so(tmp_path: Path) -> None:
     cfg = tmp_path / "rr.yaml"
     group = {k: v for k, v in KUBE_GROUP.items() if k != "md5_password_file"}
     cfg.write_text(yaml.safe_dump({**RR, "speaker_groups": [group]}))
-    result = subprocess.run(
-        [sys.executable, "-m", "rr.main", "plan", "--config", str(cfg), "--wait", "1"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin"},  # no KUBERNETES_SERVICE_HOST: not in a cluster
-    )
+    # no KUBERNETES_SERVICE_HOST: not in a cluster
+    result = run("rr.main", "plan", "--config", str(cfg), "--wait", "1", env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 1
     assert (
         result.stderr.strip()
