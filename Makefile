@@ -7,7 +7,7 @@ BIN         := $(VENV)/bin
 STUBS       := lbroute/gobgp/apipb/__init__.py
 LAB_PREFIX  ?= lbr
 
-.PHONY: demo test setup deps venv stubs lint unit integration bench bench-rr bench-restart bench-cli bench-announcer clean lab-down
+.PHONY: demo test setup deps venv stubs lint unit process integration bench bench-rr bench-restart bench-cli bench-announcer clean lab-down
 
 demo: setup
 	$(BIN)/python -m lbroute.lab.demo --prefix $(LAB_PREFIX)
@@ -38,6 +38,9 @@ lint: venv stubs
 
 unit: setup
 	$(BIN)/pytest -m unit tests
+
+process: setup
+	$(BIN)/pytest -m process tests
 
 integration: setup
 	$(BIN)/pytest -m integration tests
