@@ -5,6 +5,16 @@ from __future__ import annotations
 import argparse
 import ipaddress
 
+from lbroute.lab.topology import TopologyError, check_prefix
+
+
+def lab_name(text: str) -> str:
+    """A lab's prefix (``--prefix``, ``--lab``): checked by the lab's own rule before any use."""
+    try:
+        return check_prefix(text)
+    except TopologyError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
 
 def network(text: str) -> str:
     try:

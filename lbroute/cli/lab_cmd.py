@@ -18,7 +18,7 @@ from lbroute.lab.lab import Lab, LabError
 from lbroute.lab.topology import DEFAULT_VIP, Service, Topology, parse_service
 from lbroute.polling import eventually
 
-from .argtypes import restart_time
+from .argtypes import lab_name, restart_time
 from .output import print_json
 
 T = TypeVar("T")
@@ -84,7 +84,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     prefix_default = os.environ.get("LBROUTE_LAB_PREFIX", "lbr")
     for p in (up, scale, status, probe_p, restart, down, *health_parsers):
-        p.add_argument("--prefix", default=prefix_default, help="namespace prefix (default %(default)s)")
+        p.add_argument(
+            "--prefix",
+            type=lab_name,
+            default=prefix_default,
+            help="the lab's name, which prefixes its namespaces: 1-8 lowercase letters and digits "
+            "($LBROUTE_LAB_PREFIX, default %(default)s)",
+        )
 
 
 def run_up(args: argparse.Namespace) -> int:
@@ -156,8 +162,13 @@ def run_health(args: argparse.Namespace) -> int:
 
 
 def run_down(args: argparse.Namespace) -> int:
-    removed = Lab(args.prefix).down()
-    print(f"lab {args.prefix} down: removed {len(removed)} namespaces")
+    lab = Lab(args.prefix)
+    made = lab.exists()
+    removed = lab.down()  # with no lab here: ends and deletes nothing
+    if made:
+        print(f"lab {args.prefix} down: removed {len(removed)} namespaces")
+    else:
+        print(f"lab {args.prefix}: nothing to take down (no lab of that name in {lab.root})")
     return 0
 
 

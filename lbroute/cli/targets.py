@@ -29,7 +29,7 @@ from lbroute.kernel.ip import IpCommandError
 from lbroute.lab.lab import Lab
 from lbroute.lab.topology import VIP_POOL
 
-from .argtypes import network, positive_seconds
+from .argtypes import lab_name, network, positive_seconds
 from .errors import TargetError
 
 DEFAULT_TIMEOUT = 10.0
@@ -102,7 +102,9 @@ def add_target_args(
             help="FIB routes inside this range are VIPs even if BGP has no path for them; "
             "repeatable ($LBROUTE_VIP_POOL, comma-separated; --lab adds the lab's pool)",
         )
-    g.add_argument("--lab", metavar="LAB", help="take every target from the running lab with this prefix")
+    g.add_argument(
+        "--lab", type=lab_name, metavar="LAB", help="take every target from the running lab with this prefix"
+    )
     if gobgpd:
         g.add_argument(
             "--rpc-timeout",

@@ -21,14 +21,20 @@ from lbroute.kernel.ip import ip, list_netns, sysctl
 from lbroute.polling import Timeout, eventually
 
 from . import daemons, processes
-from .state import DEFAULT_STATE_ROOT, LabState, ProcessRecord
+from .errors import LabError
+from .state import (
+    DEFAULT_STATE_ROOT,
+    LabState,
+    ProcessRecord,
+    claim_directory,
+    is_lab_directory,
+    remove_directory,
+)
 from .topology import ROUTER_IP, VIP_POOL, Node, Service, Topology, rogue_routes
 
+__all__ = ["Lab", "LabError", "preflight"]
+
 log = structlog.get_logger()
-
-
-class LabError(Exception):
-    """A lab request that cannot be carried out as asked (exit code 2)."""
 
 
 def preflight() -> list[str]:
@@ -43,10 +49,16 @@ def preflight() -> list[str]:
 
 class Lab:
     def __init__(self, prefix: str, root: Path = DEFAULT_STATE_ROOT) -> None:
+        self.dir = LabState.directory(prefix, root)  # checks the prefix: a TopologyError if no lab name
         self.prefix = prefix
         self.root = root
-        self.dir = LabState.directory(prefix, root)
-        self.state = LabState.load(prefix, root) or LabState(prefix=prefix)
+        loaded = LabState.load(prefix, root)
+        self.recorded = loaded is not None
+        self.state = loaded or LabState(prefix=prefix)
+
+    def exists(self) -> bool:
+        """Whether a lab of this name was made here (up, down or crashed, until ``down``)."""
+        return is_lab_directory(self.dir)
 
     # --- public -----------------------------------------------------------------------------
 
@@ -106,7 +118,7 @@ class Lab:
             group_overrides=dict(group_overrides or {}),
             graceful_restart=(30 if topo.rrs == 1 else 0) if graceful_restart is None else graceful_restart,
         )
-        self.dir.mkdir(parents=True, exist_ok=True)
+        claim_directory(self.dir)
         self._save()
         self._build_core(topo)
         for node in topo.nodes:
@@ -140,22 +152,40 @@ class Lab:
         return seconds
 
     def down(self) -> list[str]:
-        """End every recorded process and delete every namespace of this prefix, crash or not."""
+        """End every recorded process and delete every recorded namespace, crash or not.
+
+        Removes only what the lab made: the namespaces and processes its state records, and
+        its own marked state directory. When the state file is lost (a crash) but the
+        directory is the lab's, the namespaces are found by the lab's naming pattern instead.
+        Namespaces that merely look like a lab's, with no lab here to vouch for them, are
+        left alone: a ``LabError`` names them.
+        """
+        made_here = self.exists()
         ended = []
         for name in reversed(list(self.state.processes)):
             record = self.state.processes[name]
             processes.stop(record)
             ended.append(name)
         existing = set(list_netns())
-        ours = set(self.state.namespaces) | {ns for ns in existing if self._is_ours(ns)}
+        lookalikes = {ns for ns in existing if self._named_like_ours(ns)}
+        ours = set(self.state.namespaces)
+        if made_here and not self.recorded:
+            ours |= lookalikes
         for ns in sorted(ours & existing):
             self._kill_leftovers(ns)
             ip("netns", "del", ns, check=False)
-        if self.dir.exists():
-            shutil.rmtree(self.dir, ignore_errors=True)
+        remove_directory(self.dir)
         self.state = LabState(prefix=self.prefix)
+        self.recorded = False
         log.info("lab.down", prefix=self.prefix, count=len(ended))
-        return sorted(ours)
+        strangers = sorted(lookalikes - ours)
+        if strangers and not made_here:
+            raise LabError(
+                f"no lab {self.prefix!r} in {self.root}, but namespaces named like one exist: "
+                f"{', '.join(strangers)}; not deleted (the lab deletes only what it recorded "
+                "creating): `ip netns del NAME` removes one"
+            )
+        return sorted(ours & existing)
 
     def router_fib(self) -> dict[str, frozenset[str]]:
         """VIP-pool routes in the router's kernel FIB: prefix -> gateways."""
@@ -243,7 +273,7 @@ class Lab:
         """Another namespace on the lab's bridge (e.g. a benchmark's speaker farm), recorded
         like every other so that ``down`` removes it. ``suffix`` must be ``node<N>``-shaped."""
         name = f"{self.prefix}-{suffix}"
-        if not self._is_ours(name):
+        if not self._named_like_ours(name):
             raise LabError(f"namespace suffix {suffix!r}: use node<N> or lb<N>")
         self._add_netns(name)
         self._attach_to_bridge(name, suffix, address)
@@ -311,7 +341,7 @@ class Lab:
     def _save(self) -> None:
         self.state.save(self.root)
 
-    def _is_ours(self, ns: str) -> bool:
+    def _named_like_ours(self, ns: str) -> bool:
         return re.fullmatch(rf"{re.escape(self.prefix)}-(net|router|rr\d*|node\d+|lb\d+)", ns) is not None
 
     def _add_netns(self, name: str) -> None:

@@ -14,6 +14,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from lbroute.core.echo import shown
+
 ASN = 65021
 NODE_NET = ipaddress.ip_network("10.0.0.0/24")
 POD_RANGE = ipaddress.ip_network("172.16.0.0/16")
@@ -21,7 +23,9 @@ VIP_POOL = ipaddress.ip_network("10.1.0.0/16")
 ROUTER_IP = "10.0.0.1"
 DEFAULT_VIP = "10.1.1.1/32"
 MAX_LBS = 64
-PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
+# a lab's name: it names namespaces (<prefix>-router: within the kernel's 15 characters) and
+# the state directory <root>/<prefix>, so nothing that could be a path
+PREFIX_RE = re.compile(r"[a-z][a-z0-9]{0,7}")
 
 
 def rogue_routes(node_ip: str, pod_ip: str) -> tuple[tuple[str, str], ...]:
@@ -124,10 +128,21 @@ class Topology:
         return Topology(self.prefix, lbs, self.services, self.rrs)
 
 
+def check_prefix(prefix: str) -> str:
+    """The lab name, or a ``TopologyError``: the one check every command's prefix passes."""
+    if not PREFIX_RE.fullmatch(prefix):
+        raise TopologyError(
+            f"lab prefix {shown(prefix)}: use 1-8 lowercase letters and digits, starting with a letter"
+        )
+    return prefix
+
+
 def validate(prefix: str, lbs: int, rrs: int) -> list[str]:
     problems = []
-    if not PREFIX_RE.match(prefix):
-        problems.append(f"prefix {prefix!r}: use 1-8 lowercase letters/digits starting with a letter")
+    try:
+        check_prefix(prefix)
+    except TopologyError as err:
+        problems.append(str(err))
     if not 0 <= lbs <= MAX_LBS:
         problems.append(f"lbs {lbs}: must be between 0 and {MAX_LBS}")
     if rrs not in (1, 2):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lbroute.lab.topology import Service, Topology, TopologyError, parse_service
+from lbroute.lab.topology import Service, Topology, TopologyError, check_prefix, parse_service
 
 
 def test_names_and_addresses_follow_the_seed() -> None:
@@ -40,3 +40,22 @@ def test_bad_services_are_refused(text: str) -> None:
 def test_bad_topologies_are_refused(prefix: str, lbs: int) -> None:
     with pytest.raises(TopologyError):
         Topology(prefix, lbs)
+
+
+@pytest.mark.parametrize("prefix", ["lbr", "t1a2b3", "a", "abcdefgh"])
+def test_lab_names(prefix: str) -> None:
+    assert check_prefix(prefix) == prefix
+
+
+@pytest.mark.parametrize(
+    "prefix", ["", "..", ".", "/run", "a/b", "lbr\n", "lbr ", "Lbr", "1lb", "lb-r", "abcdefghi", "é"]
+)
+def test_names_that_could_be_paths_or_break_namespaces_are_refused(prefix: str) -> None:
+    with pytest.raises(TopologyError, match="lab prefix"):
+        check_prefix(prefix)
+
+
+def test_a_huge_bad_name_is_echoed_cut() -> None:
+    with pytest.raises(TopologyError) as err:
+        check_prefix("x" * 1_000_000)
+    assert len(str(err.value)) < 200 and "1000000 characters" in str(err.value)
