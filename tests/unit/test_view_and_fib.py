@@ -58,3 +58,70 @@ def test_parse_multipath_route_with_nexthop_object() -> None:
     assert routes[1] == FibRoute("10.1.1.1/32", frozenset({A, B}), "bgp")
     assert routes[0].next_hops == frozenset()
     assert routes[2].prefix == "0.0.0.0/0" and routes[2].next_hops == frozenset({"10.0.0.254"})
+
+
+# `ip -j -6 route show table main` in a namespace with routes added by hand (kernel 6.18,
+# iproute2 6.1): a multipath route is one entry with "nexthops", as in IPv4
+IPV6_ROUTES = [
+    {"dst": "2001:db8::1", "metric": 1024, "flags": [], "pref": "medium", "nexthops": [
+        {"gateway": "fd00::11", "dev": "v0", "weight": 1, "flags": []},
+        {"gateway": "fd00::12", "dev": "v0", "weight": 1, "flags": []},
+        {"gateway": "fd00::13", "dev": "v0", "weight": 1, "flags": []}]},
+    {"dst": "2001:db8::2", "gateway": "fd00::11", "dev": "v0", "protocol": "bgp", "metric": 1024,
+     "flags": [], "pref": "medium"},
+    {"dst": "2001:db8::3", "nhid": 3, "protocol": "bgp", "metric": 1024, "flags": [], "pref": "medium",
+     "nexthops": [{"gateway": "fd00::11", "dev": "v0", "weight": 1, "flags": []},
+                  {"gateway": "fd00::12", "dev": "v0", "weight": 1, "flags": []}]},
+    {"dst": "2001:db8::6", "gateway": "fd00::11", "dev": "v0", "metric": 10, "flags": [], "pref": "medium"},
+    {"dst": "2001:db8::6", "gateway": "fd00::12", "dev": "v0", "metric": 20, "flags": [], "pref": "medium"},
+    {"type": "blackhole", "dst": "2001:db8::9", "dev": "lo", "metric": 1024, "flags": [], "pref": "medium"},
+    {"dst": "fd00::/64", "dev": "v0", "protocol": "kernel", "metric": 256, "flags": [], "pref": "medium"},
+    {"dst": "fe80::/64", "dev": "v1", "protocol": "kernel", "metric": 256, "flags": [], "pref": "medium"},
+    {"dst": "fe80::/64", "dev": "v0", "protocol": "kernel", "metric": 256, "flags": [], "pref": "medium"},
+    {"dst": "default", "gateway": "fd00::99", "dev": "v0", "metric": 1024, "flags": [], "pref": "medium"},
+]  # fmt: skip
+
+
+def test_parse_ipv6_routes() -> None:
+    routes = {r.prefix: r for r in parse_routes(IPV6_ROUTES, "inet6")}
+    assert routes["2001:db8::1/128"].next_hops == frozenset({"fd00::11", "fd00::12", "fd00::13"})
+    assert routes["2001:db8::2/128"] == FibRoute("2001:db8::2/128", frozenset({"fd00::11"}), "bgp")
+    assert routes["2001:db8::3/128"] == FibRoute(
+        "2001:db8::3/128", frozenset({"fd00::11", "fd00::12"}), "bgp"
+    )
+    # two routes for one prefix: the kernel forwards on the lower metric
+    assert routes["2001:db8::6/128"].next_hops == frozenset({"fd00::11"})
+    assert routes["2001:db8::9/128"].next_hops == frozenset()
+    assert routes["fe80::/64"].next_hops == frozenset() and routes["fd00::/64"].protocol == "kernel"
+    assert routes["::/0"].next_hops == frozenset({"fd00::99"})
+    assert len(routes) == len(parse_routes(IPV6_ROUTES, "inet6")) == 8
+
+
+def test_parse_ipv6_multipath_listed_one_next_hop_per_entry() -> None:
+    # older kernels dump each next-hop of an IPv6 multipath route as an entry of its own
+    entries = [
+        {"dst": "2001:db8::1", "gateway": f"fd00::1{i}", "dev": "eth0", "protocol": "bgp", "metric": 20}
+        for i in (1, 2, 3)
+    ]
+    [route] = parse_routes(entries, "inet6")
+    assert route == FibRoute("2001:db8::1/128", frozenset({"fd00::11", "fd00::12", "fd00::13"}), "bgp")
+
+
+def test_parse_ipv4_routes_via_ipv6_gateways() -> None:
+    # `ip -j -4 route` for 10.2.2.2 via inet6 fd00::11 and a multipath route over IPv6 gateways
+    entries = [
+        {"dst": "10.2.2.2", "via": {"family": "inet6", "host": "fd00::11"}, "dev": "v0", "flags": []},
+        {"dst": "10.2.2.3", "flags": [], "nexthops": [
+            {"via": {"family": "inet6", "host": "fd00::11"}, "dev": "v0", "weight": 1, "flags": []},
+            {"via": {"family": "inet6", "host": "fd00::12"}, "dev": "v0", "weight": 1, "flags": []}]},
+    ]  # fmt: skip
+    routes = parse_routes(entries)
+    assert [r.next_hops for r in routes] == [frozenset({"fd00::11"}), frozenset({"fd00::11", "fd00::12"})]
+
+
+def test_ipv6_vips_are_judged_like_ipv4_ones() -> None:
+    vip = "2001:db8::1/128"
+    announced = [Path(vip, f"fd00::1{i}", source=f"fd01::{i}", path_id=i) for i in (1, 2, 3)]
+    fib = [r for r in parse_routes(IPV6_ROUTES, "inet6") if r.prefix == vip]
+    [row] = vip_rows([announced], fib)
+    assert row.status == OK and row.fib_next_hops == frozenset({"fd00::11", "fd00::12", "fd00::13"})
