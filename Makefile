@@ -10,7 +10,7 @@ LAB_PREFIX  ?= lbr
 .PHONY: demo test setup deps venv stubs lint unit process integration bench bench-rr bench-restart bench-cli bench-announcer clean lab-down
 
 demo: setup
-	$(BIN)/python -m lbroute.lab.demo --prefix $(LAB_PREFIX)
+	$(BIN)/lbroute lab demo --prefix $(LAB_PREFIX)
 
 test: setup lint
 	$(BIN)/pytest tests

@@ -45,6 +45,7 @@ from lbroute.gobgp.client import GobgpClient
 from lbroute.kernel.fib import read_fib
 from lbroute.lab.fib_sampler import FibSampler, Sample
 from lbroute.lab.lab import Lab, LabError
+from lbroute.lab.scenario import Scenario
 from lbroute.lab.topology import DEFAULT_VIP, Node, Topology
 from lbroute.polling import eventually, until
 
@@ -162,7 +163,7 @@ def bring_up(prefix: str, lbs: int, graceful_restart: int) -> Lab:
     if lab.is_up():
         raise LabError(f"lab {prefix!r} is already up; `lbroute lab down --prefix {prefix}` removes it")
     try:
-        lab.up(Topology(prefix, lbs, rrs=1), timeout=30, graceful_restart=graceful_restart)
+        lab.up(Topology(prefix, lbs, rrs=1), Scenario(graceful_restart=graceful_restart), timeout=30)
     except BaseException:
         lab.down()
         raise

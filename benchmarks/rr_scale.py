@@ -29,6 +29,7 @@ from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import ip
 from lbroute.lab import daemons
 from lbroute.lab.lab import Lab
+from lbroute.lab.scenario import Scenario
 from lbroute.lab.topology import ASN, Node, Topology
 from lbroute.polling import eventually
 
@@ -86,8 +87,7 @@ def run_one(n: int, m: int, processes: int, timeout: float) -> dict[str, Any]:
     lab.down()  # a crashed earlier run leaves nothing in the way
     try:
         # speaker timers longer than the lab's 3 s: a busy exabgp must not miss keepalives
-        overrides = {"timers": {"hold_time": 30, "keepalive": 10}, "max_prefixes": m + 10}
-        lab.up(Topology(PREFIX, 0), group_overrides=overrides)
+        lab.up(Topology(PREFIX, 0), Scenario(speaker_timers=(30, 10), max_prefixes=m + 10))
         farm = lab.add_namespace("node200", f"{FARM_IP}/24")
         for i in range(1, n + 1):
             ip("addr", "add", f"{FARM_NET.network_address + i}/32", "dev", "eth0", netns=farm)

@@ -11,26 +11,56 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 from lbroute import logs
-from lbroute.lab.lab import LabError
+from lbroute.lab.errors import LabError
 from lbroute.lab.topology import TopologyError
 
 from . import completion_cmd, diff_cmd, fib_cmd, lab_cmd, peers_cmd, rib_cmd, vips_cmd, watch_cmd
 from .errors import EXIT_USAGE, Parser, TargetError
 
+DESCRIPTION = "lbroute: where every VIP's traffic goes (RR, router, kernel FIB), and the lab that shows it."
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 
 def parser() -> argparse.ArgumentParser:
-    p: argparse.ArgumentParser = Parser(
-        prog="lbroute", description=__doc__.splitlines()[0] if __doc__ else None
+    p: argparse.ArgumentParser = Parser(prog="lbroute", description=DESCRIPTION)
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    p.add_argument(
+        "--log-level",
+        default=None,
+        choices=LOG_LEVELS,
+        help="log events on stderr from this level (default warning)",
     )
-    p.add_argument("--log-level", default=None, choices=("debug", "info", "warning", "error"))
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for family in (vips_cmd, diff_cmd, peers_cmd, rib_cmd, fib_cmd, watch_cmd):
         family.add_parsers(sub)
     lab_cmd.add_parsers(sub)
     completion_cmd.add_parsers(sub, root=p)
+    _global_options_after_the_command(p)
     return p
+
+
+def _global_options_after_the_command(p: argparse.ArgumentParser) -> None:
+    """``lbroute watch --log-level info`` works like ``lbroute --log-level info watch``: every
+    command takes the option too, and leaves it unset (SUPPRESS) unless given there."""
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                if any(isinstance(a, argparse._SubParsersAction) for a in child._actions):
+                    _global_options_after_the_command(child)
+                else:
+                    child.add_argument(
+                        "--log-level", default=argparse.SUPPRESS, choices=LOG_LEVELS, help=argparse.SUPPRESS
+                    )
+
+
+def _version() -> str:
+    try:
+        return version("lbroute")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
 
 
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a SIGPIPE death
@@ -45,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     except (TargetError, LabError, TopologyError) as err:
         print(f"lbroute: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
+        for note in getattr(err, "__notes__", ()):  # e.g. what a half-built lab left behind
+            print(f"lbroute: interrupted; {note}", file=sys.stderr)
         return 128 + 2  # Ctrl-C: the shell's code for SIGINT, without a traceback
     except BrokenPipeError:
         # the reader (head, less) left early: not worth a traceback; keep the interpreter's

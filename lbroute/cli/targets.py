@@ -4,7 +4,9 @@ Targets come from flags, else the environment: one or more RR gobgpds (``--rr``,
 repeatable, or ``LBROUTE_RR=a,b``), the router's gobgpd (``--router``), the network
 namespace of the router's kernel FIB (``--router-netns``; default: this host's) and the
 VIP pools (``--vip-pool``) whose FIB routes count as VIPs even when BGP knows nothing of
-them. ``--lab PREFIX`` takes all of them from a running lab instead.
+them. ``--lab PREFIX`` takes all of them from a running lab instead (and refuses the other
+target flags beside it). A command that needs a gobgpd and is given no target at all, by
+flag or environment, uses the lab when exactly one is running, and says so on stderr.
 
 Every read that fails becomes a ``TargetError`` naming the target and what to check.
 """
@@ -14,7 +16,8 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -26,10 +29,10 @@ from lbroute.gobgp.client import GobgpClient
 from lbroute.gobgp.errors import describe
 from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import IpCommandError
-from lbroute.lab.lab import Lab
+from lbroute.lab.lab import Lab, running_labs
 from lbroute.lab.topology import VIP_POOL
 
-from .argtypes import lab_name, network, positive_seconds
+from .argtypes import lab_name, network, rpc_timeout, target, target_problem
 from .errors import TargetError
 
 DEFAULT_TIMEOUT = 10.0
@@ -56,11 +59,14 @@ class Targets:
     def daemons(self) -> tuple[Daemon, ...]:
         return (*self.rrs, *((self.router,) if self.router else ()))
 
+    # when no target was given and no single lab stood in: the labs that run, if several
+    labs_running: tuple[str, ...] = ()
+
     def need_rrs(self) -> tuple[Daemon, ...]:
         if not self.rrs:
             raise TargetError(
                 "no RR target: pass --rr unix:///path/gobgp.sock or HOST:PORT (or set LBROUTE_RR), "
-                "or --lab PREFIX"
+                f"or --lab PREFIX{self._labs_hint()}"
             )
         return self.rrs
 
@@ -68,9 +74,12 @@ class Targets:
         if not self.daemons:
             raise TargetError(
                 "no gobgpd target: pass --rr and/or --router (or set LBROUTE_RR / LBROUTE_ROUTER), "
-                "or --lab PREFIX"
+                f"or --lab PREFIX{self._labs_hint()}"
             )
         return self.daemons
+
+    def _labs_hint(self) -> str:
+        return f" (labs running: {', '.join(self.labs_running)})" if self.labs_running else ""
 
 
 def add_target_args(
@@ -82,11 +91,14 @@ def add_target_args(
         g.add_argument(
             "--rr",
             action="append",
+            type=target,
             metavar="TARGET",
             help="an RR gobgpd's gRPC address: unix:///path, /path or HOST:PORT; repeat for "
             "redundant RRs ($LBROUTE_RR, comma-separated)",
         )
-        g.add_argument("--router", metavar="TARGET", help="the router's gobgpd ($LBROUTE_ROUTER)")
+        g.add_argument(
+            "--router", type=target, metavar="TARGET", help="the router's gobgpd ($LBROUTE_ROUTER)"
+        )
     if fib:
         g.add_argument(
             "--router-netns",
@@ -103,19 +115,29 @@ def add_target_args(
             "repeatable ($LBROUTE_VIP_POOL, comma-separated; --lab adds the lab's pool)",
         )
     g.add_argument(
-        "--lab", type=lab_name, metavar="LAB", help="take every target from the running lab with this prefix"
+        "--lab",
+        type=lab_name,
+        metavar="LAB",
+        help="take every target from the running lab with this prefix (not with the other target "
+        "flags; default: the one lab running, when no target is given at all)",
     )
     if gobgpd:
         g.add_argument(
             "--rpc-timeout",
-            type=positive_seconds,
+            type=rpc_timeout,
             default=DEFAULT_TIMEOUT,
             metavar="SECONDS",
-            help="deadline for each gobgpd read (default %(default)gs)",
+            help="deadline for each gobgpd read (default %(default)gs, at most 600)",
         )
 
 
-def resolve(args: argparse.Namespace, env: dict[str, str] | None = None) -> Targets:
+def resolve(
+    args: argparse.Namespace,
+    env: dict[str, str] | None = None,
+    *,
+    labs: Callable[[], list[str]] = running_labs,
+) -> Targets:
+    """The targets of a command, from its flags, else ``env``; ``labs`` lists the running labs."""
     env = dict(os.environ) if env is None else env
     rr_flags: list[str] = getattr(args, "rr", None) or []
     router_flag: str | None = getattr(args, "router", None)
@@ -128,24 +150,56 @@ def resolve(args: argparse.Namespace, env: dict[str, str] | None = None) -> Targ
     except argparse.ArgumentTypeError as err:
         raise TargetError(f"LBROUTE_VIP_POOL: {err}") from None
     if args.lab:
-        lab = Lab(args.lab)
-        if not lab.is_up():
+        beside = [flag for flag, given in (("--rr", rr_flags), ("--router", router_flag),
+                                           ("--router-netns", netns_flag)) if given]  # fmt: skip
+        if beside:
             raise TargetError(
-                f"lab {args.lab!r} is not up; start it with `lbroute lab up --prefix {args.lab}`"
+                f"--lab {args.lab} sets every target itself; drop {' and '.join(beside)} "
+                "(or drop --lab to name the targets one by one)"
             )
-        sockets = sorted(lab.dir.glob("rr*/gobgp.sock"), key=lambda s: (len(s.parent.name), s.parent.name))
-        rrs = tuple(Daemon(s.parent.name, f"unix://{s}", "RR") for s in sockets)
-        lab_router = Daemon("router", f"unix://{lab.socket('router')}", "router")
-        lab_pools = tuple(dict.fromkeys([str(VIP_POOL), *pools]))
-        return Targets(rrs, lab_router, lab.topology.router_ns, lab_pools, timeout)
+        return lab_targets(Lab(args.lab), pools, timeout)
 
-    rr_addresses = rr_flags or _split(env.get("LBROUTE_RR", ""))
+    rr_addresses = rr_flags or _checked(_split(env.get("LBROUTE_RR", "")), "LBROUTE_RR")
     names = ["rr"] if len(rr_addresses) == 1 else [f"rr{i}" for i in range(1, len(rr_addresses) + 1)]
     rrs = tuple(Daemon(name, address, "RR") for name, address in zip(names, rr_addresses, strict=True))
     router_address = router_flag or env.get("LBROUTE_ROUTER") or None
+    if router_address and not router_flag:
+        _checked([router_address], "LBROUTE_ROUTER")
     router = Daemon("router", router_address, "router") if router_address else None
     netns = netns_flag or env.get("LBROUTE_ROUTER_NETNS") or None
-    return Targets(rrs, router, netns, tuple(dict.fromkeys(pools)), timeout)
+    found = Targets(rrs, router, netns, tuple(dict.fromkeys(pools)), timeout)
+    if hasattr(args, "rr") and not (rrs or router or netns):
+        running = labs()
+        if len(running) == 1:
+            print(
+                f"lbroute: no target given; reading lab {running[0]!r}, the only one running "
+                f"(as --lab {running[0]})",
+                file=sys.stderr,
+            )
+            return lab_targets(Lab(running[0]), pools, timeout)
+        return Targets(rrs, router, netns, found.vip_pools, timeout, labs_running=tuple(running))
+    return found
+
+
+def lab_targets(lab: Lab, pools: list[str], timeout: float = DEFAULT_TIMEOUT) -> Targets:
+    """Every target of a running lab: its RRs, its router and the router's namespace."""
+    if not lab.is_up():
+        raise TargetError(
+            f"lab {lab.prefix!r} is not up; start it with `lbroute lab up --prefix {lab.prefix}`"
+        )
+    sockets = sorted(lab.dir.glob("rr*/gobgp.sock"), key=lambda s: (len(s.parent.name), s.parent.name))
+    rrs = tuple(Daemon(s.parent.name, f"unix://{s}", "RR") for s in sockets)
+    lab_router = Daemon("router", f"unix://{lab.socket('router')}", "router")
+    lab_pools = tuple(dict.fromkeys([str(VIP_POOL), *pools]))
+    return Targets(rrs, lab_router, lab.topology.router_ns, lab_pools, timeout)
+
+
+def _checked(addresses: list[str], variable: str) -> list[str]:
+    for address in addresses:
+        problem = target_problem(address)
+        if problem:
+            raise TargetError(f"{variable}: {problem}")
+    return addresses
 
 
 # --- reading, with errors an operator can act on ---------------------------------------------

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from .topology import ASN, NODE_NET, POD_RANGE, ROUTER_IP, VIP_POOL, Node, Topology, rogue_routes
+from .scenario import rogue_routes
+from .topology import ASN, NODE_NET, POD_RANGE, ROUTER_IP, VIP_POOL, Node, Topology
 
 LAB_MD5_KEY = "lab-md5-key"
 WRONG_MD5_KEY = "not-the-lab-key"
@@ -26,8 +27,15 @@ EXABGP_LAUNCHER = str(Path(str(importlib.util.find_spec("announcer").origin)).pa
 
 
 def gobgpd_argv(socket: Path) -> list[str]:
-    # gRPC only on a unix socket, no pprof/metrics listener: nothing else opens a port.
-    return [str(GOBGPD), "--api-hosts", f"unix://{socket}", "--pprof-disable", "--log-plain", "-l", "info"]
+    """gRPC only on a unix socket and no HTTP listener: BGP's port is all gobgpd opens.
+
+    ``--pprof-disable`` alone still leaves gobgpd serving Prometheus metrics (peer data) on
+    its pprof host, localhost:6060; an empty ``--metrics-path`` turns that listener off too.
+    """
+    return [
+        str(GOBGPD), "--api-hosts", f"unix://{socket}", "--pprof-disable", "--metrics-path=",
+        "--log-plain", "-l", "info",
+    ]  # fmt: skip
 
 
 def zebra_argv(directory: Path) -> list[str]:
@@ -213,4 +221,15 @@ def exabgp_argv(conf: Path) -> list[str]:
 def write_yaml(path: Path, data: dict[str, object]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def write_private(path: Path, text: str) -> Path:
+    """A file only its owner can read (an MD5 key, an exabgp.conf holding one): mode 0600 from
+    its creation on, never readable by others in between."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)  # a file left by an earlier lab keeps its mode; start afresh
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
     return path

@@ -1,7 +1,7 @@
 """A bounded request loop: N requests, a new TCP connection (so a new source port) each.
 
-Run inside the lab's router namespace (``lbroute lab probe``); prints JSON with how many
-answers each LB gave and how many requests failed. Targets only lab addresses.
+Runs inside the lab's router namespace, started by ``lbroute.lab.traffic``; prints JSON
+with how many answers each LB gave and how many requests failed. Targets only lab addresses.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, default=80)
-    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--count", type=int, default=100, help=f"requests, 1 to {MAX_REQUESTS}")
     parser.add_argument("--timeout", type=float, default=2.0)
     parser.add_argument("--interval", type=float, default=0.0)
     parser.add_argument("--progress-file", type=Path, default=None, help="requests sent so far, every 10")

@@ -20,6 +20,7 @@ from pathlib import Path
 import structlog
 
 from .errors import LabError
+from .scenario import Scenario
 from .topology import check_prefix
 
 DEFAULT_STATE_ROOT = Path(os.environ.get("LBROUTE_STATE_ROOT", "/run/lbroute"))
@@ -47,16 +48,8 @@ class LabState:
     services: list[dict[str, object]] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)
     processes: dict[str, ProcessRecord] = field(default_factory=dict)
-    # explicit-peer mode: the (fake) Kubernetes API the RR managers watch for LB pods
-    kube_api: str = ""
-    # LBs whose exabgp holds a wrong MD5 key (explicit-peer mode): they must get no session
-    wrong_md5: list[int] = field(default_factory=list)
-    # an LB that also announces routes the guard rails must reject (0: none)
-    rogue_lb: int = 0
-    # replaces keys of the RR's speaker group (a benchmark's longer timers, a higher max_prefixes)
-    group_overrides: dict[str, object] = field(default_factory=dict)
-    # graceful restart between router and RRs: the RRs' restart time in seconds, 0 for off
-    graceful_restart: int = 0
+    # what the lab was asked to do differently, fixed at `up`
+    scenario: Scenario = field(default_factory=Scenario)
 
     @staticmethod
     def directory(prefix: str, root: Path = DEFAULT_STATE_ROOT) -> Path:
@@ -72,7 +65,8 @@ class LabState:
         try:
             raw = json.loads(path.read_text())
             procs = {k: ProcessRecord(**v) for k, v in raw.pop("processes", {}).items()}
-            return cls(processes=procs, **raw)
+            scenario = Scenario.from_json(raw.pop("scenario", {}))
+            return cls(processes=procs, scenario=scenario, **raw)
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError, AttributeError) as err:
@@ -84,7 +78,8 @@ class LabState:
         if not is_lab_directory(directory):
             raise LabError(f"{directory} is not a lab's state directory; `lbroute lab up` creates it")
         tmp = directory / "state.json.tmp"
-        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
+        data = {**asdict(self), "scenario": self.scenario.to_json()}
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
         tmp.replace(directory / "state.json")
 
 

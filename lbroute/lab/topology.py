@@ -28,16 +28,6 @@ MAX_LBS = 64
 PREFIX_RE = re.compile(r"[a-z][a-z0-9]{0,7}")
 
 
-def rogue_routes(node_ip: str, pod_ip: str) -> tuple[tuple[str, str], ...]:
-    """(prefix, next-hop) pairs a misconfigured or hostile LB might announce; none may pass the RR."""
-    return (
-        ("0.0.0.0/0", node_ip),  # a default route
-        ("192.0.2.10/32", node_ip),  # outside the VIP pool
-        ("10.1.77.0/24", node_ip),  # inside the pool, but a /24 where /32 is expected
-        ("10.1.77.7/32", pod_ip),  # a fine VIP with the pod's IP as next-hop, not the node's
-    )
-
-
 class TopologyError(ValueError):
     pass
 
@@ -83,7 +73,7 @@ class Topology:
     rrs: int = 1
 
     def __post_init__(self) -> None:
-        problems = validate(self.prefix, self.lbs, self.rrs)
+        problems = validate(self.prefix, self.lbs, self.rrs) + service_problems(self.services)
         if problems:
             raise TopologyError("; ".join(problems))
 
@@ -104,6 +94,10 @@ class Topology:
 
     def lb_ns(self, i: int) -> str:
         return f"{self.prefix}-lb{i}"
+
+    def rr_name(self, j: int = 1) -> str:
+        """What the lab calls RR ``j`` (its gobgpd, its manager, its directory): rr, rr2."""
+        return rr_name(j)
 
     def rr_ip(self, j: int = 1) -> str:
         return str(NODE_NET.network_address + 1 + j)
@@ -128,6 +122,10 @@ class Topology:
         return Topology(self.prefix, lbs, self.services, self.rrs)
 
 
+def rr_name(j: int) -> str:
+    return "rr" if j == 1 else f"rr{j}"
+
+
 def check_prefix(prefix: str) -> str:
     """The lab name, or a ``TopologyError``: the one check every command's prefix passes."""
     if not PREFIX_RE.fullmatch(prefix):
@@ -150,22 +148,40 @@ def validate(prefix: str, lbs: int, rrs: int) -> list[str]:
     return problems
 
 
+def service_problems(services: tuple[Service, ...]) -> list[str]:
+    """Services the lab cannot build side by side: each name and each VIP once, at least one."""
+    problems = []
+    if not services:
+        problems.append("services: give at least one")
+    for what, values in (("name", [s.name for s in services]), ("VIP", [s.vip for s in services])):
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            problems.append(f"services: each {what} once; given more than once: {', '.join(twice)}")
+    return problems
+
+
 def parse_service(text: str) -> Service:
-    """``NAME=VIP[@LB,LB...]``, e.g. ``api=10.1.2.1/32@1,2``."""
+    """``NAME=VIP[@LB,LB...]``, e.g. ``api=10.1.2.1/32@1,2``. The name's own rules are the
+    announcer's, checked when the lab renders its config (before anything is created)."""
+    where = f"service {shown(text)}"
     try:
         name, rest = text.split("=", 1)
         vip, _, lbs_text = rest.partition("@")
         network = ipaddress.ip_network(vip, strict=True)
     except ValueError as err:
-        raise TopologyError(f"service {text!r}: expected NAME=VIP[@1,2,...] ({err})") from None
+        raise TopologyError(f"{where}: expected NAME=VIP[@1,2,...] ({shown(str(err))})") from None
+    if not name:
+        raise TopologyError(f"{where}: the name before '=' is empty")
     if network.prefixlen != network.max_prefixlen or network.version != 4:
-        raise TopologyError(f"service {text!r}: the lab's VIPs are IPv4 /32s")
-    if network not in VIP_POOL and not network.subnet_of(VIP_POOL):  # type: ignore[arg-type]
-        raise TopologyError(f"service {text!r}: VIP must lie in the lab's pool {VIP_POOL}")
+        raise TopologyError(f"{where}: the lab's VIPs are IPv4 /32s")
+    if not network.subnet_of(VIP_POOL):  # type: ignore[arg-type]
+        raise TopologyError(f"{where}: VIP must lie in the lab's pool {VIP_POOL}")
     lbs: tuple[int, ...] | None = None
     if lbs_text:
         try:
             lbs = tuple(sorted({int(x) for x in lbs_text.split(",")}))
         except ValueError:
-            raise TopologyError(f"service {text!r}: LB list must be numbers like 1,2") from None
+            raise TopologyError(f"{where}: LB list must be numbers like 1,2") from None
+        if not all(1 <= i <= MAX_LBS for i in lbs):
+            raise TopologyError(f"{where}: LBs are numbered 1 to {MAX_LBS}")
     return Service(name=name, vip=str(network), lbs=lbs)

@@ -13,34 +13,19 @@ from pathlib import Path
 
 import structlog
 
-from lbroute.cli.lab_cmd import probe_during
 from lbroute.gobgp.client import GobgpClient
-from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import ip, netns_exec
 from lbroute.lab import daemons
 from lbroute.lab.lab import Lab
 from lbroute.lab.topology import Node
+from lbroute.lab.traffic import probe_during
 from lbroute.polling import eventually
-
-from .conftest import LabFactory
+from tests.support.fib import VIP, fib_hops, wait_fib
+from tests.support.lab import LabFactory
 
 log = structlog.get_logger()
-VIP = "10.1.1.1/32"
 NODES = ["10.0.0.11", "10.0.0.12", "10.0.0.13"]
 CHECK_BUDGET = daemons.CHECK["fall"] * daemons.CHECK["interval"] + 0.5  # fall x interval + 0.5 s
-
-
-def fib_hops(lab: Lab) -> set[str]:
-    routes = read_fib(lab.topology.router_ns, prefix=VIP)
-    return set(routes[0].next_hops) if routes else set()
-
-
-def wait_fib(lab: Lab, expected: set[str], timeout: float = 15) -> None:
-    def check() -> None:
-        got = fib_hops(lab)
-        assert got == expected, f"router FIB {VIP}: {sorted(got)}, want {sorted(expected)}"
-
-    eventually(check, timeout, what=f"FIB {VIP} = {sorted(expected)}", context=lab.logs_tail)
 
 
 def updates_from(lab: Lab, lb: int) -> int:
@@ -135,7 +120,7 @@ def test_scale_down_drains_without_failing_a_request(make_lab: LabFactory, tmp_p
         lab.scale(2)  # drains lb3: withdraw, ack, FIB without node 3, then stop
         assert fib_hops(lab) == {NODES[0], NODES[1]}
 
-    result, _ = probe_during(lab, VIP.split("/")[0], count, 0.1, drain_lb3)
+    result, _ = probe_during(lab.topology.router_ns, VIP.split("/")[0], count, 0.1, drain_lb3)
     (tmp_path / "probe.json").write_text(json.dumps(result))
     log.info("test.drain.requests", count=result["sent"], failed=result["failed"], answers=result["answers"])
     assert result["sent"] == count

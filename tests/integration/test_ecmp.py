@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -12,27 +13,12 @@ from lbroute.gobgp.client import GobgpClient
 from lbroute.kernel.fib import read_fib
 from lbroute.lab.lab import Lab
 from lbroute.lab.topology import Service, parse_service
-from lbroute.polling import eventually
 from rr.config import RrConfig
 from rr.desired import desired_config
+from tests.support.fib import VIP, fib_hops, wait_fib
+from tests.support.lab import LabFactory
 
-from .conftest import LabFactory
-
-VIP = "10.1.1.1/32"
 NODES = ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"]
-
-
-def fib_hops(lab: Lab, prefix: str = VIP) -> set[str]:
-    routes = read_fib(lab.topology.router_ns, prefix=prefix)
-    return set(routes[0].next_hops) if routes else set()
-
-
-def wait_fib(lab: Lab, expected: set[str], prefix: str = VIP, timeout: float = 15) -> None:
-    def check() -> None:
-        got = fib_hops(lab, prefix)
-        assert got == expected, f"router FIB {prefix}: {sorted(got)}, want {sorted(expected)}"
-
-    eventually(check, timeout, what=f"FIB {prefix}", context=lab.logs_tail)
 
 
 def test_three_lbs_make_one_ecmp_route_with_three_node_next_hops(make_lab: LabFactory) -> None:
@@ -47,7 +33,7 @@ def test_three_lbs_make_one_ecmp_route_with_three_node_next_hops(make_lab: LabFa
         # the speakers are not RR clients: nothing is reflected back to them, all goes to the router
         advertised = {s.neighbor: s.advertised for s in rr.list_sessions("rr")}
     # (gobgpd counts the End-of-RIB marker it sends under graceful restart as one more)
-    eor = 1 if lab.state.graceful_restart else 0
+    eor = 1 if lab.scenario.graceful_restart else 0
     assert advertised == {"10.0.0.1": 3 + eor, "172.16.1.2": 0, "172.16.2.2": 0, "172.16.3.2": 0}
     assert {p.source for p in rr_paths} == {"172.16.1.2", "172.16.2.2", "172.16.3.2"}
     assert {p.next_hop for p in rr_paths} == set(NODES[:3])
@@ -75,7 +61,7 @@ def test_requests_from_the_router_reach_every_lb(make_lab: LabFactory) -> None:
     count = 90
     result = subprocess.run(
         [sys.executable, "-m", "lbroute.cli.main", "lab", "probe", "--prefix", lab.prefix,
-         "--count", str(count)],
+         "--count", str(count), "--json"],
         capture_output=True, text=True, check=True,
         env={"LBROUTE_STATE_ROOT": str(lab.root), "PATH": "/usr/sbin:/usr/bin:/bin"},
     )  # fmt: skip
@@ -133,3 +119,55 @@ def test_down_cleans_up_after_a_crashed_run(make_lab: LabFactory) -> None:
 
     assert set(removed) >= {f"{lab.prefix}-router", f"{lab.prefix}-lb1"}
     assert not [ns for ns in list_netns() if ns.startswith(lab.prefix + "-")]
+
+
+def listeners(netns: str) -> set[tuple[str, str, str]]:
+    """Every listening socket inside ``netns``: (kind, local address, program)."""
+    out = subprocess.run(
+        ["ip", "netns", "exec", netns, "ss", "-H", "-l", "-n", "-p", "-t", "-u", "-x"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    found = set()
+    for line in out.splitlines():
+        fields = line.split()
+        program = re.search(r'users:\(\("([^"]+)"', line)
+        found.add((fields[0], fields[4], program.group(1) if program else "?"))
+    return found
+
+
+def test_the_lab_listens_only_where_it_means_to(make_lab: LabFactory) -> None:
+    # gobgpd: BGP on the lab address and its unix API socket, nothing else (no pprof, no
+    # metrics on 127.0.0.1:6060); managers' metrics on their namespace's own address; the
+    # announcer's metrics on the pod address; the pod's responder is its data plane (port 80)
+    lab = make_lab(lbs=2, rrs=2)
+    topo = lab.topology
+    tcp = {
+        topo.router_ns: {("10.0.0.1:179", "gobgpd"), ("10.0.0.1:9180", "lbroute-rr")},
+        topo.rr_ns(1): {("10.0.0.2:179", "gobgpd"), ("10.0.0.2:9180", "lbroute-rr")},
+        topo.rr_ns(2): {("10.0.0.3:179", "gobgpd"), ("10.0.0.3:9180", "lbroute-rr")},
+        topo.lb_ns(1): {("172.16.1.2:9473", "lbroute-announc"), ("0.0.0.0:80", "python")},
+        topo.lb_ns(2): {("172.16.2.2:9473", "lbroute-announc"), ("0.0.0.0:80", "python")},
+    }
+    unix = {
+        topo.router_ns: {
+            ("router/gobgp.sock", "gobgpd"),
+            ("router/zserv.api", "zebra"),
+            ("router/zebra.vty", "zebra"),
+        },
+        topo.rr_ns(1): {("rr/gobgp.sock", "gobgpd")},
+        topo.rr_ns(2): {("rr2/gobgp.sock", "gobgpd")},
+        topo.lb_ns(1): {("lb1/announcer.sock", "lbroute-announc")},
+        topo.lb_ns(2): {("lb2/announcer.sock", "lbroute-announc")},
+    }
+    assert set(lab.state.namespaces) == {topo.net_ns, topo.node_ns(1), topo.node_ns(2), *tcp}
+    for ns in lab.state.namespaces:
+        found = listeners(ns)
+        assert {(a, p) for kind, a, p in found if kind == "tcp"} == tcp.get(ns, set()), ns
+        assert {(a.removeprefix(f"{lab.dir}/"), p) for kind, a, p in found if kind == "u_str"} == unix.get(
+            ns, set()
+        ), ns
+        assert {kind for kind, _, _ in found} <= {"tcp", "u_str"}, (ns, found)  # no UDP, no raw
+    # and in the root namespace, no lab process listens at all
+    pids = {str(r.pid) for r in lab.state.processes.values()}
+    root = subprocess.run(["ss", "-H", "-l", "-n", "-p", "-t", "-u"], capture_output=True, text=True).stdout
+    assert not [line for line in root.splitlines() if set(re.findall(r"pid=(\d+)", line)) & pids]

@@ -23,8 +23,7 @@ from lbroute.lab import processes
 from lbroute.lab.lab import Lab
 from lbroute.lab.topology import Service, parse_service
 from lbroute.polling import eventually
-
-from .conftest import LabFactory
+from tests.support.lab import LabFactory
 
 WEB, API = "10.1.1.1/32", "10.1.2.1/32"
 NODE = {1: "10.0.0.11", 2: "10.0.0.12", 3: "10.0.0.13"}
@@ -101,7 +100,7 @@ def test_vips_peers_rib_and_fib_say_what_the_lab_set_up(make_lab: LabFactory) ->
     assert [at_rr[POD[i]]["received"] for i in (1, 2, 3)] == [2, 2, 1]  # lb3 serves web only
     assert all(at_rr[POD[i]]["hold_time"] == 3 and at_rr[POD[i]]["rejected"] == 0 for i in (1, 2, 3))
     # gobgpd counts the End-of-RIB marker it sends under graceful restart (on with one RR) as one more
-    assert at_rr["10.0.0.1"]["advertised"] == 5 + (1 if lab.state.graceful_restart else 0)
+    assert at_rr["10.0.0.1"]["advertised"] == 5 + (1 if lab.scenario.graceful_restart else 0)
     assert at_router["10.0.0.2"]["received"] == at_router["10.0.0.2"]["accepted"] == 5
     assert at_router["10.0.0.2"]["hold_time"] == 9
     # graceful restart, the lab's default with one RR: the router helps, the RR asks; not speakers

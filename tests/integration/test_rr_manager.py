@@ -19,37 +19,20 @@ from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import ip_json
 from lbroute.lab.fib_sampler import FibSampler, Sample
 from lbroute.lab.lab import Lab
-from lbroute.lab.topology import Node, rogue_routes
+from lbroute.lab.scenario import rogue_routes
+from lbroute.lab.topology import Node
 from lbroute.polling import eventually
 from rr.config import RrConfig
 from rr.desired import desired_config
 from tests.fakes.kube_api import FakeKubeApi
+from tests.support.fib import VIP, fib_hops, wait_fib
+from tests.support.lab import LabFactory
 
-from .conftest import LabFactory
-
-VIP = "10.1.1.1/32"
 log = structlog.get_logger()
 
 
 def node_ips(*indexes: int) -> set[str]:
     return {Node(i).ip for i in indexes}
-
-
-def fib_hops(lab: Lab, prefix: str = VIP) -> set[str]:
-    routes = read_fib(lab.topology.router_ns, prefix=prefix)
-    return set(routes[0].next_hops) if routes else set()
-
-
-def wait_fib(lab: Lab, expected: set[str], timeout: float = 15, prefix: str = VIP) -> float:
-    """Seconds until the router's FIB route for ``prefix`` has exactly ``expected`` next-hops."""
-    started = time.monotonic()
-
-    def check() -> None:
-        got = fib_hops(lab, prefix)
-        assert got == expected, f"router FIB {prefix}: {sorted(got)}, want {sorted(expected)}"
-
-    eventually(check, timeout, what=f"FIB {prefix}", context=lab.logs_tail)
-    return time.monotonic() - started
 
 
 def metric(text: str, name: str, **labels: str) -> float:
@@ -323,7 +306,7 @@ def _log_after_startup(lab: Lab) -> str:
 
 def test_a_speaker_over_its_max_prefix_limit_is_cut_off(make_lab: LabFactory) -> None:
     # lb1 sends its VIP and 4 rogue routes: 5 > 3. lab.up waited for the FIB without lb1.
-    lab = make_lab(lbs=2, rogue_lb=1, group_overrides={"max_prefixes": 3})
+    lab = make_lab(lbs=2, rogue_lb=1, max_prefixes=3)
     assert fib_hops(lab) == node_ips(2)
     with GobgpClient(str(lab.socket("rr"))) as rr:
         assert Node(1).pod_ip not in {p.source for p in rr.list_paths()}

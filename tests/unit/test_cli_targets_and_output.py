@@ -1,19 +1,16 @@
-"""The CLI's edges without daemons: targets from flags and env, bad input, unreachable targets, output."""
+"""The CLI's edges without daemons or processes: targets from flags and env, argument types, output."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from lbroute.cli.errors import TargetError
 from lbroute.cli.main import parser
 from lbroute.cli.output import duration, print_json, timestamp
-from lbroute.cli.targets import resolve
+from lbroute.cli.targets import Targets, resolve
 from lbroute.core.session import Session, sessions_order
 
 
@@ -41,64 +38,73 @@ def test_several_rrs_from_flags_or_env_are_numbered() -> None:
     assert [d.name for d in t.daemons] == ["rr1", "rr2"]
 
 
+def no_labs() -> list[str]:
+    return []
+
+
 def test_vip_pools_from_flags_and_env_normalised() -> None:
-    t = resolve(args_of("vips", "--vip-pool", "10.1.0.5/16"), {"LBROUTE_VIP_POOL": "10.2.0.0/16,10.1.0.0/16"})
+    env = {"LBROUTE_VIP_POOL": "10.2.0.0/16,10.1.0.0/16"}
+    t = resolve(args_of("vips", "--vip-pool", "10.1.0.5/16"), env, labs=no_labs)
     assert t.vip_pools == ("10.1.0.0/16", "10.2.0.0/16")
     with pytest.raises(TargetError, match="LBROUTE_VIP_POOL"):
-        resolve(args_of("vips"), {"LBROUTE_VIP_POOL": "ten"})
+        resolve(args_of("vips"), {"LBROUTE_VIP_POOL": "ten"}, labs=no_labs)
 
 
 def test_missing_targets_say_what_to_pass() -> None:
-    t = resolve(args_of("vips"), {})
+    t = resolve(args_of("vips"), {}, labs=no_labs)
     with pytest.raises(TargetError, match="--rr"):
         t.need_rrs()
     with pytest.raises(TargetError, match="--router"):
         t.need_daemons()
 
 
-def run_cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lbroute.cli.main", *argv],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/sbin:/usr/bin:/bin", **(env or {})},
-    )
+def test_with_no_target_at_all_the_one_running_lab_stands_in(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lbroute.cli import targets
+
+    read: list[str] = []
+
+    def lab_targets(lab: object, pools: list[str], timeout: float = 10.0) -> Targets:
+        read.append(lab.prefix)  # type: ignore[attr-defined]
+        return Targets((), None, f"{lab.prefix}-router", (), timeout)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(targets, "lab_targets", lab_targets)
+    t = resolve(args_of("vips"), {}, labs=lambda: ["lbr"])
+    assert read == ["lbr"] and t.router_netns == "lbr-router"
+    assert "reading lab 'lbr', the only one running" in capsys.readouterr().err
+    # not when any target is given, by flag or environment, nor for `fib` (the host's FIB by default)
+    for argv, env in (
+        (["vips", "--rr", "/x.sock"], {}),
+        (["vips"], {"LBROUTE_ROUTER": "/y.sock"}),
+        (["vips", "--router-netns", "ns1"], {}),
+        (["fib"], {}),
+    ):
+        resolve(args_of(*argv), env, labs=lambda: ["lbr"])
+    assert read == ["lbr"]
+    # two labs: no guess, but the error names them
+    t = resolve(args_of("peers"), {}, labs=lambda: ["lbr", "zz"])
+    with pytest.raises(TargetError, match=r"labs running: lbr, zz"):
+        t.need_daemons()
+
+
+@pytest.mark.parametrize("flag", [["--rr", "/x.sock"], ["--router", "/y.sock"], ["--router-netns", "ns1"]])
+def test_lab_refuses_other_target_flags_beside_it(flag: list[str]) -> None:
+    with pytest.raises(TargetError, match=f"--lab lbr sets every target itself; drop {flag[0]} "):
+        resolve(args_of("vips", "--lab", "lbr", *flag), {}, labs=no_labs)
 
 
 @pytest.mark.parametrize(
-    ("argv", "says"),
+    ("variable", "value", "says"),
     [
-        (["vips", "--vip", "10.1.1.x"], "'10.1.1.x' is not a prefix"),
-        (["rib", "--at", "somewhere"], "invalid choice: 'somewhere'"),
-        (["watch", "--rr", "/x", "--count", "0"], "'0' is not a positive whole number"),
-        (["diff", "--rr", "/x", "--settle", "-1"], "'-1' is not a positive number of seconds"),
-        (["vips"], "no RR target: pass --rr"),
-        (["fib", "--router-netns", "lbroute-no-such-ns"], "namespace 'lbroute-no-such-ns'"),
-        (["vips", "--lab", "zz9"], "lab 'zz9' is not up"),
+        ("LBROUTE_RR", "127.0.0.1:99999", "port 99999 is not between 1 and 65535"),
+        ("LBROUTE_RR", "a:1,unix:relative", "write a unix socket as unix:///absolute/path"),
+        ("LBROUTE_ROUTER", "localhost", "is not a gobgpd address"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(argv: list[str], says: str) -> None:
-    result = run_cli(*argv, env={"LBROUTE_STATE_ROOT": "/nonexistent/lbroute"})
-    assert result.returncode == 2, result.stderr
-    assert says in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert result.stdout == ""
-
-
-def test_an_unreachable_gobgpd_names_the_target_and_what_to_check(tmp_path: Path) -> None:
-    socket = tmp_path / "gobgp.sock"  # nothing listens here
-    for argv in (
-        ["vips", "--rr", str(socket)],
-        ["peers", "--rr", str(socket)],
-        ["watch", "--rr", str(socket)],
-    ):
-        result = run_cli(*argv, "--rpc-timeout", "2")
-        assert result.returncode == 2, result.stderr
-        assert f"RR gobgpd at {socket}" in result.stderr
-        assert "--api-hosts" in result.stderr
-        assert "Traceback" not in result.stderr
+def test_targets_from_the_environment_are_checked_like_flags(variable: str, value: str, says: str) -> None:
+    with pytest.raises(TargetError, match=f"^{variable}: .*{says}"):
+        resolve(args_of("vips"), {variable: value}, labs=no_labs)
 
 
 def test_timestamps_and_durations() -> None:

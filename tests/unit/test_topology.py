@@ -59,3 +59,28 @@ def test_a_huge_bad_name_is_echoed_cut() -> None:
     with pytest.raises(TopologyError) as err:
         check_prefix("x" * 1_000_000)
     assert len(str(err.value)) < 200 and "1000000 characters" in str(err.value)
+
+
+def test_services_need_distinct_names_and_vips() -> None:
+    with pytest.raises(TopologyError, match="each name once; given more than once: web"):
+        Topology("t", 2, (Service("web", "10.1.1.1/32"), Service("web", "10.1.1.2/32")))
+    with pytest.raises(TopologyError, match=r"each VIP once; given more than once: 10\.1\.1\.1/32"):
+        Topology("t", 2, (Service("web", "10.1.1.1/32"), Service("api", "10.1.1.1/32")))
+    with pytest.raises(TopologyError, match="at least one"):
+        Topology("t", 2, ())
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [("=10.1.1.1/32", "name before '=' is empty"), ("web=10.1.1.1/32@0", "numbered 1 to 64"),
+     ("web=10.1.1.1/32@65", "numbered 1 to 64"), ("web=2001:db8::1/128", "IPv4 /32s")],
+)  # fmt: skip
+def test_service_lb_numbers_and_names(text: str, says: str) -> None:
+    with pytest.raises(TopologyError, match=says):
+        parse_service(text)
+
+
+def test_a_huge_service_is_echoed_cut() -> None:
+    with pytest.raises(TopologyError) as err:
+        parse_service("web=" + "9" * 1_000_000)
+    assert len(str(err.value)) < 400

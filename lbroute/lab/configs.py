@@ -1,0 +1,114 @@
+"""The lab's config files on disk, all written before the first namespace or daemon exists.
+
+Rendering every pod's exabgp.conf runs the real ``lbroute-announcer`` over the config it
+will run with, so a service the announcer would refuse stops ``lab up`` here, with nothing
+built. Files holding an MD5 key are written 0600.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import daemons
+from .errors import LabError
+from .scenario import Scenario
+from .topology import ROUTER_IP, Node, Topology
+
+
+def gobgp_socket(directory: Path, who: str) -> Path:
+    """The API socket of the gobgpd ``who`` (router, rr, rr2) of the lab in ``directory``."""
+    return directory / who / "gobgp.sock"
+
+
+@dataclass(frozen=True)
+class CoreFiles:
+    router_dir: Path  # zebra's own directory, owned by frr
+    router_config: Path
+    rr_configs: dict[str, Path]  # rr, rr2 -> the manager's config
+
+    @property
+    def zserv(self) -> Path:
+        return self.router_dir / "zserv.api"
+
+
+def write_core(directory: Path, topo: Topology, scenario: Scenario) -> CoreFiles:
+    """zebra's directory and config, and the router's and every RR manager's config."""
+    router_dir = directory / "router"
+    router_dir.mkdir(parents=True, exist_ok=True)
+    shutil.chown(router_dir, "frr", "frr")
+    (router_dir / "zebra.conf").write_text(daemons.zebra_conf(f"{topo.prefix}-router"))
+    shutil.chown(router_dir / "zebra.conf", "frr", "frr")
+    config = directory / "config"
+    router_config = daemons.write_yaml(
+        config / "router.yaml",
+        daemons.router_config(
+            topo,
+            gobgp_socket(directory, "router"),
+            router_dir / "zserv.api",
+            graceful_restart=bool(scenario.graceful_restart),
+            metrics_address=f"{ROUTER_IP}:{daemons.RR_METRICS_PORT}",
+        ),
+    )
+    md5_file = config / "lb-md5.key"
+    if scenario.kube_api:
+        daemons.write_private(md5_file, daemons.LAB_MD5_KEY + "\n")
+    rr_configs = {}
+    for j in range(1, topo.rrs + 1):
+        who = topo.rr_name(j)
+        (directory / who).mkdir(parents=True, exist_ok=True)
+        rr = daemons.rr_config(
+            topo,
+            j,
+            gobgp_socket(directory, who),
+            kube_api=scenario.kube_api,
+            md5_file=md5_file,
+            # metrics inside the RR's namespace, on its own address; in explicit-peer mode the
+            # manager runs in the root namespace to reach the API server on loopback: no metrics
+            metrics_address=None if scenario.kube_api else f"{topo.rr_ip(j)}:{daemons.RR_METRICS_PORT}",
+            group_overrides=scenario.group_overrides(),
+            graceful_restart=scenario.graceful_restart or 0,
+        )
+        rr_configs[who] = daemons.write_yaml(config / f"{who}.yaml", rr)
+    return CoreFiles(router_dir, router_config, rr_configs)
+
+
+def pod_dir(directory: Path, node: Node) -> Path:
+    return directory / f"lb{node.index}"
+
+
+def write_pods(directory: Path, topo: Topology, scenario: Scenario, nodes: tuple[Node, ...]) -> None:
+    """Every pod's announcer.yaml, MD5 key and exabgp.conf; the renders run side by side."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for future in [pool.submit(write_pod, directory, topo, scenario, node) for node in nodes]:
+            future.result()
+
+
+def write_pod(directory: Path, topo: Topology, scenario: Scenario, node: Node) -> Path:
+    """One pod's files; returns its exabgp.conf."""
+    lb_dir = pod_dir(directory, node)
+    lb_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in ("health", "maintenance", "drained"):
+        (lb_dir / leftover).unlink(missing_ok=True)  # a scale back up is a new pod
+    md5_file = None
+    if scenario.kube_api:  # explicit-peer mode: every session needs the key, some get a wrong one
+        key = daemons.WRONG_MD5_KEY if scenario.md5_key_is_wrong(node.index) else daemons.LAB_MD5_KEY
+        md5_file = daemons.write_private(lb_dir / "md5.key", key + "\n")
+    announcer_yaml = daemons.write_yaml(
+        lb_dir / "announcer.yaml", daemons.announcer_config(topo, node, lb_dir, md5_file=md5_file)
+    )
+    rendered = subprocess.run(
+        daemons.render_exabgp_argv(announcer_yaml), capture_output=True, text=True, check=False
+    )
+    if rendered.returncode != 0:
+        # its own lines, one per problem; cut, in case one echoes a huge value whole
+        lines = [line.removeprefix(f"{announcer_yaml}: ") for line in rendered.stderr.strip().splitlines()]
+        problems = "; ".join(line[:300] for line in lines[-5:] if line)
+        raise LabError(f"lbroute-announcer refused lb{node.index}'s config: {problems}")
+    text = rendered.stdout
+    if node.index == scenario.rogue_lb:
+        text = daemons.with_rogue_routes(text, node)
+    return daemons.write_private(lb_dir / "exabgp.conf", text)

@@ -1,0 +1,98 @@
+"""The lab's plumbing: namespaces, veths and the bridge, built from the topology.
+
+Every namespace goes through ``record`` *before* it is created (the state file is written
+first), so a run that crashes half-way still knows what to delete. Nothing here starts a
+daemon or decides what a daemon should do.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+
+from lbroute.kernel.ip import ip, sysctl
+
+from . import processes
+from .state import ProcessRecord
+from .topology import ROUTER_IP, VIP_POOL, Node, Topology
+
+Record = Callable[[str], None]
+
+
+def add_namespace(name: str, record: Record) -> None:
+    record(name)
+    ip("netns", "add", name)
+    ip("link", "set", "lo", "up", netns=name)
+
+
+def veth(ns_a: str, name_a: str, ns_b: str, name_b: str) -> None:
+    ip("link", "add", name_a, "netns", ns_a, "type", "veth", "peer", "name", name_b, "netns", ns_b)
+
+
+def attach_to_bridge(topo: Topology, ns: str, port: str, address: str) -> None:
+    """``ns``'s eth0 with ``address``, its peer ``port`` a port of the lab's bridge."""
+    veth(ns, "eth0", topo.net_ns, port)
+    ip("link", "set", port, "master", "br0", "up", netns=topo.net_ns)
+    ip("addr", "add", address, "dev", "eth0", netns=ns)
+    ip("link", "set", "eth0", "up", netns=ns)
+
+
+def build_core(topo: Topology, record: Record) -> None:
+    """The bridge's namespace, the router's and the RRs', joined on the node network."""
+    add_namespace(topo.net_ns, record)
+    ip("link", "add", "br0", "type", "bridge", netns=topo.net_ns)
+    ip("link", "set", "br0", "up", netns=topo.net_ns)
+    add_namespace(topo.router_ns, record)
+    attach_to_bridge(topo, topo.router_ns, "router", f"{ROUTER_IP}/24")
+    # L4 hash: flows from one client spread over all next-hops
+    sysctl(topo.router_ns, "net.ipv4.fib_multipath_hash_policy", "1")
+    for j in range(1, topo.rrs + 1):
+        add_namespace(topo.rr_ns(j), record)
+        attach_to_bridge(topo, topo.rr_ns(j), f"rr{j}", f"{topo.rr_ip(j)}/24")
+
+
+def build_node(topo: Topology, node: Node, record: Record) -> None:
+    """A node on the bridge and its LB pod behind a veth, the pod's VIPs on its ``lo``."""
+    node_ns, lb_ns = topo.node_ns(node.index), topo.lb_ns(node.index)
+    add_namespace(node_ns, record)
+    attach_to_bridge(topo, node_ns, f"node{node.index}", f"{node.ip}/24")
+    sysctl(node_ns, "net.ipv4.ip_forward", "1")
+    add_namespace(lb_ns, record)
+    veth(node_ns, "pod0", lb_ns, "eth0")
+    ip("addr", "add", f"{node.pod_gateway}/24", "dev", "pod0", netns=node_ns)
+    ip("link", "set", "pod0", "up", netns=node_ns)
+    ip("addr", "add", f"{node.pod_ip}/24", "dev", "eth0", netns=lb_ns)
+    ip("link", "set", "eth0", "up", netns=lb_ns)
+    ip("route", "add", "default", "via", node.pod_gateway, netns=lb_ns)
+    for vip in topo.vips_of(node.index):
+        ip("addr", "add", vip, "dev", "lo", netns=lb_ns)
+    # the node hands VIP traffic to its LB pod (seed Table 3.2 (2))
+    ip("route", "add", str(VIP_POOL), "via", node.pod_ip, netns=node_ns)
+    # each RR reaches this pod's BGP speaker through the node
+    for j in range(1, topo.rrs + 1):
+        ip("route", "replace", node.pod_subnet, "via", node.ip, netns=topo.rr_ns(j))
+
+
+def remove_node(topo: Topology, node: Node, forget: Record) -> None:
+    """Undo ``build_node``; ``forget`` is told of each namespace once it is gone."""
+    # delete the veths now: a deleted namespace's links go away asynchronously, and a
+    # quick scale back up would find their names still taken
+    ip("link", "del", f"node{node.index}", netns=topo.net_ns, check=False)
+    ip("link", "del", "pod0", netns=topo.node_ns(node.index), check=False)
+    for ns in (topo.lb_ns(node.index), topo.node_ns(node.index)):
+        delete_namespace(ns)
+        forget(ns)
+    for j in range(1, topo.rrs + 1):
+        ip("route", "del", node.pod_subnet, netns=topo.rr_ns(j), check=False)
+
+
+def delete_namespace(ns: str) -> None:
+    """End what still runs inside a namespace the lab created (e.g. exabgp's API child), then delete it."""
+    result = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False)
+    for pid_text in result.stdout.split():
+        pid = int(pid_text)
+        started = processes.start_time_of(pid)
+        if started is None:
+            continue
+        processes.stop(ProcessRecord(f"leftover-{pid}", pid, started, ns, [], ""), grace=2.0)
+    ip("netns", "del", ns, check=False)

@@ -1,0 +1,112 @@
+"""What a lab is asked to get wrong or do differently from the plain topology. Pure: no I/O.
+
+A ``Scenario`` is fixed when the lab comes up and saved in its state file, so every later
+command (``scale``, ``status``, the expected FIB) reads the same knobs the lab was built
+with. Each knob is checked against the topology before anything is created.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .topology import Topology
+
+# the RRs' restart time towards the router when a single RR runs (its restart would empty the FIB)
+DEFAULT_RESTART_TIME = 30
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be built on the topology it is given."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    # explicit-peer mode: the (fake) Kubernetes API server the RR managers watch for LB pods
+    kube_api: str = ""
+    # LBs whose exabgp holds a wrong MD5 key (explicit-peer mode only): they get no session
+    wrong_md5: tuple[int, ...] = ()
+    # an LB that also announces routes the guard rails must reject (0: none)
+    rogue_lb: int = 0
+    # the RR speaker group's limit of prefixes per speaker (None: the lab's 100)
+    max_prefixes: int | None = None
+    # the speaker group's (hold time, keepalive) in seconds (None: the lab's 3 s and 1 s)
+    speaker_timers: tuple[int, int] | None = None
+    # graceful restart between router and RRs: the RRs' restart time in seconds, 0 for none;
+    # None until the lab resolves it for its RR count (``for_topology``)
+    graceful_restart: int | None = None
+
+    def for_topology(self, topo: Topology) -> Scenario:
+        """This scenario checked against ``topo``, with the graceful-restart default filled in:
+        30 s with one RR, none with two (the other RR covers a restart, nothing is held stale)."""
+        problems = self.problems(topo)
+        if problems:
+            raise ScenarioError("; ".join(problems))
+        if self.graceful_restart is not None:
+            return self
+        return replace(self, graceful_restart=DEFAULT_RESTART_TIME if topo.rrs == 1 else 0)
+
+    def problems(self, topo: Topology) -> list[str]:
+        out = []
+        lbs = f"1..{topo.lbs}" if topo.lbs else "none"
+        if self.wrong_md5 and not self.kube_api:
+            out.append("wrong_md5: MD5 keys are used only with kube_api (explicit peers)")
+        out += [
+            f"wrong_md5: lb{i} does not exist (LBs: {lbs})" for i in self.wrong_md5 if not 1 <= i <= topo.lbs
+        ]
+        if self.rogue_lb and not 1 <= self.rogue_lb <= topo.lbs:
+            out.append(f"rogue_lb: lb{self.rogue_lb} does not exist (LBs: {lbs})")
+        if self.max_prefixes is not None and self.max_prefixes < 1:
+            out.append(f"max_prefixes {self.max_prefixes}: must be at least 1")
+        if self.speaker_timers is not None:
+            hold, keepalive = self.speaker_timers
+            if not (hold >= 3 and keepalive >= 1 and keepalive * 3 <= hold):
+                out.append(f"speaker_timers {self.speaker_timers}: hold >= 3 s and keepalive <= hold / 3")
+        if self.graceful_restart is not None and not 0 <= self.graceful_restart <= 4095:
+            out.append(f"graceful_restart {self.graceful_restart}: 0 (none) to 4095 seconds")
+        return out
+
+    def group_overrides(self) -> dict[str, object]:
+        """The keys this scenario replaces in the RR's speaker group config."""
+        out: dict[str, object] = {}
+        if self.max_prefixes is not None:
+            out["max_prefixes"] = self.max_prefixes
+        if self.speaker_timers is not None:
+            hold, keepalive = self.speaker_timers
+            out["timers"] = {"hold_time": hold, "keepalive": keepalive}
+        return out
+
+    def md5_key_is_wrong(self, lb: int) -> bool:
+        return lb in self.wrong_md5
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kube_api": self.kube_api,
+            "wrong_md5": list(self.wrong_md5),
+            "rogue_lb": self.rogue_lb,
+            "max_prefixes": self.max_prefixes,
+            "speaker_timers": list(self.speaker_timers) if self.speaker_timers else None,
+            "graceful_restart": self.graceful_restart,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Scenario:
+        timers = raw.get("speaker_timers")
+        return cls(
+            kube_api=str(raw.get("kube_api", "")),
+            wrong_md5=tuple(int(i) for i in raw.get("wrong_md5", ())),
+            rogue_lb=int(raw.get("rogue_lb", 0)),
+            max_prefixes=None if raw.get("max_prefixes") is None else int(raw["max_prefixes"]),
+            speaker_timers=None if timers is None else (int(timers[0]), int(timers[1])),
+            graceful_restart=None if raw.get("graceful_restart") is None else int(raw["graceful_restart"]),
+        )
+
+
+def rogue_routes(node_ip: str, pod_ip: str) -> tuple[tuple[str, str], ...]:
+    """(prefix, next-hop) pairs a misconfigured or hostile LB might announce; none may pass the RR."""
+    return (
+        ("0.0.0.0/0", node_ip),  # a default route
+        ("192.0.2.10/32", node_ip),  # outside the VIP pool
+        ("10.1.77.0/24", node_ip),  # inside the pool, but a /24 where /32 is expected
+        ("10.1.77.7/32", pod_ip),  # a fine VIP with the pod's IP as next-hop, not the node's
+    )
