@@ -192,6 +192,39 @@ def test_diff_names_routes_written_into_the_router_kernel_by_hand(make_lab: LabF
     assert row["status"] == "DRIFT" and row["fib_next_hops"] == [NODE[1], "10.0.0.99"]
 
 
+def test_fib_vips_and_diff_read_ipv6_routes_too(make_lab: LabFactory) -> None:
+    # an IPv6 ECMP route written by hand into the router's kernel: BGP knows nothing of it
+    lab = make_lab(lbs=1)
+    router_ns, vip6 = lab.topology.router_ns, "2001:db8:1::1/128"
+    ip("-6", "addr", "add", "fd00::1/64", "dev", "eth0", "nodad", netns=router_ns)
+    ip(
+        "-6",
+        "route",
+        "add",
+        vip6,
+        "nexthop",
+        "via",
+        "fd00::12",
+        "nexthop",
+        "via",
+        "fd00::11",
+        netns=router_ns,
+    )
+    fib = {r["prefix"]: r for r in cli_json(lab, "fib")}
+    assert fib[vip6] == {"prefix": vip6, "protocol": None, "next_hops": ["fd00::11", "fd00::12"]}
+    assert fib[WEB]["next_hops"] == [NODE[1]]  # IPv4 first, as before
+    assert list(fib).index(WEB) < list(fib).index(vip6)
+    [only] = cli_json(lab, "fib", "--vip", vip6)
+    assert only["next_hops"] == ["fd00::11", "fd00::12"]
+    # inside a VIP pool it is a VIP: the FIB forwards where BGP says nothing
+    result = cli(lab, "diff", "--vip-pool", "2001:db8:1::/64", check=False)
+    assert result.returncode == 1, result.stdout
+    assert f"{vip6} DRIFT: the FIB forwards on fd00::11" in result.stdout
+    [row] = cli_json(lab, "vips", "--vip", vip6)
+    assert row["status"] == "DRIFT" and row["fib_next_hops"] == ["fd00::11", "fd00::12"]
+    assert cli(lab, "diff").returncode == 0  # outside every pool, the route is no VIP
+
+
 @pytest.fixture
 def watches() -> Iterator[list[subprocess.Popen[bytes]]]:
     """``lbroute watch`` processes a test started; any still running at the end are ended."""
