@@ -70,7 +70,7 @@ neighbor {topo.rr_ip(1)} {{
 }}
 """
     )
-    lab.spawn(  # recorded like every lab process, so lab down ends it
+    lab.supervisor.spawn(  # recorded like every lab process, so lab down ends it
         "exabgp-bench",
         daemons.exabgp_argv(conf),
         ns,

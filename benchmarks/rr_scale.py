@@ -97,7 +97,7 @@ def run_one(n: int, m: int, processes: int, timeout: float) -> dict[str, Any]:
         for k, group in enumerate(groups):
             conf = lab.dir / f"farm{k}.conf"
             conf.write_text(farm_conf(group, m))
-            lab.spawn(
+            lab.supervisor.spawn(
                 f"exabgp-farm{k}", daemons.exabgp_argv(conf), farm, env=daemons.exabgp_env(), cwd=lab.dir
             )
         with GobgpClient(str(lab.socket("rr"))) as rr:

@@ -1,9 +1,10 @@
 """Bring the lab up, scale it, report on it and take it down again, leaving nothing behind.
 
 ``Lab`` puts the rooms together: ``configs`` writes every file first (and so checks every
-argument before anything exists), ``network`` builds namespaces and links, ``processes``
+argument before anything exists), ``network`` builds namespaces and links, ``supervision``
 starts and ends daemons by recorded PID, ``expectations`` says what the router's FIB must
-hold. Each step is recorded in the state file before it is taken.
+hold and ``router`` waits until it does. Each step is recorded in the state file before it
+is taken.
 """
 
 from __future__ import annotations
@@ -21,14 +22,13 @@ from typing import Any
 
 import structlog
 
-from lbroute.gobgp.client import GobgpClient
-from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import IpCommandError, list_netns
 from lbroute.polling import Timeout, eventually
 
 from . import configs, daemons, network, processes
 from .errors import LabError
-from .expectations import Fib, describe, expected_fib, vip_routes
+from .expectations import Fib, expected_fib
+from .router import Router
 from .scenario import Scenario, ScenarioError
 from .state import (
     DEFAULT_STATE_ROOT,
@@ -38,6 +38,7 @@ from .state import (
     is_lab_directory,
     remove_directory,
 )
+from .supervision import Supervisor
 from .topology import PREFIX_RE, ROUTER_IP, Node, Service, Topology
 
 __all__ = ["Lab", "LabError", "Progress", "preflight", "running_labs"]
@@ -114,6 +115,17 @@ class Lab:
     def socket(self, who: str) -> Path:
         return configs.gobgp_socket(self.dir, who)
 
+    @property
+    def supervisor(self) -> Supervisor:
+        """The lab's processes (the records of its current state)."""
+        return Supervisor(self.state.processes, self.dir / "logs", self._save)
+
+    @property
+    def router(self) -> Router:
+        topo = self.topology
+        rrs = frozenset(topo.rr_ip(j) for j in range(1, topo.rrs + 1))
+        return Router(topo.router_ns, self.socket("router"), rrs, self.logs_tail)
+
     # --- up, scale, down ----------------------------------------------------------------------
 
     def up(self, topo: Topology, scenario: Scenario | None = None, *, timeout: float = 30.0) -> float:
@@ -164,7 +176,7 @@ class Lab:
             for node in topo.nodes:
                 self._start_pod(topo, node)
             self._phase("daemons started", started)
-            self.wait_sessions(timeout)
+            self.router.wait_sessions(timeout)
             self._phase("BGP sessions up", started)
             self.wait_converged(timeout)
         seconds = time.monotonic() - started
@@ -216,10 +228,7 @@ class Lab:
         left alone: a ``LabError`` names them.
         """
         made_here = self.exists()
-        ended = []
-        for name in reversed(list(self.state.processes)):
-            processes.stop(self.state.processes[name])
-            ended.append(name)
+        ended = self.supervisor.stop_all()
         existing = set(list_netns())
         lookalikes = {ns for ns in existing if self._named_like_ours(ns)}
         ours = set(self.state.namespaces)
@@ -243,55 +252,24 @@ class Lab:
 
     def router_fib(self) -> Fib:
         """VIP-pool routes in the router's kernel FIB: prefix -> gateways."""
-        return vip_routes(read_fib(self.topology.router_ns, family="inet"))
+        return self.router.fib()
 
     def expected_fib(self) -> Fib:
         return expected_fib(self.topology, self.scenario)
 
     def wait_converged(self, timeout: float) -> Fib:
-        expected = self.expected_fib()
-
-        def check() -> Fib:
-            fib = self.router_fib()
-            assert fib == expected, f"router FIB {describe(fib)} != expected {describe(expected)}"
-            return fib
-
         try:
-            return eventually(check, timeout, what="router FIB convergence", context=self.logs_tail)
+            return self.router.wait_fib(self.expected_fib(), timeout)
         except Timeout as err:
             raise LabError(
                 f"{err}\nthe lab is left as it is for inspection (logs in {self.dir / 'logs'}); "
                 f"`lbroute lab down --prefix {self.prefix}` removes it"
             ) from None
 
-    def wait_sessions(self, timeout: float) -> None:
-        """Until the router has an established session with every RR."""
-        rrs = {self.topology.rr_ip(j) for j in range(1, self.topology.rrs + 1)}
-
-        def check() -> None:
-            with GobgpClient(str(self.socket("router")), timeout=2.0) as client:
-                up = {s.neighbor for s in client.list_sessions("router") if s.established}
-            assert rrs <= up, f"router sessions not established: {sorted(rrs - up)}"
-
-        eventually(check, timeout, interval=0.05, what="router sessions with the RRs", context=self.logs_tail)
-
     def wait_settled(self, timeout: float) -> None:
-        """Until the router has a session with every RR again and holds no stale path.
-
-        Under graceful restart the FIB stays whole across an RR restart on paths the router
-        keeps stale; the restart is over when the RR's End-of-RIB has replaced them.
-        """
-        rrs = {self.topology.rr_ip(j) for j in range(1, self.topology.rrs + 1)}
-
-        def check() -> None:
-            with GobgpClient(str(self.socket("router")), timeout=2.0) as client:
-                up = {s.neighbor for s in client.list_sessions("router") if s.established}
-                assert rrs <= up, f"router sessions down: {sorted(rrs - up)}"
-                stale = [p for p in client.list_paths(ordered=False) if p.stale]
-                assert not stale, f"router holds {len(stale)} stale paths"
-
+        """Until the router has a session with every RR again and holds no stale path."""
         try:
-            eventually(check, timeout, what="router sessions and fresh paths", context=self.logs_tail)
+            self.router.wait_settled(timeout)
         except Timeout as err:
             raise LabError(str(err)) from None
 
@@ -318,13 +296,7 @@ class Lab:
         }
 
     def logs_tail(self, lines: int = 15) -> str:
-        out = []
-        for name, rec in self.state.processes.items():
-            path = Path(rec.log)
-            if path.exists():
-                tail = path.read_text(errors="replace").splitlines()[-lines:]
-                out.append(f"--- {name} ({path}) ---\n" + "\n".join(tail))
-        return "\n".join(out)
+        return self.supervisor.logs_tail(lines)
 
     def metrics(self, who: str = "rr") -> str:
         """The Prometheus text a manager serves inside its namespace: the router's, or an RR's
@@ -352,23 +324,6 @@ class Lab:
         network.add_namespace(name, self._record_namespace)
         network.attach_to_bridge(self.topology, name, suffix, address)
         return name
-
-    def spawn(
-        self,
-        name: str,
-        argv: list[str],
-        netns: str | None,
-        *,
-        env: dict[str, str] | None = None,
-        cwd: Path | None = None,
-    ) -> ProcessRecord:
-        """Start and record a process that ``down`` will end."""
-        record = processes.spawn(
-            name, argv, netns=netns, log=self.dir / "logs" / f"{name}.log", env=env, cwd=cwd
-        )
-        self.state.processes[name] = record
-        self._save()
-        return record
 
     # --- faults -------------------------------------------------------------------------------
 
@@ -408,7 +363,7 @@ class Lab:
             raise LabError(f"{name} of lab {self.prefix!r} is running (pid {record.pid})")
         socket = self.socket(who)
         socket.unlink(missing_ok=True)  # gobgpd refuses to start on a stale socket file
-        self.spawn(name, daemons.gobgpd_argv(socket), record.netns)
+        self.supervisor.spawn(name, daemons.gobgpd_argv(socket), record.netns)
         eventually(lambda: _assert_exists(socket), timeout, what=f"{name} API socket", context=self.logs_tail)
         return time.monotonic()
 
@@ -427,11 +382,7 @@ class Lab:
 
     def announcer_pid(self, lb: int) -> int | None:
         """The API process exabgp runs for ``lb`` (its child), or None while it has none."""
-        record = self.state.processes.get(f"exabgp-lb{lb}")
-        if record is None or not processes.is_alive(record):
-            return None
-        children = processes.children_of(record.pid)
-        return children[0] if children else None
+        return self.supervisor.first_child(f"exabgp-lb{lb}")
 
     def drain(self, node: Node, timeout: float = 30.0) -> None:
         """Withdraw through the announcer's drain protocol and wait until the FIB has let go."""
@@ -445,12 +396,7 @@ class Lab:
             # the pod still goes away (exabgp's Cease withdraws), just not gracefully: say so
             log.warning("lab.drain.failed", target=f"lb{node.index}", error=result.stderr.strip()[-300:])
 
-        def gone() -> None:
-            fib = self.router_fib()
-            still = [p for p, hops in fib.items() if node.ip in hops]
-            assert not still, f"router FIB still sends {still} to {node.ip}"
-
-        eventually(gone, timeout, what=f"lb{node.index} leaving the router's FIB", context=self.logs_tail)
+        self.router.wait_fib_without(node.ip, timeout, what=f"lb{node.index} leaving the router's FIB")
         log.info("lab.drained", target=f"lb{node.index}", nexthop=node.ip)
 
     # --- inside -------------------------------------------------------------------------------
@@ -501,25 +447,27 @@ class Lab:
         return record
 
     def _start_core(self, topo: Topology, core: configs.CoreFiles) -> None:
-        self.spawn("zebra", daemons.zebra_argv(core.router_dir), topo.router_ns)
-        self.spawn("gobgpd-router", daemons.gobgpd_argv(self.socket("router")), topo.router_ns)
+        supervisor = self.supervisor
+        supervisor.spawn("zebra", daemons.zebra_argv(core.router_dir), topo.router_ns)
+        supervisor.spawn("gobgpd-router", daemons.gobgpd_argv(self.socket("router")), topo.router_ns)
         for j in range(1, topo.rrs + 1):
             who = topo.rr_name(j)
-            self.spawn(f"gobgpd-{who}", daemons.gobgpd_argv(self.socket(who)), topo.rr_ns(j))
+            supervisor.spawn(f"gobgpd-{who}", daemons.gobgpd_argv(self.socket(who)), topo.rr_ns(j))
         eventually(lambda: _assert_exists(core.zserv), 10, what="zebra's zserv.api", context=self.logs_tail)
-        self.spawn("rr-manager-router", _rr_manager_argv(core.router_config), topo.router_ns)
+        supervisor.spawn("rr-manager-router", _rr_manager_argv(core.router_config), topo.router_ns)
         for j in range(1, topo.rrs + 1):
             who = topo.rr_name(j)
             # it talks to gobgpd over the unix socket either way; in explicit-peer mode it runs in
             # the root namespace, to reach the (fake) API server on loopback
             netns = None if self.scenario.kube_api else topo.rr_ns(j)
-            self.spawn(f"rr-manager-{who}", _rr_manager_argv(core.rr_configs[who]), netns)
+            supervisor.spawn(f"rr-manager-{who}", _rr_manager_argv(core.rr_configs[who]), netns)
 
     def _start_pod(self, topo: Topology, node: Node) -> None:
         """The pod's responder and exabgp (which runs its announcer), from the files ``configs`` wrote."""
         lb = f"lb{node.index}"
         lb_dir = configs.pod_dir(self.dir, node)
-        self.spawn(
+        supervisor = self.supervisor
+        supervisor.spawn(
             f"responder-{lb}",
             [
                 str(daemons.VENV_BIN / "python"), "-m", "lbroute.lab.responder", "--name", lb, "--port", "80",
@@ -527,7 +475,7 @@ class Lab:
             ],
             topo.lb_ns(node.index),
         )  # fmt: skip
-        self.spawn(
+        supervisor.spawn(
             f"exabgp-{lb}",
             daemons.exabgp_argv(lb_dir / "exabgp.conf"),
             topo.lb_ns(node.index),
@@ -540,10 +488,8 @@ class Lab:
         if f"exabgp-{lb}" in self.state.processes:
             self.drain(node)
         for name in (f"exabgp-{lb}", f"responder-{lb}"):
-            record = self.state.processes.pop(name, None)
-            if record is not None:
-                # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once
-                processes.stop(record)
+            # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once
+            self.supervisor.stop(name, forget=True)
         network.remove_node(topo, node, self._forget_namespace)
         self._save()
 

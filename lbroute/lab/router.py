@@ -1,0 +1,79 @@
+"""What the lab's router holds, and waiting until it holds what it should.
+
+The router is read as an operator would: its kernel FIB through iproute2, its gobgpd over
+the unix API socket. Every wait polls with ``eventually`` and fails with the last thing it
+saw and the daemons' logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from lbroute.gobgp.client import GobgpClient
+from lbroute.gobgp.errors import is_transient
+from lbroute.kernel.fib import read_fib
+from lbroute.polling import eventually
+
+from .expectations import Fib, describe, vip_routes
+
+
+class Router:
+    def __init__(self, netns: str, socket: Path, rrs: frozenset[str], logs: Callable[[], str]) -> None:
+        self.netns = netns
+        self.socket = socket
+        self.rrs = rrs  # the addresses of the RRs it peers with
+        self.logs = logs
+
+    def fib(self) -> Fib:
+        """VIP-pool routes in the router's kernel FIB: prefix -> gateways."""
+        return vip_routes(read_fib(self.netns, family="inet"))
+
+    def wait_fib(self, expected: Fib, timeout: float, *, what: str = "router FIB convergence") -> Fib:
+        def check() -> Fib:
+            fib = self.fib()
+            assert fib == expected, f"router FIB {describe(fib)} != expected {describe(expected)}"
+            return fib
+
+        return eventually(check, timeout, what=what, context=self.logs)
+
+    def wait_fib_without(self, node_ip: str, timeout: float, *, what: str) -> None:
+        def gone() -> None:
+            still = [p for p, hops in self.fib().items() if node_ip in hops]
+            assert not still, f"router FIB still sends {still} to {node_ip}"
+
+        eventually(gone, timeout, what=what, context=self.logs)
+
+    def wait_sessions(self, timeout: float) -> None:
+        """Until the router has an established session with every RR."""
+
+        def check() -> None:
+            down = self.rrs - self._established()
+            assert not down, f"router sessions not established: {sorted(down)}"
+
+        eventually(check, timeout, interval=0.05, what="router sessions with the RRs", context=self.logs)
+
+    def wait_settled(self, timeout: float) -> None:
+        """Until the router has a session with every RR again and holds no stale path.
+
+        Under graceful restart the FIB stays whole across an RR restart on paths the router
+        keeps stale; the restart is over when the RR's End-of-RIB has replaced them.
+        """
+
+        def check() -> None:
+            with GobgpClient(str(self.socket), timeout=2.0) as client:
+                up = {s.neighbor for s in client.list_sessions("router") if s.established}
+                assert self.rrs <= up, f"router sessions down: {sorted(self.rrs - up)}"
+                stale = [p for p in client.list_paths(ordered=False) if p.stale]
+                assert not stale, f"router holds {len(stale)} stale paths"
+
+        eventually(check, timeout, what="router sessions and fresh paths", context=self.logs)
+
+    def _established(self) -> set[str]:
+        try:
+            with GobgpClient(str(self.socket), timeout=2.0) as client:
+                return {s.neighbor for s in client.list_sessions("router") if s.established}
+        except Exception as err:
+            if is_transient(err):  # a gobgpd that does not answer yet has no session yet
+                return set()
+            raise
