@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 import subprocess
 import sys
 
@@ -167,6 +168,8 @@ def test_the_lab_listens_only_where_it_means_to(make_lab: LabFactory) -> None:
             ns, set()
         ), ns
         assert {kind for kind, _, _ in found} <= {"tcp", "u_str"}, (ns, found)  # no UDP, no raw
+    # exabgp.conf holds the MD5 key (when there is one): only root reads it
+    assert all(stat.S_IMODE((lab.dir / f"lb{i}" / "exabgp.conf").stat().st_mode) == 0o600 for i in (1, 2))
     # and in the root namespace, no lab process listens at all
     pids = {str(r.pid) for r in lab.state.processes.values()}
     root = subprocess.run(["ss", "-H", "-l", "-n", "-p", "-t", "-u"], capture_output=True, text=True).stdout

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
+from lbroute.lab.daemons import write_private
 from lbroute.lab.errors import LabError
 from lbroute.lab.lab import Lab
 from lbroute.lab.state import MARKER, LabState, claim_directory, is_lab_directory, remove_directory
@@ -59,3 +62,17 @@ def test_an_unreadable_state_file_reads_as_no_state(tmp_path: Path) -> None:
     for garbage in ("{not json", '{"prefix": "lbr", "no_such_field": 1}', "[]", "\x00\x01"):
         (directory / "state.json").write_text(garbage)
         assert LabState.load("lbr", tmp_path) is None
+
+
+def test_a_file_with_a_key_is_never_readable_by_others(tmp_path: Path) -> None:
+    conf = tmp_path / "lb1" / "exabgp.conf"
+    conf.parent.mkdir()
+    conf.write_text("an earlier lab's, world-readable\n")
+    conf.chmod(0o644)
+    old = os.umask(0)  # even with no umask to help
+    try:
+        write_private(conf, "neighbor 10.0.0.2 { md5-password secret; }\n")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o600
+    assert conf.read_text() == "neighbor 10.0.0.2 { md5-password secret; }\n"
