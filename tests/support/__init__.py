@@ -1,1 +1,2 @@
-"""Helpers shared by test modules (fixtures, waits, fake peers); test modules import from here, never from each other."""
+"""Helpers shared by test modules (fixtures, waits, fake peers); test modules import from here,
+never from each other."""
