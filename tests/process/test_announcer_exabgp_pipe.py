@@ -4,6 +4,7 @@ withdraw on SIGTERM, the ways exabgp goes away, and whatever else may arrive on 
 from __future__ import annotations
 
 import json
+import os
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -87,3 +88,21 @@ def test_garbage_on_stdin_is_logged_and_the_channel_lives_on(start: Callable[[],
     assert "Traceback" not in err and "RecursionError" not in err
     assert err.count("announcer.exabgp.line_too_long") == 1
     assert "announcer.ack.timeout" not in err
+
+
+def test_a_dual_stack_service_is_announced_via_each_familys_next_hop(tmp_path: Path) -> None:
+    """next_hop from the file, the IPv6 one from $NODE_IP6 as the downward API would give it."""
+    config = tmp_path / "dual.yaml"
+    config.write_text(
+        f"next_hop: {NH}\ndrain_seconds: 0\nmetrics: {{port: 0}}\n"
+        "services:\n  - name: web\n    vips: [10.1.1.1/32, 2001:db8::1/128]\n"
+    )
+    exabgp = PlayExabgp(config, env={**os.environ, "NODE_IP6": "fd00::11"})
+    try:
+        expect(exabgp, ANNOUNCE, "announce route 2001:db8::1/128 next-hop fd00::11")
+        exabgp.proc.send_signal(signal.SIGTERM)
+        expect(exabgp, WITHDRAW, "withdraw route 2001:db8::1/128 next-hop fd00::11")
+        code, err = exabgp.finish()
+        assert code == 0, err
+    finally:
+        exabgp.kill()
