@@ -100,18 +100,19 @@ def _vip(value: str) -> str:
     try:
         net = ipaddress.ip_network(value, strict=True)
     except ValueError as err:
+        why = str(err).replace(repr(value), "it")
         raise ValueError(
-            f"{value!r} is not a VIP; write it as 10.1.1.1/32 or 2001:db8::1/128 ({err})"
+            f"{shown(value)} is not a VIP; write it as 10.1.1.1/32 or 2001:db8::1/128 ({why})"
         ) from None
     if net.prefixlen != net.max_prefixlen:
-        raise ValueError(f"{value!r}: a VIP is a single address, /32 for IPv4 or /128 for IPv6")
+        raise ValueError(f"{shown(value)}: a VIP is a single address, /32 for IPv4 or /128 for IPv6")
     return str(net)
 
 
 def _community(value: str) -> str:
     parts = value.split(":")
     if len(parts) != 2 or not all(p.isdigit() and int(p) <= 65535 for p in parts):
-        raise ValueError(f"{value!r} is not a community; write ASN:VALUE such as 65021:100")
+        raise ValueError(f"{shown(value)} is not a community; write ASN:VALUE such as 65021:100")
     return value
 
 

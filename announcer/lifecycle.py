@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import assert_never
 
 from .config import AnnouncerConfig
 from .health import Action, Observation, Phase, Thresholds
@@ -224,8 +225,10 @@ def step(state: State, event: Event, now: float) -> tuple[State, tuple[Effect, .
         state = _maintenance(replace(state, maintenance_file=event.present), effects)
     elif isinstance(event, Converged):
         state = _converged(state, event, now, effects)
-    else:
+    elif isinstance(event, Tick):
         state = _tick(state, now, effects)
+    else:
+        assert_never(event)
     return _timers(state, now, effects), tuple(effects)
 
 
