@@ -1,4 +1,9 @@
-"""The announcer's config: services, their VIPs, and the next-hop (the node's IP)."""
+"""The announcer's config: services, their VIPs, and the next-hops (the node's IPs).
+
+Everything exabgp would take without a word and the router could not use is refused
+here: a next-hop of the wrong family or one that is nobody's address (0.0.0.0, loopback,
+multicast, broadcast), an IPv6 router-id, a command that would write into exabgp.conf.
+"""
 
 from __future__ import annotations
 
@@ -6,33 +11,118 @@ import ipaddress
 import os
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
-from lbroute.config import StrictModel
+from lbroute.config import Problem, StrictModel
 from lbroute.config.types import Address, address
+
+from .state import NextHops, ServiceRoutes
+
+SHOWN = 60  # characters of a bad value echoed back in an error
+
+
+def shown(value: str) -> str:
+    """A value as an error echoes it: quoted, and cut after SHOWN characters."""
+    return repr(value) if len(value) <= SHOWN else repr(value[:SHOWN]) + "..."
+
+
+def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    ip = ipaddress.ip_address(value)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped  # ::ffff:0.0.0.0 is 0.0.0.0 to the kernel
+    return ip
+
+
+def _one_address(value: str) -> str:
+    """A listening address that names one interface's address, never every address."""
+    if _ip(value).is_unspecified:
+        raise ValueError(
+            f"{value} would listen on every address; name one, such as 127.0.0.1 or the pod's IP"
+        )
+    return value
+
+
+def usable_next_hop(value: str) -> str:
+    """The address canonical, or a ValueError: a next-hop the router can forward to."""
+    value = address(value)
+    ip = _ip(value)
+    if ip.is_unspecified:
+        why = "is the unspecified address"
+    elif ip.is_loopback:
+        why = "is a loopback address"
+    elif ip.is_multicast:
+        why = "is a multicast address"
+    elif ip == ipaddress.IPv4Address("255.255.255.255"):
+        why = "is the broadcast address"
+    elif ip.is_link_local and ip.version == 6:
+        why = "is link-local (BGP needs the node's global IPv6 address)"
+    else:
+        return value
+    raise ValueError(f"{value} {why}; a next-hop is the node's own address (status.hostIP)")
+
+
+def _ipv6_next_hop(value: str) -> str:
+    if ipaddress.ip_address(value).version != 6:
+        raise ValueError(f"{value} is IPv4; next_hop6 is the node's IPv6 address (IPv4 goes in next_hop)")
+    return value
+
+
+def next_hop_value(value: str, *, six: bool = False) -> str:
+    """A next-hop given on the command line or in the environment, checked like one in the file."""
+    checked = usable_next_hop(value)
+    return _ipv6_next_hop(checked) if six else checked
+
+
+def _ipv4_router_id(value: str) -> str:
+    if ipaddress.ip_address(value).version != 4:
+        raise ValueError(f"{value} is IPv6; a BGP router-id is an IPv4 address such as 10.0.0.11")
+    return value
+
+
+# characters that mean something to exabgp's config syntax: ; { } end or open a statement,
+# # starts a comment, quotes group words, a backslash escapes, a newline starts a new line
+_CONF_SYNTAX = set(";{}#\"\\'")
+
+
+def _command_line(value: str) -> str:
+    bad = sorted({c for c in value if c in _CONF_SYNTAX or not c.isprintable()})
+    if bad:
+        raise ValueError(
+            f"{shown(value)}: a command may not hold {' '.join(repr(c) for c in bad)}; exabgp.conf "
+            "gives ; { } # quotes and backslashes their own meaning (write a wrapper script instead)"
+        )
+    if not value.strip():
+        raise ValueError("the command is empty")
+    return value
 
 
 def _vip(value: str) -> str:
     try:
         net = ipaddress.ip_network(value, strict=True)
     except ValueError as err:
+        why = str(err).replace(repr(value), "it")
         raise ValueError(
-            f"{value!r} is not a VIP; write it as 10.1.1.1/32 or 2001:db8::1/128 ({err})"
+            f"{shown(value)} is not a VIP; write it as 10.1.1.1/32 or 2001:db8::1/128 ({why})"
         ) from None
     if net.prefixlen != net.max_prefixlen:
-        raise ValueError(f"{value!r}: a VIP is a single address, /32 for IPv4 or /128 for IPv6")
+        raise ValueError(f"{shown(value)}: a VIP is a single address, /32 for IPv4 or /128 for IPv6")
     return str(net)
 
 
 def _community(value: str) -> str:
     parts = value.split(":")
     if len(parts) != 2 or not all(p.isdigit() and int(p) <= 65535 for p in parts):
-        raise ValueError(f"{value!r} is not a community; write ASN:VALUE such as 65021:100")
+        raise ValueError(f"{shown(value)} is not a community; write ASN:VALUE such as 65021:100")
     return value
 
 
 Vip = Annotated[str, AfterValidator(_vip)]
 Community = Annotated[str, AfterValidator(_community)]
+NextHop = Annotated[str, AfterValidator(usable_next_hop)]
+NextHop6 = Annotated[str, AfterValidator(usable_next_hop), AfterValidator(_ipv6_next_hop)]
+ListenAddress = Annotated[str, AfterValidator(address), AfterValidator(_one_address)]
+RouterId = Annotated[str, AfterValidator(address), AfterValidator(_ipv4_router_id)]
+CommandLine = Annotated[str, AfterValidator(_command_line)]
 
 
 class HealthCheckConfig(StrictModel):
@@ -86,6 +176,16 @@ class ServiceConfig(StrictModel):
             raise ValueError("give vips, or kubernetes: {namespace, name} to take them from a Service")
         return self
 
+    def routes(self) -> ServiceRoutes:
+        """The one place a service's routes are made (a Kubernetes one has no VIPs yet)."""
+        return ServiceRoutes(
+            self.name,
+            None if self.kubernetes else self.vips,
+            self.communities,
+            self.med,
+            self.local_preference,
+        )
+
 
 class ExabgpNeighbor(StrictModel):
     address: Address
@@ -101,11 +201,36 @@ class ExabgpConfig(StrictModel):
 
     neighbors: tuple[ExabgpNeighbor, ...] = Field(min_length=1)
     local_address: Address
-    router_id: Address | None = None
+    router_id: RouterId | None = Field(None, validate_default=True)
     asn: int = Field(65021, ge=1, le=4294967295)
     hold_time: int = Field(3, ge=3, le=65535)
     families: tuple[Literal["ipv4 unicast", "ipv6 unicast"], ...] = Field(("ipv4 unicast",), min_length=1)
-    announcer_command: str = "/usr/local/bin/lbroute-announcer run --config /etc/lbroute/announcer.yaml"
+    announcer_command: CommandLine = (
+        "/usr/local/bin/lbroute-announcer run --config /etc/lbroute/announcer.yaml"
+    )
+
+    @field_validator("local_address")
+    @classmethod
+    def _one_family(cls, value: str, info: ValidationInfo) -> str:
+        version = ipaddress.ip_address(value).version
+        for i, neighbor in enumerate(info.data.get("neighbors") or ()):
+            if ipaddress.ip_address(neighbor.address).version != version:
+                raise ValueError(
+                    f"{value} and neighbors[{i}].address {neighbor.address} are of different families; "
+                    "exabgp needs both of one"
+                )
+        return value
+
+    @field_validator("router_id")
+    @classmethod
+    def _router_id_for_ipv6(cls, value: str | None, info: ValidationInfo) -> str | None:
+        local = info.data.get("local_address")
+        if value is None and local and ipaddress.ip_address(local).version == 6:
+            raise ValueError(
+                f"required when local_address is IPv6 ({local}); a BGP router-id is an IPv4 address "
+                "such as 10.0.0.11"
+            )
+        return value
 
 
 class KubernetesConfig(StrictModel):
@@ -114,13 +239,17 @@ class KubernetesConfig(StrictModel):
 
 
 class MetricsConfig(StrictModel):
-    address: Address = "127.0.0.1"
+    address: ListenAddress = "127.0.0.1"
     port: int = Field(9473, ge=0, le=65535)  # 0: no metrics listener
 
 
 class AnnouncerConfig(StrictModel):
-    next_hop: Address | None = None
+    # the node's address (status.hostIP): IPv4 VIPs go out via it, and IPv6 VIPs too when it
+    # is IPv6 and no next_hop6 is given; next_hop6 is the IPv6 one of a dual-stack node
+    next_hop: NextHop | None = None
     next_hop_env: str = "NODE_IP"
+    next_hop6: NextHop6 | None = None
+    next_hop6_env: str = "NODE_IP6"
     services: tuple[ServiceConfig, ...] = ()
     # the maintenance switch: withdraw while this file exists (or between SIGUSR1 and SIGUSR2)
     maintenance_file: str | None = None
@@ -143,19 +272,90 @@ class AnnouncerConfig(StrictModel):
             raise ValueError(f"services: a VIP belongs to one service, got {sorted(vips)}")
         return self
 
+    @field_validator("next_hop6")
+    @classmethod
+    def _next_hop6_beside_an_ipv4_next_hop(cls, value: str | None, info: ValidationInfo) -> str | None:
+        first = info.data.get("next_hop")
+        if value and first and ipaddress.ip_address(first).version == 6:
+            raise ValueError(
+                f"next_hop {first} is IPv6 already; give next_hop the node's IPv4 address, or drop next_hop6"
+            )
+        return value
+
+    @field_validator("exabgp")
+    @classmethod
+    def _families_for_the_vips(cls, value: ExabgpConfig | None, info: ValidationInfo) -> ExabgpConfig | None:
+        if value is None:
+            return value
+        problems = []
+        for i, service in enumerate(info.data.get("services") or ()):
+            for j, vip in enumerate(service.vips):
+                family = "ipv6 unicast" if ":" in vip else "ipv4 unicast"
+                if family not in value.families:
+                    problems.append(f"families has no {family} for services[{i}].vips[{j}] {vip}; add it")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return value
+
     @property
     def uses_kubernetes(self) -> bool:
         return any(s.kubernetes is not None for s in self.services)
 
-    def resolve_next_hop(self, environ: dict[str, str] | None = None) -> str:
-        """The node's IP: ``next_hop`` if set, else the env var the downward API fills."""
-        if self.next_hop:
-            return self.next_hop
+    def resolve_next_hops(self, environ: dict[str, str] | None = None) -> tuple[NextHops, list[Problem]]:
+        """The node's next-hops: ``next_hop``/``next_hop6`` if set, else the env vars the downward
+        API fills; and a problem for every static VIP no next-hop fits."""
         env = os.environ if environ is None else environ
-        value = env.get(self.next_hop_env, "")
-        if not value:
-            raise ValueError(
-                f"next_hop: not set and ${self.next_hop_env} is empty; set next_hop or give the pod "
-                f"{self.next_hop_env} from status.hostIP"
+        problems: list[Problem] = []
+
+        def take(value: str | None, var: str, *, six: bool) -> str | None:
+            if value:
+                return value  # from the file: checked by the model already
+            raw = env.get(var, "")
+            if not raw:
+                return None
+            try:
+                return next_hop_value(raw, six=six)
+            except ValueError as err:
+                problems.append(Problem(f"${var}", str(err).replace(repr(raw), shown(raw))))
+                return None
+
+        first = take(self.next_hop, self.next_hop_env, six=False)
+        second = take(self.next_hop6, self.next_hop6_env, six=True)
+        if problems:
+            return NextHops(), problems
+        if first is None and second is None:
+            return NextHops(), [
+                Problem(
+                    "next_hop",
+                    f"not set and ${self.next_hop_env} is empty; set next_hop or give the pod "
+                    f"{self.next_hop_env} from status.hostIP",
+                )
+            ]
+        first_is_v6 = first is not None and ipaddress.ip_address(first).version == 6
+        if first_is_v6 and second is not None:
+            return NextHops(), [
+                Problem(
+                    "next_hop",
+                    f"{first} (from next_hop or ${self.next_hop_env}) is IPv6 and there is an IPv6 "
+                    "next_hop6 too; give next_hop the node's IPv4 address",
+                )
+            ]
+        hops = NextHops(v4=None if first_is_v6 else first, v6=second or (first if first_is_v6 else None))
+        for i, service in enumerate(self.services):
+            for j, vip in enumerate(service.vips):
+                if hops.for_prefix(vip) is None:
+                    problems.append(Problem(f"services[{i}].vips[{j}]", self.no_next_hop(vip, hops)))
+        return hops, problems
+
+    def no_next_hop(self, vip: str, hops: NextHops) -> str:
+        """What to do about a VIP whose family has no next-hop."""
+        if ":" in vip:
+            return (
+                f"{vip} is IPv6 and there is no IPv6 next-hop; set next_hop6 or give the pod "
+                f"${self.next_hop6_env} (the node's IPv6 address, from status.hostIPs)"
             )
-        return address(value)
+        have = f" ({hops.v6} is IPv6)" if hops.v6 else ""
+        return (
+            f"{vip} is IPv4 and there is no IPv4 next-hop{have}; set next_hop or give the pod "
+            f"${self.next_hop_env} (the node's IPv4 address, from status.hostIP)"
+        )

@@ -1,4 +1,10 @@
-"""exabgp.conf from the announcer's own config. Pure: the same renderer for pods and the lab."""
+"""exabgp.conf from the announcer's own config. Pure: the same renderer for pods and the lab.
+
+The first line says who wrote the file: ``render-exabgp-config --output`` overwrites only a
+file that starts with it. ``md5-base64 false`` is explicit because exabgp 4.2's default
+("auto") base64-decodes a key made only of the characters 0-9 and a-f, so such a key would
+differ from the route reflector's.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,14 @@ from collections.abc import Mapping
 
 from .config import ExabgpConfig
 
+HEADER = "# exabgp.conf written by lbroute-announcer render-exabgp-config; render it again to change it"
+
 
 def render_exabgp_config(cfg: ExabgpConfig, passwords: Mapping[str, str] | None = None) -> str:
-    """``passwords``: neighbor address -> MD5 key (read from ``md5_password_file`` by the caller)."""
+    """``passwords``: neighbor address -> MD5 key, read and checked by ``md5_keys.read_keys``."""
     passwords = passwords or {}
     router_id = cfg.router_id or cfg.local_address
-    blocks = [f"process announcer {{\n    run {cfg.announcer_command};\n    encoder json;\n}}\n"]
+    blocks = [f"{HEADER}\nprocess announcer {{\n    run {cfg.announcer_command};\n    encoder json;\n}}\n"]
     for neighbor in cfg.neighbors:
         lines = [
             f"neighbor {neighbor.address} {{",
@@ -23,9 +31,9 @@ def render_exabgp_config(cfg: ExabgpConfig, passwords: Mapping[str, str] | None 
         ]
         if neighbor.address in passwords:
             key = passwords[neighbor.address]
-            if '"' in key or "\n" in key:
+            if any(c in key for c in "\"'\\") or not key.isprintable():
                 raise ValueError(f"neighbor {neighbor.address}: the MD5 key may not hold quotes or newlines")
-            lines.append(f'    md5-password "{key}";')
+            lines += [f'    md5-password "{key}";', "    md5-base64 false;"]
         families = " ".join(f"{family};" for family in cfg.families)
         lines += [f"    family {{ {families} }}", "    api { processes [ announcer ]; }", "}"]
         blocks.append("\n".join(lines) + "\n")

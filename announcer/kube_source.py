@@ -25,7 +25,15 @@ class Stoppable(Protocol):
     def stop(self) -> None: ...
 
 
-def start_informers(cfg: AnnouncerConfig, put: Callable[[Any], None]) -> list[Stoppable]:
+def start_informers(
+    cfg: AnnouncerConfig,
+    put: Callable[[Any], None],
+    *,
+    sleep: Callable[[float], None] | None = None,
+    watch_timeout: int = 60,
+) -> list[Stoppable]:
+    """One informer per Service (and per EndpointSlice set when gated); ``sleep`` waits out
+    each back-off (tests pass a fake clock's), ``watch_timeout`` is each watch's length."""
     kube = cfg.kubernetes
     api = api_client(kube.server if kube else None, kube.kubeconfig if kube else None)
     informers: list[Informer] = []
@@ -51,7 +59,8 @@ def start_informers(cfg: AnnouncerConfig, put: Callable[[Any], None]) -> list[St
 
         informers.append(
             Informer(api, Resource("services", ks.namespace, field_selector=f"metadata.name={ks.name}"),
-                     on_services, on_sync_change=on_sync(len(informers)))
+                     on_services, on_sync_change=on_sync(len(informers)), sleep=sleep,
+                     watch_timeout=watch_timeout)
         )  # fmt: skip
         if ks.withdraw_without_endpoints:
 
@@ -61,7 +70,8 @@ def start_informers(cfg: AnnouncerConfig, put: Callable[[Any], None]) -> list[St
             informers.append(
                 Informer(api, Resource("endpointslices", ks.namespace,
                                        label_selector=f"kubernetes.io/service-name={ks.name}"),
-                         on_slices, on_sync_change=on_sync(len(informers)))
+                         on_slices, on_sync_change=on_sync(len(informers)), sleep=sleep,
+                         watch_timeout=watch_timeout)
             )  # fmt: skip
     for informer in informers:
         informer.start()

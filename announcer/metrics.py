@@ -1,10 +1,14 @@
-"""The announcer's Prometheus metrics, served on the configured address (never a wildcard)."""
+"""The announcer's Prometheus metrics, served on the configured address (never a wildcard:
+the config refuses 0.0.0.0, :: and ::ffff:0.0.0.0)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from .health import Phase
+from .state import Route
 
 REGISTRY = CollectorRegistry()
 
@@ -39,5 +43,30 @@ def set_phase(service: str, phase: Phase) -> None:
         SERVICE_PHASE.labels(service=service, phase=p.value).set(1 if p is phase else 0)
 
 
+class MetricsError(Exception):
+    """The metrics listener cannot start (the port is taken, the address is not ours)."""
+
+
 def serve(address: str, port: int) -> None:
-    start_http_server(port, addr=address, registry=REGISTRY)
+    try:
+        start_http_server(port, addr=address, registry=REGISTRY)
+    except OSError as err:
+        where = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+        raise MetricsError(f"cannot listen on {where}: {err.strerror or err}") from None
+
+
+_exported: set[tuple[str, str]] = set()
+
+
+def export_vips(vips: Iterable[tuple[str, str]], announced: Iterable[Route]) -> None:
+    """``(service, prefix)`` for every VIP now known: 1 where exabgp acknowledged it, else 0;
+    the gauge of a VIP a Service no longer has is removed."""
+    held = {r.prefix for r in announced}
+    exported = set()
+    for service, prefix in vips:
+        VIP_ANNOUNCED.labels(service=service, prefix=prefix).set(1 if prefix in held else 0)
+        exported.add((service, prefix))
+    for service, prefix in _exported - exported:
+        VIP_ANNOUNCED.remove(service, prefix)
+    _exported.clear()
+    _exported.update(exported)

@@ -1,7 +1,9 @@
 """The adapter that runs health checks: HTTP, TCP connect, exec. One thread per service.
 
 A probe only reports ``(ok, seconds, reason)``; what a result means is decided by the
-pure ``health.step`` on the main thread.
+pure ``health.step`` on the main thread. What a probe reads is bounded: an HTTP body up to
+64 KiB (http.client bounds the headers), an exec check's output not at all (its exit code
+is the answer; see docs/decisions/announcer-input-bounds.md).
 """
 
 from __future__ import annotations
@@ -12,18 +14,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .config import HealthCheckConfig
+from .lifecycle import ProbeResult
 
-
-@dataclass(frozen=True)
-class ProbeResult:
-    service: str
-    ok: bool
-    seconds: float
-    reason: str = ""
+HTTP_BODY_BYTES = 65536
 
 
 def probe_http(check: HealthCheckConfig) -> tuple[bool, str]:
@@ -32,7 +28,7 @@ def probe_http(check: HealthCheckConfig) -> tuple[bool, str]:
     try:
         conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
         response = conn.getresponse()
-        body = response.read(65536)
+        body = response.read(HTTP_BODY_BYTES)
     finally:
         conn.close()
     if response.status != check.expect_status:
@@ -51,7 +47,8 @@ def probe_exec(check: HealthCheckConfig) -> tuple[bool, str]:
     try:
         result = subprocess.run(
             list(check.command),
-            capture_output=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             timeout=check.timeout,
             check=False,
             stdin=subprocess.DEVNULL,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .health import HealthState, Phase
 
@@ -31,32 +32,59 @@ class Route:
 
 
 @dataclass(frozen=True)
+class NextHops:
+    """The node's addresses, one per family: a VIP is announced via the one of its own family.
+
+    exabgp takes an IPv6 next-hop for an IPv4 route (and the reverse) without a word, and
+    the router cannot use either, so a VIP whose family has no next-hop is never announced.
+    """
+
+    v4: str | None = None
+    v6: str | None = None
+
+    def for_prefix(self, prefix: str) -> str | None:
+        return self.v6 if ipaddress.ip_network(prefix).version == 6 else self.v4
+
+
+@dataclass(frozen=True)
 class ServiceRoutes:
+    """One service's VIPs and the attributes every one of its routes carries.
+
+    Built once per service from its config (``ServiceConfig.routes``); a Kubernetes update
+    replaces ``vips``. ``vips`` is None while a Kubernetes-sourced service has never been
+    listed: nothing is known, so nothing is decided.
+    """
+
     name: str
-    vips: tuple[str, ...]
+    vips: tuple[str, ...] | None
     communities: tuple[str, ...] = ()
     med: int | None = None
     local_preference: int | None = None
 
+    def routes(self, next_hops: NextHops) -> frozenset[Route]:
+        """A route for every VIP that has a next-hop of its family."""
+        out = set()
+        for vip in self.vips or ():
+            next_hop = next_hops.for_prefix(vip)
+            if next_hop is not None:
+                out.add(Route(vip, next_hop, self.communities, self.med, self.local_preference))
+        return frozenset(out)
 
-def desired_routes(services: Iterable[ServiceRoutes], next_hop: str) -> frozenset[Route]:
-    return frozenset(
-        Route(vip, next_hop, s.communities, s.med, s.local_preference) for s in services for vip in s.vips
-    )
+    def unroutable(self, next_hops: NextHops) -> tuple[str, ...]:
+        """The VIPs no next-hop fits (their family has none): never announced."""
+        return tuple(vip for vip in self.vips or () if next_hops.for_prefix(vip) is None)
 
 
 @dataclass(frozen=True)
 class ServiceView:
     """All that is known about one service at one moment.
 
-    ``vips`` is None while a Kubernetes-sourced service has never been listed (nothing is
-    known, so nothing is decided); ``ready_endpoints`` is None when the endpoint gate is off
-    or the count is unknown (fail static: an unknown count never withdraws).
+    ``ready_endpoints`` is None when the endpoint gate is off or the count is unknown
+    (fail static: an unknown count never withdraws).
     """
 
     routes: ServiceRoutes
-    health: HealthState
-    vips: tuple[str, ...] | None
+    health: HealthState = field(default_factory=HealthState)
     ready_endpoints: int | None = None
 
     @property
@@ -64,25 +92,23 @@ class ServiceView:
         return self.health.phase is Phase.UP and self.ready_endpoints != 0
 
 
-def decide(views: Iterable[ServiceView], next_hop: str) -> tuple[frozenset[Route], frozenset[str]]:
+def all_routes(services: Iterable[ServiceRoutes], next_hops: NextHops) -> frozenset[Route]:
+    """Every route the services could announce, whatever their health."""
+    return frozenset(route for service in services for route in service.routes(next_hops))
+
+
+def decide(views: Iterable[ServiceView], next_hops: NextHops) -> tuple[frozenset[Route], frozenset[str]]:
     """(routes to announce, prefixes on hold). A service still in INIT is on hold: neither
     announced nor withdrawn, so whatever exabgp already holds for it stays until decided."""
     desired: set[Route] = set()
     hold: set[str] = set()
     for view in views:
-        if view.vips is None:
+        if view.routes.vips is None:
             continue
-        service = ServiceRoutes(
-            view.routes.name,
-            view.vips,
-            view.routes.communities,
-            view.routes.med,
-            view.routes.local_preference,
-        )
         if view.health.phase is Phase.INIT:
-            hold.update(view.vips)
+            hold.update(view.routes.vips)
         elif view.wanted:
-            desired |= desired_routes([service], next_hop)
+            desired |= view.routes.routes(next_hops)
     return frozenset(desired), frozenset(hold)
 
 
@@ -97,9 +123,10 @@ def commands(
 
     A prefix that stays but changes next-hop or attributes is re-announced, not withdrawn:
     the new announcement replaces the old path without a gap. ``maybe_announced`` are routes
-    a previous announcer instance may have left in exabgp (withdrawn explicitly if not
-    desired; exabgp drops a repeated identical announcement, so re-announcing is free).
-    Prefixes on ``hold`` are left alone.
+    exabgp may hold without having said so (a previous announcer instance's, or a command
+    that got no answer): withdrawn explicitly if not desired; exabgp drops a repeated
+    identical announcement and answers ``done`` to the withdrawal of a route it does not
+    hold, so both are safe to send again. Prefixes on ``hold`` are left alone.
     """
     keep = {r.prefix for r in desired} | hold
     out: list[tuple[str, Route]] = [

@@ -1,20 +1,12 @@
-"""The announcer's pure decisions, and the real process driven through exabgp's pipe protocol."""
+"""The announcer's pure decisions: commands, what exabgp's lines mean, what it acknowledged."""
 
 from __future__ import annotations
 
-import os
-import select
-import signal
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from announcer.main import Announcer
+from announcer.exabgp import Ack, Announcer
 from announcer.protocol import Answer, classify
-from announcer.state import Route, ServiceRoutes, commands, desired_routes
-from lbroute.polling import eventually
+from announcer.state import NextHops, Route, ServiceRoutes, all_routes, commands
 
 NH = "10.0.0.11"
 
@@ -53,11 +45,21 @@ def test_commands_are_the_difference(
     assert [(verb, r.prefix) for verb, r in commands(desired, announced)] == expected
 
 
-def test_desired_routes_cover_every_vip_of_every_service() -> None:
-    got = desired_routes(
-        [ServiceRoutes("a", ("10.1.1.1/32",)), ServiceRoutes("b", ("10.1.2.1/32", "2001:db8::1/128"))], NH
+def test_routes_cover_every_vip_of_every_service_via_the_next_hop_of_its_family() -> None:
+    services = [ServiceRoutes("a", ("10.1.1.1/32",)), ServiceRoutes("b", ("10.1.2.1/32", "2001:db8::1/128"))]
+    got = all_routes(services, NextHops(NH, "fd00::11"))
+    assert got == {
+        Route("10.1.1.1/32", NH),
+        Route("10.1.2.1/32", NH),
+        Route("2001:db8::1/128", "fd00::11"),
+    }
+    assert Route("2001:db8::1/128", "fd00::11").announce_command() == (
+        "announce route 2001:db8::1/128 next-hop fd00::11"
     )
-    assert {r.prefix for r in got} == {"10.1.1.1/32", "10.1.2.1/32", "2001:db8::1/128"}
+    # a family without a next-hop: never announced, and said so
+    assert all_routes(services, NextHops(NH)) == {Route("10.1.1.1/32", NH), Route("10.1.2.1/32", NH)}
+    assert services[1].unroutable(NextHops(NH)) == ("2001:db8::1/128",)
+    assert all_routes(services, NextHops(v6="fd00::11")) == {Route("2001:db8::1/128", "fd00::11")}
 
 
 @pytest.mark.parametrize(
@@ -77,20 +79,25 @@ def test_classify(line: str, answer: Answer) -> None:
 
 
 class RecordingChannel:
-    """Acks like exabgp; rejects commands for prefixes listed in ``reject``."""
+    """Acks like exabgp; refuses commands for prefixes in ``reject``, leaves those in ``silent``
+    unanswered (a timeout)."""
 
-    def __init__(self, reject: set[str] | None = None) -> None:
+    def __init__(self, reject: set[str] | None = None, silent: set[str] | None = None) -> None:
         self.sent: list[str] = []
         self.reject = reject or set()
+        self.silent = silent or set()
 
-    def send(self, command: str, *, timeout: float = 5.0) -> bool:
+    def send(self, command: str, *, timeout: float = 5.0) -> Ack:
         self.sent.append(command)
-        return command.split()[2] not in self.reject
+        prefix = command.split()[2]
+        if prefix in self.silent:
+            return Ack.TIMEOUT
+        return Ack.ERROR if prefix in self.reject else Ack.DONE
 
 
 def test_rejected_announcement_is_not_counted_as_announced() -> None:
     channel = RecordingChannel(reject={"10.1.2.1/32"})
-    announcer = Announcer(channel)  # type: ignore[arg-type]
+    announcer = Announcer(channel)
     announcer.converge(routes("10.1.1.1/32", "10.1.2.1/32"))
     assert {r.prefix for r in announcer.announced} == {"10.1.1.1/32"}
     channel.reject.clear()
@@ -99,86 +106,39 @@ def test_rejected_announcement_is_not_counted_as_announced() -> None:
     assert len(channel.sent) == 3
 
 
-# --- the real process, with this test playing exabgp -------------------------------------------
+def test_an_unanswered_command_is_unknown_so_it_is_withdrawn_if_no_longer_wanted() -> None:
+    channel = RecordingChannel(silent={"10.1.2.1/32"})
+    announcer = Announcer(channel)
+    assert not announcer.converge(routes("10.1.2.1/32", "10.1.3.1/32"))
+    # the round stopped at the unanswered command: a late answer must not pass for the next one
+    assert channel.sent == ["announce route 10.1.2.1/32 next-hop 10.0.0.11"]
+    assert announcer.announced == frozenset() and announcer.maybe_announced == routes("10.1.2.1/32")
+    channel.silent.clear()
+    # no longer wanted: exabgp may hold it, so it is withdrawn, not forgotten
+    assert announcer.converge(routes("10.1.3.1/32"))
+    assert channel.sent[1:] == [
+        "withdraw route 10.1.2.1/32 next-hop 10.0.0.11",
+        "announce route 10.1.3.1/32 next-hop 10.0.0.11",
+    ]
+    assert announcer.announced == routes("10.1.3.1/32") and announcer.maybe_announced == frozenset()
 
 
-class PlayExabgp:
-    def __init__(self, config: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "announcer.main", "run", "--config", str(config)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        assert self.proc.stdout is not None
-        self.buffer = b""
-
-    def read_command(self, timeout: float = 10.0) -> str:
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-
-        def check() -> str:
-            ready, _, _ = select.select([fd], [], [], 0.05)
-            if ready:
-                self.buffer += os.read(fd, 4096)
-            assert b"\n" in self.buffer, f"no command yet (have {self.buffer!r})"
-            line, self.buffer = self.buffer.split(b"\n", 1)
-            return line.decode()
-
-        return eventually(check, timeout, interval=0, what="a command from the announcer")
-
-    def answer(self, text: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(text.encode() + b"\n")
-        self.proc.stdin.flush()
-
-    def finish(self, timeout: float = 10.0) -> tuple[int, str]:
-        code = self.proc.wait(timeout=timeout)
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None and not stream.closed:
-                stream.close()
-        assert self.proc.stderr is not None
-        err = self.proc.stderr.read().decode()
-        self.proc.stderr.close()
-        return code, err
+def test_an_unanswered_command_that_is_still_wanted_is_sent_again() -> None:
+    channel = RecordingChannel(silent={"10.1.2.1/32"})
+    announcer = Announcer(channel)
+    announcer.converge(routes("10.1.2.1/32"))
+    channel.silent.clear()
+    assert announcer.converge(routes("10.1.2.1/32"))
+    assert channel.sent == ["announce route 10.1.2.1/32 next-hop 10.0.0.11"] * 2
+    assert announcer.announced == routes("10.1.2.1/32") and announcer.maybe_announced == frozenset()
 
 
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "announcer.yaml"
-    path.write_text(f"next_hop: {NH}\nservices:\n  - name: web\n    vips: [10.1.1.1/32]\n")
-    return path
-
-
-def test_process_announces_acks_and_withdraws_on_sigterm(config: Path) -> None:
-    exabgp = PlayExabgp(config)
-    assert exabgp.read_command() == "announce route 10.1.1.1/32 next-hop 10.0.0.11"
-    exabgp.answer("done")
-    exabgp.answer('{"type": "state", "neighbor": {"state": "up"}}')  # unsolicited: logged, not fatal
-    exabgp.proc.send_signal(signal.SIGTERM)
-    assert exabgp.read_command() == "withdraw route 10.1.1.1/32 next-hop 10.0.0.11"
-    exabgp.answer("done")
-    code, err = exabgp.finish()
-    assert code == 0, err
-    assert "announcer.vip.withdrawn" in err
-
-
-def test_process_exits_on_stdin_eof(config: Path) -> None:
-    exabgp = PlayExabgp(config)
-    assert exabgp.read_command().startswith("announce route 10.1.1.1/32")
-    exabgp.answer("done")
-    assert exabgp.proc.stdin is not None
-    exabgp.proc.stdin.close()
-    code, err = exabgp.finish()
-    assert code == 0
-    assert "announcer.exabgp.gone" in err
-
-
-def test_process_stops_at_once_when_exabgp_shuts_down(config: Path) -> None:
-    exabgp = PlayExabgp(config)
-    exabgp.read_command()
-    exabgp.answer("done")
-    exabgp.answer('{"type": "notification", "notification": "shutdown"}')
-    code, err = exabgp.finish()
-    assert code == 0
-    assert "announcer.exabgp.shutdown" in err
+def test_a_refused_command_leaves_what_exabgp_may_hold_in_doubt() -> None:
+    left = routes("10.1.1.1/32")  # a predecessor's
+    channel = RecordingChannel(reject={"10.1.1.1/32"})
+    announcer = Announcer(channel, maybe_announced=left)
+    assert not announcer.converge(frozenset())
+    assert announcer.maybe_announced == left  # still to be withdrawn
+    channel.reject.clear()
+    assert announcer.converge(frozenset())
+    assert announcer.maybe_announced == frozenset()

@@ -3,41 +3,49 @@
 from __future__ import annotations
 
 from announcer.config import ExabgpConfig
-from announcer.exabgp_config import render_exabgp_config
+from announcer.exabgp_config import HEADER, render_exabgp_config
 from announcer.health import HealthState, Phase
 from announcer.kube_view import ready_endpoints, service_vips
-from announcer.state import Route, ServiceRoutes, ServiceView, commands, decide
+from announcer.state import NextHops, Route, ServiceRoutes, ServiceView, commands, decide
 
 NH = "10.0.0.11"
+HOPS = NextHops(NH)
 WEB = ServiceRoutes("web", ("10.1.1.1/32",))
 API = ServiceRoutes("api", ("10.1.2.1/32",), communities=("65021:100",))
 
 
-def view(
-    routes: ServiceRoutes, phase: Phase, vips: tuple[str, ...] | None = None, ready: int | None = None
-) -> ServiceView:
-    return ServiceView(routes, HealthState(phase), routes.vips if vips is None else vips, ready)
+def view(routes: ServiceRoutes, phase: Phase, ready: int | None = None) -> ServiceView:
+    return ServiceView(routes, HealthState(phase), ready)
 
 
 def test_only_up_services_are_desired_and_init_is_on_hold() -> None:
-    desired, hold = decide([view(WEB, Phase.UP), view(API, Phase.INIT)], NH)
+    desired, hold = decide([view(WEB, Phase.UP), view(API, Phase.INIT)], HOPS)
     assert desired == {Route("10.1.1.1/32", NH)}
     assert hold == {"10.1.2.1/32"}
-    desired, hold = decide([view(WEB, Phase.DOWN), view(API, Phase.DISABLED)], NH)
+    desired, hold = decide([view(WEB, Phase.DOWN), view(API, Phase.DISABLED)], HOPS)
     assert desired == frozenset() and hold == frozenset()
 
 
 def test_zero_ready_endpoints_withdraws_but_unknown_does_not() -> None:
-    assert decide([view(WEB, Phase.UP, ready=0)], NH)[0] == frozenset()
-    assert decide([view(WEB, Phase.UP, ready=None)], NH)[0] == {Route("10.1.1.1/32", NH)}
-    assert decide([view(WEB, Phase.UP, ready=2)], NH)[0] == {Route("10.1.1.1/32", NH)}
+    assert decide([view(WEB, Phase.UP, ready=0)], HOPS)[0] == frozenset()
+    assert decide([view(WEB, Phase.UP, ready=None)], HOPS)[0] == {Route("10.1.1.1/32", NH)}
+    assert decide([view(WEB, Phase.UP, ready=2)], HOPS)[0] == {Route("10.1.1.1/32", NH)}
 
 
-def test_kubernetes_vips_replace_the_static_ones_and_never_listed_decides_nothing() -> None:
-    k8s = ServiceRoutes("web", ())
-    desired, _ = decide([ServiceView(k8s, HealthState(Phase.UP), ("10.1.9.9/32",))], NH)
-    assert desired == {Route("10.1.9.9/32", NH)}
-    assert decide([ServiceView(k8s, HealthState(Phase.UP), None)], NH) == (frozenset(), frozenset())
+def test_kubernetes_vips_and_never_listed_decides_nothing() -> None:
+    listed = ServiceRoutes("web", ("10.1.9.9/32",))
+    assert decide([view(listed, Phase.UP)], HOPS)[0] == {Route("10.1.9.9/32", NH)}
+    never_listed = ServiceRoutes("web", None)
+    assert decide([view(never_listed, Phase.UP)], HOPS) == (frozenset(), frozenset())
+    assert decide([view(never_listed, Phase.INIT)], HOPS) == (frozenset(), frozenset())
+
+
+def test_a_dual_stack_service_announces_each_vip_via_its_own_family() -> None:
+    both = ServiceRoutes("web", ("10.1.1.1/32", "2001:db8::1/128"), med=5)
+    desired, _ = decide([view(both, Phase.UP)], NextHops(NH, "fd00::11"))
+    assert desired == {Route("10.1.1.1/32", NH, med=5), Route("2001:db8::1/128", "fd00::11", med=5)}
+    hold = decide([view(both, Phase.INIT)], NextHops(NH))[1]
+    assert hold == {"10.1.1.1/32", "2001:db8::1/128"}
 
 
 def test_respawned_announcer_withdraws_what_a_predecessor_may_have_left_unless_held() -> None:
@@ -85,4 +93,7 @@ def test_rendered_exabgp_config_has_the_fast_timers_and_md5() -> None:
     assert text.count("hold-time 3;") == 2
     assert "neighbor 10.0.0.2 {" in text and "local-address 172.16.1.2;" in text
     assert text.count("md5-password") == 1 and 'md5-password "s3cret";' in text
+    # exabgp's default would base64-decode a key of hex digits only
+    assert text.count("md5-base64 false;") == 1
     assert "next-hop self" not in text
+    assert text.splitlines()[0] == HEADER

@@ -1,45 +1,69 @@
-"""Kubernetes mode: the real announcer process, the real kubernetes client, the HTTP-level fake
-API server; this test plays exabgp. VIPs follow the Service, zero ready endpoints withdraw,
-and an API server outage withdraws nothing (fail static)."""
+"""Kubernetes outages, in process and on the informers' fake clock: the real informers and
+kubernetes client against the HTTP-level fake API server, feeding the announcer's Runner
+(lifecycle and Announcer) with a fake exabgp that records every command.
+
+Fail static: an API server that is down for 30 s of the informers' back-off withdraws
+nothing, and a change after it gets through at once. The back-off waits are the fake
+clock's, so the outage takes as long as the informers need to fail, not 30 s.
+"""
 
 from __future__ import annotations
 
-import select
+import threading
+from collections import defaultdict
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from lbroute.polling import until
+from announcer import metrics
+from announcer.config import AnnouncerConfig
+from announcer.exabgp import Ack
+from announcer.kube_source import Stoppable, start_informers
+from announcer.lifecycle import Started
+from announcer.main import Runner
+from announcer.state import NextHops
+from lbroute.polling import eventually
 from tests.fakes.kube_api import FakeKubeApi
-
-from .test_announcer import PlayExabgp
+from tests.support.kube_objects import endpoint_slice, service
 
 NH = "10.0.0.11"
+OUTAGE = 30.0  # seconds, on each informer's own clock
 
 
-def service(*ips: str) -> dict[str, Any]:
-    return {
-        "metadata": {"name": "front", "namespace": "web"},
-        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
-        "status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}},
-    }
+class FakeExabgp:
+    """Acknowledges every command and records it."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, command: str, *, timeout: float = 5.0) -> Ack:
+        self.sent.append(command)
+        return Ack.DONE
 
 
-def endpoint_slice(*ready: bool) -> dict[str, Any]:
-    return {
-        "metadata": {
-            "name": "front-abc12",
-            "namespace": "web",
-            "labels": {"kubernetes.io/service-name": "front"},
-        },
-        "addressType": "IPv4",
-        "endpoints": [
-            {"addresses": [f"172.16.9.{i + 10}"], "conditions": {"ready": r}} for i, r in enumerate(ready)
-        ],
-    }
+class InformerClock:
+    """The informers' ``sleep``: each thread's back-off adds up on its own clock, at once. A
+    thread whose clock has passed ``hold_after`` is held (on a real event, bounded) until the
+    test lets it go, so "30 s of outage" has really been waited out by every informer."""
+
+    def __init__(self, hold_after: float) -> None:
+        self.hold_after = hold_after
+        self.slept: dict[str, float] = defaultdict(float)
+        self.lock = threading.Lock()
+        self.released = threading.Event()
+
+    def sleep(self, seconds: float) -> None:
+        name = threading.current_thread().name
+        with self.lock:
+            self.slept[name] += seconds
+            total = self.slept[name]
+        if total >= self.hold_after:
+            self.released.wait(30)
+
+    def waited_out(self, threads: int) -> bool:
+        with self.lock:
+            return len(self.slept) == threads and all(t >= self.hold_after for t in self.slept.values())
 
 
 @pytest.fixture
@@ -49,89 +73,91 @@ def api() -> Iterator[FakeKubeApi]:
     server.stop()
 
 
+def config(api: FakeKubeApi, gate: bool = True) -> AnnouncerConfig:
+    return AnnouncerConfig.model_validate(
+        {
+            "next_hop": NH,
+            "services": [
+                {
+                    "name": "web",
+                    "kubernetes": {"namespace": "web", "name": "front", "withdraw_without_endpoints": gate},
+                }
+            ],
+            "kubernetes": {"server": api.url},
+        }
+    )
+
+
+class Harness:
+    def __init__(self, cfg: AnnouncerConfig, clock: InformerClock) -> None:
+        self.exabgp = FakeExabgp()
+        self.runner = Runner(cfg, NextHops(NH), self.exabgp)  # type: ignore[arg-type]
+        self.informers: list[Stoppable] = start_informers(cfg, self.runner.put, sleep=clock.sleep)
+        self.runner.feed(Started())
+
+    def sent_after_turn(self) -> list[str]:
+        self.runner.turn()
+        return list(self.exabgp.sent)
+
+    def expect_sent(self, *commands: str) -> None:
+        def check() -> None:
+            assert self.sent_after_turn() == list(commands)
+
+        eventually(check, 10, what=f"exabgp told {commands}")
+
+    def stop(self) -> None:
+        for informer in self.informers:
+            informer.stop()
+
+
 @pytest.fixture
-def exabgp(api: FakeKubeApi, tmp_path: Path) -> Iterator[PlayExabgp]:
-    cfg = {
-        "next_hop": NH,
-        "services": [
-            {
-                "name": "web",
-                "kubernetes": {"namespace": "web", "name": "front", "withdraw_without_endpoints": True},
-            }
-        ],
-        "kubernetes": {"server": api.url},
-    }
-    path = tmp_path / "announcer.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    play = PlayExabgp(path)
-    yield play
-    if play.proc.poll() is None:
-        play.proc.kill()
-    play.finish()
+def harnesses() -> Iterator[list[Any]]:
+    made: list[tuple[Harness, InformerClock]] = []
+    yield made
+    for harness, clock in made:
+        clock.released.set()
+        harness.stop()
 
 
-def expect(exabgp: PlayExabgp, *commands: str, timeout: float = 10) -> None:
-    got = set()
-    for _ in commands:
-        got.add(exabgp.read_command(timeout=timeout))
-        exabgp.answer("done")
-    assert got == set(commands)
-
-
-def no_command_within(exabgp: PlayExabgp, seconds: float) -> None:
-    assert exabgp.proc.stdout is not None
-    ready, _, _ = select.select([exabgp.proc.stdout.fileno()], [], [], seconds)
-    assert not ready and b"\n" not in exabgp.buffer, f"unexpected command: {exabgp.buffer!r}"
-
-
-def test_vips_follow_the_service_and_endpoints_gate(api: FakeKubeApi, exabgp: PlayExabgp) -> None:
-    api.put("endpointslices", endpoint_slice(True, False))
-    api.put("services", service("10.1.1.1"))
-    expect(exabgp, f"announce route 10.1.1.1/32 next-hop {NH}")
-    api.put("services", service("10.1.1.1", "10.1.1.2"))
-    expect(exabgp, f"announce route 10.1.1.2/32 next-hop {NH}")
-    api.put("services", service("10.1.1.2"))
-    expect(exabgp, f"withdraw route 10.1.1.1/32 next-hop {NH}")
-    # the last ready endpoint goes: withdrawn; one comes back: announced
-    api.put("endpointslices", endpoint_slice(False, False))
-    expect(exabgp, f"withdraw route 10.1.1.2/32 next-hop {NH}")
-    api.put("endpointslices", endpoint_slice(True))
-    expect(exabgp, f"announce route 10.1.1.2/32 next-hop {NH}")
-    api.delete("services", "front", "web")
-    expect(exabgp, f"withdraw route 10.1.1.2/32 next-hop {NH}")
-
-
-def test_api_server_down_for_30s_withdraws_nothing(api: FakeKubeApi, exabgp: PlayExabgp) -> None:
+def test_api_server_down_for_30s_withdraws_nothing(api: FakeKubeApi, harnesses: list[Any]) -> None:
     api.put("endpointslices", endpoint_slice(True))
     api.put("services", service("10.1.1.1"))
-    expect(exabgp, f"announce route 10.1.1.1/32 next-hop {NH}")
+    clock = InformerClock(hold_after=OUTAGE)
+    harness = Harness(config(api), clock)
+    harnesses.append((harness, clock))
+    harness.expect_sent(f"announce route 10.1.1.1/32 next-hop {NH}")
     api.go_down()
-    no_command_within(exabgp, 30.0)  # the whole outage: not one command
+
+    def both_informers_waited_out_the_outage() -> None:
+        harness.runner.turn()
+        assert clock.waited_out(threads=2), dict(clock.slept)
+
+    eventually(both_informers_waited_out_the_outage, 20, what=f"{OUTAGE:g} s of back-off in each informer")
+    assert metrics.REGISTRY.get_sample_value("lbroute_announcer_kube_synced") == 0  # stale, and said so
+    assert harness.sent_after_turn() == [f"announce route 10.1.1.1/32 next-hop {NH}"]  # not one command
     api.come_back()
-    # the watches resume (after a back-off of up to 10 s): a change after the outage gets through
+    clock.released.set()
+    # a change after the outage gets through
     api.put("services", service("10.1.1.1", "10.1.1.3"))
-    expect(exabgp, f"announce route 10.1.1.3/32 next-hop {NH}", timeout=30)
-    assert exabgp.proc.poll() is None
+    harness.expect_sent(
+        f"announce route 10.1.1.1/32 next-hop {NH}", f"announce route 10.1.1.3/32 next-hop {NH}"
+    )
 
 
-def test_never_listed_decides_nothing(api: FakeKubeApi, tmp_path: Path) -> None:
+def test_never_listed_decides_nothing(api: FakeKubeApi, harnesses: list[Any]) -> None:
     """Started while the API server is unreachable: no VIP is known, so nothing is sent."""
     api.go_down()
-    cfg = {
-        "next_hop": NH,
-        "services": [{"name": "web", "kubernetes": {"namespace": "web", "name": "front"}}],
-        "kubernetes": {"server": api.url},
-    }
-    path = tmp_path / "announcer.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    play = PlayExabgp(path)
-    try:
-        no_command_within(play, 2.0)
-        api.put("services", service("10.1.1.1"))
-        api.come_back()
-        assert play.read_command(timeout=20) == f"announce route 10.1.1.1/32 next-hop {NH}"
-        play.answer("done")
-        until(lambda: play.proc.poll() is None, 1, what="announcer alive")
-    finally:
-        play.proc.kill()
-        play.finish()
+    clock = InformerClock(hold_after=5.0)
+    harness = Harness(config(api, gate=False), clock)
+    harnesses.append((harness, clock))
+
+    def informer_waited() -> None:
+        harness.runner.turn()
+        assert clock.waited_out(threads=1), dict(clock.slept)
+
+    eventually(informer_waited, 20, what="5 s of back-off")
+    assert harness.sent_after_turn() == []
+    api.put("services", service("10.1.1.1"))
+    api.come_back()
+    clock.released.set()
+    harness.expect_sent(f"announce route 10.1.1.1/32 next-hop {NH}")

@@ -59,7 +59,7 @@ def run_informer(api: FakeKubeApi, rec: Recorder, **kw: Any) -> Informer:
     return informer
 
 
-def expect(rec: Recorder, ips: dict[str, str]) -> None:
+def expect_snapshot(rec: Recorder, ips: dict[str, str]) -> None:
     def check() -> None:
         assert rec.last_ips() == ips
 
@@ -72,13 +72,13 @@ def test_lists_then_follows_changes_with_selector(api: FakeKubeApi) -> None:
     rec = Recorder()
     informer = run_informer(api, rec)
     try:
-        expect(rec, {"web/a": "10.1.1.1"})
+        expect_snapshot(rec, {"web/a": "10.1.1.1"})
         api.put("services", service("b", "10.1.2.1"))
-        expect(rec, {"web/a": "10.1.1.1", "web/b": "10.1.2.1"})
+        expect_snapshot(rec, {"web/a": "10.1.1.1", "web/b": "10.1.2.1"})
         api.put("services", service("a", "10.1.1.9"))
-        expect(rec, {"web/a": "10.1.1.9", "web/b": "10.1.2.1"})
+        expect_snapshot(rec, {"web/a": "10.1.1.9", "web/b": "10.1.2.1"})
         api.delete("services", "b", "web")
-        expect(rec, {"web/a": "10.1.1.9"})
+        expect_snapshot(rec, {"web/a": "10.1.1.9"})
         assert informer.relists == 1
         watches = [r for r in api.requests if "watch=true" in r]
         assert watches and "resourceVersion=" in watches[0]
@@ -91,14 +91,14 @@ def test_relists_after_410_gone(api: FakeKubeApi) -> None:
     rec = Recorder()
     informer = run_informer(api, rec)
     try:
-        expect(rec, {"web/a": "10.1.1.1"})
+        expect_snapshot(rec, {"web/a": "10.1.1.1"})
         # changes and a compaction while the informer is cut off: its version is now too old
         api.go_down()
         until(lambda: rec.sync_changes[-1:] == [False], 15, what="stale after outage")
         api.put("services", service("c", "10.1.3.1"))
         api.compact()
         api.come_back()
-        expect(rec, {"web/a": "10.1.1.1", "web/c": "10.1.3.1"})
+        expect_snapshot(rec, {"web/a": "10.1.1.1", "web/c": "10.1.3.1"})
         until(lambda: informer.relists >= 2, 10, what="a relist after 410")
     finally:
         informer.stop()
@@ -109,13 +109,13 @@ def test_outage_keeps_the_last_snapshot_and_reports_stale(api: FakeKubeApi) -> N
     rec = Recorder()
     informer = run_informer(api, rec)
     try:
-        expect(rec, {"web/a": "10.1.1.1"})
+        expect_snapshot(rec, {"web/a": "10.1.1.1"})
         api.go_down()
         until(lambda: rec.sync_changes[-1:] == [False], 15, what="stale after outage")
         assert rec.last_ips() == {"web/a": "10.1.1.1"}  # never an invented empty world
         api.put("services", service("d", "10.1.4.1"))
         api.come_back()
-        expect(rec, {"web/a": "10.1.1.1", "web/d": "10.1.4.1"})
+        expect_snapshot(rec, {"web/a": "10.1.1.1", "web/d": "10.1.4.1"})
         assert rec.sync_changes[-1] is True
     finally:
         informer.stop()

@@ -68,13 +68,3 @@ def test_tcp(http_port: int) -> None:
     assert run_probe("web", check(kind="tcp", host="127.0.0.1", port=http_port)).ok
     refused = run_probe("web", check(kind="tcp", host="127.0.0.1", port=closed_port()))
     assert not refused.ok and "Refused" in refused.reason
-
-
-def test_exec() -> None:
-    assert run_probe("web", check(kind="exec", command=["/bin/true"])).ok
-    failed = run_probe("web", check(kind="exec", command=["/bin/sh", "-c", "exit 3"]))
-    assert (failed.ok, failed.reason) == (False, "exit 3")
-    slow = run_probe("web", check(kind="exec", command=["/bin/sleep", "5"], timeout=0.1))
-    assert (slow.ok, slow.reason) == (False, "timeout")
-    missing = run_probe("web", check(kind="exec", command=["/nonexistent/check"]))
-    assert not missing.ok and "FileNotFoundError" in missing.reason

@@ -3,7 +3,6 @@ health checks, the maintenance switch, the drain protocol, a respawn, error answ
 
 from __future__ import annotations
 
-import select
 import signal
 import subprocess
 import sys
@@ -14,8 +13,7 @@ import pytest
 import yaml
 
 from lbroute.polling import eventually, until
-
-from .test_announcer import PlayExabgp
+from tests.support.exabgp_play import PlayExabgp, expect, no_command_within
 
 NH = "10.0.0.11"
 ANNOUNCE = f"announce route 10.1.1.1/32 next-hop {NH}"
@@ -52,18 +50,6 @@ def write_config(tmp_path: Path, **extra: object) -> Path:
     return path
 
 
-def no_command_within(exabgp: PlayExabgp, seconds: float) -> None:
-    """Nothing arrives on the API channel for ``seconds`` (the assertion is the wait itself)."""
-    assert exabgp.proc.stdout is not None
-    ready, _, _ = select.select([exabgp.proc.stdout.fileno()], [], [], seconds)
-    assert not ready and b"\n" not in exabgp.buffer, f"unexpected command: {exabgp.buffer!r}"
-
-
-def expect(exabgp: PlayExabgp, command: str, answer: str = "done") -> None:
-    assert exabgp.read_command() == command
-    exabgp.answer(answer)
-
-
 Start = Callable[..., PlayExabgp]
 
 
@@ -78,10 +64,7 @@ def announcer(tmp_path: Path) -> Iterator[Start]:
 
     yield start
     for exabgp in started:
-        if exabgp.proc.poll() is None:
-            exabgp.proc.kill()
-        if exabgp.proc.stderr is not None and not exabgp.proc.stderr.closed:
-            exabgp.finish()
+        exabgp.kill()
 
 
 def test_check_failure_withdraws_and_recovery_announces(announcer: Start, tmp_path: Path) -> None:
