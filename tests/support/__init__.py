@@ -1,1 +1,4 @@
-"""Helpers shared by test modules (fixtures, waits, fake peers); test modules import from here, never from each other."""
+"""Helpers shared by test modules (fixtures, waits, fake peers).
+
+Test modules import from here, never from each other.
+"""
