@@ -25,7 +25,8 @@ from .reconcile import Reconciler
 
 log = structlog.get_logger()
 
-# re-reading every peer's counters on every route event would cost more than the events
+# re-reading every peer's counters on every route event would cost more than the events; a
+# refresh skipped for that happens once when the half second is over, so none is lost
 METRICS_EVERY = 0.5
 # a peer whose sessions keep failing soon after they come up (over its max-prefix limit, a
 # config clash) is re-armed at most this often, so gobgpd's own idle hold damps it ...
@@ -43,12 +44,17 @@ class DaemonWatch:
         reconciler: Reconciler,
         stop: threading.Event,
         clock: Callable[[], float] = time.monotonic,
+        later: Callable[[float, Callable[[], None]], None] | None = None,
     ) -> None:
         self.client = client
         self.reconciler = reconciler
         self.stop = stop
         self._clock = clock
+        # runs a function after some seconds (a timer thread); tests pass one that records
+        self._later = later or _in_a_timer_thread
         self._last_refresh = float("-inf")
+        self._lock = threading.Lock()
+        self._refresh_due = False
         # established peers, and since when
         self._established: dict[str, float] = {}
         self._rearmed_at: dict[str, float] = {}
@@ -119,11 +125,28 @@ class DaemonWatch:
             self.reconciler.wake()
 
     def _refresh(self, *, force: bool) -> None:
-        now = self._clock()
-        if not force and now - self._last_refresh < METRICS_EVERY:
-            return
-        self._last_refresh = now
+        with self._lock:
+            now = self._clock()
+            since = now - self._last_refresh
+            if not force and since < METRICS_EVERY:
+                if not self._refresh_due:  # one trailing refresh covers the whole burst
+                    self._refresh_due = True
+                    self._later(METRICS_EVERY - since, self._refresh_later)
+                return
+            self._last_refresh = now
         try:
             self.reconciler.refresh_peer_metrics()
         except GobgpError as err:
             log.warning("rr.metrics.failed", error=describe(err))
+
+    def _refresh_later(self) -> None:
+        with self._lock:
+            self._refresh_due = False
+        if not self.stop.is_set():
+            self._refresh(force=True)
+
+
+def _in_a_timer_thread(seconds: float, function: Callable[[], None]) -> None:
+    timer = threading.Timer(seconds, function)
+    timer.daemon = True
+    timer.start()

@@ -84,6 +84,7 @@ class Reconciler:
         self._lock = threading.Lock()
         # one writer at a time: a pass and a re-arm must not both add the same peer
         self._apply_lock = threading.Lock()
+        self._metrics_lock = threading.Lock()
         self._wake = threading.Event()
         # the backoff's sleep and the outage log's clock; tests pass fakes that record instead
         self._sleep = sleep or self._interruptible_sleep
@@ -237,8 +238,11 @@ class Reconciler:
             log.info("rr.outage.ended", target=self.client.target, count=failures, seconds=round(seconds, 1))
 
     def refresh_peer_metrics(self) -> None:
-        if self.peer_metrics:
-            # the rr labels series by neighbor; ``advertised`` would cost gobgpd a RIB walk per peer
+        """Sessions as gobgpd lists them into the metrics (from the pass loop and the watch thread)."""
+        if not self.peer_metrics:
+            return
+        with self._metrics_lock:  # one list-and-replace at a time: series are cleared, then set
+            # ``advertised`` would cost gobgpd a walk of its RIB per peer, and no series shows it
             self.metrics.record_sessions(self.client.list_sessions(self.client.target, advertised=False))
 
     def run(self, interval: float, stop: threading.Event, *, first_within: float | None = None) -> None:

@@ -300,8 +300,12 @@ def test_the_watch_logs_each_report_and_wakes_the_reconciler_when_gobgpd_is_back
     ]
     daemon = ScriptedDaemon([first, [SessionReport("10.0.0.1", "ESTABLISHED", initial=True)]], stop)
     reconciler = RecordingReconciler()
+    later: list[tuple[float, Any]] = []
     with capture_logs() as logs:
-        DaemonWatch(daemon, reconciler, stop, clock=lambda: 0.0).run()  # type: ignore[arg-type]
+        watch = DaemonWatch(
+            daemon, reconciler, stop, clock=lambda: 0.0, later=lambda s, f: later.append((s, f))
+        )  # type: ignore[arg-type]
+        watch.run()
     said = [(e["event"], e.get("peer"), e.get("prefix")) for e in logs]
     assert said == [
         ("rr.peer.up", "10.0.0.1", None),
@@ -320,6 +324,11 @@ def test_the_watch_logs_each_report_and_wakes_the_reconciler_when_gobgpd_is_back
         generate_latest(reconciler.metrics.registry).decode().count("lbroute_rr_daemon_reconnects_total 1.0")
         == 1
     )
-    # every session report refreshes the metrics; table events at most every 0.5 s (the clock
-    # stands still here, so the table event right after a session's refresh adds none)
+    # every session report refreshes the metrics; table events at most every 0.5 s: the one right
+    # after a session's refresh (the clock stands still here) is put off to when the 0.5 s are over
     assert reconciler.refreshed == 3
+    [(seconds, refresh)] = later
+    assert seconds == 0.5
+    stop.clear()
+    refresh()
+    assert reconciler.refreshed == 4
