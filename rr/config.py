@@ -215,20 +215,8 @@ class RrConfig(StrictModel):
             yield Problem("speaker_groups", "for role route-reflector; a router peers with its RRs")
         if self.role == "route-reflector" and self.zebra is not None:
             yield Problem("zebra", "for role router; the RR does not program a FIB")
-        names: dict[str, int] = {}
-        for i, g in enumerate(self.speaker_groups):
-            if g.name in names:
-                yield Problem(
-                    f"speaker_groups[{i}].name", f"{g.name!r} is also speaker_groups[{names[g.name]}]'s"
-                )
-            names.setdefault(g.name, i)
-        addresses: dict[str, int] = {}
-        for i, n in enumerate(self.neighbors):
-            if n.address in addresses:
-                yield Problem(
-                    f"neighbors[{i}].address", f"{n.address} is also neighbors[{addresses[n.address]}]'s"
-                )
-            addresses.setdefault(n.address, i)
+        yield from _repeated("speaker_groups", "name", [g.name for g in self.speaker_groups])
+        yield from _repeated("neighbors", "address", [n.address for n in self.neighbors])
         yield from self._speaker_ranges()
         for (i, where, net), (k, earlier, other) in _overlaps(self._places("vip_pools")):
             if i == k:
@@ -289,13 +277,45 @@ class RrConfig(StrictModel):
         return out
 
 
+def _repeated(field: str, key: str, values: list[str]) -> Iterator[Problem]:
+    """A problem at each entry of ``field`` whose ``key`` an earlier entry already has."""
+    first: dict[str, int] = {}
+    for i, value in enumerate(values):
+        if value in first:
+            yield Problem(f"{field}[{i}].{key}", f"{value!r} is also {field}[{first[value]}]'s")
+        first.setdefault(value, i)
+
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _Place = tuple[int, str, IPNetwork]
 
 
 def _overlaps(places: list[_Place]) -> Iterator[tuple[_Place, _Place]]:
-    """Each place whose network overlaps an earlier one (same family), paired with it."""
-    for k, (i, where, net) in enumerate(places):
-        for j, earlier, other in places[:k]:
-            if net.version == other.version and net.overlaps(other):
-                yield (i, where, net), (j, earlier, other)
+    """Each place whose network overlaps another's, paired with one such (the later in the file
+    first), in file order.
+
+    Two CIDR networks overlap only when one holds the other, so one sweep in address order
+    finds them: each network is checked against the innermost open one that still reaches
+    it. O(n log n): a config at the size bound has thousands of networks.
+    """
+    order = sorted(range(len(places)), key=lambda k: _sweep_key(places[k][2]))
+    open_: list[int] = []  # indexes of networks that hold the next one's start, outermost first
+    pairs = []
+    for k in order:
+        net = places[k][2]
+        while open_ and not _holds(places[open_[-1]][2], net):
+            open_.pop()
+        if open_:
+            j = open_[-1]
+            pairs.append((max(j, k), min(j, k)))
+        open_.append(k)
+    for later, earlier in sorted(pairs):
+        yield places[later], places[earlier]
+
+
+def _sweep_key(net: IPNetwork) -> tuple[int, int, int]:
+    return net.version, int(net.network_address), net.prefixlen
+
+
+def _holds(outer: IPNetwork, inner: IPNetwork) -> bool:
+    return outer.version == inner.version and int(inner.broadcast_address) <= int(outer.broadcast_address)

@@ -24,7 +24,7 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception,
-    stop_before_delay,
+    stop_after_delay,
     stop_never,
     stop_when_event_set,
     wait_random_exponential,
@@ -182,13 +182,23 @@ class Reconciler:
     ) -> T:
         """``attempt`` until it succeeds, fails for good, ``give_up_after`` runs out or ``stop`` is set
         (then the last transient error is raised). A ``wake()`` starts the backoff over."""
-        give_up: stop_base = stop_before_delay(give_up_after) if give_up_after is not None else stop_never
+        backoff = wait_random_exponential(multiplier=0.05, max=MAX_BACKOFF)
+        wait: Callable[[RetryCallState], float] = backoff
+        give_up: stop_base = stop_never
+        if give_up_after is not None:
+            limit = give_up_after
+
+            def wait(state: RetryCallState) -> float:
+                # the last attempt comes when the time is up, not a random wait before it
+                return min(backoff(state), max(0.0, limit - (state.seconds_since_start or 0.0)))
+
+            give_up = stop_after_delay(limit)
         if stop is not None:
             give_up = give_up | stop_when_event_set(stop)
         while True:
             retrying = Retrying(
                 retry=retry_if_exception(is_transient),
-                wait=wait_random_exponential(multiplier=0.05, max=MAX_BACKOFF),
+                wait=wait,
                 stop=give_up,
                 before_sleep=self._failed,
                 sleep=self._sleep,

@@ -36,6 +36,15 @@ def test_config_check_refuses_dev_zero_at_once() -> None:
     assert time.monotonic() - started < 20  # it used to read until the kernel killed it
 
 
+def test_plan_with_an_empty_gobgpd_target_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, {**RR, "gobgpd": ""})
+    result = run("rr.main", "plan", "--config", str(path))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{path}: gobgpd: '' is not a gRPC target such as unix:///run/gobgpd/gobgp.sock or 127.0.0.1:50051"
+    ]
+
+
 def test_config_check_says_what_turns_a_guard_rail_off_and_passes(tmp_path: Path) -> None:
     path = write(tmp_path, {**RR, "speaker_groups": [{**GROUP, "vip_pools": ["0.0.0.0/0"]}]})
     result = run("rr.main", "config", "check", str(path))

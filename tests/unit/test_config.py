@@ -309,3 +309,14 @@ def test_md5_key_files_hold_one_line_of_at_most_80_bytes(tmp_path: Path) -> None
     (tmp_path / "big").write_text("k" * 5000)
     with pytest.raises(ValueError, match="5,000 bytes; an MD5 key file is at most 1,024 bytes"):
         read_md5_key(str(tmp_path / "big"))
+
+
+def test_group_names_and_neighbor_addresses_are_each_given_once() -> None:
+    text = (
+        BASE + "neighbors: [{address: 10.0.0.1}, {address: 10.0.0.3}, {address: 10.0.0.1}]\nspeaker_groups:\n"
+    )
+    text += group("a", "[172.16.0.0/16]") + group("a", "[172.17.0.0/16]", "[10.2.0.0/16]")
+    assert problems(text) == [
+        "speaker_groups[1].name: 'a' is also speaker_groups[0]'s",
+        "neighbors[2].address: '10.0.0.1' is also neighbors[0]'s",
+    ]

@@ -191,7 +191,7 @@ def test_wake_cuts_a_backoff_wait_short() -> None:
     assert woken.wait(5), "a wake-up did not end the wait"
 
 
-def test_give_up_after_stops_before_the_wait_would_pass_it() -> None:
+def test_give_up_after_0_tries_once() -> None:
     daemon = FakeGobgpd()
     daemon.fail_next = [GobgpUnavailable(TARGET, "UNAVAILABLE")] * 100
     with pytest.raises(GobgpUnavailable), capture_logs() as logs:
