@@ -61,9 +61,9 @@ def _parser() -> argparse.ArgumentParser:
             type=_seconds,
             default=30.0,
             metavar="SECONDS",
-            help="at start, how long gobgpd (and the Kubernetes API's first list of LB pods) may take "
-            "to answer before this exits 1 saying so (default %(default)g); run then waits out any "
-            "later gobgpd restart as long as it takes",
+            help="at start, how long gobgpd may take to answer before this exits 1 saying so "
+            "(default %(default)g; plan and apply: the Kubernetes API's first list of the LB pods too); "
+            "run then waits out any later gobgpd restart as long as it takes",
         )
     return parser
 
