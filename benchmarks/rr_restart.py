@@ -38,10 +38,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import grpc
-
 from lbroute import logs
 from lbroute.gobgp.client import GobgpClient
+from lbroute.gobgp.errors import GobgpError
 from lbroute.kernel.fib import read_fib
 from lbroute.lab.fib_sampler import FibSampler, Sample
 from lbroute.lab.lab import Lab, LabError
@@ -115,7 +114,7 @@ def restart_once(lab: Lab, whole: frozenset[str], speakers: set[str], timeout: f
                 if "speakers" not in seen:
                     try:
                         up = {s.neighbor for s in rr.list_sessions("rr") if s.established}
-                    except grpc.RpcError:  # the new gobgpd answers before its BGP is started
+                    except GobgpError:  # the new gobgpd answers before its BGP is started
                         up = set()
                     if speakers <= up:
                         seen["speakers"] = now

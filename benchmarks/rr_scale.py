@@ -104,7 +104,9 @@ def run_one(n: int, m: int, processes: int, timeout: float) -> dict[str, Any]:
 
             def sessions() -> None:
                 up = sum(
-                    1 for p in rr.peer_counters() if p.established and p.address.startswith("172.16.200.")
+                    1
+                    for s in rr.list_sessions("rr", advertised=False)
+                    if s.established and s.neighbor.startswith("172.16.200.")
                 )
                 assert up == n, f"{up} of {n} speakers established"
 

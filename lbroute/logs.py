@@ -12,9 +12,14 @@ import sys
 
 import structlog
 
+# the names a --log-level flag (argparse ``choices``) or LBROUTE_LOG_LEVEL may give
+LEVELS = ("debug", "info", "warning", "error", "critical")
+
 
 def configure(level: str | None = None, *, json: bool | None = None) -> None:
-    level_name = (level or os.environ.get("LBROUTE_LOG_LEVEL", "info")).upper()
+    """``level`` (else $LBROUTE_LOG_LEVEL, else info); a name not in ``LEVELS`` logs at info and says so."""
+    wanted = level or os.environ.get("LBROUTE_LOG_LEVEL") or "info"
+    known = wanted.lower() in LEVELS
     if json is None:
         json = os.environ.get("LBROUTE_LOG_FORMAT", "").lower() == "json" or not sys.stderr.isatty()
     renderer: structlog.typing.Processor = (
@@ -28,7 +33,14 @@ def configure(level: str | None = None, *, json: bool | None = None) -> None:
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level_name, logging.INFO)),
+        wrapper_class=structlog.make_filtering_bound_logger(
+            getattr(logging, wanted.upper()) if known else logging.INFO
+        ),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    if not known:
+        shown = wanted if len(wanted) <= 20 else wanted[:20] + "..."
+        structlog.get_logger().warning(
+            "logs.level_unknown", error=f"{shown!r} is not one of {', '.join(LEVELS)}; logging at info"
+        )

@@ -1,14 +1,24 @@
-"""The rr manager's config file: one model for both roles, checked whole before anything runs."""
+"""The rr manager's config file: one model for both roles, checked whole before anything runs.
+
+Field by field first; then ``problems()`` checks what only the whole file shows (what
+gobgpd or the guard rails could not honour: overlapping speaker ranges, the router inside
+one), and ``warnings()`` names settings that are valid but turn a guard rail off.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from lbroute.config import StrictModel
-from lbroute.config.types import Address, Network
+from lbroute.config import Problem, StrictModel
+from lbroute.config.types import Address, Network, is_wildcard, shorten
+
+# sockaddr_un.sun_path is 108 bytes, one of them the terminating NUL
+_MAX_SOCKET_PATH = 107
+_TARGET_EXAMPLE = "unix:///run/gobgpd/gobgp.sock or 127.0.0.1:50051"
 
 
 class TimersConfig(StrictModel):
@@ -27,22 +37,61 @@ class TimersConfig(StrictModel):
         return self
 
 
+def _port(text: str) -> int | None:
+    """A TCP port 1-65535 written in digits, else None."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 5:
+        return None
+    number = int(text)
+    return number if 0 < number < 65536 else None
+
+
 def _metrics_address(value: str) -> str:
     host, sep, port = value.rpartition(":")
-    host = host.strip("[]")
+    host = host.removeprefix("[").removesuffix("]")
     try:
         address = ipaddress.ip_address(host)
-        number = int(port)
     except ValueError:
-        raise ValueError(f"{value!r} is not host:port such as 127.0.0.1:9180") from None
-    if not sep or not 0 < number < 65536:
-        raise ValueError(f"{value!r} is not host:port such as 127.0.0.1:9180")
-    if address.is_unspecified:
-        raise ValueError(f"{value!r}: name one address (loopback or the namespace's), never all of them")
+        raise ValueError(f"{shorten(value)} is not host:port such as 127.0.0.1:9180") from None
+    if not sep or _port(port) is None:
+        raise ValueError(f"{shorten(value)} is not host:port such as 127.0.0.1:9180")
+    if is_wildcard(address):
+        raise ValueError(
+            f"{shorten(value)}: name one address (loopback or the namespace's), never all of them"
+        )
     return value
 
 
+def _gobgpd_target(value: str) -> str:
+    """What ``GobgpClient`` can dial: ``unix:///path``, ``unix:/path``, ``/path`` or ``host:port``."""
+    if value.startswith(("unix:", "/")):
+        path = value.removeprefix("unix://") if value.startswith("unix://") else value.removeprefix("unix:")
+        if not path.startswith("/"):
+            raise ValueError(f"{shorten(value)}: the socket needs an absolute path, e.g. {_TARGET_EXAMPLE}")
+        if len(path.encode()) > _MAX_SOCKET_PATH:
+            raise ValueError(
+                f"a unix socket path is at most {_MAX_SOCKET_PATH} bytes, this one {len(path.encode())}"
+            )
+        return value
+    host, sep, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not (sep and host and _port(port) is not None and _is_host(host)):
+        raise ValueError(f"{shorten(value)} is not a gRPC target such as {_TARGET_EXAMPLE}")
+    return value
+
+
+def _is_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        labels = host.split(".")
+        return len(host) <= 253 and all(
+            0 < len(label) <= 63 and label.replace("-", "").isalnum() and label.isascii() for label in labels
+        )
+
+
 MetricsAddress = Annotated[str, AfterValidator(_metrics_address)]
+GobgpdTarget = Annotated[str, AfterValidator(_gobgpd_target)]
 
 
 class KubernetesPeersConfig(StrictModel):
@@ -135,7 +184,7 @@ class ZebraConfig(StrictModel):
 
 class RrConfig(StrictModel):
     role: Literal["route-reflector", "router"]
-    gobgpd: str = Field(description="gRPC target: unix:///path/gobgp.sock or host:port")
+    gobgpd: GobgpdTarget = Field(description="gRPC target: unix:///path/gobgp.sock or host:port")
     asn: int = Field(ge=1, le=4294967295)
     router_id: Address
     listen_addresses: tuple[Address, ...] = ("0.0.0.0",)
@@ -148,21 +197,125 @@ class RrConfig(StrictModel):
     # Prometheus endpoint; None serves none. Never the unspecified address.
     metrics_address: MetricsAddress | None = None
 
-    @model_validator(mode="after")
-    def _role_rules(self) -> RrConfig:
-        problems = []
+    def problems(self) -> list[Problem]:
+        """What gobgpd or the guard rails could not honour, each at its place."""
+        return list(self._problems())
+
+    def _problems(self) -> Iterator[Problem]:
+        # BGP identifiers are four bytes, written as an IPv4 address
         if ipaddress.ip_address(self.router_id).version != 4:
-            problems.append(f"router_id {self.router_id} must be an IPv4 address")
+            yield Problem(
+                "router_id", f"{self.router_id} must be an IPv4 address (a BGP identifier is 4 bytes)"
+            )
+        if self.cluster_id is not None and ipaddress.ip_address(self.cluster_id).version != 4:
+            yield Problem(
+                "cluster_id", f"{self.cluster_id} must be an IPv4 address (a cluster ID is 4 bytes)"
+            )
         if self.role == "router" and self.speaker_groups:
-            problems.append("speaker_groups are for role route-reflector; a router peers with its RRs")
+            yield Problem("speaker_groups", "for role route-reflector; a router peers with its RRs")
         if self.role == "route-reflector" and self.zebra is not None:
-            problems.append("zebra is for role router; the RR does not program a FIB")
-        names = [g.name for g in self.speaker_groups]
-        if len(set(names)) != len(names):
-            problems.append(f"speaker_groups: names must be unique, got {names}")
-        addresses = [n.address for n in self.neighbors]
-        if len(set(addresses)) != len(addresses):
-            problems.append(f"neighbors: addresses must be unique, got {addresses}")
-        if problems:
-            raise ValueError("\n".join(problems))
-        return self
+            yield Problem("zebra", "for role router; the RR does not program a FIB")
+        yield from _repeated("speaker_groups", "name", [g.name for g in self.speaker_groups])
+        yield from _repeated("neighbors", "address", [n.address for n in self.neighbors])
+        yield from self._speaker_ranges()
+        for (i, where, net), (k, earlier, other) in _overlaps(self._places("vip_pools")):
+            if i == k:
+                yield Problem(where, f"{net} overlaps {earlier} {other} of the same group; keep one")
+
+    def _speaker_ranges(self) -> Iterator[Problem]:
+        """gobgpd admits a speaker to the first dynamic neighbor whose range holds it, and every
+        guard policy whose neighbor set holds it judges its routes: ranges must not overlap."""
+        ranges = self._places("dynamic_prefixes")
+        for (_, where, net), (_, earlier, other) in _overlaps(ranges):
+            yield Problem(
+                where, f"{net} overlaps {earlier} {other}: gobgpd admits a speaker there to one of them only"
+            )
+
+    def _places(self, field: str) -> list[tuple[int, str, IPNetwork]]:
+        """(group index, place, network) for every entry of a speaker-group list of networks."""
+        return [
+            (i, f"speaker_groups[{i}].{field}[{j}]", ipaddress.ip_network(p))
+            for i, g in enumerate(self.speaker_groups)
+            for j, p in enumerate(getattr(g, field))
+        ]
+
+    def warnings(self) -> list[Problem]:
+        """Valid, but a guard rail is off: said at ``config check`` and logged at every start."""
+        out = []
+        for i, g in enumerate(self.speaker_groups):
+            at = f"speaker_groups[{i}]"
+            for j, p in enumerate(g.dynamic_prefixes):
+                if ipaddress.ip_network(p).prefixlen == 0:
+                    out.append(
+                        Problem(f"{at}.dynamic_prefixes[{j}]", f"{p} admits a speaker from any address")
+                    )
+            for j, p in enumerate(g.vip_pools):
+                net = ipaddress.ip_network(p)
+                if net.prefixlen == 0:
+                    out.append(Problem(f"{at}.vip_pools[{j}]", f"{p} lets the speakers announce any prefix"))
+                if 0 in g.allowed_prefix_lengths and net.prefixlen == 0:
+                    out.append(
+                        Problem(f"{at}.allowed_prefix_lengths", f"0 with pool {p} admits a default route")
+                    )
+            for j, p in enumerate(g.node_networks):
+                if ipaddress.ip_network(p).prefixlen == 0:
+                    out.append(Problem(f"{at}.node_networks[{j}]", f"{p} accepts any next-hop"))
+        # an explicit peer wins over a dynamic range in gobgpd, but the group's guard rails still
+        # judge what it sends: everything outside the group's pools would be rejected
+        for i, n in enumerate(self.neighbors):
+            ip = ipaddress.ip_address(n.address)
+            for _, where, net in self._places("dynamic_prefixes"):
+                if ip.version == net.version and ip in net:
+                    what = f"{n.address} is inside {where} {net}: that group's guard rails judge its routes"
+                    out.append(Problem(f"neighbors[{i}].address", what))
+        # inside one group an overlap is a problem (see problems()); across groups it may be meant
+        for (i, where, net), (k, earlier, other) in _overlaps(self._places("vip_pools")):
+            if i != k:
+                out.append(
+                    Problem(where, f"{net} overlaps {earlier} {other}: both groups may announce VIPs there")
+                )
+        return out
+
+
+def _repeated(field: str, key: str, values: list[str]) -> Iterator[Problem]:
+    """A problem at each entry of ``field`` whose ``key`` an earlier entry already has."""
+    first: dict[str, int] = {}
+    for i, value in enumerate(values):
+        if value in first:
+            yield Problem(f"{field}[{i}].{key}", f"{value!r} is also {field}[{first[value]}]'s")
+        first.setdefault(value, i)
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_Place = tuple[int, str, IPNetwork]
+
+
+def _overlaps(places: list[_Place]) -> Iterator[tuple[_Place, _Place]]:
+    """Each place whose network overlaps another's, paired with one such (the later in the file
+    first), in file order.
+
+    Two CIDR networks overlap only when one holds the other, so one sweep in address order
+    finds them: each network is checked against the innermost open one that still reaches
+    it. O(n log n): a config at the size bound has thousands of networks.
+    """
+    order = sorted(range(len(places)), key=lambda k: _sweep_key(places[k][2]))
+    open_: list[int] = []  # indexes of networks that hold the next one's start, outermost first
+    pairs = []
+    for k in order:
+        net = places[k][2]
+        while open_ and not _holds(places[open_[-1]][2], net):
+            open_.pop()
+        if open_:
+            j = open_[-1]
+            pairs.append((max(j, k), min(j, k)))
+        open_.append(k)
+    for later, earlier in sorted(pairs):
+        yield places[later], places[earlier]
+
+
+def _sweep_key(net: IPNetwork) -> tuple[int, int, int]:
+    return net.version, int(net.network_address), net.prefixlen
+
+
+def _holds(outer: IPNetwork, inner: IPNetwork) -> bool:
+    return outer.version == inner.version and int(inner.broadcast_address) <= int(outer.broadcast_address)

@@ -15,18 +15,18 @@ import threading
 import time
 from collections.abc import Callable
 
-import grpc
 import structlog
 
-from lbroute.core import bgp
+from lbroute.core.events import PrefixesTouched, SessionReport, WatchReport
 from lbroute.gobgp.client import GobgpClient
-from lbroute.gobgp.errors import describe
+from lbroute.gobgp.errors import GobgpError, GobgpUnavailable, describe
 
 from .reconcile import Reconciler
 
 log = structlog.get_logger()
 
-# re-reading every peer's counters on every route event would cost more than the events
+# re-reading every peer's counters on every route event would cost more than the events; a
+# refresh skipped for that happens once when the half second is over, so none is lost
 METRICS_EVERY = 0.5
 # a peer whose sessions keep failing soon after they come up (over its max-prefix limit, a
 # config clash) is re-armed at most this often, so gobgpd's own idle hold damps it ...
@@ -44,12 +44,17 @@ class DaemonWatch:
         reconciler: Reconciler,
         stop: threading.Event,
         clock: Callable[[], float] = time.monotonic,
+        later: Callable[[float, Callable[[], None]], None] | None = None,
     ) -> None:
         self.client = client
         self.reconciler = reconciler
         self.stop = stop
         self._clock = clock
-        self._last_refresh = 0.0
+        # runs a function after some seconds (a timer thread); tests pass one that records
+        self._later = later or _in_a_timer_thread
+        self._last_refresh = float("-inf")
+        self._lock = threading.Lock()
+        self._refresh_due = False
         # established peers, and since when
         self._established: dict[str, float] = {}
         self._rearmed_at: dict[str, float] = {}
@@ -62,12 +67,17 @@ class DaemonWatch:
     def run(self) -> None:
         while not self.stop.is_set():
             try:
-                for event in self.client.events():
-                    self._handle(event)
+                # best paths only: the log and the metrics need no word of every adj-RIB-in update
+                for report in self.client.watch(adj_in=False):
+                    self._handle(report)
                     if self.stop.is_set():
                         return
-            except grpc.RpcError as err:
-                log.warning("rr.daemon.lost", target=self.client.target, error=describe(err))
+                why = "the event stream ended"
+            except GobgpError as err:
+                why = describe(err)
+            if self.stop.is_set():
+                return  # we closed it
+            log.warning("rr.daemon.lost", target=self.client.target, error=why)
             self._established.clear()  # a new gobgpd starts with no session
             # a stream that keeps failing against a live daemon must not spin
             self.stop.wait(0.1)
@@ -81,13 +91,14 @@ class DaemonWatch:
             try:
                 self.client.wait_ready(timeout=0.5)
                 return True
-            except grpc.FutureTimeoutError:
+            except GobgpUnavailable:
                 continue
         return False
 
-    def _handle(self, event: bgp.PeerEvent | bgp.RouteEvent) -> None:
-        match event:
-            case bgp.PeerEvent(address, established, state):
+    def _handle(self, report: WatchReport) -> None:
+        match report:
+            case SessionReport(address, state):
+                established = report.established
                 name = "rr.peer.up" if established else "rr.peer.down" if state in _DOWN else "rr.peer.state"
                 log.info(name, peer=address, state=state)
                 now = self._clock()
@@ -99,29 +110,43 @@ class DaemonWatch:
                         self._rearmed_at[address] = now
                         self._rearm(address)
                 self._refresh(force=True)
-            case bgp.RouteEvent(prefix, next_hop, source, withdrawn):
-                log.info(
-                    "rr.prefix.withdrawn" if withdrawn else "rr.prefix.changed",
-                    prefix=prefix,
-                    nexthop=next_hop,
-                    peer=source,
-                )
+            case PrefixesTouched(paths):
+                for path in paths:
+                    name = "rr.prefix.withdrawn" if path.withdrawn else "rr.prefix.changed"
+                    log.info(name, prefix=path.prefix, peer=path.source)
                 self._refresh(force=False)
 
     def _rearm(self, address: str) -> None:
         try:
             self.reconciler.rearm(address)
-        except grpc.RpcError as err:
+        except GobgpError as err:
             # the next reconcile pass puts the peer back if this left it missing
             log.warning("rr.peer.rearm_failed", peer=address, error=describe(err))
             self.reconciler.wake()
 
     def _refresh(self, *, force: bool) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_refresh < METRICS_EVERY:
-            return
-        self._last_refresh = now
+        with self._lock:
+            now = self._clock()
+            since = now - self._last_refresh
+            if not force and since < METRICS_EVERY:
+                if not self._refresh_due:  # one trailing refresh covers the whole burst
+                    self._refresh_due = True
+                    self._later(METRICS_EVERY - since, self._refresh_later)
+                return
+            self._last_refresh = now
         try:
             self.reconciler.refresh_peer_metrics()
-        except grpc.RpcError as err:
+        except GobgpError as err:
             log.warning("rr.metrics.failed", error=describe(err))
+
+    def _refresh_later(self) -> None:
+        with self._lock:
+            self._refresh_due = False
+        if not self.stop.is_set():
+            self._refresh(force=True)
+
+
+def _in_a_timer_thread(seconds: float, function: Callable[[], None]) -> None:
+    timer = threading.Timer(seconds, function)
+    timer.daemon = True
+    timer.start()

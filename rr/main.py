@@ -2,26 +2,27 @@
 
 lbroute-rr config check FILE     validate; exit 2 with one line per problem
 lbroute-rr plan --config FILE    print what apply would change, change nothing
-lbroute-rr apply --config FILE   reconcile once (waits for gobgpd up to --wait seconds)
+lbroute-rr apply --config FILE   reconcile once
 lbroute-rr run --config FILE     reconcile now and every resync_interval, until SIGTERM
+
+plan, apply and run give gobgpd --wait seconds to answer at start, then exit 1 saying so.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import threading
-from pathlib import Path
 
-import grpc
 import structlog
 
 from lbroute import logs
-from lbroute.config import ConfigError, Problem, load_config
+from lbroute.config import ConfigError, Problem, load_config, read_md5_key
 from lbroute.core import bgp
 from lbroute.gobgp.client import GobgpClient
-from lbroute.gobgp.errors import describe, is_transient
+from lbroute.gobgp.errors import GobgpUnavailable
 
 from .config import RrConfig
 from .daemon_watch import DaemonWatch
@@ -34,9 +35,20 @@ EXIT_CONFIG = 2
 log = structlog.get_logger()
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0 <= value < math.inf):
+        shown = text if len(text) <= 20 else text[:20] + "..."
+        raise argparse.ArgumentTypeError(f"{shown!r} is not a number of seconds (0 or more)")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lbroute-rr", description=__doc__.splitlines()[0])
-    parser.add_argument("--log-level", default=None)
+    parser.add_argument("--log-level", type=str.lower, choices=logs.LEVELS, default=None)
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("config", help="config commands").add_subparsers(dest="config_cmd", required=True)
     check_p = check.add_parser("check", help="validate a config file")
@@ -44,7 +56,15 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("plan", "apply", "run"):
         p = sub.add_parser(name)
         p.add_argument("--config", required=True)
-        p.add_argument("--wait", type=float, default=30.0, help="seconds to wait for gobgpd to answer")
+        p.add_argument(
+            "--wait",
+            type=_seconds,
+            default=30.0,
+            metavar="SECONDS",
+            help="at start, how long gobgpd may take to answer before this exits 1 saying so "
+            "(default %(default)g; plan and apply: the Kubernetes API's first list of the LB pods too); "
+            "run then waits out any later gobgpd restart as long as it takes",
+        )
     return parser
 
 
@@ -62,8 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     desired = desired_config(cfg, secrets=secrets)
 
     if args.command == "config":
+        for warning in cfg.warnings():
+            print(f"{path}: warning: {warning}", file=sys.stderr)
         print(f"{path}: ok ({cfg.role}, {len(desired.peer_groups)} peer groups, {len(desired.peers)} peers)")
         return 0
+    for warning in cfg.warnings():
+        log.warning("rr.config.guard_rail_off", target=warning.where, error=warning.what)
 
     try:
         speakers = KubeSpeakers(cfg.speaker_groups, lambda: None)
@@ -84,23 +108,21 @@ def main(argv: list[str] | None = None) -> int:
         reconciler = Reconciler(client, desired, peer_metrics=cfg.metrics_address is not None)
         try:
             if args.command == "plan":
-                for line in reconciler.observe_plan().describe():
+                for line in reconciler.observe_plan(give_up_after=args.wait).describe():
                     print(line)
                 return 0
             if args.command == "apply":
                 done = reconciler.reconcile(give_up_after=args.wait)
                 print(f"{len(done.operations)} change(s) applied to {cfg.gobgpd}", file=sys.stderr)
                 return 0
-            return _run(cfg, client, reconciler, secrets, speakers)
-        except grpc.RpcError as err:
-            if is_transient(err):
-                print(
-                    f"lbroute-rr: gobgpd at {cfg.gobgpd} did not answer ({describe(err)}); "
-                    "check that it runs and that --api-hosts names this socket",
-                    file=sys.stderr,
-                )
-                return 1
-            raise
+            return _run(cfg, client, reconciler, secrets, speakers, args.wait)
+        except GobgpUnavailable as err:
+            print(
+                f"lbroute-rr: gobgpd at {cfg.gobgpd} did not answer within {args.wait:g}s ({err}); "
+                "check that it runs and that its --api-hosts names this socket",
+                file=sys.stderr,
+            )
+            return 1
 
 
 def _run(
@@ -109,6 +131,7 @@ def _run(
     reconciler: Reconciler,
     secrets: dict[str, str],
     speakers: KubeSpeakers,
+    wait: float,
 ) -> int:
     stop = threading.Event()
 
@@ -122,25 +145,37 @@ def _run(
         desired_config(cfg, secrets=secrets, speakers=speakers.members())
     )
     if cfg.metrics_address:
-        serve(reconciler.metrics, cfg.metrics_address)
+        try:
+            serve(reconciler.metrics, cfg.metrics_address)
+        except OSError as err:
+            print(
+                f"lbroute-rr: metrics_address {cfg.metrics_address}: cannot listen there ({err.strerror}); "
+                "stop what holds it or name another address",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
     log.info("rr.started", target=cfg.gobgpd, role=cfg.role, count=len(speakers.informers))
     speakers.start()
-    DaemonWatch(client, reconciler, stop).start()
+    watching = DaemonWatch(client, reconciler, stop).start()
     try:
         if speakers.informers:
             # fail static: touch nothing until the pods are known (an unknown group is not empty)
             while not speakers.wait_listed(10.0, stop) and not stop.is_set():
                 log.warning("rr.kube.waiting", count=len(speakers.informers))
             reconciler.desire(desired_config(cfg, secrets=secrets, speakers=speakers.members()))
-        reconciler.run(cfg.resync_interval, stop)
+        reconciler.run(cfg.resync_interval, stop, first_within=wait)
     finally:
+        stop.set()
         speakers.stop()
+        watching.join(1.0)  # long enough for a wait for gobgpd to end and see ``stop``
+        client.close()  # ends an event stream the watch thread may still be reading
+        watching.join(5.0)
     log.info("rr.stopped", target=cfg.gobgpd)
     return 0
 
 
 def read_secrets(cfg: RrConfig, source: str) -> dict[str, str]:
-    """Every MD5 key file the config names, read now: a missing one is a config problem."""
+    """Every MD5 key file the config names, read now: a missing or bad one is a config problem."""
     wanted = [
         (f"speaker_groups[{i}].md5_password_file", g.md5_password_file)
         for i, g in enumerate(cfg.speaker_groups)
@@ -153,13 +188,9 @@ def read_secrets(cfg: RrConfig, source: str) -> dict[str, str]:
         if not file:
             continue
         try:
-            key = Path(file).read_text().strip()
-        except OSError as err:
-            problems.append(Problem(where, f"cannot read {file}: {err.strerror}"))
-            continue
-        if not key or len(key) > 80:
-            problems.append(Problem(where, f"{file} must hold an MD5 key of 1 to 80 characters"))
-        secrets[file] = key
+            secrets[file] = read_md5_key(file)
+        except ValueError as err:
+            problems.append(Problem(where, str(err)))
     if problems:
         raise ConfigError(source, problems)
     return secrets

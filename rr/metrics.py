@@ -1,9 +1,9 @@
 """The rr manager's Prometheus metrics, on a registry of its own, served on one named address.
 
-Session state and prefix counts come from gobgpd's own per-peer counters (read with
-ListPeer after every reconcile and every event burst): ``received`` is what the speaker
-sent, ``accepted`` what passed the import policy, and the difference is what the guard
-rails rejected.
+Session state and prefix counts come from the sessions the adapter lists (``Session``, the
+same type ``lbroute peers`` prints), read after every reconcile and every event burst:
+``received`` is what the speaker sent, ``accepted`` what passed the import policy into the
+RIB, and the difference is what the guard rails rejected.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from lbroute.core.bgp import PeerCounters
+from lbroute.config.types import is_wildcard
+from lbroute.core.session import Session
 
 
 @dataclass
@@ -67,21 +68,24 @@ class RrMetrics:
             ),
         )
 
-    def record_peers(self, peers: list[PeerCounters]) -> None:
+    def record_sessions(self, sessions: list[Session]) -> None:
         """Replace the per-peer series: peers that are gone drop out instead of lingering."""
         self.session_up.clear()
         self.prefixes.clear()
-        for p in peers:
-            self.session_up.labels(p.address, p.group).set(1 if p.established else 0)
-            self.prefixes.labels(p.address, p.group, "received").set(p.received)
-            self.prefixes.labels(p.address, p.group, "accepted").set(p.accepted)
-            self.prefixes.labels(p.address, p.group, "rejected").set(p.rejected)
-            self.prefixes.labels(p.address, p.group, "stale").set(p.stale)
+        for s in sessions:
+            self.session_up.labels(s.neighbor, s.group).set(1 if s.established else 0)
+            self.prefixes.labels(s.neighbor, s.group, "received").set(s.received)
+            self.prefixes.labels(s.neighbor, s.group, "accepted").set(s.accepted)
+            self.prefixes.labels(s.neighbor, s.group, "rejected").set(s.rejected)
+            self.prefixes.labels(s.neighbor, s.group, "stale").set(s.stale)
 
 
 def serve(metrics: RrMetrics, address: str) -> None:
-    """Serve ``/metrics`` on ``host:port`` in a daemon thread (the config never allows 0.0.0.0)."""
+    """Serve ``/metrics`` on ``host:port`` in a daemon thread (the config never allows a wildcard).
+
+    Raises ``OSError`` when the address cannot be bound (in use, not on this host).
+    """
     host, _, port = address.rpartition(":")
     host = host.strip("[]")
-    assert not ipaddress.ip_address(host).is_unspecified, "config validation lets no unspecified address by"
+    assert not is_wildcard(ipaddress.ip_address(host)), "config validation lets no wildcard address by"
     start_http_server(int(port), addr=host, registry=metrics.registry)

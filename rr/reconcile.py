@@ -5,7 +5,11 @@ sets, policies, the import assignment) are the truth; nothing here remembers wha
 sent. After any failure the next attempt starts by observing again, so it always works
 toward the latest desired state. ``wake()`` cuts a wait short: a new desired state (a pod
 came or went) or gobgpd answering again after a restart is acted on at once, not at the
-next periodic resync.
+next periodic resync, and with the backoff started over.
+
+While gobgpd does not answer, retries back off up to ``MAX_BACKOFF`` and the log says so
+once when the outage starts, at most every ``SAY_EVERY`` seconds while it lasts, and once
+when gobgpd answers again (``rr.outage``).
 """
 
 from __future__ import annotations
@@ -13,12 +17,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import structlog
 from tenacity import (
     RetryCallState,
-    retry,
+    Retrying,
     retry_if_exception,
     stop_after_delay,
     stop_never,
@@ -28,25 +32,22 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from lbroute.core import bgp
+from lbroute.core.session import Session
 from lbroute.gobgp.errors import describe, is_transient
 
+from . import outage
 from .metrics import RrMetrics
 
 log = structlog.get_logger()
 
-# a gobgpd restarting on the same host answers within a second; waits stay short so the
-# first attempt after it answers comes quickly (``wake`` shortens them further)
-MAX_BACKOFF = 1.0
+# Retries of a gobgpd that does not answer wait up to this long (full jitter). A restarted
+# gobgpd is acted on at once anyway: DaemonWatch sees it answer and wakes the reconciler,
+# which starts its backoff over.
+MAX_BACKOFF = 5.0
+# while gobgpd stays away, a reminder at most this often
+SAY_EVERY = 30.0
 
-
-def _log_retry(state: RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
-    log.warning(
-        "rr.reconcile.retry",
-        attempt=state.attempt_number,
-        seconds=round(state.next_action.sleep, 3) if state.next_action else None,
-        error=describe(error) if error else None,
-    )
+T = TypeVar("T")
 
 
 class DaemonClient(Protocol):
@@ -58,9 +59,13 @@ class DaemonClient(Protocol):
 
     def apply(self, op: bgp.Operation) -> None: ...
 
-    def peer_counters(self) -> list[bgp.PeerCounters]: ...
+    def list_sessions(self, at: str, *, advertised: bool = True) -> list[Session]: ...
 
     def keeps_stale_paths(self, address: str) -> bool: ...
+
+
+class _Woken(Exception):
+    """A backoff wait cut short by ``wake()``: the retries start over."""
 
 
 class Reconciler:
@@ -70,6 +75,7 @@ class Reconciler:
         desired: bgp.DaemonConfig,
         *,
         sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
         metrics: RrMetrics | None = None,
         peer_metrics: bool = True,
     ) -> None:
@@ -78,9 +84,12 @@ class Reconciler:
         self._lock = threading.Lock()
         # one writer at a time: a pass and a re-arm must not both add the same peer
         self._apply_lock = threading.Lock()
+        self._metrics_lock = threading.Lock()
         self._wake = threading.Event()
-        # the backoff's clock; tests pass one that records instead of waiting
+        # the backoff's sleep and the outage log's clock; tests pass fakes that record instead
         self._sleep = sleep or self._interruptible_sleep
+        self._clock = clock
+        self._outage = outage.Outage()
         self.metrics = metrics or RrMetrics.create()
         self.metrics.config_stale.set(1)
         # counting rejected prefixes reads every speaker's adj-RIB-in: only when someone looks
@@ -104,11 +113,13 @@ class Reconciler:
         self._wake.set()
 
     def _interruptible_sleep(self, seconds: float) -> None:
-        self._wake.wait(seconds)
-        self._wake.clear()
+        if self._wake.wait(seconds):
+            self._wake.clear()
+            raise _Woken
 
-    def observe_plan(self) -> bgp.Plan:
-        return bgp.plan(self.desired, self.client.observe())
+    def observe_plan(self, *, give_up_after: float | None = None) -> bgp.Plan:
+        """What a pass would apply now. Transient failures are retried for ``give_up_after`` seconds."""
+        return self._retrying(lambda: bgp.plan(self.desired, self.client.observe()), give_up_after, None)
 
     def reconcile_once(self) -> bgp.Plan:
         with self._apply_lock:
@@ -140,7 +151,7 @@ class Reconciler:
     def _reconcile_once(self) -> bgp.Plan:
         started = time.monotonic()
         try:
-            todo = self.observe_plan()
+            todo = bgp.plan(self.desired, self.client.observe())
             for op in todo.operations:
                 self.client.apply(op)
                 log.info("rr.op.applied", op=bgp.describe(op), target=self.client.target)
@@ -163,35 +174,111 @@ class Reconciler:
     def reconcile(
         self, *, give_up_after: float | None = None, stop: threading.Event | None = None
     ) -> bgp.Plan:
-        """``reconcile_once`` with exponential backoff and jitter on transient gRPC errors."""
-        give_up: stop_base = stop_after_delay(give_up_after) if give_up_after is not None else stop_never
+        """``reconcile_once``, retried with exponential backoff and jitter while gobgpd does not answer."""
+        return self._retrying(self.reconcile_once, give_up_after, stop)
+
+    def _retrying(
+        self, attempt: Callable[[], T], give_up_after: float | None, stop: threading.Event | None
+    ) -> T:
+        """``attempt`` until it succeeds, fails for good, ``give_up_after`` runs out or ``stop`` is set
+        (then the last transient error is raised). A ``wake()`` starts the backoff over."""
+        backoff = wait_random_exponential(multiplier=0.05, max=MAX_BACKOFF)
+        wait: Callable[[RetryCallState], float] = backoff
+        give_up: stop_base = stop_never
+        if give_up_after is not None:
+            limit = give_up_after
+
+            def wait(state: RetryCallState) -> float:
+                # the last attempt comes when the time is up, not a random wait before it
+                return min(backoff(state), max(0.0, limit - (state.seconds_since_start or 0.0)))
+
+            give_up = stop_after_delay(limit)
         if stop is not None:
             give_up = give_up | stop_when_event_set(stop)
-        retrying = retry(
-            retry=retry_if_exception(is_transient),
-            wait=wait_random_exponential(multiplier=0.05, max=MAX_BACKOFF),
-            stop=give_up,
-            before_sleep=_log_retry,
-            sleep=self._sleep,
-            reraise=True,
-        )
-        return retrying(self.reconcile_once)()
+        while True:
+            retrying = Retrying(
+                retry=retry_if_exception(is_transient),
+                wait=wait,
+                stop=give_up,
+                before_sleep=self._failed,
+                sleep=self._sleep,
+                reraise=True,
+            )
+            try:
+                result = retrying(attempt)
+            except _Woken:
+                continue
+            except Exception as err:
+                if is_transient(err):
+                    self._failed_for_good(err)
+                raise
+            self._answered()
+            return result
+
+    def _failed(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        sleep = round(state.next_action.sleep, 3) if state.next_action else None
+        self._outage, say = outage.failed(self._outage, self._clock(), SAY_EVERY)
+        target, why = self.client.target, describe(error) if error else None
+        if say is outage.Say.LOST:
+            log.warning("rr.outage.started", target=target, error=why, seconds=sleep)
+        elif say is outage.Say.STILL:
+            seconds = round(self._outage.seconds(self._clock()), 1)
+            log.warning(
+                "rr.outage.ongoing", target=target, error=why, count=self._outage.failures, seconds=seconds
+            )
+        else:
+            log.debug("rr.reconcile.retry", attempt=state.attempt_number, seconds=sleep, error=why)
+
+    def _failed_for_good(self, error: BaseException) -> None:
+        """The last failure before giving up: counted, said only if due."""
+        self._outage, say = outage.failed(self._outage, self._clock(), SAY_EVERY)
+        if say is not None:
+            log.warning(
+                "rr.outage.started" if say is outage.Say.LOST else "rr.outage.ongoing",
+                target=self.client.target,
+                error=describe(error),
+                count=self._outage.failures,
+            )
+
+    def _answered(self) -> None:
+        failures, seconds = self._outage.failures, self._outage.seconds(self._clock())
+        self._outage, say = outage.answered(self._outage)
+        if say is outage.Say.BACK:
+            log.info("rr.outage.ended", target=self.client.target, count=failures, seconds=round(seconds, 1))
 
     def refresh_peer_metrics(self) -> None:
-        if self.peer_metrics:
-            self.metrics.record_peers(self.client.peer_counters())
+        """Sessions as gobgpd lists them into the metrics (from the pass loop and the watch thread)."""
+        if not self.peer_metrics:
+            return
+        with self._metrics_lock:  # one list-and-replace at a time: series are cleared, then set
+            # ``advertised`` would cost gobgpd a walk of its RIB per peer, and no series shows it
+            self.metrics.record_sessions(self.client.list_sessions(self.client.target, advertised=False))
 
-    def run(self, interval: float, stop: threading.Event) -> None:
-        """Reconcile now, then on every ``wake()`` and every ``interval`` (full resync) until ``stop``."""
+    def run(self, interval: float, stop: threading.Event, *, first_within: float | None = None) -> None:
+        """Reconcile now, then on every ``wake()`` and every ``interval`` (full resync) until ``stop``.
+
+        ``first_within``: the first pass gives gobgpd that many seconds to answer and raises
+        ``GobgpUnavailable`` after them; later passes wait for it as long as it takes.
+        """
+        first = True
         while not stop.is_set():
             self._wake.clear()
             try:
-                self.reconcile(stop=stop)
-                self.refresh_peer_metrics()
+                self.reconcile(stop=stop, give_up_after=first_within if first else None)
             except Exception as err:
-                if not is_transient(err):
+                if stop.is_set() and is_transient(err):
+                    break  # stopped while gobgpd was away: nothing to apply any more
+                if first or not is_transient(err):
                     raise
-                # stopped while gobgpd was away: nothing to apply any more
+            else:
+                try:
+                    self.refresh_peer_metrics()
+                except Exception as err:
+                    if not is_transient(err):
+                        raise
+                    # gobgpd went away since the pass: DaemonWatch says so and wakes us
+            first = False
             if stop.is_set():
                 break
             self._wake.wait(interval)

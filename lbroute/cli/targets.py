@@ -21,12 +21,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import grpc
-
 from lbroute.core.rib import FibRoute, Path
 from lbroute.core.session import Session
 from lbroute.gobgp.client import GobgpClient
-from lbroute.gobgp.errors import describe
+from lbroute.gobgp.errors import GobgpError
 from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import IpCommandError
 from lbroute.lab.lab import Lab, running_labs
@@ -244,13 +242,12 @@ def no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def unreachable(daemon: Daemon, err: grpc.RpcError) -> TargetError:
-    code = err.code()
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+def unreachable(daemon: Daemon, err: GobgpError) -> TargetError:
+    if err.status == "DEADLINE_EXCEEDED":
         hint = "it did not answer in time: check that it runs, or raise --rpc-timeout for a very large RIB"
     else:
         hint = "check that gobgpd runs and that its --api-hosts names this address"
-    return TargetError(f"{daemon.role} gobgpd at {daemon.address} failed ({describe(err)}); {hint}")
+    return TargetError(f"{daemon.role} gobgpd at {daemon.address} failed ({err}); {hint}")
 
 
 @contextmanager
@@ -259,7 +256,7 @@ def _talking_to(daemon: Daemon, timeout: float) -> Iterator[GobgpClient]:
     try:
         with GobgpClient(daemon.address, timeout=timeout) as client:
             yield client
-    except grpc.RpcError as err:
+    except GobgpError as err:
         raise unreachable(daemon, err) from None
 
 

@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
 import structlog
 
 from lbroute.core.events import (
@@ -30,6 +29,7 @@ from lbroute.core.events import (
     session_change,
 )
 from lbroute.gobgp.client import EventWatch, GobgpClient
+from lbroute.gobgp.errors import GobgpError
 
 from .argtypes import positive_int, positive_seconds
 from .errors import TargetError
@@ -131,7 +131,7 @@ def _follow(daemon: Daemon, client: GobgpClient, watch: EventWatch, inbox: queue
                     touched = path_change(prefixes, daemon.name, prefix, paths, now)
                     if touched is not None:
                         inbox.put(touched)
-    except grpc.RpcError as err:
+    except GobgpError as err:
         inbox.put(_Failed(unreachable(daemon, err)))
 
 

@@ -204,40 +204,6 @@ def is_owned_name(name: str) -> bool:
     return name.startswith(OWNER_TAG + "-")
 
 
-@dataclass(frozen=True)
-class PeerCounters:
-    """One session as gobgpd counts it. ``group`` is the peer group, or our description's role."""
-
-    address: str
-    group: str
-    established: bool
-    received: int
-    accepted: int
-    # of ``received``: paths kept, stale, while the peer restarts (graceful restart)
-    stale: int = 0
-
-    @property
-    def rejected(self) -> int:
-        return max(0, self.received - self.accepted)
-
-
-@dataclass(frozen=True)
-class PeerEvent:
-    address: str
-    established: bool
-    state: str
-
-
-@dataclass(frozen=True)
-class RouteEvent:
-    """A best-path change for ``prefix``; re-read the RIB for the whole picture."""
-
-    prefix: str
-    next_hop: str
-    source: str
-    withdrawn: bool
-
-
 # --- operations ---------------------------------------------------------------------------------
 
 

@@ -1,17 +1,21 @@
-"""What ``lbroute watch`` reports: session and path changes, from gobgpd's event stream. Pure.
+"""What gobgpd's event stream reports (one vocabulary for the rr manager and ``lbroute watch``),
+and the changes ``watch`` prints from it. Pure.
 
 gobgpd's WatchEvent says *that* something changed, not always *what* (with multipath a
 BEST event fires on every change and its paths carry best=False), so a table event is
-taken as "these prefixes changed" and the adapter re-reads them. The functions here turn
-those observations into changes worth a line: nothing is reported twice.
+taken as "these prefixes changed": ``watch`` re-reads them, the rr manager logs them and
+refreshes its metrics. The functions here turn those observations into changes worth a
+line: nothing is reported twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .rib import Path, address_order
+from .session import ESTABLISHED
 
 
 @dataclass(frozen=True)
@@ -22,17 +26,35 @@ class SessionReport:
     state: str
     initial: bool = False  # part of the snapshot gobgpd sends when a watch starts
 
+    @property
+    def established(self) -> bool:
+        return self.state == ESTABLISHED
+
 
 @dataclass(frozen=True)
 class SnapshotDone:
     """gobgpd finished the start-of-watch snapshot: what follows is live."""
 
 
+class TouchedPath(NamedTuple):
+    """One path named by a table event. Its next-hop is left out on purpose: with multipath the
+    event's paths do not say what the daemon now holds (re-read the prefix for that)."""
+
+    prefix: str
+    source: str  # the peer it came from; "" for a local path
+    withdrawn: bool
+
+
 @dataclass(frozen=True)
 class PrefixesTouched:
-    """A table event: these prefixes changed (re-read them to learn how)."""
+    """A table event: paths of these prefixes came or went (re-read them to learn how)."""
 
-    prefixes: tuple[str, ...]
+    paths: tuple[TouchedPath, ...]
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """Each prefix once, in the event's order."""
+        return tuple(dict.fromkeys(p.prefix for p in self.paths))
 
 
 WatchReport = SessionReport | SnapshotDone | PrefixesTouched

@@ -1,4 +1,4 @@
-"""BGP sessions as the operator sees them at each daemon: state, age, prefix counters. Pure."""
+"""BGP sessions at each daemon: state, age, prefix counters. One type for the CLI and the rr manager. Pure."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ ESTABLISHED = "ESTABLISHED"
 
 @dataclass(frozen=True)
 class Session:
-    """One BGP session at one gobgpd (``at`` names the daemon: "rr", "rr2", "router")."""
+    """One BGP session at one gobgpd (``at`` names the daemon: "rr", "rr2", "router").
+
+    ``accepted`` counts the neighbor's paths that passed the import policy and sit in the
+    daemon's RIB. gobgpd's own ``accepted`` counter ignores the global RIB's import policy
+    (docs/decisions/rr-guard-rails.md), so the adapter counts them in the RIB instead, and
+    ``rejected`` is what the guard rails kept out.
+    """
 
     at: str
     neighbor: str
@@ -20,8 +26,8 @@ class Session:
     state: str  # IDLE, CONNECT, ACTIVE, OPENSENT, OPENCONFIRM, ESTABLISHED
     since: float | None  # epoch seconds the session came up (or went down when not established)
     received: int  # prefixes (paths) received, summed over the session's address families
-    accepted: int  # of those, accepted by import policy
-    advertised: int  # paths sent to the neighbor
+    accepted: int  # of those, in the RIB: passed the import policy
+    advertised: int | None  # paths sent to the neighbor; None when not asked for (costly at gobgpd)
     hold_time: int  # negotiated; 0 before the OPEN exchange
     peer_group: str = ""
     description: str = ""
@@ -36,6 +42,11 @@ class Session:
     @property
     def rejected(self) -> int:
         return max(self.received - self.accepted, 0)
+
+    @property
+    def group(self) -> str:
+        """The peer group, else our description's role (``lbroute:rr``): what metrics label it with."""
+        return self.peer_group or self.description
 
     def age(self, now: float) -> float | None:
         """Seconds in the current state (up or down), or None when gobgpd does not know."""

@@ -2,28 +2,32 @@
 
 Reads (``observe``, ``list_paths``, ``list_sessions``, ``watch``) turn protobuf into
 ``lbroute.core`` values; ``apply`` turns a core ``Operation`` into one RPC. No decisions
-are made here.
-Errors stay ``grpc.RpcError``; callers classify them by ``StatusCode`` (see
-``lbroute.gobgp.errors``), never by message text.
+are made here. Every ``grpc.RpcError`` leaves as a ``GobgpError`` (``GobgpUnavailable``
+or ``GobgpRejected``, see ``lbroute.gobgp.errors``), so callers classify failures by type
+and never import grpc.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
+from typing import Concatenate, ParamSpec, TypeVar
 
 import grpc
 import grpc.experimental
 from google.protobuf.any_pb2 import Any
 
 from lbroute.core import bgp
-from lbroute.core.events import PrefixesTouched, SessionReport, SnapshotDone, WatchReport
+from lbroute.core.events import PrefixesTouched, SessionReport, SnapshotDone, TouchedPath, WatchReport
 from lbroute.core.rib import Path
 from lbroute.core.session import Session
 
 from .apipb import attribute_pb2 as attr
 from .apipb import gobgp_pb2 as api
 from .apipb import gobgp_pb2_grpc as rpc
+from .errors import GobgpError, GobgpUnavailable
 from .wire import NextHopReader
 
 # Server-streaming reads (ListPath, ListPeer) on the calling thread instead of a helper
@@ -69,6 +73,32 @@ def channel_target(target: str) -> str:
     return target
 
 
+def error_of(target: str, err: grpc.RpcError) -> GobgpError:
+    """The typed error for a failed call, keyed on its status code."""
+    code = err.code() if callable(getattr(err, "code", None)) else None
+    details = err.details() if callable(getattr(err, "details", None)) else ""
+    return GobgpError.of(target, code.name if code is not None else "UNKNOWN", details or "")
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _typed_errors(
+    method: Callable[Concatenate[GobgpClient, _P], _R],
+) -> Callable[Concatenate[GobgpClient, _P], _R]:
+    """A method whose gRPC failures leave as ``GobgpError``s naming this client's target."""
+
+    def call(self: GobgpClient, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except grpc.RpcError as err:
+            raise error_of(self.target, err) from err
+
+    functools.update_wrapper(call, method)  # name and docstring; ``call`` keeps its own type
+    return call
+
+
 class GobgpClient:
     def __init__(self, target: str, timeout: float = 5.0) -> None:
         self.target = target
@@ -88,11 +118,17 @@ class GobgpClient:
         self._channel.close()
 
     def wait_ready(self, timeout: float) -> None:
-        """Block until the channel connects; raises ``grpc.FutureTimeoutError``."""
-        grpc.channel_ready_future(self._channel).result(timeout=timeout)
+        """Block until the channel connects; ``GobgpUnavailable`` when it has not within ``timeout``."""
+        ready = grpc.channel_ready_future(self._channel)
+        try:
+            ready.result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            ready.cancel()  # else its polling thread outlives the wait (and trips over a closed channel)
+            raise GobgpUnavailable(self.target, "UNAVAILABLE", f"not answering after {timeout:g}s") from None
 
     # --- reads ----------------------------------------------------------------------------------
 
+    @_typed_errors
     def get_global(self) -> bgp.GlobalSpec | None:
         g = getattr(self._stub.GetBgp(api.GetBgpRequest(), timeout=self.timeout), "global")
         if g.asn == 0:  # gobgpd answers an empty Global until StartBgp
@@ -105,6 +141,7 @@ class GobgpClient:
             use_multiple_paths=g.use_multiple_paths,
         )
 
+    @_typed_errors
     def observe(self) -> bgp.DaemonConfig:
         """Everything the daemon holds that a ``DaemonConfig`` can express (zebra excepted)."""
         global_ = self.get_global()
@@ -167,78 +204,20 @@ class GobgpClient:
             names += [p.name for p in r.assignment.policies]
         return tuple(names)
 
-    def list_peers_raw(self) -> list[api.Peer]:
-        return [r.peer for r in self._stub.ListPeer(api.ListPeerRequest(), timeout=self.timeout)]
+    @_typed_errors
+    def list_peers_raw(self, *, advertised: bool = False) -> list[api.Peer]:
+        """gobgpd's own peer messages (tests read its UPDATE counters). ``advertised`` makes gobgpd
+        count each peer's adj-RIB-out, which walks its RIB once per peer."""
+        request = api.ListPeerRequest(enableAdvertised=advertised)
+        return [r.peer for r in self._stub.ListPeer(request, timeout=self.timeout)]
 
-    def peer_counters(self) -> list[bgp.PeerCounters]:
-        """Per peer: prefixes received, and how many of them the import policy let through.
-
-        gobgpd's own ``accepted`` counter ignores the global RIB's import policy (it equals
-        ``received`` here), so rejections are counted from the adj-RIB-in, where gobgpd marks
-        each path the policy filtered when asked with ``enable_filtered``.
-        """
-        out = []
-        for p in self.list_peers_raw():
-            address = _neighbor_of(p)
-            established = p.state.session_state == api.PeerState.ESTABLISHED
-            received = accepted = 0
-            for a in p.afi_safis:
-                received += a.state.received
-                if established and a.state.received:
-                    accepted += self._unfiltered(address, a.config.family)
-            out.append(
-                bgp.PeerCounters(
-                    # a dynamic neighbor's conf carries no address; its state does
-                    address=address,
-                    group=p.conf.peer_group or p.conf.description,
-                    established=established,
-                    received=received,
-                    accepted=accepted,
-                    stale=_stale_paths(p),
-                )
-            )
-        return sorted(out, key=lambda c: c.address)
-
+    @_typed_errors
     def keeps_stale_paths(self, address: str) -> bool:
         """gobgpd keeps this peer's paths, stale, while it restarts (see ``_stale_paths``)."""
         request = api.ListPeerRequest(address=address)
         return any(_stale_paths(r.peer) for r in self._stub.ListPeer(request, timeout=self.timeout))
 
-    def _unfiltered(self, address: str, family: api.Family) -> int:
-        request = api.ListPathRequest(
-            table_type=api.ADJ_IN, name=address, family=family, enable_filtered=True
-        )
-        return sum(
-            1
-            for r in self._stub.ListPath(request, timeout=self.timeout)
-            for path in r.destination.paths
-            if not path.filtered and not path.is_withdraw
-        )
-
-    def events(self) -> Iterator[bgp.PeerEvent | bgp.RouteEvent]:
-        """Session changes and best-path changes in the core's words, for the rr manager.
-
-        Ends (raises ``grpc.RpcError``) when gobgpd goes away.
-        """
-        best = api.WatchEventRequest.Table.Filter.BEST
-        for response in self._watch_stream(best):
-            if response.HasField("peer"):
-                peer = response.peer.peer
-                state = api.PeerState.SessionState.Name(peer.state.session_state)
-                yield bgp.PeerEvent(
-                    address=_neighbor_of(peer),
-                    established=peer.state.session_state == api.PeerState.ESTABLISHED,
-                    state=state,
-                )
-            elif response.HasField("table"):
-                for p in response.table.paths:
-                    yield bgp.RouteEvent(
-                        prefix=_prefix_of(p),
-                        next_hop=_next_hop(p),
-                        source=p.neighbor_ip,
-                        withdrawn=p.is_withdraw,
-                    )
-
+    @_typed_errors
     def list_paths(
         self,
         family: bgp.Family = bgp.Family.IPV4_UNICAST,
@@ -287,18 +266,48 @@ class GobgpClient:
             out.sort()
         return out
 
-    def list_sessions(self, at: str) -> list[Session]:
-        """Every BGP session this gobgpd has, configured or accepted through a dynamic neighbor."""
-        request = api.ListPeerRequest(enableAdvertised=True)
-        return [_session(at, r.peer) for r in self._stub.ListPeer(request, timeout=self.timeout)]
+    @_typed_errors
+    def list_sessions(self, at: str, *, advertised: bool = True) -> list[Session]:
+        """Every BGP session this gobgpd has, configured or accepted through a dynamic neighbor.
 
-    def watch(self) -> EventWatch:
-        """Session state changes and table changes (best paths and every adj-RIB-in update).
+        ``accepted`` is counted in the global RIB, by source: gobgpd's own per-peer counter
+        ignores the global import policy (the guard rails). That is one ListPath per address
+        family any peer has sent paths in, streaming every path the RIB holds; ``advertised``
+        (gobgpd walks its RIB once per peer for it) can be left out.
+        """
+        peers = self.list_peers_raw(advertised=advertised)
+        in_rib = self._paths_by_source(peers)
+        return [_session(at, p, in_rib, advertised=advertised) for p in peers]
 
-        BEST alone misses an RR's non-best paths coming and going; ADJIN catches those.
+    def _paths_by_source(self, peers: list[api.Peer]) -> Counter[str]:
+        """How many paths of each peer the global RIB holds, in the families peers have sent."""
+        families = {
+            _FAMILY_OF[key]
+            for p in peers
+            for a in p.afi_safis
+            if a.state.received and (key := (a.config.family.afi, a.config.family.safi)) in _FAMILY_OF
+        }
+        counts: Counter[str] = Counter()
+        for family in sorted(families):
+            request = api.ListPathRequest(
+                table_type=api.GLOBAL,
+                family=family_pb(family),
+                enable_only_binary=True,
+                batch_size=_LIST_BATCH,
+            )
+            for response in self._stub.ListPath(request, timeout=self.timeout):
+                counts.update(p.neighbor_ip for p in response.destination.paths if not p.is_withdraw)
+        return counts
+
+    def watch(self, *, adj_in: bool = True) -> EventWatch:
+        """Session state changes and table changes: best paths, and with ``adj_in`` every
+        adj-RIB-in update (BEST alone misses an RR's non-best paths coming and going).
+
+        Iterating it raises ``GobgpError`` when gobgpd goes away; ``cancel()`` ends it quietly.
         """
         table_filter = api.WatchEventRequest.Table.Filter
-        return EventWatch(self._watch_stream(table_filter.BEST, table_filter.ADJIN))
+        filters = [table_filter.BEST, table_filter.ADJIN] if adj_in else [table_filter.BEST]
+        return EventWatch(self.target, self._watch_stream(*filters))
 
     def _watch_stream(self, *table_filters: api.WatchEventRequest.Table.Filter.Type) -> Any:
         """The raw WatchEvent stream (cancellable): peer events and the given table filters."""
@@ -311,6 +320,7 @@ class GobgpClient:
 
     # --- writes ---------------------------------------------------------------------------------
 
+    @_typed_errors
     def add_paths(self, paths: Iterable[Path], *, batch: int = 1000) -> None:
         """Originate IPv4 unicast paths in the global RIB (one AddPathStream), e.g. to build a
         large RIB for a benchmark. ``path_id`` tells paths of one prefix apart (add-path)."""
@@ -327,6 +337,7 @@ class GobgpClient:
 
         self._stub.AddPathStream(requests(), timeout=self.timeout)
 
+    @_typed_errors
     def apply(self, op: bgp.Operation) -> None:
         t = self.timeout
         match op:
@@ -408,7 +419,8 @@ class GobgpClient:
 class EventWatch:
     """A running WatchEvent stream. Iterate for core reports; ``cancel()`` from any thread ends it."""
 
-    def __init__(self, call: Iterator[api.WatchEventResponse]) -> None:
+    def __init__(self, target: str, call: Iterator[api.WatchEventResponse]) -> None:
+        self.target = target
         self._call = call
         self._cancelled = False
 
@@ -423,7 +435,7 @@ class EventWatch:
         except grpc.RpcError as err:
             if self._cancelled and err.code() == grpc.StatusCode.CANCELLED:
                 return
-            raise
+            raise error_of(self.target, err) from err
 
 
 def _neighbor_of(peer: api.Peer) -> str:
@@ -445,10 +457,18 @@ def _reports(response: api.WatchEventResponse) -> Iterator[WatchReport]:
             initial=event.type == api.WatchEventResponse.PeerEvent.INIT,
         )
     elif kind == "table":
-        prefixes = dict.fromkeys(_prefix_of(p) for p in response.table.paths)
-        prefixes.pop("", None)
-        if prefixes:
-            yield PrefixesTouched(tuple(prefixes))
+        # an End-of-RIB marker (or a non-IP NLRI) names no prefix
+        paths = tuple(
+            TouchedPath(prefix, _source(p.neighbor_ip), p.is_withdraw)
+            for p in response.table.paths
+            if (prefix := _prefix_of(p))
+        )
+        if paths:
+            yield PrefixesTouched(paths)
+
+
+def _source(neighbor_ip: str) -> str:
+    return "" if neighbor_ip in _LOCAL_SOURCES else neighbor_ip
 
 
 def _prefix_of(path: api.Path) -> str:
@@ -459,20 +479,23 @@ def _prefix_of(path: api.Path) -> str:
     return ""
 
 
-def _session(at: str, p: api.Peer) -> Session:
+def _session(at: str, p: api.Peer, in_rib: Counter[str], *, advertised: bool) -> Session:
     state = api.PeerState.SessionState.Name(p.state.session_state)
     timers = p.timers.state
     stamp = timers.uptime if state == "ESTABLISHED" else timers.downtime
     gr = p.graceful_restart
+    neighbor = _neighbor_of(p)
+    received = sum(a.state.received for a in p.afi_safis)
     return Session(
         at=at,
-        neighbor=_neighbor_of(p),
+        neighbor=neighbor,
         peer_asn=p.state.peer_asn or p.conf.peer_asn,
         state=state,
         since=stamp.seconds + stamp.nanos / 1e9 if stamp.seconds else None,
-        received=sum(a.state.received for a in p.afi_safis),
-        accepted=sum(a.state.accepted for a in p.afi_safis),
-        advertised=sum(a.state.advertised for a in p.afi_safis),
+        received=received,
+        # the RIB may briefly hold a path whose receipt the counter has not caught up with
+        accepted=min(in_rib.get(neighbor, 0), received),
+        advertised=sum(a.state.advertised for a in p.afi_safis) if advertised else None,
         hold_time=timers.negotiated_hold_time,
         peer_group=p.conf.peer_group or p.state.peer_group,
         description=p.conf.description,
@@ -633,20 +656,6 @@ def _policy_of(p: api.Policy) -> bgp.PolicySpec:
             )
         )
     return bgp.PolicySpec(name=p.name, statements=tuple(statements))
-
-
-def _next_hop(p: api.Path) -> str:
-    for any_attr in p.pattrs:
-        if any_attr.Is(attr.NextHopAttribute.DESCRIPTOR):
-            nh = attr.NextHopAttribute()
-            any_attr.Unpack(nh)
-            return str(nh.next_hop)
-        if any_attr.Is(attr.MpReachNLRIAttribute.DESCRIPTOR):
-            mp = attr.MpReachNLRIAttribute()
-            any_attr.Unpack(mp)
-            if mp.next_hops:
-                return str(mp.next_hops[0])
-    return ""
 
 
 def _local_path_pb(path: Path) -> api.Path:

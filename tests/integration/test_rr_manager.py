@@ -1,9 +1,13 @@
 """Issue #4's promises against real gobgpd, zebra and exabgp: restart recovery, redundant RRs,
-guard rails, explicit MD5 peers from Kubernetes, and resyncs that write nothing."""
+guard rails (and what `lbroute peers` and the metrics count of them), explicit MD5 peers from
+Kubernetes, and resyncs that write nothing."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -234,6 +238,50 @@ def test_routes_outside_the_guard_rails_never_reach_the_router(make_lab: LabFact
         assert metric(text, "lbroute_rr_prefixes", peer=Node(2).pod_ip, kind="rejected") == 0
 
     eventually(counted, 10, what="rejections in the metrics", context=lab.logs_tail)
+    # `lbroute peers`, table and JSON, counts them as the metrics do: from the RIB, since
+    # gobgpd's own `accepted` counter ignores the guard rails (it says 5 of 5 here)
+    with GobgpClient(str(lab.socket("rr"))) as rr:
+        raw = {p.state.neighbor_address: p for p in rr.list_peers_raw()}
+    assert [(a.state.received, a.state.accepted) for a in raw[Node(1).pod_ip].afi_safis] == [(5, 5)]
+
+    def agree() -> None:
+        text = lab.metrics("rr")
+        json_rows = {(r["at"], r["neighbor"]): r for r in json.loads(lbroute(lab, "peers", "--json"))}
+        header, *rows = _table(lbroute(lab, "peers"))
+        table_rows = {(r[0], r[1]): dict(zip(header, r, strict=True)) for r in rows}
+        for lb in (1, 2):
+            pod = Node(lb).pod_ip
+            metric_says = [
+                metric(text, "lbroute_rr_prefixes", peer=pod, kind=k) for k in ("accepted", "rejected")
+            ]
+            row, cells = json_rows[("rr", pod)], table_rows[("rr", pod)]
+            assert [row["accepted"], row["rejected"]] == metric_says, (pod, row, metric_says)
+            assert [int(cells["ACCEPTED"]), int(cells["REJECTED"])] == metric_says, (pod, cells)
+        assert json_rows[("rr", Node(1).pod_ip)]["rejected"] == len(bad)
+        assert json_rows[("rr", Node(2).pod_ip)]["rejected"] == 0
+        # at the router, from the RR: only what passed, nothing rejected
+        assert json_rows[("router", "10.0.0.2")]["rejected"] == 0
+
+    # the metrics follow gobgpd's events within half a second
+    eventually(agree, 5, interval=0.2, what="peers and metrics agree", context=lab.logs_tail)
+
+
+def lbroute(lab: Lab, *argv: str) -> str:
+    """``lbroute ARGV --lab PREFIX`` as an operator runs it; its stdout."""
+    result = subprocess.run(
+        [sys.executable, "-m", "lbroute.cli.main", *argv, "--lab", lab.prefix],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"LBROUTE_STATE_ROOT": str(lab.root), "PATH": "/usr/sbin:/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, f"lbroute {' '.join(argv)}: exit {result.returncode}\n{result.stderr}"
+    return result.stdout
+
+
+def _table(text: str) -> list[list[str]]:
+    """A printed table as rows of cells, header first (the STATE cell may hold spaces: not here)."""
+    return [line.split() for line in text.splitlines() if line.strip()]
 
 
 # --- explicit peers from Kubernetes -----------------------------------------------------------
@@ -263,7 +311,7 @@ def test_explicit_peers_need_the_md5_key_and_leave_with_their_pod(
     kube.put("pods", {**lb_pod(4), "metadata": {"name": "db", "namespace": "lb", "labels": {"app": "db"}}})
     lab = make_lab(lbs=3, kube_api=kube.url, wrong_md5=(3,))  # waits for lb1, lb2 in the FIB
     with GobgpClient(str(lab.socket("rr"))) as rr:
-        peers = {p.address: p for p in rr.peer_counters()}
+        peers = {s.neighbor: s for s in rr.list_sessions("rr")}
         assert set(peers) == {"10.0.0.1", Node(1).pod_ip, Node(2).pod_ip, Node(3).pod_ip}
         assert peers[Node(1).pod_ip].established and peers[Node(2).pod_ip].established
         # lb3 offers the wrong key: its SYNs are dropped, no session ever comes up
@@ -273,7 +321,7 @@ def test_explicit_peers_need_the_md5_key_and_leave_with_their_pod(
         kube.delete("pods", "lb2", namespace="lb")
         seconds = wait_fib(lab, node_ips(1), timeout=5)
         assert seconds < 1.0, f"next-hop of the deleted pod left the FIB after {seconds:.2f}s"
-        assert Node(2).pod_ip not in {p.address for p in rr.peer_counters()}
+        assert Node(2).pod_ip not in {s.neighbor for s in rr.list_sessions("rr")}
     log.info("test.pod_deleted", nexthop=Node(2).ip, seconds=round(seconds, 3))
 
 

@@ -7,43 +7,12 @@ from dataclasses import replace
 import pytest
 
 from lbroute.core import bgp
+from lbroute.gobgp.errors import GobgpRejected
 from rr.config import RrConfig
 from rr.desired import desired_config
 from rr.reconcile import Reconciler
 from tests.fakes.gobgpd import FakeGobgpd
-
-RR = {
-    "role": "route-reflector",
-    "gobgpd": "unix:///run/x.sock",
-    "asn": 65021,
-    "router_id": "10.0.0.2",
-    "listen_addresses": ["10.0.0.2"],
-    "speaker_groups": [
-        {
-            "name": "lb",
-            "dynamic_prefixes": ["172.16.0.0/16"],
-            "vip_pools": ["10.1.0.0/16"],
-            "node_networks": ["10.0.0.0/24"],
-        }
-    ],
-    "neighbors": [{"address": "10.0.0.1", "add_path_send_max": 255}],
-}
-ROUTER = {
-    "role": "router",
-    "gobgpd": "unix:///run/y.sock",
-    "asn": 65021,
-    "router_id": "10.0.0.1",
-    "neighbors": [{"address": "10.0.0.2", "add_path_receive": True}],
-    "zebra": {"url": "unix:/run/zserv.api"},
-}
-
-
-GROUP = RR["speaker_groups"][0]  # type: ignore[index]
-SLOW_GROUP = {**GROUP, "timers": {"hold_time": 9, "keepalive": 3}}
-
-
-def desired(raw: dict[str, object]) -> bgp.DaemonConfig:
-    return desired_config(RrConfig.model_validate(raw))
+from tests.support.rr import GROUP, ROUTER, RR, SLOW_GROUP, desired
 
 
 def test_fresh_daemon_gets_everything_in_dependency_order() -> None:
@@ -284,3 +253,51 @@ def test_explicit_speaker_peers_wait_for_their_guard_rails_the_router_does_not()
         "SetImportPolicies",
         "172.16.1.2",
     ]
+
+
+def test_the_fake_refuses_to_delete_an_assigned_policy_and_the_plan_never_asks_it_to() -> None:
+    # gobgpd 3.36 deletes an import-assigned policy and answers OK, leaving the assignment
+    # naming it (test_gobgpd_round_trip); the fake refuses, so a plan that did it would fail here
+    daemon = FakeGobgpd()
+    Reconciler(daemon, desired(RR)).reconcile_once()
+    with pytest.raises(GobgpRejected) as info:
+        daemon.apply(bgp.DeletePolicy("lbroute-guard-lb"))
+    assert (info.value.status, info.value.target) == ("UNKNOWN", FakeGobgpd.target)
+    assert [p.name for p in daemon.config.policies] == ["lbroute-guard-lb"]
+    assert daemon.config.import_policies == ("lbroute-guard-lb",)
+    # dropping the group takes the policy out of the assignment before deleting it
+    Reconciler(daemon, desired({**RR, "speaker_groups": []})).reconcile_once()
+    assert daemon.config.policies == () and daemon.config.import_policies == ()
+
+
+ROGUE = (
+    ("0.0.0.0/0", "10.0.0.11"),  # a default route
+    ("192.0.2.10/32", "10.0.0.11"),  # outside the VIP pool
+    ("10.1.77.0/24", "10.0.0.11"),  # inside the pool, but a /24 where /32 is expected
+    ("10.1.77.7/32", "172.16.1.2"),  # a fine VIP with the pod's IP as next-hop, not the node's
+)
+
+
+def test_sessions_count_what_the_guard_rails_reject_and_leave_the_router_alone() -> None:
+    daemon = FakeGobgpd()
+    Reconciler(daemon, desired(RR)).reconcile_once()
+    daemon.establish("172.16.1.2")  # admitted by the group's dynamic range
+    daemon.establish("172.16.2.2")
+    daemon.establish("10.0.0.1")  # the router, an explicit peer
+    daemon.receive("172.16.1.2", ("10.1.1.1/32", "10.0.0.11"), *ROGUE)
+    daemon.receive("172.16.2.2", ("10.1.1.1/32", "10.0.0.12"))
+    daemon.receive("10.0.0.1", ("192.0.2.0/24", "10.0.0.1"))  # no speaker: falls through to accept
+    sessions = {s.neighbor: s for s in daemon.list_sessions("rr")}
+    rogue, good, router = sessions["172.16.1.2"], sessions["172.16.2.2"], sessions["10.0.0.1"]
+    assert (rogue.received, rogue.accepted, rogue.rejected) == (5, 1, 4)
+    assert (good.received, good.accepted, good.rejected) == (1, 1, 0)
+    assert (router.received, router.accepted, router.rejected) == (1, 1, 0)
+    assert (rogue.group, router.group) == ("lb", "lbroute:upstream")
+    # without the guard rails the same paths are all accepted: the counts come from the policy
+    open_daemon = FakeGobgpd()
+    Reconciler(open_daemon, desired(RR)).reconcile_once()
+    open_daemon.apply(bgp.SetImportPolicies(()))
+    open_daemon.establish("172.16.1.2")
+    open_daemon.receive("172.16.1.2", ("10.1.1.1/32", "10.0.0.11"), *ROGUE)
+    [session] = open_daemon.list_sessions("rr")
+    assert (session.accepted, session.rejected) == (5, 0)

@@ -1,9 +1,8 @@
-"""Bad config: exit 2, one clear line per problem, no traceback — for every program that reads one."""
+"""The one config loader: every problem with its place, and input bounded before it costs anything
+(docs/decisions/input-bounds.md). The programs' own runs are in tests/process/test_config_check.py."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,112 +12,6 @@ from lbroute.config import ConfigError, load_config, load_config_text
 from rr.config import RrConfig
 
 CONFIGS = Path(__file__).parents[2] / "configs"
-
-BAD_RR = """\
-role: route-reflector
-gobgpd: unix:///run/x.sock
-asn: 70000000000
-router_id: 10.0.0.300
-colour: blue
-speaker_groups:
-  - name: lb
-    dynamic_prefixes: [172.16.0.1/16]
-    vip_pools: [10.1.0.0/16]
-    node_networks: [10.0.0.0/24]
-  - name: lb2
-    dynamic_prefixes: [172.17.0.0/16]
-    kubernetes: {namespace: lb, label_selector: app=lb}
-    vip_pools: [10.2.0.0/16]
-    allowed_prefix_lengths: [8]
-    node_networks: [10.0.0.0/24]
-neighbors:
-  - address: not-an-ip
-    add_path_send_max: "lots"
-    graceful_restart: {restart_time: 5000}
-metrics_address: 0.0.0.0:9180
-"""
-
-BAD_ANNOUNCER = """\
-next_hop: 10.0.0.999
-services:
-  - name: web
-    vips: [10.1.1.0/24, banana]
-    med: high
-    colour: red
-"""
-
-
-def run(module: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", module, *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
-
-
-def test_rr_lists_every_problem_with_its_place(tmp_path: Path) -> None:
-    path = tmp_path / "rr.yaml"
-    path.write_text(BAD_RR)
-    result = run("rr.main", "config", "check", str(path))
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    where = [line.split(": ")[1] for line in lines]
-    assert where == [
-        "asn",
-        "router_id",
-        "speaker_groups[0].dynamic_prefixes[0]",
-        "speaker_groups[1]",
-        "speaker_groups[1]",
-        "neighbors[0].address",
-        "neighbors[0].add_path_send_max",
-        "neighbors[0].graceful_restart.restart_time",
-        "metrics_address",
-        "colour",
-    ]
-    assert all(line.startswith(f"{path}: ") for line in lines)
-    assert "unknown key" in lines[-1]
-    assert "host bits set" in lines[2]
-    assert "exactly one of dynamic_prefixes and kubernetes" in lines[3]
-    assert "no allowed prefix length fits inside 10.2.0.0/16" in lines[4]
-    assert "less than or equal to 4095" in lines[7]
-    assert "never all of them" in lines[8]
-
-
-def test_rr_apply_with_bad_config_touches_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "rr.yaml"
-    path.write_text(BAD_RR)
-    # the target socket does not exist: a run that got as far as connecting would say so
-    result = run("rr.main", "apply", "--config", str(path), "--wait", "0")
-    assert result.returncode == 2
-    assert "did not answer" not in result.stderr
-
-
-def test_announcer_lists_every_problem(tmp_path: Path) -> None:
-    path = tmp_path / "a.yaml"
-    path.write_text(BAD_ANNOUNCER)
-    result = run("announcer.main", "config", "check", str(path))
-    assert result.returncode == 2
-    assert result.stdout == ""  # stdout is exabgp's channel, even for errors
-    lines = result.stderr.strip().splitlines()
-    assert [line.split(": ")[1] for line in lines] == [
-        "next_hop",
-        "services[0].vips[0]",
-        "services[0].vips[1]",
-        "services[0].med",
-        "services[0].colour",
-    ]
-    assert "/32 for IPv4" in lines[1]
-
-
-def test_announcer_without_next_hop_says_where_it_comes_from(tmp_path: Path) -> None:
-    path = tmp_path / "a.yaml"
-    path.write_text("services:\n  - name: web\n    vips: [10.1.1.1/32]\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "announcer.main", "config", "check", str(path)],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin"},
-    )
-    assert result.returncode == 2
-    assert "NODE_IP" in result.stderr and "status.hostIP" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -150,105 +43,280 @@ def test_shipped_examples_are_valid(path: Path) -> None:
     load_config(path, model)
 
 
-BAD_CHECKS = """\
-next_hop: 10.0.0.11
-drain_seconds: soon
-services:
-  - name: web
-    vips: [10.1.1.1/32]
-    check: {kind: http, interval: 0.1, timeout: 0.5}
-  - name: api
-    vips: ["2001:db8::/64"]
-    check: {kind: ping}
-  - name: k8s
-    kubernetes: {namespace: Web, name: front, colour: red}
-  - name: none
-exabgp:
-  neighbors: []
-  local_address: pod
-"""
+# --- input bounded before it costs anything ------------------------------------------------------
+
+BASE = "role: route-reflector\ngobgpd: unix:///run/x.sock\nasn: 65021\nrouter_id: 10.0.0.2\n"
 
 
-def test_announcer_lists_problems_in_checks_kubernetes_and_exabgp(tmp_path: Path) -> None:
-    path = tmp_path / "a.yaml"
-    path.write_text(BAD_CHECKS)
-    result = run("announcer.main", "config", "check", str(path))
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr and result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    where = [line.split(": ")[1] for line in lines]
-    assert where == [
-        "services[0].check",
-        "services[1].vips[0]",
-        "services[1].check.kind",
-        "services[2].kubernetes.namespace",
-        "services[2].kubernetes.colour",
-        "services[3]",
-        "drain_seconds",
-        "exabgp.neighbors",
-        "exabgp.local_address",
-    ], lines
-    assert "needs url" in lines[0] and "/128 for IPv6" in lines[1]
-    assert "give vips, or kubernetes" in lines[5] and "got 'soon'" in lines[6]
+def problems(text: str) -> list[str]:
+    """Each problem as ``where: what``; none when the text loads."""
+    try:
+        load_config_text(text, RrConfig, source="x.yaml")
+    except ConfigError as err:
+        return [str(p) for p in err.problems]
+    return []
 
 
-def test_bad_next_hop_flag_is_one_clear_line(tmp_path: Path) -> None:
-    path = tmp_path / "a.yaml"
-    path.write_text("services:\n  - name: web\n    vips: [10.1.1.1/32]\n")
-    result = run("announcer.main", "config", "check", str(path), "--next-hop", "10.0.0.300")
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        f"{path}: --next-hop: '10.0.0.300' is not an IP address such as 10.0.0.11"
+def file_problems(path: Path | str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, RrConfig)
+    return [str(p) for p in info.value.problems]
+
+
+def test_a_file_over_the_bound_is_refused_without_reading_it(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.yaml"
+    with huge.open("wb") as f:
+        f.truncate(50 << 20)  # 50 MB of holes: refused by its size, not read
+    assert file_problems(huge) == ["(file): 52,428,800 bytes; a config is at most 1 MiB"]
+    just_over = tmp_path / "over.yaml"
+    just_over.write_text(BASE + "#" * (1 << 20))
+    assert file_problems(just_over) == [f"(file): {len(BASE) + (1 << 20):,} bytes; a config is at most 1 MiB"]
+    just_under = tmp_path / "under.yaml"
+    just_under.write_text(BASE + "#" * ((1 << 20) - len(BASE) - 1) + "\n")
+    assert load_config(just_under, RrConfig).asn == 65021
+    with pytest.raises(ConfigError, match="longer than 1 MiB"):
+        load_config_text(BASE + "#" * (1 << 20), RrConfig)
+
+
+def test_what_is_not_a_regular_file_is_refused_unopened(tmp_path: Path) -> None:
+    import os
+
+    assert file_problems("/dev/zero") == [
+        "(file): a character device, not a regular file; give the path of a config"
+    ]
+    assert file_problems(tmp_path) == ["(file): a directory, not a regular file; give the path of a config"]
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # opening it would wait for a writer forever
+    assert file_problems(fifo) == ["(file): a named pipe, not a regular file; give the path of a config"]
+
+
+def test_binary_files_are_a_clear_problem(tmp_path: Path) -> None:
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"role: \xff\xfe\x00\x01\n")
+    assert file_problems(binary) == ["(file): not UTF-8 text (byte 0xff at offset 6); a binary file?"]
+    assert problems(BASE + "x: \x00\n") == [
+        "(file): character #x0000 at offset 83 is not allowed in YAML: a binary file?"
     ]
 
 
-def test_run_with_bad_config_sends_nothing_to_exabgp(tmp_path: Path) -> None:
-    path = tmp_path / "a.yaml"
-    path.write_text(BAD_ANNOUNCER)
-    result = run("announcer.main", "run", "--config", str(path))
-    assert result.returncode == 2
-    assert result.stdout == "" and "Traceback" not in result.stderr
+@pytest.mark.parametrize(
+    "text",
+    ["a: " + "[" * 20_000 + "]" * 20_000, "a:\n" + "".join("  " * i + "- \n" for i in range(1, 900))],
+    ids=["flow", "block"],
+)
+def test_deep_nesting_stops_at_the_bound(text: str) -> None:
+    [problem] = problems(text)
+    assert problem.endswith("nested deeper than 32 levels; a config needs a handful"), problem
+    assert problem.startswith("line ")
 
 
-def test_render_needs_an_exabgp_section_and_readable_md5_files(tmp_path: Path) -> None:
-    path = tmp_path / "a.yaml"
-    path.write_text("next_hop: 10.0.0.11\n")
-    result = run("announcer.main", "render-exabgp-config", str(path))
-    assert (result.returncode, result.stderr.strip()) == (
-        2,
-        f"{path}: exabgp: required to render exabgp's config",
+def test_nesting_up_to_the_bound_is_read() -> None:
+    # 31 lists inside the top-level mapping: read whole, then refused by the model (not the bound)
+    [problem] = problems(BASE + "listen_addresses: " + "[" * 31 + "]" * 31 + "\n")
+    assert problem.startswith("listen_addresses[0]:"), problem
+
+
+def test_a_key_given_twice_is_a_problem_at_its_line() -> None:
+    text = BASE + "speaker_groups: []\nneighbors: []\nspeaker_groups:\n  - {name: a, name: b}\n"
+    assert problems(text) == [
+        "line 7 column 1: duplicate key 'speaker_groups' (first at line 5); keep one",
+        "line 8 column 15: duplicate key 'name' (first at line 8); keep one",
+    ]
+
+
+def test_a_second_role_is_blamed_not_what_the_last_role_would_forbid() -> None:
+    text = BASE + "role: router\nspeaker_groups:\n  - {name: lb, dynamic_prefixes: [172.16.0.0/16], "
+    text += "vip_pools: [10.1.0.0/16], node_networks: [10.0.0.0/24]}\n"
+    assert problems(text) == ["line 5 column 1: duplicate key 'role' (first at line 1); keep one"]
+
+
+def test_keys_merged_in_may_be_overridden() -> None:
+    text = BASE + "neighbors:\n  - &n {address: 10.0.0.1, passive: true}\n  - {<<: *n, address: 10.0.0.3}\n"
+    cfg = load_config_text(text, RrConfig)
+    assert [(n.address, n.passive) for n in cfg.neighbors] == [("10.0.0.1", True), ("10.0.0.3", True)]
+
+
+def test_a_million_digit_asn_is_one_line_without_a_traceback() -> None:
+    assert problems(BASE.replace("65021", "1" * 1_000_000)) == [
+        "line 3 column 6: a number of 1000000 characters; no setting takes more than 64"
+    ]
+    [quoted] = problems(BASE.replace("65021", '"' + "1" * 1_000_000 + '"'))
+    assert quoted.startswith("asn: ") and len(quoted) < 200, quoted[:300]
+
+
+def test_errors_echo_at_most_60_characters_of_a_value() -> None:
+    [problem] = problems(BASE.replace("10.0.0.2", "x" * 1_000_000))
+    assert problem == f"router_id: {'x' * 60!r}... is not an IP address such as 10.0.0.11"
+    [unknown] = problems(BASE + "k" * 1000 + ": 1\n")
+    assert unknown == f"{'k' * 60}...: unknown key; remove it or check its spelling"
+    [literal] = problems(BASE.replace("route-reflector", "r" * 5000))
+    assert len(literal) < 200 and literal.endswith("...)"), literal
+
+
+# --- what gobgpd or the guard rails cannot honour is refused, what turns a guard off is said ------
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["0.0.0.0:9180", "[::]:9180", "[::ffff:0.0.0.0]:9180", "[::ffff:0:0]:9180", "::ffff:0.0.0.0:9180"],
+)
+def test_metrics_never_listen_on_every_address(address: str) -> None:
+    [problem] = problems(BASE + f"metrics_address: '{address}'\n")
+    assert problem.startswith("metrics_address:") and "never all of them" in problem, problem
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:9180", "[::1]:9180", "10.0.0.2:65535"])
+def test_metrics_on_one_address(address: str) -> None:
+    assert problems(BASE + f"metrics_address: '{address}'\n") == []
+
+
+@pytest.mark.parametrize(
+    ("target", "why"),
+    [
+        ("", "is not a gRPC target"),
+        ("unix:", "needs an absolute path"),
+        ("unix://run/x.sock", "needs an absolute path"),
+        ("gobgpd", "is not a gRPC target"),
+        ("127.0.0.1:0", "is not a gRPC target"),
+        ("127.0.0.1:99999", "is not a gRPC target"),
+        ("unix:///" + "x" * 200, "at most 107 bytes, this one 201"),
+    ],
+)
+def test_a_gobgpd_target_that_cannot_be_dialled_is_refused(target: str, why: str) -> None:
+    [problem] = problems(BASE.replace("unix:///run/x.sock", repr(target)))
+    assert problem.startswith("gobgpd: ") and why in problem, problem
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "unix:///run/x.sock",
+        "unix:/run/x.sock",
+        "/run/x.sock",
+        "127.0.0.1:50051",
+        "[::1]:50051",
+        "rr-1.lab:50051",
+    ],
+)
+def test_gobgpd_targets_that_can_be_dialled(target: str) -> None:
+    assert problems(BASE.replace("unix:///run/x.sock", repr(target))) == []
+
+
+def test_bgp_identifiers_are_ipv4() -> None:
+    assert problems(BASE.replace("10.0.0.2", "2001:db8::2") + "cluster_id: 2001:db8::9\n") == [
+        "router_id: 2001:db8::2 must be an IPv4 address (a BGP identifier is 4 bytes)",
+        "cluster_id: 2001:db8::9 must be an IPv4 address (a cluster ID is 4 bytes)",
+    ]
+
+
+def group(name: str, dynamic: str, pools: str = "[10.1.0.0/16]", extra: str = "") -> str:
+    return (
+        f"  - {{name: {name}, dynamic_prefixes: {dynamic}, vip_pools: {pools}, "
+        f"node_networks: [10.0.0.0/24]{extra}}}\n"
     )
-    result = run("announcer.main", "render-exabgp-config", str(CONFIGS / "announcer.yaml"))
-    assert result.returncode == 2
-    assert "exabgp.neighbors[1].md5_password_file: cannot read" in result.stderr
 
 
-@pytest.mark.parametrize("name", ["announcer.yaml", "announcer-kubernetes.yaml"])
-def test_rendered_examples_pass_exabgps_own_validation(tmp_path: Path, name: str) -> None:
-    """The renderer's output, checked by the real exabgp (``--validate``), not by our eyes."""
-    import shutil
-
-    import yaml
-
-    exabgp = shutil.which("exabgp") or "/usr/sbin/exabgp"
-    data = yaml.safe_load((CONFIGS / name).read_text())
-    announcer_bin = Path(sys.executable).parent / "lbroute-announcer"
-    data["exabgp"]["announcer_command"] = f"{announcer_bin} run --config {tmp_path / 'a.yaml'}"
-    for neighbor in data["exabgp"]["neighbors"]:
-        if "md5_password_file" in neighbor:
-            key = tmp_path / "md5"
-            key.write_text("not-a-real-key\n")
-            neighbor["md5_password_file"] = str(key)
-    path = tmp_path / "a.yaml"
-    path.write_text(yaml.safe_dump(data))
-    rendered = run("announcer.main", "render-exabgp-config", str(path))
-    assert rendered.returncode == 0, rendered.stderr
-    conf = tmp_path / "exabgp.conf"
-    conf.write_text(rendered.stdout)
-    env = {"PATH": "/usr/bin:/bin", "exabgp_api_cli": "false", "exabgp_daemon_drop": "false"}
-    check = subprocess.run(
-        [exabgp, "--validate", str(conf)], capture_output=True, text=True, env=env, timeout=60
+def test_speaker_ranges_must_not_overlap() -> None:
+    text = (
+        BASE
+        + "speaker_groups:\n"
+        + group("a", "[172.16.0.0/16]")
+        + group("b", "[172.17.0.0/16, 172.16.4.0/24]")
     )
-    assert check.returncode == 0, check.stdout + check.stderr
-    if name == "announcer.yaml":
-        assert 'md5-password "not-a-real-key";' in rendered.stdout
+    text += group("c", "[172.17.0.0/16]", "[10.3.0.0/16]")
+    assert problems(text) == [
+        "speaker_groups[1].dynamic_prefixes[1]: 172.16.4.0/24 overlaps speaker_groups[0].dynamic_prefixes[0] "
+        "172.16.0.0/16: gobgpd admits a speaker there to one of them only",
+        "speaker_groups[2].dynamic_prefixes[0]: 172.17.0.0/16 overlaps speaker_groups[1].dynamic_prefixes[0] "
+        "172.17.0.0/16: gobgpd admits a speaker there to one of them only",
+    ]
+
+
+def test_pools_of_one_group_must_not_overlap() -> None:
+    text = BASE + "speaker_groups:\n" + group("a", "[172.16.0.0/16]", "[10.1.0.0/16, 10.1.7.0/24]")
+    assert problems(text) == [
+        "speaker_groups[0].vip_pools[1]: 10.1.7.0/24 overlaps speaker_groups[0].vip_pools[0] 10.1.0.0/16 "
+        "of the same group; keep one"
+    ]
+
+
+def warnings(text: str) -> list[str]:
+    return [str(w) for w in load_config_text(text, RrConfig).warnings()]
+
+
+def test_what_turns_a_guard_rail_off_is_a_warning_not_a_problem() -> None:
+    text = (
+        BASE
+        + "speaker_groups:\n"
+        + group("a", "[0.0.0.0/0]", "[0.0.0.0/0]", ", allowed_prefix_lengths: [0, 32]")
+    )
+    text = text.replace("node_networks: [10.0.0.0/24]", "node_networks: [0.0.0.0/0]")
+    text += "neighbors: [{address: 10.0.0.1}]\n"
+    assert problems(text) == []
+    assert warnings(text) == [
+        "speaker_groups[0].dynamic_prefixes[0]: 0.0.0.0/0 admits a speaker from any address",
+        "speaker_groups[0].vip_pools[0]: 0.0.0.0/0 lets the speakers announce any prefix",
+        "speaker_groups[0].allowed_prefix_lengths: 0 with pool 0.0.0.0/0 admits a default route",
+        "speaker_groups[0].node_networks[0]: 0.0.0.0/0 accepts any next-hop",
+        "neighbors[0].address: 10.0.0.1 is inside speaker_groups[0].dynamic_prefixes[0] 0.0.0.0/0: "
+        "that group's guard rails judge its routes",
+    ]
+
+
+def test_pools_shared_by_two_groups_are_a_warning() -> None:
+    text = (
+        BASE
+        + "speaker_groups:\n"
+        + group("a", "[172.16.0.0/16]")
+        + group("b", "[172.17.0.0/16]", "[10.1.2.0/24]")
+    )
+    assert warnings(text) == [
+        "speaker_groups[1].vip_pools[0]: 10.1.2.0/24 overlaps speaker_groups[0].vip_pools[0] 10.1.0.0/16: "
+        "both groups may announce VIPs there"
+    ]
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("r*.yaml")), ids=lambda p: p.name)
+def test_the_shipped_rr_configs_turn_no_guard_rail_off(path: Path) -> None:
+    assert load_config(path, RrConfig).warnings() == []
+
+
+# --- MD5 key files ------------------------------------------------------------------------------
+
+
+def test_md5_key_files_hold_one_line_of_at_most_80_bytes(tmp_path: Path) -> None:
+    from lbroute.config import read_md5_key
+
+    good = tmp_path / "good"
+    good.write_text("k" * 80 + "\n")
+    assert read_md5_key(str(good)) == "k" * 80
+    cases = {
+        "long": ("k" * 81, "must hold an MD5 key of 1 to 80 bytes"),
+        "wide": ("é" * 41, "must hold an MD5 key of 1 to 80 bytes"),  # 82 bytes in 41 characters
+        "empty": ("\n", "must hold an MD5 key of 1 to 80 bytes"),
+        "control": ("a\x07b", "the key holds a control character"),
+        "lines": ("one\ntwo", "the key holds a control character"),
+    }
+    for name, (text, why) in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ValueError, match=why):
+            read_md5_key(str(tmp_path / name))
+    (tmp_path / "binary").write_bytes(b"\x8f\x00\xff")
+    with pytest.raises(ValueError, match=r"binary: not UTF-8 text \(byte 0x8f at offset 0\)"):
+        read_md5_key(str(tmp_path / "binary"))
+    with pytest.raises(ValueError, match="a character device, not a regular file"):
+        read_md5_key("/dev/zero")
+    (tmp_path / "big").write_text("k" * 5000)
+    with pytest.raises(ValueError, match="5,000 bytes; an MD5 key file is at most 1,024 bytes"):
+        read_md5_key(str(tmp_path / "big"))
+
+
+def test_group_names_and_neighbor_addresses_are_each_given_once() -> None:
+    text = (
+        BASE + "neighbors: [{address: 10.0.0.1}, {address: 10.0.0.3}, {address: 10.0.0.1}]\nspeaker_groups:\n"
+    )
+    text += group("a", "[172.16.0.0/16]") + group("a", "[172.17.0.0/16]", "[10.2.0.0/16]")
+    assert problems(text) == [
+        "speaker_groups[1].name: 'a' is also speaker_groups[0]'s",
+        "neighbors[2].address: '10.0.0.1' is also neighbors[0]'s",
+    ]

@@ -4,13 +4,17 @@ recovery paths: re-apply after a daemon restart, wake-ups, re-arming a dropped p
 from __future__ import annotations
 
 import threading
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from prometheus_client import generate_latest
+from structlog.testing import capture_logs
 
 from lbroute.core import bgp
+from lbroute.core.events import PrefixesTouched, SessionReport, SnapshotDone, TouchedPath, WatchReport
+from lbroute.core.session import Session
+from lbroute.gobgp.errors import GobgpUnavailable
 from lbroute.polling import eventually
 from rr.config import RrConfig
 from rr.daemon_watch import DaemonWatch
@@ -20,18 +24,7 @@ from rr.metrics import RrMetrics
 from rr.reconcile import Reconciler
 from tests.fakes.gobgpd import FakeGobgpd
 from tests.fakes.kube_api import FakeKubeApi
-from tests.unit.test_bgp_plan import GROUP, RR
-from tests.unit.test_config import run
-
-KUBE_GROUP = {
-    "name": "lb",
-    "kubernetes": {"namespace": "lb", "label_selector": "app=lb"},
-    "md5_password_file": "/run/secrets/lb-md5",
-    "vip_pools": ["10.1.0.0/16"],
-    "node_networks": ["10.0.0.0/24"],
-}
-KUBE_RR = {**RR, "speaker_groups": [KUBE_GROUP]}
-SECRETS = {"/run/secrets/lb-md5": "s3cret"}
+from tests.support.rr import KUBE_GROUP, KUBE_RR, RR, SECRETS
 
 
 def pod(name: str, ip: str | None, **extra: Any) -> dict[str, Any]:
@@ -153,21 +146,6 @@ def test_a_restarted_daemon_gets_everything_back_in_one_pass() -> None:
     assert reconciler.reconcile_once().operations == ()
 
 
-def test_wake_cuts_the_backoff_short_and_a_same_desire_does_not_wake() -> None:
-    reconciler = Reconciler(FakeGobgpd(), desired_config(RrConfig.model_validate(RR)))
-    reconciler.desire(reconciler.desired)  # nothing new: no wake-up pending
-    assert not reconciler._wake.is_set()
-    done = threading.Event()
-
-    def backoff() -> None:
-        reconciler._sleep(3600)
-        done.set()
-
-    threading.Thread(target=backoff, daemon=True).start()
-    reconciler.wake()
-    assert done.wait(5), "a wake-up did not end the wait"
-
-
 def test_rearm_replaces_only_peers_we_want() -> None:
     daemon = FakeGobgpd()
     reconciler = Reconciler(daemon, desired_config(RrConfig.model_validate(RR)))
@@ -177,21 +155,6 @@ def test_rearm_replaces_only_peers_we_want() -> None:
     assert daemon.writes == {"DeletePeer": 1, "AddPeer": 1}
     assert not reconciler.rearm("192.0.2.1")  # not ours to touch
     assert reconciler.reconcile_once().operations == ()
-
-
-def test_unreadable_md5_key_file_is_a_config_problem(tmp_path: Path) -> None:
-    cfg = tmp_path / "rr.yaml"
-    group = {**GROUP, "dynamic_prefixes": [], "kubernetes": {"namespace": "lb", "label_selector": "app=lb"}}
-    group["md5_password_file"] = str(tmp_path / "missing.key")
-    import yaml
-
-    cfg.write_text(yaml.safe_dump({**RR, "speaker_groups": [group]}))
-    result = run("rr.main", "apply", "--config", str(cfg), "--wait", "0")
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        f"{cfg}: speaker_groups[0].md5_password_file: cannot read {tmp_path / 'missing.key'}: "
-        "No such file or directory"
-    ]
 
 
 def test_nothing_is_reconciled_before_every_group_was_listed() -> None:
@@ -209,21 +172,6 @@ def test_nothing_is_reconciled_before_every_group_was_listed() -> None:
     finally:
         speakers.stop()
         api.stop()
-
-
-def test_without_an_api_server_the_manager_says_so(tmp_path: Path) -> None:
-    import yaml
-
-    cfg = tmp_path / "rr.yaml"
-    group = {k: v for k, v in KUBE_GROUP.items() if k != "md5_password_file"}
-    cfg.write_text(yaml.safe_dump({**RR, "speaker_groups": [group]}))
-    # no KUBERNETES_SERVICE_HOST: not in a cluster
-    result = run("rr.main", "plan", "--config", str(cfg), "--wait", "1", env={"PATH": "/usr/bin:/bin"})
-    assert result.returncode == 1
-    assert (
-        result.stderr.strip()
-        == "lbroute-rr: cannot use the in-cluster service account: Service host/port is not set."
-    )
 
 
 def test_rearm_leaves_a_peer_whose_paths_graceful_restart_keeps() -> None:
@@ -249,13 +197,29 @@ def test_without_graceful_restart_a_dropped_session_keeps_nothing_and_is_rearmed
 
 
 def test_peer_metrics_count_stale_paths_and_forget_peers_that_left() -> None:
+    held = Session(
+        "router", "10.0.0.2", 65021, "ACTIVE", None, 5, 5, None, 0, description="lbroute:rr", stale=5
+    )
     metrics = RrMetrics.create()
-    metrics.record_peers([bgp.PeerCounters("10.0.0.2", "lbroute:rr", False, received=5, accepted=5, stale=5)])
+    metrics.record_sessions([held])
     text = generate_latest(metrics.registry).decode()
     assert 'lbroute_rr_prefixes{group="lbroute:rr",kind="stale",peer="10.0.0.2"} 5.0' in text
     assert 'lbroute_rr_session_up{group="lbroute:rr",peer="10.0.0.2"} 0.0' in text
-    metrics.record_peers([])
+    metrics.record_sessions([])
     assert "10.0.0.2" not in generate_latest(metrics.registry).decode()
+
+
+def test_the_metrics_count_what_the_fake_daemons_guard_rails_reject() -> None:
+    daemon = FakeGobgpd()
+    reconciler = Reconciler(daemon, desired_config(RrConfig.model_validate(RR)))
+    reconciler.reconcile_once()
+    daemon.establish("172.16.1.2")
+    daemon.receive("172.16.1.2", ("10.1.1.1/32", "10.0.0.11"), ("0.0.0.0/0", "10.0.0.11"))
+    reconciler.refresh_peer_metrics()
+    text = generate_latest(reconciler.metrics.registry).decode()
+    for kind, count in (("received", 2), ("accepted", 1), ("rejected", 1), ("stale", 0)):
+        assert f'lbroute_rr_prefixes{{group="lb",kind="{kind}",peer="172.16.1.2"}} {count}.0' in text
+    assert 'lbroute_rr_session_up{group="lb",peer="172.16.1.2"} 1.0' in text
 
 
 class RecordingReconciler:
@@ -263,13 +227,19 @@ class RecordingReconciler:
 
     def __init__(self) -> None:
         self.rearmed: list[str] = []
+        self.refreshed = 0
+        self.woken = 0
+        self.metrics = RrMetrics.create()
 
     def rearm(self, address: str) -> bool:
         self.rearmed.append(address)
         return True
 
     def refresh_peer_metrics(self) -> None:
-        pass
+        self.refreshed += 1
+
+    def wake(self) -> None:
+        self.woken += 1
 
 
 def test_a_neighbor_that_restarts_is_rearmed_each_time_a_failing_one_every_30_s() -> None:
@@ -278,9 +248,9 @@ def test_a_neighbor_that_restarts_is_rearmed_each_time_a_failing_one_every_30_s(
     watch = DaemonWatch(None, reconciler, threading.Event(), clock=lambda: now[0])  # type: ignore[arg-type]
 
     def session(address: str, lasted: float, pause: float = 1.0) -> None:
-        watch._handle(bgp.PeerEvent(address, True, "ESTABLISHED"))
+        watch._handle(SessionReport(address, "ESTABLISHED"))
         now[0] += lasted
-        watch._handle(bgp.PeerEvent(address, False, "IDLE"))
+        watch._handle(SessionReport(address, "IDLE"))
         now[0] += pause
 
     # the RR restarted three times in 30 s: each session had been up for a while
@@ -294,3 +264,71 @@ def test_a_neighbor_that_restarts_is_rearmed_each_time_a_failing_one_every_30_s(
     now[0] += 30
     session("172.16.1.2", lasted=0.2)
     assert reconciler.rearmed.count("172.16.1.2") == 2
+
+
+class ScriptedDaemon:
+    """A gobgpd whose event streams are given: each watch yields its reports, then the daemon dies."""
+
+    target = "fake://gobgpd"
+
+    def __init__(self, streams: list[list[WatchReport]], stop: threading.Event) -> None:
+        self.streams = streams
+        self.stop = stop
+        self.watched: list[bool] = []
+
+    def watch(self, *, adj_in: bool = True) -> Iterator[WatchReport]:
+        self.watched.append(adj_in)
+        yield from self.streams.pop(0)
+        raise GobgpUnavailable(self.target, "UNAVAILABLE", "Socket closed")
+
+    def wait_ready(self, timeout: float) -> None:
+        """Answering again at once while there are streams to give; after the last, the manager stops."""
+        if not self.streams:
+            self.stop.set()
+            raise GobgpUnavailable(self.target, "UNAVAILABLE", f"not answering after {timeout:g}s")
+
+
+def test_the_watch_logs_each_report_and_wakes_the_reconciler_when_gobgpd_is_back() -> None:
+    stop = threading.Event()
+    first = [
+        SessionReport("10.0.0.1", "ESTABLISHED", initial=True),
+        SnapshotDone(),
+        PrefixesTouched(
+            (TouchedPath("10.1.1.1/32", "172.16.1.2", False), TouchedPath("10.1.2.1/32", "", True))
+        ),
+        SessionReport("172.16.1.2", "ACTIVE"),
+    ]
+    daemon = ScriptedDaemon([first, [SessionReport("10.0.0.1", "ESTABLISHED", initial=True)]], stop)
+    reconciler = RecordingReconciler()
+    later: list[tuple[float, Any]] = []
+    with capture_logs() as logs:
+        watch = DaemonWatch(
+            daemon, reconciler, stop, clock=lambda: 0.0, later=lambda s, f: later.append((s, f))
+        )  # type: ignore[arg-type]
+        watch.run()
+    said = [(e["event"], e.get("peer"), e.get("prefix")) for e in logs]
+    assert said == [
+        ("rr.peer.up", "10.0.0.1", None),
+        ("rr.prefix.changed", "172.16.1.2", "10.1.1.1/32"),
+        ("rr.prefix.withdrawn", "", "10.1.2.1/32"),
+        ("rr.peer.down", "172.16.1.2", None),
+        ("rr.daemon.lost", None, None),
+        ("rr.daemon.answering", None, None),
+        ("rr.peer.up", "10.0.0.1", None),
+        ("rr.daemon.lost", None, None),
+    ]
+    assert [e["error"] for e in logs if e["event"] == "rr.daemon.lost"] == ["UNAVAILABLE: Socket closed"] * 2
+    assert daemon.watched == [False, False]  # best paths only: no word of every adj-RIB-in update
+    assert reconciler.woken == 1
+    assert (
+        generate_latest(reconciler.metrics.registry).decode().count("lbroute_rr_daemon_reconnects_total 1.0")
+        == 1
+    )
+    # every session report refreshes the metrics; table events at most every 0.5 s: the one right
+    # after a session's refresh (the clock stands still here) is put off to when the 0.5 s are over
+    assert reconciler.refreshed == 3
+    [(seconds, refresh)] = later
+    assert seconds == 0.5
+    stop.clear()
+    refresh()
+    assert reconciler.refreshed == 4

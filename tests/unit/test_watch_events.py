@@ -1,8 +1,17 @@
-"""``watch`` reports each session and path change once, and nothing from the start-of-watch snapshot."""
+"""gobgpd's event stream in one vocabulary; ``watch`` reports each session and path change once, and
+nothing from the start-of-watch snapshot."""
 
 from __future__ import annotations
 
-from lbroute.core.events import PathChange, SessionChange, SessionReport, path_change, session_change
+from lbroute.core.events import (
+    PathChange,
+    PrefixesTouched,
+    SessionChange,
+    SessionReport,
+    TouchedPath,
+    path_change,
+    session_change,
+)
 from lbroute.core.rib import Path
 
 VIP = "10.1.1.1/32"
@@ -42,3 +51,16 @@ def test_path_changes_report_a_new_state_once() -> None:
     )
     assert path_change(known, "router", VIP, [], 7.0) == PathChange(7.0, "router", VIP, (), 0)
     assert path_change(known, "router", VIP, [], 7.5) is None
+
+
+def test_a_table_event_names_each_prefix_once_in_its_order() -> None:
+    event = PrefixesTouched(
+        (
+            TouchedPath("10.1.2.1/32", "172.16.1.2", False),
+            TouchedPath(VIP, "172.16.1.2", False),
+            TouchedPath("10.1.2.1/32", "172.16.2.2", True),
+        )
+    )
+    assert event.prefixes == ("10.1.2.1/32", VIP)
+    assert SessionReport("10.0.0.1", "ESTABLISHED").established
+    assert not SessionReport("10.0.0.1", "OPENCONFIRM").established

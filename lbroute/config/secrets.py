@@ -1,0 +1,24 @@
+"""Secrets a config names by file (TCP MD5 keys), read with the same care as the config itself."""
+
+from __future__ import annotations
+
+from .loader import read_secret_file
+
+# Linux refuses a longer key (TCP_MD5SIG_MAXKEYLEN, in bytes); so does every BGP speaker here
+MD5_KEY_MAX_BYTES = 80
+# the key and a newline, with room to spare; anything larger is not a key file
+_MD5_FILE_MAX = 1024
+
+
+def read_md5_key(file: str) -> str:
+    """The key ``file`` holds, without surrounding white space; ``ValueError`` saying what is wrong."""
+    what = "an MD5 key file"
+    try:
+        key = read_secret_file(file, max_bytes=_MD5_FILE_MAX, what=what).strip()
+    except ValueError as err:
+        raise ValueError(f"{file}: {err}") from None
+    if not key or len(key.encode()) > MD5_KEY_MAX_BYTES:
+        raise ValueError(f"{file} must hold an MD5 key of 1 to {MD5_KEY_MAX_BYTES} bytes")
+    if not key.isprintable():
+        raise ValueError(f"{file}: the key holds a control character; an MD5 key is one line of text")
+    return key
