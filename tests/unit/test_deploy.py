@@ -1,12 +1,17 @@
-"""compose.yaml and the Dockerfiles name only what exists (the tools that check them: tests/process)."""
+"""What the images are built from: the Dockerfiles copy what exists, an image's tag changes
+with what goes into it and only with that, and the lock pins what pyproject.toml pins.
+(The tools that check compose.yaml and the Dockerfiles: tests/process/test_deploy_tools.py.)"""
 
 from __future__ import annotations
 
-import re
+import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+
+from lbroute.lab import images
 
 ROOT = Path(__file__).parents[2]
 DOCKERFILES = sorted((ROOT / "deploy").glob("*.Dockerfile"))
@@ -22,19 +27,97 @@ def test_compose_builds_and_mounts_what_exists() -> None:
             source = volume.split(":")[0]
             if source.startswith("./"):
                 assert (ROOT / source).exists(), f"{name}: {source}"
-        for arg in service.get("command", []):
-            if arg.startswith("/etc/lbroute/"):
-                assert (ROOT / "configs" / arg.removeprefix("/etc/lbroute/")).is_file(), f"{name}: {arg}"
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
-def test_dockerfile_copies_what_exists(dockerfile: Path) -> None:
-    sources = [
-        src
-        for line in dockerfile.read_text().splitlines()
-        if (m := re.match(r"^COPY\s+(.+)\s+\S+$", line))
-        for src in m.group(1).split()
-    ]
-    assert sources
+def test_dockerfile_copies_what_exists_and_starts_from_the_base_image(dockerfile: Path) -> None:
+    text = dockerfile.read_text()
+    sources = images.copied_sources(text)
+    assert "deploy/requirements.txt" in sources and "setup/install-debian-deps.sh" in sources
     for src in sources:
         assert (ROOT / src).exists(), f"{dockerfile.name}: COPY {src}"
+    assert images.base_of(text) == "debian:bookworm-slim"
+
+
+def test_copy_lines_are_read_with_their_flags_and_without_other_stages() -> None:
+    text = (
+        "FROM --platform=linux/amd64 debian:bookworm-slim AS build\n"
+        "COPY a b/ dest/\nCOPY --from=build /out/ /\nCOPY --chmod=0755 c.sh /usr/local/bin/c\n"
+    )
+    assert images.copied_sources(text) == ["a", "b/", "c.sh"]
+    assert images.base_of(text) == "debian:bookworm-slim"
+
+
+def test_what_dockerignore_leaves_out() -> None:
+    patterns = images.ignore_patterns((ROOT / ".dockerignore").read_text())
+    left_out = [
+        ".venv/bin/python",
+        "lbroute/__pycache__/x.cpython-311.pyc",
+        "rr/x.pyc",
+        "lbroute/gobgp/apipb/gobgp_pb2.py",
+        "lbroute.egg-info/PKG-INFO",
+    ]
+    kept = [
+        "lbroute/gobgp/client.py",
+        "rr/main.py",
+        "announcer/exabgp_launcher.py",
+        "deploy/requirements.txt",
+    ]
+    assert [p for p in left_out if not images.is_ignored(p, patterns)] == []
+    assert [p for p in kept if images.is_ignored(p, patterns)] == []
+
+
+def _tree(tmp_path: Path) -> Path:
+    tree = tmp_path / "tree"
+    for path in images.inputs("announcer"):
+        rel = path.relative_to(ROOT)
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, tree / rel)
+    shutil.copy2(ROOT / ".dockerignore", tree / ".dockerignore")
+    return tree
+
+
+def test_an_images_tag_follows_what_goes_into_it_and_nothing_else(tmp_path: Path) -> None:
+    tree = _tree(tmp_path)
+    first = images.digest("announcer", "base-1", tree)
+    assert images.digest("announcer", "base-1", tree) == first
+    # what .dockerignore leaves out, and files the Dockerfile does not copy: the same image
+    (tree / "announcer" / "__pycache__").mkdir(exist_ok=True)
+    (tree / "announcer" / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"\0")
+    (tree / "docs").mkdir()
+    (tree / "docs" / "deploy.md").write_text("# new\n")
+    assert images.digest("announcer", "base-1", tree) == first
+    # a changed source file, a new one, a mode bit, another base: another image
+    seen = {first}
+    main = tree / "announcer" / "main.py"
+    main.write_text(main.read_text() + "\n# changed\n")
+    seen.add(images.digest("announcer", "base-1", tree))
+    (tree / "lbroute" / "extra.py").write_text("")
+    seen.add(images.digest("announcer", "base-1", tree))
+    (tree / "lbroute" / "extra.py").chmod(0o755)
+    seen.add(images.digest("announcer", "base-1", tree))
+    seen.add(images.digest("announcer", "base-2", tree))
+    assert len(seen) == 5
+
+
+def _pins(lines: list[str]) -> dict[str, str]:
+    out = {}
+    for line in lines:
+        name, _, version = line.partition("==")
+        out[name.lower().replace("_", "-")] = version
+    return out
+
+
+def test_the_lock_pins_every_package_at_pyprojects_version() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    lines = [line for line in images.LOCK.read_text().splitlines() if line and not line.startswith("#")]
+    assert all(line.count("==") == 1 and " " not in line for line in lines), lines
+    locked = _pins(lines)
+    assert len(locked) == len(lines), "a package is locked twice"
+    wanted = _pins(project["project"]["dependencies"])
+    assert {name: locked.get(name) for name in wanted} == wanted
+    # the build backend too, at a version pyproject's build-system accepts
+    [backend] = project["build-system"]["requires"]
+    assert backend.startswith("setuptools>=")
+    minimum = tuple(int(x) for x in backend.removeprefix("setuptools>=").split("."))
+    assert tuple(int(x) for x in locked["setuptools"].split(".")[: len(minimum)]) >= minimum

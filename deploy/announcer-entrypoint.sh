@@ -1,0 +1,11 @@
+#!/bin/sh
+# The LB pod's BGP sidecar: renders exabgp.conf from the announcer's own config (one config,
+# not two: the RR sessions, MD5 keys and the announcer's command all come from it), then
+# runs exabgp through lbroute-exabgp. $LBROUTE_ANNOUNCER_CONFIG names the mounted config;
+# $POD_IP and $NODE_IP come from the downward API when the config does not name them.
+set -eu
+config=${LBROUTE_ANNOUNCER_CONFIG:-/etc/lbroute/announcer.yaml}
+conf=${LBROUTE_EXABGP_CONF:-/run/lbroute/exabgp.conf}
+# exit 2 and one line per problem when the config is bad: nothing is started then
+lbroute-announcer render-exabgp-config "$config" --output "$conf"
+exec lbroute-exabgp "$conf"
