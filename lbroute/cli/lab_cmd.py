@@ -12,10 +12,10 @@ import os
 import sys
 from typing import Any
 
-from lbroute.lab import traffic
+from lbroute.lab import images, traffic
 from lbroute.lab.errors import LabError
 from lbroute.lab.lab import Lab, Progress
-from lbroute.lab.scenario import Scenario
+from lbroute.lab.scenario import LabImages, Scenario
 from lbroute.lab.topology import DEFAULT_VIP, MAX_LBS, Service, Topology, parse_service
 
 from . import lab_demo
@@ -55,6 +55,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         metavar="SECONDS",
         help="graceful restart between router and RRs with this restart time; 0 for none "
         "(default: 30 with one RR, none with two)",
+    )
+    up.add_argument(
+        "--images",
+        action="store_true",
+        help="run each LB pod's exabgp + announcer and each RR's gobgpd + lbroute-rr from the "
+        "images `make images` built from this tree (podman, inside the lab's namespaces)",
     )
     _timeout(up, "for the router's FIB to converge")
     up.set_defaults(handler=run_up)
@@ -139,12 +145,26 @@ def run_up(args: argparse.Namespace) -> int:
     services = tuple(parse_service(s) for s in args.service) or (Service("web", DEFAULT_VIP),)
     topo = Topology(args.prefix, args.lbs, services, args.rrs)
     lab = Lab(args.prefix, progress=None if args.json else progress(f"lab {args.prefix} up"))
-    seconds = lab.up(topo, Scenario(graceful_restart=args.graceful_restart), timeout=args.timeout)
-    report = {"prefix": args.prefix, "lbs": args.lbs, "rrs": args.rrs, "seconds": round(seconds, 3)}
+    built = None
+    if args.images:
+        refs = images.built_refs()  # this tree's, or a LabError saying to run `make images`
+        built = LabImages(announcer=refs["announcer"], control_plane=refs["control-plane"])
+    scenario = Scenario(graceful_restart=args.graceful_restart, images=built)
+    seconds = lab.up(topo, scenario, timeout=args.timeout)
+    report: dict[str, Any] = {
+        "prefix": args.prefix,
+        "lbs": args.lbs,
+        "rrs": args.rrs,
+        "seconds": round(seconds, 3),
+    }
+    if built:
+        report["images"] = {"announcer": built.announcer, "control-plane": built.control_plane}
     if args.json:
         print_json({**report, "router_fib": _fib_json(lab)})
         return 0
     print(f"lab {args.prefix} up: {args.lbs} LBs, router FIB converged in {seconds:.2f}s")
+    if built:
+        print(f"  LB pods from {built.announcer}, RRs from {built.control_plane}")
     print_fib(lab)
     return 0
 
@@ -181,6 +201,8 @@ def run_status(args: argparse.Namespace) -> int:
     print(f"lab {status['prefix']}: {state}, {status['lbs']} LBs, {status['rrs']} RR(s)")
     for name, proc in status["processes"].items():
         print(f"  {name:<22} pid {proc['pid']:<8} {'running' if proc['alive'] else 'EXITED'}")
+    for name, box in status["containers"].items():
+        print(f"  {name:<22} container {box['id']:<12} {'running' if box['running'] else 'EXITED'}")
     for prefix, hops in status["router_fib"].items():
         expected = status["expected"].get(prefix)
         mark = "" if expected == hops else f"   (expected {expected})"

@@ -147,8 +147,9 @@ ANNOUNCER_METRICS_PORT = 9473
 def announcer_config(
     topo: Topology, node: Node, pod_dir: Path, *, md5_file: Path | None = None
 ) -> dict[str, object]:
-    """The announcer's config for one LB pod; its ``exabgp`` part renders exabgp.conf too."""
-    announcer = VENV_BIN / "lbroute-announcer"
+    """The announcer's config for one LB pod; its ``exabgp`` part renders exabgp.conf too. The
+    ``run`` line is the renderer's default: the announcer of the install that renders it (this
+    venv's, or the sidecar image's own) with this file, so one config serves both."""
     health = {"kind": "http", "url": f"http://{node.pod_ip}:80/healthz", **CHECK}
     return {
         "next_hop": node.ip,
@@ -171,7 +172,6 @@ def announcer_config(
             "local_address": node.pod_ip,
             "asn": ASN,
             "hold_time": 3,
-            "announcer_command": f"{announcer} run --config {pod_dir / 'announcer.yaml'}",
         },
     }
 

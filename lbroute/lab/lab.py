@@ -25,7 +25,8 @@ import structlog
 from lbroute.kernel.ip import IpCommandError, list_netns
 from lbroute.polling import Timeout, eventually
 
-from . import configs, daemons, network, processes
+from . import configs, daemons, network, podman, processes
+from .containers import Containers, give_to_image_user, rr_gobgpd, rr_manager, speaker
 from .errors import LabError
 from .expectations import Fib, expected_fib
 from .router import Router
@@ -48,7 +49,7 @@ log = structlog.get_logger()
 # told of each phase a long command has finished, with the seconds since the command began
 Progress = Callable[[str, float], None]
 # what a failure half-way through building raises as a LabError, and what it leaves
-_BUILD_FAILURES = (IpCommandError, OSError, subprocess.SubprocessError, Timeout)
+_BUILD_FAILURES = (IpCommandError, OSError, subprocess.SubprocessError, Timeout, podman.PodmanError)
 
 
 def preflight() -> list[str]:
@@ -121,6 +122,11 @@ class Lab:
         return Supervisor(self.state.processes, self.dir / "logs", self._save)
 
     @property
+    def containers(self) -> Containers:
+        """The lab's containers (``--images``), by the records of its current state."""
+        return Containers(self.state.containers, self.dir, self.prefix, self._save)
+
+    @property
     def router(self) -> Router:
         topo = self.topology
         rrs = frozenset(topo.rr_ip(j) for j in range(1, topo.rrs + 1))
@@ -135,7 +141,7 @@ class Lab:
         first namespace exists: a bad one leaves nothing behind. A failure after that
         leaves the lab as it is, for inspection, and says how to remove it.
         """
-        problems = preflight()
+        problems = preflight() + (podman.problems() if scenario and scenario.images else [])
         if problems:
             raise LabError("; ".join(problems))
         if topo.prefix != self.prefix:
@@ -228,7 +234,9 @@ class Lab:
         left alone: a ``LabError`` names them.
         """
         made_here = self.exists()
-        ended = self.supervisor.stop_all()
+        # containers first, by recorded id, then any labelled with this lab's directory
+        ended = self.containers.remove_all() if made_here and podman.installed() else []
+        ended += self.supervisor.stop_all()
         existing = set(list_netns())
         lookalikes = {ns for ns in existing if self._named_like_ours(ns)}
         ours = set(self.state.namespaces)
@@ -290,13 +298,24 @@ class Lab:
                 name: {"pid": rec.pid, "alive": processes.is_alive(rec), "netns": rec.netns}
                 for name, rec in self.state.processes.items()
             },
+            "containers": {
+                name: {
+                    "id": rec.id[:12],
+                    "running": self.containers.is_running(name),
+                    "netns": rec.netns,
+                    "image": rec.image,
+                }
+                for name, rec in self.state.containers.items()
+            },
             "expected": {k: sorted(v) for k, v in self.expected_fib().items()},
             "router_fib": {k: sorted(v) for k, v in self.router_fib().items()} if up else {},
             "state_dir": str(self.dir),
         }
 
     def logs_tail(self, lines: int = 15) -> str:
-        return self.supervisor.logs_tail(lines)
+        return "\n".join(
+            tail for tail in (self.supervisor.logs_tail(lines), self.containers.logs_tail(lines)) if tail
+        )
 
     def metrics(self, who: str = "rr") -> str:
         """The Prometheus text a manager serves inside its namespace: the router's, or an RR's
@@ -353,17 +372,27 @@ class Lab:
 
     def kill(self, who: str) -> None:
         """``kill -9`` the gobgpd of ``who``: its sessions drop without a NOTIFICATION."""
+        if f"gobgpd-{who}" in self.state.containers:
+            self.containers.stop(f"gobgpd-{who}", grace=0)  # SIGKILL at once, and removed
+            return
         processes.stop(self._gobgpd_record(who), sig=signal.SIGKILL, grace=2.0)
 
     def start(self, who: str, *, timeout: float = 10.0) -> float:
         """Start the gobgpd of ``who`` afresh; returns the monotonic time its API socket appeared."""
         name = f"gobgpd-{who}"
-        record = self._gobgpd_record(who)
-        if processes.is_alive(record):
-            raise LabError(f"{name} of lab {self.prefix!r} is running (pid {record.pid})")
         socket = self.socket(who)
-        socket.unlink(missing_ok=True)  # gobgpd refuses to start on a stale socket file
-        self.supervisor.spawn(name, daemons.gobgpd_argv(socket), record.netns)
+        if name in self.state.containers:
+            container = self.state.containers[name]
+            if self.containers.is_running(name):
+                raise LabError(f"{name} of lab {self.prefix!r} is running (container {container.id[:12]})")
+            socket.unlink(missing_ok=True)  # gobgpd refuses to start on a stale socket file
+            self.containers.run(rr_gobgpd(container.image, container.netns, socket))
+        else:
+            record = self._gobgpd_record(who)
+            if processes.is_alive(record):
+                raise LabError(f"{name} of lab {self.prefix!r} is running (pid {record.pid})")
+            socket.unlink(missing_ok=True)
+            self.supervisor.spawn(name, daemons.gobgpd_argv(socket), record.netns)
         eventually(lambda: _assert_exists(socket), timeout, what=f"{name} API socket", context=self.logs_tail)
         return time.monotonic()
 
@@ -416,10 +445,10 @@ class Lab:
         )
         try:
             yield
-        except LabError:
-            raise  # says so already
         except _BUILD_FAILURES as err:
             raise LabError(f"{command} failed: {err}; {hint}") from None
+        except LabError:
+            raise  # says so already
         except BaseException as err:
             err.add_note(hint)
             raise
@@ -442,21 +471,31 @@ class Lab:
     def _gobgpd_record(self, who: str) -> ProcessRecord:
         record = self.state.processes.get(f"gobgpd-{who}")
         if record is None:
-            known = sorted(n.removeprefix("gobgpd-") for n in self.state.processes if n.startswith("gobgpd-"))
+            names = [*self.state.processes, *self.state.containers]
+            known = sorted(n.removeprefix("gobgpd-") for n in names if n.startswith("gobgpd-"))
             raise LabError(f"no gobgpd {who!r} in lab {self.prefix!r}; known: {', '.join(known)}")
         return record
 
     def _start_core(self, topo: Topology, core: configs.CoreFiles) -> None:
         supervisor = self.supervisor
+        images = self.scenario.images
         supervisor.spawn("zebra", daemons.zebra_argv(core.router_dir), topo.router_ns)
         supervisor.spawn("gobgpd-router", daemons.gobgpd_argv(self.socket("router")), topo.router_ns)
         for j in range(1, topo.rrs + 1):
             who = topo.rr_name(j)
-            supervisor.spawn(f"gobgpd-{who}", daemons.gobgpd_argv(self.socket(who)), topo.rr_ns(j))
+            if images:  # the RR from the control-plane image, as its own user
+                give_to_image_user(self.socket(who).parent)
+                self.containers.run(rr_gobgpd(images.control_plane, topo.rr_ns(j), self.socket(who)))
+            else:
+                supervisor.spawn(f"gobgpd-{who}", daemons.gobgpd_argv(self.socket(who)), topo.rr_ns(j))
         eventually(lambda: _assert_exists(core.zserv), 10, what="zebra's zserv.api", context=self.logs_tail)
         supervisor.spawn("rr-manager-router", _rr_manager_argv(core.router_config), topo.router_ns)
         for j in range(1, topo.rrs + 1):
             who = topo.rr_name(j)
+            if images:
+                spec = rr_manager(images.control_plane, topo.rr_ns(j), self.socket(who), core.rr_configs[who])
+                self.containers.run(spec)
+                continue
             # it talks to gobgpd over the unix socket either way; in explicit-peer mode it runs in
             # the root namespace, to reach the (fake) API server on loopback
             netns = None if self.scenario.kube_api else topo.rr_ns(j)
@@ -475,6 +514,11 @@ class Lab:
             ],
             topo.lb_ns(node.index),
         )  # fmt: skip
+        images = self.scenario.images
+        if images:  # the sidecar image renders its own exabgp.conf from announcer.yaml
+            give_to_image_user(lb_dir)
+            self.containers.run(speaker(images.announcer, topo.lb_ns(node.index), lb_dir, lb))
+            return
         supervisor.spawn(
             f"exabgp-{lb}",
             daemons.exabgp_argv(lb_dir / "exabgp.conf"),
@@ -485,10 +529,11 @@ class Lab:
 
     def _remove_node(self, topo: Topology, node: Node) -> None:
         lb = f"lb{node.index}"
-        if f"exabgp-{lb}" in self.state.processes:
+        if f"exabgp-{lb}" in self.state.processes or f"exabgp-{lb}" in self.state.containers:
             self.drain(node)
+        # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once
+        self.containers.stop(f"exabgp-{lb}", forget=True)
         for name in (f"exabgp-{lb}", f"responder-{lb}"):
-            # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once
             self.supervisor.stop(name, forget=True)
         network.remove_node(topo, node, self._forget_namespace)
         self._save()

@@ -33,6 +33,10 @@ def environment() -> dict[str, str]:
     return {**os.environ, "CONTAINERS_CONF": str(CONTAINERS_CONF)}
 
 
+def installed() -> bool:
+    return shutil.which(PODMAN) is not None
+
+
 def problems() -> list[str]:
     """What running containers here would need and does not have."""
     out = []
@@ -51,6 +55,8 @@ def podman(*args: str, check: bool = True, timeout: float = 120.0) -> subprocess
         )
     except subprocess.TimeoutExpired as err:
         raise PodmanError(argv, -1, f"no answer within {timeout:g}s") from err
+    except FileNotFoundError:
+        raise PodmanError(argv, -1, "podman is not installed; `make images` installs it") from None
     if check and result.returncode != 0:
         raise PodmanError(argv, result.returncode, result.stderr)
     return result

@@ -7,7 +7,7 @@ with. Each knob is checked against the topology before anything is created.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from .topology import Topology
@@ -18,6 +18,14 @@ DEFAULT_RESTART_TIME = 30
 
 class ScenarioError(ValueError):
     """A scenario that cannot be built on the topology it is given."""
+
+
+@dataclass(frozen=True)
+class LabImages:
+    """The images a lab runs its LB pods' sidecars and its RRs from (``lab up --images``)."""
+
+    announcer: str
+    control_plane: str
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,9 @@ class Scenario:
     # graceful restart between router and RRs: the RRs' restart time in seconds, 0 for none;
     # None until the lab resolves it for its RR count (``for_topology``)
     graceful_restart: int | None = None
+    # the LB pods' exabgp + announcer and the RRs' gobgpd + lbroute-rr from these images
+    # (lbroute/lab/containers.py); None: all of them as processes
+    images: LabImages | None = None
 
     def for_topology(self, topo: Topology) -> Scenario:
         """This scenario checked against ``topo``, with the graceful-restart default filled in:
@@ -64,6 +75,10 @@ class Scenario:
                 out.append(f"speaker_timers {self.speaker_timers}: hold >= 3 s and keepalive <= hold / 3")
         if self.graceful_restart is not None and not 0 <= self.graceful_restart <= 4095:
             out.append(f"graceful_restart {self.graceful_restart}: 0 (none) to 4095 seconds")
+        if self.images and self.kube_api:
+            out.append("images: not with kube_api, whose RR managers run in the root namespace")
+        if self.images and self.rogue_lb:
+            out.append("images: not with rogue_lb (the image renders exabgp.conf itself, without its routes)")
         return out
 
     def group_overrides(self) -> dict[str, object]:
@@ -87,6 +102,7 @@ class Scenario:
             "max_prefixes": self.max_prefixes,
             "speaker_timers": list(self.speaker_timers) if self.speaker_timers else None,
             "graceful_restart": self.graceful_restart,
+            "images": asdict(self.images) if self.images else None,
         }
 
     @classmethod
@@ -99,6 +115,7 @@ class Scenario:
             max_prefixes=None if raw.get("max_prefixes") is None else int(raw["max_prefixes"]),
             speaker_timers=None if timers is None else (int(timers[0]), int(timers[1])),
             graceful_restart=None if raw.get("graceful_restart") is None else int(raw["graceful_restart"]),
+            images=LabImages(**raw["images"]) if raw.get("images") else None,
         )
 
 

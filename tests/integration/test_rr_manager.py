@@ -64,6 +64,7 @@ def desired_of(lab: Lab, who: str) -> Any:
 # --- restart recovery -------------------------------------------------------------------------
 
 
+@pytest.mark.also_from_images
 def test_graceful_restart_keeps_every_vip_in_the_fib_while_the_rr_restarts(make_lab: LabFactory) -> None:
     lab = make_lab(lbs=2, graceful_restart=30)
     whole = node_ips(1, 2)
@@ -116,6 +117,7 @@ def test_graceful_restart_gives_up_on_an_rr_that_stays_away(make_lab: LabFactory
     log.info("test.rr_gone", emptied=round(emptied, 3))
 
 
+@pytest.mark.also_from_images
 def test_killed_rr_gobgpd_gets_its_config_back_at_once_and_the_fib_recovers(make_lab: LabFactory) -> None:
     # without graceful restart the router drops the RR's paths at once, and gets them back
     # when the restarted RR's speakers and router sessions are up again
