@@ -6,6 +6,11 @@
 set -eu
 config=${LBROUTE_ANNOUNCER_CONFIG:-/etc/lbroute/announcer.yaml}
 conf=${LBROUTE_EXABGP_CONF:-/run/lbroute/exabgp.conf}
+run=$(dirname "$conf")
+if ! [ -d "$run" ] || ! [ -w "$run" ]; then
+    echo "lbroute-sidecar: $run is not a directory this user ($(id -u)) can write; mount an emptyDir or a tmpfs there" >&2
+    exit 2
+fi
 # exit 2 and one line per problem when the config is bad: nothing is started then
 lbroute-announcer render-exabgp-config "$config" --output "$conf"
 exec lbroute-exabgp "$conf"

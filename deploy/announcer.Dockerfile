@@ -4,8 +4,10 @@
 # (deploy/announcer-entrypoint.sh). NODE_IP (the next-hop, status.hostIP) and POD_IP
 # (exabgp's local address, status.podIP) come from the downward API when the config does
 # not name them. Runs as uid 10001 with no capability and a read-only root: exabgp only
-# connects out, and sets TCP MD5 keys on its own sockets. /run/lbroute must be writable
-# (an emptyDir shared with the data-plane container: the drain socket lives there too).
+# connects out, and sets TCP MD5 keys on its own sockets. Mount a writable /run/lbroute: an
+# emptyDir shared with the data-plane container (the drain socket lives there too) or a
+# tmpfs. The image has no such directory, so a tmpfs there starts sticky and open to every
+# user, as /tmp does (podman gives a tmpfs over an image's directory that directory's mode).
 
 # --- build: the build backend, at the lock's version (never in the final image) -------------
 FROM debian:bookworm-slim AS build
@@ -60,8 +62,7 @@ COPY setup/install-debian-deps.sh /tmp/install-debian-deps.sh
 RUN bash /tmp/install-debian-deps.sh exabgp \
     && rm -rf /var/lib/apt/lists/* /tmp/install-debian-deps.sh \
     && groupadd --gid 10001 lbroute \
-    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin lbroute \
-    && install -d -o lbroute -g lbroute -m 0755 /run/lbroute
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin lbroute
 COPY --from=venv /opt/lbroute/venv /opt/lbroute/venv
 COPY --from=app /out/ /
 COPY --chmod=0755 announcer/exabgp_launcher.py /usr/local/bin/lbroute-exabgp

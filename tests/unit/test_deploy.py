@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lbroute.lab import images
+from announcer.config import AnnouncerConfig
+from lbroute.config import load_config
+from lbroute.lab import daemons, images
+from lbroute.lab.topology import Topology
+from rr.config import RrConfig
 
 ROOT = Path(__file__).parents[2]
 DOCKERFILES = sorted((ROOT / "deploy").glob("*.Dockerfile"))
@@ -121,3 +125,63 @@ def test_the_lock_pins_every_package_at_pyprojects_version() -> None:
     assert backend.startswith("setuptools>=")
     minimum = tuple(int(x) for x in backend.removeprefix("setuptools>=").split("."))
     assert tuple(int(x) for x in locked["setuptools"].split(".")[: len(minimum)]) >= minimum
+
+
+# --- compose.yaml's configs, in step with the lab's ----------------------------------------------
+
+
+def _lab_configs() -> tuple[RrConfig, RrConfig, AnnouncerConfig]:
+    topo = Topology("lbr", 2)
+    socket = Path("/run/lbroute/lbr/rr/gobgp.sock")
+    rr = RrConfig.model_validate(daemons.rr_config(topo, 1, socket))
+    router = RrConfig.model_validate(daemons.router_config(topo, socket, Path("/run/frr/zserv.api")))
+    announcer = AnnouncerConfig.model_validate(
+        daemons.announcer_config(topo, topo.nodes[0], Path("/run/lbroute/lbr/lb1"))
+    )
+    return rr, router, announcer
+
+
+def test_compose_configs_load_and_agree_with_the_labs_on_what_makes_ecmp() -> None:
+    compose = ROOT / "configs" / "compose"
+    rr = load_config(compose / "rr.yaml", RrConfig)
+    router = load_config(compose / "router.yaml", RrConfig)
+    announcer = load_config(compose / "announcer.yaml", AnnouncerConfig)
+    lab_rr, lab_router, lab_announcer = _lab_configs()
+    assert announcer.exabgp is not None and lab_announcer.exabgp is not None
+    assert rr.asn == router.asn == announcer.exabgp.asn == lab_rr.asn
+    [group], [lab_group] = rr.speaker_groups, lab_rr.speaker_groups
+    assert (group.timers, group.vip_pools, group.allowed_prefix_lengths, group.node_networks) == (
+        lab_group.timers,
+        lab_group.vip_pools,
+        lab_group.allowed_prefix_lengths,
+        lab_group.node_networks,
+    )
+    [to_router], [lab_to_router] = rr.neighbors, lab_rr.neighbors
+    assert (to_router.add_path_send_max, to_router.passive) == (lab_to_router.add_path_send_max, True)
+    [to_rr], [lab_to_rr] = router.neighbors, lab_router.neighbors
+    assert to_rr.add_path_receive and lab_to_rr.add_path_receive and not to_rr.passive
+    assert router.zebra is not None and lab_router.zebra is not None
+    assert (router.zebra.version, router.zebra.software_name) == (
+        lab_router.zebra.version,
+        lab_router.zebra.software_name,
+    )
+    assert announcer.exabgp.hold_time == lab_announcer.exabgp.hold_time
+    assert [s.vips for s in announcer.services] == [s.vips for s in lab_announcer.services]
+    # one announcer.yaml for both speakers: the addresses come from each one's environment
+    assert announcer.exabgp.local_address is None and announcer.next_hop is None
+
+
+def test_compose_runs_the_daemons_with_the_labs_flags() -> None:
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    lab_gobgpd = daemons.gobgpd_argv(Path("/run/gobgpd/gobgp.sock"))
+    for name in ("rr-gobgpd", "router-gobgpd"):
+        command = services[name]["command"]
+        assert command[0] == "gobgpd" and set(lab_gobgpd[1:5]) <= set(command), name
+    zebra = services["router-zebra"]["command"]
+    lab_zebra = daemons.zebra_argv(Path("/run/frr"))
+    # the same options; the lab's zebra also logs to a file of its own, compose's to stdout
+    assert {a for a in zebra if a.startswith("-")} == {a for a in lab_zebra if a.startswith("-")} - {"--log"}
+    # the same least privilege as the lab's containers
+    assert all(s.get("cap_drop") == ["ALL"] and s.get("read_only") for s in services.values())
+    assert services["rr-gobgpd"]["cap_add"] == services["router-gobgpd"]["cap_add"] == ["NET_BIND_SERVICE"]
+    assert "cap_add" not in services["rr"] and "cap_add" not in services["lb1"]
