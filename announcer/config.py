@@ -275,7 +275,24 @@ class KubernetesConfig(StrictModel):
 
 class MetricsConfig(StrictModel):
     address: ListenAddress = "127.0.0.1"
+    # instead of address: the pod's own address from this variable (status.podIP), read at
+    # start and checked the same way, so one config serves every pod and Prometheus reaches it
+    address_env: str | None = None
     port: int = Field(9473, ge=0, le=65535)  # 0: no metrics listener
+
+    def resolve_address(self, environ: dict[str, str] | None = None) -> tuple[str | None, list[Problem]]:
+        if self.address_env is None:
+            return self.address, []
+        env = os.environ if environ is None else environ
+        raw = env.get(self.address_env, "")
+        if not raw:
+            var = self.address_env
+            why = f"${var} is empty; give the pod {var} from status.podIP, or set address"
+            return None, [Problem("metrics.address_env", why)]
+        try:
+            return _one_address(address(raw)), []
+        except ValueError as err:
+            return None, [Problem(f"${self.address_env}", str(err))]
 
 
 class AnnouncerConfig(StrictModel):

@@ -199,8 +199,11 @@ class Runner:
     def open_inputs(self) -> None:
         """The listeners: a StartupError (exit 2) before anything is sent to exabgp."""
         if self.cfg.metrics.port:
+            address, problems = self.cfg.metrics.resolve_address()
+            if address is None:
+                raise StartupError(str(problems[0]))
             try:
-                metrics.serve(self.cfg.metrics.address, self.cfg.metrics.port)
+                metrics.serve(address, self.cfg.metrics.port)
             except metrics.MetricsError as err:
                 raise StartupError(f"metrics: {err}") from None
         if self.cfg.control_socket:

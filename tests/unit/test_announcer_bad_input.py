@@ -304,6 +304,17 @@ def test_rendered_config_has_one_process_block(capsys: pytest.CaptureFixture[str
 # --- paths config check looks at ---------------------------------------------------------------
 
 
+def test_metrics_listen_on_the_pods_address_from_the_environment_never_on_every_address() -> None:
+    from announcer.config import MetricsConfig
+
+    metrics = MetricsConfig(address_env="POD_IP")
+    assert metrics.resolve_address({"POD_IP": "172.16.7.2"}) == ("172.16.7.2", [])
+    for raw, why in (("0.0.0.0", "would listen on every address"), ("pod", "is not an IP address")):
+        address, [problem] = metrics.resolve_address({"POD_IP": raw})
+        assert address is None and problem.where == "$POD_IP" and why in problem.what
+    assert MetricsConfig().resolve_address({"POD_IP": "172.16.7.2"}) == ("127.0.0.1", [])
+
+
 def test_without_a_command_the_rendering_announcer_runs_the_rendered_config(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
