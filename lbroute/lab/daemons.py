@@ -186,9 +186,13 @@ def announcer_config(
     }
 
 
-def render_exabgp_argv(announcer_cfg: Path) -> list[str]:
-    """The same renderer a pod runs: ``lbroute-announcer render-exabgp-config``."""
-    return [str(VENV_BIN / "lbroute-announcer"), "render-exabgp-config", str(announcer_cfg)]
+def render_exabgp_argv(announcer_cfg: Path, output: Path) -> list[str]:
+    """The same renderer, and the same writer, a pod runs: ``lbroute-announcer
+    render-exabgp-config --output`` (0600, replacing only a file it wrote)."""
+    return [
+        str(VENV_BIN / "lbroute-announcer"), "render-exabgp-config", str(announcer_cfg),
+        "--output", str(output),
+    ]  # fmt: skip
 
 
 def with_rogue_routes(conf: str, node: Node) -> str:
