@@ -26,6 +26,7 @@ from lbroute.polling import eventually
 from tests.support.images import built_images
 from tests.support.lab import unique_prefix
 
+pytestmark = pytest.mark.images
 log = structlog.get_logger()
 ROOT = Path(__file__).parents[2]
 PODMAN_COMPOSE = Path(sys.executable).parent / "podman-compose"
