@@ -44,8 +44,10 @@ BASE_IMAGE_SCRIPT = DEPLOY / "base-image.sh"
 BUILD_PIP_CONF = DEPLOY / "podman" / "build-pip.conf"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 BUILD_LOGS = SOURCE_TREE / "build" / "images"
-# images of earlier trees kept per name (a checkout switching branches builds nothing again)
+# images of earlier trees kept per name (a checkout switching branches builds nothing again),
+# and a day at least: the store is shared, another checkout's tests may be about to run its own
 KEEP = 4
+KEEP_SECONDS = 24 * 3600
 
 _FROM = re.compile(r"^FROM\s+(?:--\S+\s+)*(\S+)", re.MULTILINE | re.IGNORECASE)
 _COPY = re.compile(r"^COPY\s+(.+)$", re.MULTILINE | re.IGNORECASE)
@@ -206,15 +208,23 @@ def _build_mounts() -> list[str]:
     ]  # fmt: skip
 
 
-def forget_old(name: str, keep: str) -> list[str]:
-    """Untag this name's images of older trees beyond the newest KEEP; an image in use stays."""
+def to_forget(tags: list[tuple[int, str]], keep: str, now: float) -> list[str]:
+    """Of (created, tag), those beyond the newest KEEP (``keep`` counted) and older than a day."""
+    newest_first = [(created, tag) for created, tag in sorted(tags, reverse=True) if tag != keep]
+    return [tag for created, tag in newest_first[KEEP - 1 :] if now - created > KEEP_SECONDS]
+
+
+def forget_old(name: str, keep: str, now: float | None = None) -> list[str]:
+    """Untag this name's images of older trees: beyond the newest KEEP, and older than a day.
+    An image a container uses stays (podman refuses)."""
     listed = podman("images", "--format", "json", "--filter", f"reference={REPOSITORY}/{name}")
+    now = time.time() if now is None else now
     tags = []
     for image in json.loads(listed.stdout or "[]"):
         for tag in image.get("Names") or []:
             if re.fullmatch(rf"{re.escape(REPOSITORY)}/{re.escape(name)}:[\d.]+-[0-9a-f]{{12}}", tag):
                 tags.append((int(image.get("Created", 0)), tag))
-    old = [tag for _, tag in sorted(tags, reverse=True) if tag != keep][KEEP - 1 :]
+    old = to_forget(tags, keep, now)
     removed = [tag for tag in old if podman("rmi", tag, check=False).returncode == 0]
     if removed:
         log.info("images.forgotten", target=name, count=len(removed))

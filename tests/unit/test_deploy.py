@@ -104,6 +104,20 @@ def test_an_images_tag_follows_what_goes_into_it_and_nothing_else(tmp_path: Path
     assert len(seen) == 5
 
 
+def test_old_images_are_forgotten_only_beyond_the_newest_and_after_a_day() -> None:
+    day = images.KEEP_SECONDS
+    now = 100 * day
+    tags = [(now - i * day - 1, f"localhost/lbroute/announcer:0.1.0-{i:012x}") for i in range(8)]
+    keep = tags[0][1]
+    gone = images.to_forget(tags, keep, now)
+    # the one just built and the three newest others stay; of the rest, those older than a day go
+    assert gone == [tag for _, tag in tags[images.KEEP :]]
+    # an image built within the last day stays, however many there are: another checkout's may be
+    # about to be tested
+    assert images.to_forget(tags, keep, now=tags[-1][0] + 60) == []
+    assert images.to_forget(tags[:3], keep, now) == []
+
+
 def _pins(lines: list[str]) -> dict[str, str]:
     out = {}
     for line in lines:
