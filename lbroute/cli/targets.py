@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from lbroute.core.rib import FibRoute, Path
 from lbroute.core.session import Session
+from lbroute.frr.vtysh import Vtysh, VtyshError
 from lbroute.gobgp.client import GobgpClient
 from lbroute.gobgp.errors import GobgpError
 from lbroute.kernel.fib import read_fib
@@ -38,11 +39,13 @@ DEFAULT_TIMEOUT = 10.0
 
 @dataclass(frozen=True)
 class Daemon:
-    """One gobgpd: a short name for tables (``rr``, ``rr2``, ``router``) and its gRPC address."""
+    """One BGP daemon: a short name for tables (``rr``, ``rr2``, ``router``) and where to read it:
+    a gobgpd's gRPC address, or (kind ``frr``, a lab's FRR router) bgpd's vty socket directory."""
 
     name: str
     address: str
     role: str  # "RR" or "router", for messages
+    kind: str = "gobgpd"  # or "frr": read through vtysh
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,10 @@ def lab_targets(lab: Lab, pools: list[str], timeout: float = DEFAULT_TIMEOUT) ->
         )
     sockets = sorted(lab.dir.glob("rr*/gobgp.sock"), key=lambda s: (len(s.parent.name), s.parent.name))
     rrs = tuple(Daemon(s.parent.name, f"unix://{s}", "RR") for s in sockets)
-    lab_router = Daemon("router", f"unix://{lab.socket('router')}", "router")
+    if lab.router_kind == "frr":
+        lab_router = Daemon("router", str(lab.router_dir), "router", kind="frr")
+    else:
+        lab_router = Daemon("router", f"unix://{lab.socket('router')}", "router")
     lab_pools = tuple(dict.fromkeys([str(VIP_POOL), *pools]))
     return Targets(rrs, lab_router, lab.topology.router_ns, lab_pools, timeout)
 
@@ -204,11 +210,17 @@ def _checked(addresses: list[str], variable: str) -> list[str]:
 
 
 def read_paths(daemon: Daemon, timeout: float, *, prefixes: tuple[str, ...] = ()) -> list[Path]:
+    if daemon.kind == "frr":
+        with _vtysh_of(daemon, timeout) as vtysh:
+            return vtysh.list_paths(prefixes=prefixes)
     with _talking_to(daemon, timeout) as client:
         return client.list_paths(prefixes=prefixes, ordered=False)
 
 
 def read_sessions(daemon: Daemon, timeout: float) -> list[Session]:
+    if daemon.kind == "frr":
+        with _vtysh_of(daemon, timeout) as vtysh:
+            return vtysh.list_sessions(daemon.name)
     with _talking_to(daemon, timeout) as client:
         return client.list_sessions(daemon.name)
 
@@ -258,6 +270,18 @@ def _talking_to(daemon: Daemon, timeout: float) -> Iterator[GobgpClient]:
             yield client
     except GobgpError as err:
         raise unreachable(daemon, err) from None
+
+
+@contextmanager
+def _vtysh_of(daemon: Daemon, timeout: float) -> Iterator[Vtysh]:
+    """FRR's bgpd for one read; a failure becomes a ``TargetError`` naming where it was read."""
+    try:
+        yield Vtysh(daemon.address, timeout=timeout)
+    except VtyshError as err:
+        raise TargetError(
+            f"{daemon.role} FRR bgpd (vtysh --vty_socket {daemon.address}) failed ({err}); "
+            "check that bgpd runs and that its --vty_socket names this directory"
+        ) from None
 
 
 def _split(text: str) -> list[str]:

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import daemons
+from . import daemons, frr_router
 from .errors import LabError
 from .scenario import Scenario
 from .topology import ROUTER_IP, Node, Topology
@@ -26,8 +26,8 @@ def gobgp_socket(directory: Path, who: str) -> Path:
 
 @dataclass(frozen=True)
 class CoreFiles:
-    router_dir: Path  # zebra's own directory, owned by frr
-    router_config: Path
+    router_dir: Path  # zebra's own directory (and bgpd's, for the frr router), owned by frr
+    router_config: Path  # the router's lbroute-rr config (gobgp) or its frr.conf (frr)
     rr_configs: dict[str, Path]  # rr, rr2 -> the manager's config
 
     @property
@@ -36,23 +36,26 @@ class CoreFiles:
 
 
 def write_core(directory: Path, topo: Topology, scenario: Scenario) -> CoreFiles:
-    """zebra's directory and config, and the router's and every RR manager's config."""
+    """zebra's directory and config, the router's config (of its kind) and every RR manager's."""
     router_dir = directory / "router"
     router_dir.mkdir(parents=True, exist_ok=True)
     shutil.chown(router_dir, "frr", "frr")
     (router_dir / "zebra.conf").write_text(daemons.zebra_conf(f"{topo.prefix}-router"))
     shutil.chown(router_dir / "zebra.conf", "frr", "frr")
     config = directory / "config"
-    router_config = daemons.write_yaml(
-        config / "router.yaml",
-        daemons.router_config(
-            topo,
-            gobgp_socket(directory, "router"),
-            router_dir / "zserv.api",
-            graceful_restart=bool(scenario.graceful_restart),
-            metrics_address=f"{ROUTER_IP}:{daemons.RR_METRICS_PORT}",
-        ),
-    )
+    if scenario.router == "frr":
+        router_config = frr_router.write_frr_conf(router_dir, topo, scenario)
+    else:
+        router_config = daemons.write_yaml(
+            config / "router.yaml",
+            daemons.router_config(
+                topo,
+                gobgp_socket(directory, "router"),
+                router_dir / "zserv.api",
+                graceful_restart=bool(scenario.graceful_restart),
+                metrics_address=f"{ROUTER_IP}:{daemons.RR_METRICS_PORT}",
+            ),
+        )
     md5_file = config / "lb-md5.key"
     if scenario.kube_api:
         daemons.write_private(md5_file, daemons.LAB_MD5_KEY + "\n")

@@ -22,15 +22,17 @@ from tests.support.lab import LabFactory
 NODES = ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"]
 
 
-def test_three_lbs_make_one_ecmp_route_with_three_node_next_hops(make_lab: LabFactory) -> None:
-    lab = make_lab(lbs=3)
+def test_three_lbs_make_one_ecmp_route_with_three_node_next_hops(
+    make_lab: LabFactory, router_kind: str
+) -> None:
+    lab = make_lab(lbs=3, router=router_kind)
     [route] = read_fib(lab.topology.router_ns, prefix=VIP)
     assert route.next_hops == frozenset(NODES[:3])
     assert route.protocol == "bgp"  # zebra installed it, not us
     # both ends of the BGP path: the RR's RIB has one path per speaker, the router all of them
-    with GobgpClient(str(lab.socket("rr"))) as rr, GobgpClient(str(lab.socket("router"))) as router:
+    router_paths = lab.router.paths(VIP)
+    with GobgpClient(str(lab.socket("rr"))) as rr:
         rr_paths = rr.list_paths(prefixes=(VIP,))
-        router_paths = router.list_paths(prefixes=(VIP,))
         # the speakers are not RR clients: nothing is reflected back to them, all goes to the router
         advertised = {s.neighbor: s.advertised for s in rr.list_sessions("rr")}
     # (gobgpd counts the End-of-RIB marker it sends under graceful restart as one more)
@@ -42,17 +44,17 @@ def test_three_lbs_make_one_ecmp_route_with_three_node_next_hops(make_lab: LabFa
     assert {p.source for p in router_paths} == {"10.0.0.2"}
 
 
-def test_fib_follows_scale_3_1_4(make_lab: LabFactory) -> None:
-    lab = make_lab(lbs=3)
+def test_fib_follows_scale_3_1_4(make_lab: LabFactory, router_kind: str) -> None:
+    lab = make_lab(lbs=3, router=router_kind)
     lab.scale(1)
     wait_fib(lab, {NODES[0]})
     lab.scale(4)
     wait_fib(lab, set(NODES))
 
 
-def test_two_services_on_overlapping_lb_sets(make_lab: LabFactory) -> None:
+def test_two_services_on_overlapping_lb_sets(make_lab: LabFactory, router_kind: str) -> None:
     services = (Service("web", VIP), parse_service("api=10.1.2.1/32@1,2"))
-    lab = make_lab(lbs=3, services=services)
+    lab = make_lab(lbs=3, services=services, router=router_kind)
     assert fib_hops(lab, VIP) == set(NODES[:3])
     assert fib_hops(lab, "10.1.2.1/32") == set(NODES[:2])
 
