@@ -203,6 +203,8 @@ def _gr_mode(gr: dict[str, Any]) -> str:
     """The core's words: "helper" when FRR keeps the neighbor's paths only, "on" when both ends
     restart gracefully, "" when it is not in force (either end has it off)."""
     local, remote = str(gr.get("localGrMode", "")), str(gr.get("remoteGrMode", ""))
+    if local.startswith("Helper") and "gracefulRestartTimerMsecs" in gr:
+        return "helper"  # the session is down and FRR holds the neighbor's paths, restart timer running
     if not remote.startswith(("Restart", "Helper")):
         return ""
     if local.startswith("Helper") and remote.startswith("Restart"):
