@@ -50,10 +50,18 @@ class VtyshError(RuntimeError):
 class Vtysh:
     """bgpd's vty in ``directory`` (its ``--vty_socket``), read only."""
 
-    def __init__(self, directory: str, *, timeout: float = 10.0, max_output: int = MAX_OUTPUT) -> None:
+    def __init__(
+        self,
+        directory: str,
+        *,
+        timeout: float = 10.0,
+        max_output: int = MAX_OUTPUT,
+        binary: FsPath = VTYSH,
+    ) -> None:
         self.directory = directory
         self.timeout = timeout
         self.max_output = max_output
+        self.binary = binary
 
     def json(self, command: str) -> Any:
         """The JSON document bgpd answers ``command`` (which must end in ``json``) with."""
@@ -85,7 +93,7 @@ class Vtysh:
         return sessions
 
     def _run(self, command: str) -> str:
-        argv = [str(VTYSH), "--vty_socket", self.directory, "-d", "bgpd", "-c", command]
+        argv = [str(self.binary), "--vty_socket", self.directory, "-d", "bgpd", "-c", command]
         if not os.path.exists(os.path.join(self.directory, "bgpd.vty")):
             raise VtyshError(f"no bgpd vty socket in {self.directory}: is bgpd running?", transient=True)
         proc = subprocess.Popen(
