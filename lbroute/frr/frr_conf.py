@@ -92,35 +92,35 @@ def render(router: FrrRouter) -> str:
         " ! every family is switched on per neighbor below, none by default",
         " no bgp default ipv4-unicast",
     ]
+    lines += [
+        " ! iBGP to each RR. The RRs are passive towards the router: this side connects,",
+        " ! and tries again every second after a session drops",
+    ]
+    if any(rr.graceful_restart for rr in router.rrs):
+        lines.append(" ! graceful-restart-helper: keep forwarding on an RR's paths while it restarts")
     for rr in router.rrs:
         n = f" neighbor {rr.address}"
         lines += [
             f"{n} remote-as internal",
             f"{n} update-source {router.update_source}",
             f"{n} timers {router.keepalive} {router.hold_time}",
-            " ! the RR is passive towards the router: this side connects, and retries every second",
             f"{n} timers connect {router.connect_retry}",
         ]
         if rr.md5_password is not None:
             lines.append(f"{n} password {rr.md5_password}")
-        if rr.graceful_restart:
-            lines += [
-                " ! keep forwarding on the RR's paths while it restarts, until its End-of-RIB",
-                f"{n} graceful-restart-helper",
-            ]
-        else:
-            lines.append(f"{n} graceful-restart-disable")
+        lines.append(
+            f"{n} graceful-restart-helper" if rr.graceful_restart else f"{n} graceful-restart-disable"
+        )
     for family in router.families:
         lines += [
             " !",
             f" address-family {_FAMILIES[family]}",
-            "  ! one next-hop per LB node: the RR's paths tie, and all of them are installed",
+            "  ! one next-hop per LB node: the RR's paths tie, and up to this many are installed",
             f"  maximum-paths ibgp {router.maximum_paths}",
+            "  ! activating a family also advertises add-path receive for it: FRR takes every",
+            "  ! path the RR sends, not only its best",
         ]
-        for rr in router.rrs:
-            # FRR receives every path the RR sends with add-path: it advertises add-path receive
-            # for each family it activates, no setting needed
-            lines.append(f"  neighbor {rr.address} activate")
+        lines += [f"  neighbor {rr.address} activate" for rr in router.rrs]
         lines.append(" exit-address-family")
     lines += ["exit", "!"]
     return "\n".join(lines) + "\n"

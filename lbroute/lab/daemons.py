@@ -227,9 +227,13 @@ def exabgp_argv(conf: Path) -> list[str]:
     return [interpreter, EXABGP_LAUNCHER, str(conf)]
 
 
+def yaml_text(data: dict[str, object]) -> str:
+    return yaml.safe_dump(data, sort_keys=False)
+
+
 def write_yaml(path: Path, data: dict[str, object]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path.write_text(yaml_text(data))
     return path
 
 
