@@ -29,6 +29,13 @@ def test_three_lbs_make_one_ecmp_route_with_three_node_next_hops(
     [route] = read_fib(lab.topology.router_ns, prefix=VIP)
     assert route.next_hops == frozenset(NODES[:3])
     assert route.protocol == "bgp"  # zebra installed it, not us
+    # the router kind is recorded, and its daemons are the ones that run
+    status = lab.status()
+    router_daemons = {"gobgp": {"gobgpd-router", "rr-manager-router"}, "frr": {"bgpd"}}
+    assert status["router"] == router_kind
+    assert router_daemons[router_kind] <= set(status["processes"])
+    assert not router_daemons["frr" if router_kind == "gobgp" else "gobgp"] & set(status["processes"])
+    assert all(p["alive"] for p in status["processes"].values())
     # both ends of the BGP path: the RR's RIB has one path per speaker, the router all of them
     router_paths = lab.router.paths(VIP)
     with GobgpClient(str(lab.socket("rr"))) as rr:
