@@ -145,14 +145,22 @@ def listeners(netns: str) -> set[tuple[str, str, str]]:
     return found
 
 
-def test_the_lab_listens_only_where_it_means_to(make_lab: LabFactory) -> None:
+def test_the_lab_listens_only_where_it_means_to(make_lab: LabFactory, router_kind: str) -> None:
     # gobgpd: BGP on the lab address and its unix API socket, nothing else (no pprof, no
     # metrics on 127.0.0.1:6060); managers' metrics on their namespace's own address; the
     # announcer's metrics on the pod address; the pod's responder is its data plane (port 80)
-    lab = make_lab(lbs=2, rrs=2)
+    lab = make_lab(lbs=2, rrs=2, router=router_kind)
     topo = lab.topology
+    router_tcp = {
+        "gobgp": {("10.0.0.1:179", "gobgpd"), ("10.0.0.1:9180", "lbroute-rr")},
+        "frr": {("10.0.0.1:179", "bgpd")},  # bgpd -l: BGP on the lab address only, no TCP vty
+    }
+    router_unix = {
+        "gobgp": {("router/gobgp.sock", "gobgpd")},
+        "frr": {("router/bgpd.vty", "bgpd")},
+    }
     tcp = {
-        topo.router_ns: {("10.0.0.1:179", "gobgpd"), ("10.0.0.1:9180", "lbroute-rr")},
+        topo.router_ns: router_tcp[router_kind],
         topo.rr_ns(1): {("10.0.0.2:179", "gobgpd"), ("10.0.0.2:9180", "lbroute-rr")},
         topo.rr_ns(2): {("10.0.0.3:179", "gobgpd"), ("10.0.0.3:9180", "lbroute-rr")},
         topo.lb_ns(1): {("172.16.1.2:9473", "lbroute-announc"), ("0.0.0.0:80", "python")},
@@ -160,9 +168,9 @@ def test_the_lab_listens_only_where_it_means_to(make_lab: LabFactory) -> None:
     }
     unix = {
         topo.router_ns: {
-            ("router/gobgp.sock", "gobgpd"),
             ("router/zserv.api", "zebra"),
             ("router/zebra.vty", "zebra"),
+            *router_unix[router_kind],
         },
         topo.rr_ns(1): {("rr/gobgp.sock", "gobgpd")},
         topo.rr_ns(2): {("rr2/gobgp.sock", "gobgpd")},
