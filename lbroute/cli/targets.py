@@ -31,7 +31,7 @@ from lbroute.kernel.ip import IpCommandError
 from lbroute.lab.lab import Lab, running_labs
 from lbroute.lab.topology import VIP_POOL
 
-from .argtypes import lab_name, network, rpc_timeout, target, target_problem
+from .argtypes import lab_name, network, rpc_timeout, target, target_problem, vty_directory
 from .errors import TargetError
 
 DEFAULT_TIMEOUT = 10.0
@@ -74,7 +74,8 @@ class Targets:
     def need_daemons(self) -> tuple[Daemon, ...]:
         if not self.daemons:
             raise TargetError(
-                "no gobgpd target: pass --rr and/or --router (or set LBROUTE_RR / LBROUTE_ROUTER), "
+                "no BGP daemon target: pass --rr and/or --router or --router-vtysh (or set LBROUTE_RR / "
+                "LBROUTE_ROUTER / LBROUTE_ROUTER_VTYSH), "
                 f"or --lab PREFIX{self._labs_hint()}"
             )
         return self.daemons
@@ -99,6 +100,13 @@ def add_target_args(
         )
         g.add_argument(
             "--router", type=target, metavar="TARGET", help="the router's gobgpd ($LBROUTE_ROUTER)"
+        )
+        g.add_argument(
+            "--router-vtysh",
+            type=vty_directory,
+            metavar="DIR",
+            help="an FRR router instead: the directory of bgpd's vty socket (its --vty_socket, "
+            "/var/run/frr by default), read through vtysh ($LBROUTE_ROUTER_VTYSH)",
         )
     if fib:
         g.add_argument(
@@ -142,6 +150,7 @@ def resolve(
     env = dict(os.environ) if env is None else env
     rr_flags: list[str] = getattr(args, "rr", None) or []
     router_flag: str | None = getattr(args, "router", None)
+    vtysh_flag: str | None = getattr(args, "router_vtysh", None)
     netns_flag: str | None = getattr(args, "router_netns", None)
     pool_flags: list[str] = getattr(args, "vip_pool", None) or []
     timeout: float = getattr(args, "rpc_timeout", DEFAULT_TIMEOUT)
@@ -152,6 +161,7 @@ def resolve(
         raise TargetError(f"LBROUTE_VIP_POOL: {err}") from None
     if args.lab:
         beside = [flag for flag, given in (("--rr", rr_flags), ("--router", router_flag),
+                                           ("--router-vtysh", vtysh_flag),
                                            ("--router-netns", netns_flag)) if given]  # fmt: skip
         if beside:
             raise TargetError(
@@ -167,6 +177,19 @@ def resolve(
     if router_address and not router_flag:
         _checked([router_address], "LBROUTE_ROUTER")
     router = Daemon("router", router_address, "router") if router_address else None
+    vtysh_dir = vtysh_flag or env.get("LBROUTE_ROUTER_VTYSH") or None
+    if vtysh_dir and not vtysh_flag:
+        try:
+            vty_directory(vtysh_dir)
+        except argparse.ArgumentTypeError as err:
+            raise TargetError(f"LBROUTE_ROUTER_VTYSH: {err}") from None
+    if vtysh_dir:
+        if router is not None:
+            raise TargetError(
+                "the router is either a gobgpd (--router, $LBROUTE_ROUTER) or an FRR bgpd "
+                "(--router-vtysh, $LBROUTE_ROUTER_VTYSH): give one of them"
+            )
+        router = Daemon("router", vtysh_dir, "router", kind="frr")
     netns = netns_flag or env.get("LBROUTE_ROUTER_NETNS") or None
     found = Targets(rrs, router, netns, tuple(dict.fromkeys(pools)), timeout)
     if hasattr(args, "rr") and not (rrs or router or netns):

@@ -141,6 +141,16 @@ def test_vips_peers_rib_and_fib_say_what_the_lab_set_up(make_lab: LabFactory, ro
     assert "all 2 VIP(s)" in result.stdout
     assert cli_json(lab, "diff") == {"equal": True, "vips": 2, "differences": []}
 
+    if router_kind == "frr":
+        # an FRR router outside a lab: the same view from the targets named one by one
+        by_hand = subprocess.run(
+            [sys.executable, "-m", "lbroute.cli.main", "vips", "--json", "--rr", f"unix://{lab.socket('rr')}",
+             "--router-vtysh", str(lab.router_dir), "--router-netns", lab.topology.router_ns,
+             "--vip-pool", "10.1.0.0/16"],
+            capture_output=True, text=True, timeout=60, env=_env(lab), check=True,
+        )  # fmt: skip
+        assert json.loads(by_hand.stdout) == cli_json(lab, "vips")
+
 
 def test_an_lb_that_stops_announcing_leaves_one_fewer_next_hop(make_lab: LabFactory) -> None:
     lab = make_lab(lbs=3, services=SERVICES)
