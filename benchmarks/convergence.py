@@ -7,7 +7,8 @@ line, records the time, and polls the router namespace's FIB (``ip -j route``, ~
 poll) until the VIP appears; then the same for ``withdraw``. Bring-up is timed by
 ``Lab.up`` itself: from the first namespace created to the FIB holding every next-hop.
 
-Results go to ``benchmarks/results/convergence.json`` and ``convergence.png``. One run,
+Results go to ``benchmarks/results/convergence.json`` and ``convergence.png``
+(``convergence_frr.*`` with ``--router frr``: FRR's bgpd as the router). One run,
 medians and distributions; the machine (2 cores) is noisy.
 """
 
