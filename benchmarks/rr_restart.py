@@ -22,7 +22,8 @@ seconds to see what does carry over (it found exabgp's ever-growing reconnect ba
 the re-arm damping, both fixed since). Writes
 ``benchmarks/results/rr_restart.json`` (per run and summary), ``rr_restart.png`` and every
 FIB sample in ``rr_restart_samples.jsonl.gz`` (``rr_restart_reused.*`` with
-``--reuse-lab``); every lab is taken down, crash or not.
+``--reuse-lab``; ``*_frr`` with ``--router frr``, FRR's bgpd as the router); every lab is
+taken down, crash or not.
 """
 
 from __future__ import annotations
