@@ -237,7 +237,13 @@ def _checked(addresses: list[str], variable: str) -> list[str]:
 def read_paths(daemon: Daemon, timeout: float, *, prefixes: tuple[str, ...] = ()) -> list[Path]:
     if daemon.kind == "frr":
         with _vtysh_of(daemon, timeout) as vtysh:
-            return vtysh.list_paths(prefixes=prefixes)
+            out: list[Path] = []
+            for family, version in (("ipv4", 4), ("ipv6", 6)):
+                mine = tuple(p for p in prefixes if ipaddress.ip_network(p, strict=False).version == version)
+                if prefixes and not mine:
+                    continue
+                out += vtysh.list_paths(prefixes=mine, family=family)
+            return out
     with _talking_to(daemon, timeout) as client:
         return paths_of_both_families(client, prefixes)
 

@@ -41,6 +41,7 @@ def frr_router(topo: Topology, scenario: Scenario) -> FrrRouter:
         ),
         hold_time=hold,
         keepalive=keepalive,
+        families=tuple(topo.families),
     )
 
 
