@@ -116,7 +116,7 @@ def test_vips_peers_rib_and_fib_say_what_the_lab_set_up(make_lab: LabFactory, ro
             [sys.executable, "-m", "lbroute.cli.main", "vips", "--json", "--rr", f"unix://{lab.socket('rr')}",
              "--router-vtysh", str(lab.router_dir), "--router-netns", lab.topology.router_ns,
              "--vip-pool", "10.1.0.0/16"],
-            capture_output=True, text=True, timeout=60, env=_env(lab), check=True,
+            capture_output=True, text=True, timeout=60, env=lab_env(lab), check=True,
         )  # fmt: skip
         assert json.loads(by_hand.stdout) == cli_json(lab, "vips")
 
