@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from lbroute.lab.lab import preflight
+from lbroute.lab.scenario import ROUTER_KINDS
 from tests.support.images import built_images
 from tests.support.lab import LabFactory
 
@@ -14,17 +15,25 @@ RUNTIMES = ("processes", "images")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test marked ``also_from_images`` runs twice: its lab's LB pods and RRs as processes,
-    and from this tree's images (that variant is marked ``images``)."""
+    """A test marked ``also_from_images`` runs a second time with its lab's LB pods and RRs from
+    this tree's images (that variant is marked ``images``)."""
     if metafunc.definition.get_closest_marker("also_from_images") and "make_lab" in metafunc.fixturenames:
         metafunc.parametrize("make_lab", RUNTIMES, indirect=True)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The images variant runs against the gobgp router only: the images hold the LB pods and
+    RRs, the same whichever router the lab runs (each router kind is tested as processes)."""
+    dropped = []
     for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("make_lab") == "images":
+        params = getattr(item, "callspec", None) and item.callspec.params  # type: ignore[attr-defined]
+        if params and params.get("make_lab") == "images":
+            if params.get("router_kind", "gobgp") != "gobgp":
+                dropped.append(item)
             item.add_marker(pytest.mark.images)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
 
 
 @pytest.fixture(autouse=True)
@@ -43,3 +52,10 @@ def make_lab(request: pytest.FixtureRequest) -> Iterator[LabFactory]:
     yield factory
     leftovers = factory.take_down()
     assert not leftovers, f"left behind after the test: {leftovers}"
+
+
+@pytest.fixture(params=ROUTER_KINDS)
+def router_kind(request: pytest.FixtureRequest) -> str:
+    """Each upstream router the lab runs (``make_lab(router=router_kind)``): a test that takes
+    this runs once against gobgpd + zebra and once against FRR's bgpd + zebra."""
+    return str(request.param)
