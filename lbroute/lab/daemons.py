@@ -17,7 +17,8 @@ WRONG_MD5_KEY = "not-the-lab-key"
 # each rr manager's metrics, on its own namespace's address
 RR_METRICS_PORT = 9180
 
-GOBGP_PREFIX = Path(os.environ.get("LBROUTE_GOBGP_PREFIX", "/opt/lbroute/gobgp-3.36.0"))
+# the link setup/install-debian-deps.sh points at the gobgpd it installed (4.8 from sid)
+GOBGP_PREFIX = Path(os.environ.get("LBROUTE_GOBGP_PREFIX", "/opt/lbroute/gobgp"))
 GOBGPD = GOBGP_PREFIX / "usr/bin/gobgpd"
 ZEBRA = Path("/usr/lib/frr/zebra")
 EXABGP = Path("/usr/sbin/exabgp")
