@@ -197,8 +197,9 @@ def test_the_router_role_reads_back_as_written_with_graceful_restart_helper(gobg
 
 
 def test_what_gobgpd_refuses_and_the_policy_deletion_it_does_not(gobgpd: Path) -> None:
-    """Why the fake gobgpd refuses to delete an assigned policy: gobgpd 3.36 refuses it only for an
-    export assignment, and deletes an import-assigned one, leaving the assignment naming it."""
+    """Why the fake gobgpd refuses to delete an assigned policy: gobgpd 4.8 (as 3.36) refuses it
+    only for an export assignment, and deletes an import-assigned one, leaving the assignment
+    naming it."""
     with GobgpClient(str(gobgpd)) as client:
         client.wait_ready(10)
         client.apply(bgp.StartBgp(bgp.GlobalSpec(65021, "10.0.0.2", listen_port=-1)))
