@@ -75,17 +75,18 @@ have_version() {
 # business). The downloaded Release files say which entries are Debian's own archive
 # (Origin and Label "Debian": not -security, not a third party's "bookworm main"); only
 # when apt has none of them does the entry for this release's codename stand in.
+# (fields split on "|": a Label such as "Debian Backports" holds a space)
 debian_archive() {
-    apt-get indextargets --format '$(TARGET_OF) $(COMPONENT) $(ORIGIN)/$(LABEL) $(SITE)' \
+    apt-get indextargets --format '$(TARGET_OF)|$(COMPONENT)|$(ORIGIN)|$(LABEL)|$(SITE)' \
         'Created-By: Packages' 2>/dev/null |
-        awk '$1 == "deb" && $2 == "main" && $3 == "Debian/Debian" && !found { print $4; found = 1 }'
+        awk -F'|' '$1 == "deb" && $2 == "main" && $3 == "Debian" && $4 == "Debian" && !found { print $5; found = 1 }'
 }
 codename_entry() {
     local codename
     codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-    apt-get indextargets --no-release-info --format '$(TARGET_OF) $(COMPONENT) $(RELEASE) $(SITE)' \
+    apt-get indextargets --no-release-info --format '$(TARGET_OF)|$(COMPONENT)|$(RELEASE)|$(SITE)' \
         'Created-By: Packages' 2>/dev/null |
-        awk -v suite="$codename" '$1 == "deb" && $2 == "main" && $3 == suite && !found { print $4; found = 1 }'
+        awk -F'|' -v suite="$codename" '$1 == "deb" && $2 == "main" && $3 == suite && !found { print $4; found = 1 }'
 }
 debian_mirror() {
     local site
@@ -142,6 +143,7 @@ if [ "$(readlink "$GOBGP_LINK" 2>/dev/null || true)" != "$(basename "$PREFIX")" 
         log "${GOBGP_LINK} exists and is not a link this script made; move it away and run again"
         exit 1
     fi
+    rm -f "$GOBGP_LINK.tmp"
     ln -sfn "$(basename "$PREFIX")" "$GOBGP_LINK.tmp"
     mv -T "$GOBGP_LINK.tmp" "$GOBGP_LINK"
     log "${GOBGP_LINK} -> $(basename "$PREFIX")"

@@ -84,7 +84,7 @@ def family_pb(family: bgp.Family) -> common.Family:
     return common.Family(afi=afi, safi=safi)
 
 
-def session_state(state: int) -> str:
+def _session_state(state: int) -> str:
     """A ``PeerState.session_state`` in the core's words; ``UNKNOWN`` for 0 (unspecified)."""
     return _SESSION_STATES.get(state, "UNKNOWN")
 
@@ -504,7 +504,7 @@ def _reports(response: api.WatchEventResponse) -> Iterator[WatchReport]:
         peer = event.peer
         yield SessionReport(
             neighbor=_neighbor_of(peer),
-            state=session_state(peer.state.session_state),
+            state=_session_state(peer.state.session_state),
             initial=event.type == api.WatchEventResponse.PeerEvent.TYPE_INIT,
         )
     elif kind == "table":
@@ -531,7 +531,7 @@ def _prefix_of(path: api.Path) -> str:
 def _session(at: str, p: api.Peer, in_rib: Counter[str], stale: int, *, advertised: bool) -> Session:
     """``received``, ``accepted`` and ``advertised`` are 0 unless the session is ESTABLISHED:
     gobgpd 4.8 counts only then. ``stale`` counts the paths kept for a restarting peer."""
-    state = session_state(p.state.session_state)
+    state = _session_state(p.state.session_state)
     timers = p.timers.state
     stamp = timers.uptime if state == ESTABLISHED else timers.downtime
     gr = p.graceful_restart
