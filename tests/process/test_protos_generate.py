@@ -3,7 +3,6 @@ their inputs change."""
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import sys
@@ -13,13 +12,14 @@ ROOT = Path(__file__).parents[2]
 
 
 def generate(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    # umask 077, as under a strict root shell: the modes must not depend on it
+    # umask 077, as under a strict root shell: the modes must not depend on it (set by a shell,
+    # not preexec_fn: a forked copy of this process would run grpc's fork handlers)
+    argv = [sys.executable, str(ROOT / "protos" / "generate.py"), "--out", str(out), *args]
     return subprocess.run(
-        [sys.executable, str(ROOT / "protos" / "generate.py"), "--out", str(out), *args],
+        ["/bin/sh", "-c", 'umask 077 && exec "$@"', "generate", *argv],
         capture_output=True,
         text=True,
         timeout=120,
-        preexec_fn=lambda: os.umask(0o077),
     )
 
 
