@@ -10,10 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from lbroute.core.echo import shown
+
 from .topology import Topology
 
 # the RRs' restart time towards the router when a single RR runs (its restart would empty the FIB)
 DEFAULT_RESTART_TIME = 30
+# the upstream router: gobgpd + zebra driven by lbroute-rr (role router), or FRR's bgpd + zebra
+ROUTER_KINDS = ("gobgp", "frr")
 
 
 class ScenarioError(ValueError):
@@ -35,6 +39,8 @@ class Scenario:
     # graceful restart between router and RRs: the RRs' restart time in seconds, 0 for none;
     # None until the lab resolves it for its RR count (``for_topology``)
     graceful_restart: int | None = None
+    # which upstream router the lab runs (ROUTER_KINDS)
+    router: str = "gobgp"
 
     def for_topology(self, topo: Topology) -> Scenario:
         """This scenario checked against ``topo``, with the graceful-restart default filled in:
@@ -64,6 +70,8 @@ class Scenario:
                 out.append(f"speaker_timers {self.speaker_timers}: hold >= 3 s and keepalive <= hold / 3")
         if self.graceful_restart is not None and not 0 <= self.graceful_restart <= 4095:
             out.append(f"graceful_restart {self.graceful_restart}: 0 (none) to 4095 seconds")
+        if self.router not in ROUTER_KINDS:
+            out.append(f"router {shown(self.router)}: use {' or '.join(ROUTER_KINDS)}")
         return out
 
     def group_overrides(self) -> dict[str, object]:
@@ -87,6 +95,7 @@ class Scenario:
             "max_prefixes": self.max_prefixes,
             "speaker_timers": list(self.speaker_timers) if self.speaker_timers else None,
             "graceful_restart": self.graceful_restart,
+            "router": self.router,
         }
 
     @classmethod
@@ -99,6 +108,7 @@ class Scenario:
             max_prefixes=None if raw.get("max_prefixes") is None else int(raw["max_prefixes"]),
             speaker_timers=None if timers is None else (int(timers[0]), int(timers[1])),
             graceful_restart=None if raw.get("graceful_restart") is None else int(raw["graceful_restart"]),
+            router=str(raw.get("router", "gobgp")),  # a lab from before router kinds ran gobgpd
         )
 
 
