@@ -17,10 +17,9 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY setup/install-debian-deps.sh setup/install-debian-deps.sh
-# gobgpd and the API protos of the same version, behind the link /opt/lbroute/gobgp (made here
-# when the install script does not make it); port 179 without root
+# gobgpd and the API protos of the same version, behind the link /opt/lbroute/gobgp; port 179
+# without root
 RUN bash setup/install-debian-deps.sh gobgp \
-    && { [ -e /opt/lbroute/gobgp ] || ln -s "$(basename /opt/lbroute/gobgp-*)" /opt/lbroute/gobgp; } \
     && setcap cap_net_bind_service=+ep /opt/lbroute/gobgp/usr/bin/gobgpd \
     && rm -rf /var/lib/apt/lists/*
 COPY deploy/requirements.txt deploy/requirements.txt
