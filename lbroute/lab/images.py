@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -197,15 +198,51 @@ def build(name: str) -> str:
     return image
 
 
+# how this machine's apt reaches its archive, if it says: the RUN steps' apt does the same
+APT_ACQUIRE_KEYS = (
+    "Acquire::http::Proxy",
+    "Acquire::https::Proxy",
+    "Acquire::Check-Valid-Until",
+    "Acquire::Check-Date",
+)
+
+
+def apt_acquire_conf(values: dict[str, str]) -> str:
+    """apt.conf lines for the settings this machine's apt has (pure: the values are given)."""
+    return "".join(f'{key} "{values[key]}";\n' for key in APT_ACQUIRE_KEYS if values.get(key))
+
+
+def _host_apt_values() -> dict[str, str]:
+    out = {}
+    for key in APT_ACQUIRE_KEYS:
+        found = subprocess.run(["apt-config", "dump", key], capture_output=True, text=True, check=False)
+        for line in found.stdout.splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                out[key] = value.strip().rstrip(";").strip('"')
+    return out
+
+
 def _build_mounts() -> list[str]:
-    """The host's CA bundle for pip in the RUN steps (a proxy that re-signs TLS, a private
-    index): a build flag, never in a layer, so the Dockerfiles stay as Docker users build them."""
-    if not HOST_CA_BUNDLE.is_file():
-        return []
-    return [
-        "-v", f"{HOST_CA_BUNDLE}:/run/host-ca/ca-certificates.crt:ro",
-        "-v", f"{BUILD_PIP_CONF}:/etc/pip.conf:ro",
-    ]  # fmt: skip
+    """For the RUN steps only, as build flags that never reach a layer (the Dockerfiles stay as
+    Docker users build them): the host's CA bundle and a pip.conf naming it, so pip trusts
+    what the host trusts (a proxy that re-signs TLS, a private index); and how the host's apt
+    reaches its archive (a proxy; a mirror whose Release files have expired)."""
+    mounts = []
+    if HOST_CA_BUNDLE.is_file():
+        mounts += [
+            "-v", f"{HOST_CA_BUNDLE}:/run/host-ca/ca-certificates.crt:ro",
+            "-v", f"{BUILD_PIP_CONF}:/etc/pip.conf:ro",
+        ]  # fmt: skip
+    acquire = apt_acquire_conf(_host_apt_values()) if shutil.which("apt-config") else ""
+    if acquire:
+        BUILD_LOGS.mkdir(parents=True, exist_ok=True)
+        conf = BUILD_LOGS / "apt-acquire.conf"
+        conf.write_text(
+            "// this machine's apt settings for reaching its archive (lbroute/lab/images.py)\n" + acquire
+        )
+        mounts += ["-v", f"{conf}:/etc/apt/apt.conf.d/99lbroute-host-acquire:ro"]
+    return mounts
 
 
 def to_forget(tags: list[tuple[int, str]], keep: str, now: float) -> list[str]:

@@ -201,3 +201,11 @@ def test_compose_runs_the_daemons_with_the_labs_flags() -> None:
     assert all(s.get("cap_drop") == ["ALL"] and s.get("read_only") for s in services.values())
     assert services["rr-gobgpd"]["cap_add"] == services["router-gobgpd"]["cap_add"] == ["NET_BIND_SERVICE"]
     assert "cap_add" not in services["rr"] and "cap_add" not in services["lb1"]
+
+
+def test_the_builds_apt_does_what_this_machines_apt_does_and_nothing_more() -> None:
+    values = {"Acquire::Check-Valid-Until": "false", "Acquire::http::Proxy": "http://proxy:3128/", "Dir": "/"}
+    assert images.apt_acquire_conf(values) == (
+        'Acquire::http::Proxy "http://proxy:3128/";\nAcquire::Check-Valid-Until "false";\n'
+    )
+    assert images.apt_acquire_conf({}) == ""
