@@ -45,10 +45,12 @@ class FakeKernel:
     def connect(self, prefix: str, device: str) -> None:
         self.routes[(prefix, 0)] = ng.KernelRoute(prefix, 2, 0, device=device, connected=True)
 
-    def apply(self, ops: tuple[ng.Operation, ...], protocol: int, metric: int = ng.ROUTE_METRIC) -> None:
+    def apply(self, ops: tuple[ng.Operation, ...], settings: ng.GroupSettings) -> int:
+        """Like ``Kernel.apply``: in order, and the first refusal stops the rest."""
         for op in ops:
             self.writes += 1
-            self._apply(op, protocol, metric)
+            self._apply(op, settings.protocol, settings.metric)
+        return len(ops)
 
     def _apply(self, op: ng.Operation, protocol: int, metric: int) -> None:
         match op:

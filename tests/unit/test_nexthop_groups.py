@@ -32,7 +32,7 @@ def hops(*gateways: str, draining: tuple[str, ...] = ()) -> frozenset[Hop]:
 def converge(k: FakeKernel, desired: dict[str, frozenset[Hop]], s: ng.GroupSettings = SETTINGS) -> ng.FibPlan:
     """Plan, apply, and check that planning again finds nothing to do."""
     done = ng.plan(desired, k.observe(), s)
-    k.apply(done.operations, s.protocol)
+    k.apply(done.operations, s)
     again = ng.plan(desired, k.observe(), s)
     assert again.operations == (), again.describe()
     return done
@@ -215,7 +215,7 @@ def test_ids_run_out_and_say_so_and_what_exists_stays() -> None:
     assert forwards(k, WEB) == {A: W, B: W, C: W}
     # on what exists for now; the IDs that frees make the rest in the next pass
     done = ng.plan({WEB: hops(A, D)}, k.observe(), tiny)
-    k.apply(done.operations, PROTO)
+    k.apply(done.operations, tiny)
     assert forwards(k, WEB) == {A: W}
     converge(k, {WEB: hops(A, D)}, tiny)
     assert forwards(k, WEB) == {A: W, D: W}
@@ -247,7 +247,7 @@ def test_every_run_converges_in_one_plan_and_keeps_groups_in_place(
             if isinstance(op, ng.ReplaceGroup):  # never a replace that changes nothing
                 old = old_groups[op.id]
                 assert (old.members, old.resilient) != (op.members, op.resilient)
-        k.apply(done.operations, PROTO)
+        k.apply(done.operations, SETTINGS)
         assert ng.plan(desired, k.observe(), SETTINGS).operations == ()
         assert k.nexthops[5] == ng.NextHopObject(5, A, "eth0", 11)
         for prefix in PREFIXES:
@@ -268,4 +268,4 @@ def test_the_fake_refuses_what_is_not_there(op: ng.Operation) -> None:
     from lbroute.kernel.ip import IpCommandError
 
     with pytest.raises(IpCommandError):
-        kernel().apply((op,), PROTO)
+        kernel().apply((op,), SETTINGS)
