@@ -139,24 +139,27 @@ class FibWriter:
         self._wake.clear()
 
     def pass_once(self) -> ng.FibPlan | None:
-        """One pass; the plan applied, or None when the kernel was held."""
+        """One pass; the plan applied, or None when the kernel was held (or a retry is due later)."""
         now = self._clock()
         if self.retry_at is not None and now < self.retry_at:
             return None
         with self._lock:
             answering = self._answering
-        whole = answering and self._rib_learned()
-        self.hold, verdict, say = fib_hold.decide(self.hold, whole, now, self.hold_limit)
-        self._say(say, answering)
-        if verdict is fib_hold.Verdict.HOLD:
-            return None
         try:
+            kernel = self.kernel.observe()
+            # nothing of ours in the kernel: nothing to hold (a router's first start)
+            whole = answering and (self._rib_learned() or not self._ours(kernel))
+            held = self.hold.seconds(now)
+            self.hold, verdict, say = fib_hold.decide(self.hold, whole, now, self.hold_limit)
+            self._say(say, answering, held)
+            if verdict is fib_hold.Verdict.HOLD:
+                return None
             if answering:
                 self._read_rib()
             else:
                 self._paths = {}  # released with nobody answering: nothing is known
             desired = ng.desired_hops(p for paths in self._paths.values() for p in paths)
-            todo = ng.plan(desired, self.kernel.observe(), self.settings)
+            todo = ng.plan(desired, kernel, self.settings)
             self.kernel.apply(todo.operations, self.settings)
         except IpCommandError as err:
             log.warning("rr.fib.apply_failed", error=str(err)[:300], seconds=RETRY_SECONDS)
@@ -174,11 +177,16 @@ class FibWriter:
         self.passes += 1
         for op in todo.operations:
             log.info("rr.fib.op.applied", op=ng.describe(op))
+        log.info("rr.fib.pass.done", count=len(todo.operations), seconds=round(self._clock() - now, 4))
         if todo.problems != self._problems:
             for problem in todo.problems:
                 log.warning("rr.fib.problem", error=problem)
             self._problems = todo.problems
         return todo
+
+    def _ours(self, kernel: ng.KernelFib) -> bool:
+        s = self.settings
+        return any(r.protocol == s.protocol and r.metric == s.metric for r in kernel.routes)
 
     def _rib_learned(self) -> bool:
         if self._learned:
@@ -223,12 +231,12 @@ class FibWriter:
                 self._full = True
             raise
 
-    def _say(self, say: fib_hold.Say | None, answering: bool) -> None:
+    def _say(self, say: fib_hold.Say | None, answering: bool, held: float) -> None:
         if say is fib_hold.Say.STARTED:
             why = "gobgpd is not answering" if not answering else "gobgpd's RIB is not learned yet"
             log.warning("rr.fib.hold.started", error=why, seconds=self.hold_limit)
         elif say is fib_hold.Say.ENDED:
-            log.info("rr.fib.hold.ended", seconds=round(self.hold.seconds(self._clock()), 3))
+            log.info("rr.fib.hold.ended", seconds=round(held, 3))
         elif say is fib_hold.Say.RELEASED:
             log.warning("rr.fib.hold.released", seconds=self.hold_limit)
 

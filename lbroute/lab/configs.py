@@ -51,6 +51,7 @@ def write_core(directory: Path, topo: Topology, scenario: Scenario) -> CoreFiles
             router_dir / "zserv.api",
             graceful_restart=bool(scenario.graceful_restart),
             metrics_address=f"{ROUTER_IP}:{daemons.RR_METRICS_PORT}",
+            fib=scenario.fib,
         ),
     )
     md5_file = config / "lb-md5.key"
@@ -98,7 +99,15 @@ def write_pod(directory: Path, topo: Topology, scenario: Scenario, node: Node) -
         key = daemons.WRONG_MD5_KEY if scenario.md5_key_is_wrong(node.index) else daemons.LAB_MD5_KEY
         md5_file = daemons.write_private(lb_dir / "md5.key", key + "\n")
     announcer_yaml = daemons.write_yaml(
-        lb_dir / "announcer.yaml", daemons.announcer_config(topo, node, lb_dir, md5_file=md5_file)
+        lb_dir / "announcer.yaml",
+        daemons.announcer_config(
+            topo,
+            node,
+            lb_dir,
+            md5_file=md5_file,
+            graceful_shutdown=scenario.fib == "resilient",
+            drain_seconds=scenario.drain_seconds,
+        ),
     )
     rendered = subprocess.run(
         daemons.render_exabgp_argv(announcer_yaml), capture_output=True, text=True, check=False

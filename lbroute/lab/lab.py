@@ -184,7 +184,9 @@ class Lab:
         log.info("lab.up", prefix=self.prefix, count=topo.lbs, seconds=round(seconds, 3))
         return seconds
 
-    def scale(self, lbs: int, *, timeout: float = 30.0) -> float:
+    def scale(self, lbs: int, *, timeout: float = 30.0, kill: bool = False) -> float:
+        """``lbs`` LBs from now on: new ones added, the last ones drained and removed (``kill``:
+        ended with SIGKILL instead, as a pod that dies)."""
         if not self.is_up():
             raise LabError(
                 f"lab {self.prefix!r} is not up; run `lbroute lab up --prefix {self.prefix}` first"
@@ -200,8 +202,8 @@ class Lab:
         configs.write_pods(self.dir, target, self.scenario, added)
         with self._left_for_inspection("lab scale"):
             for i in range(current.lbs, lbs, -1):
-                self._remove_node(current, Node(i))
-                self._phase(f"lb{i} drained and removed", started)
+                self._remove_node(current, Node(i), kill=kill)
+                self._phase(f"lb{i} {'killed' if kill else 'drained'} and removed", started)
             self.state.lbs = lbs
             self._save()
             for node in added:
@@ -351,6 +353,17 @@ class Lab:
         self._phase("router sessions back, no stale path", started)
         return whole, time.monotonic() - answered
 
+    def restart_manager(self, who: str = "router") -> None:
+        """``kill -9`` the route-control manager of ``who`` (router, rr, rr2) and start it again,
+        with the same config: what it finds in gobgpd and the kernel must be left as it is."""
+        name = f"rr-manager-{who}"
+        record = self.state.processes.get(name)
+        if record is None:
+            raise LabError(f"no {name} in lab {self.prefix!r}")
+        self.supervisor.stop(name, sig=signal.SIGKILL, grace=2.0)
+        self.supervisor.spawn(name, _rr_manager_argv(self.dir / "config" / f"{who}.yaml"), record.netns)
+        log.info("lab.restarted", prefix=self.prefix, target=name)
+
     def kill(self, who: str) -> None:
         """``kill -9`` the gobgpd of ``who``: its sessions drop without a NOTIFICATION."""
         processes.stop(self._gobgpd_record(who), sig=signal.SIGKILL, grace=2.0)
@@ -437,7 +450,9 @@ class Lab:
             self.state.namespaces.remove(name)
 
     def _named_like_ours(self, ns: str) -> bool:
-        return re.fullmatch(rf"{re.escape(self.prefix)}-(net|router|rr\d*|node\d+|lb\d+)", ns) is not None
+        return (
+            re.fullmatch(rf"{re.escape(self.prefix)}-(net|router|client|rr\d*|node\d+|lb\d+)", ns) is not None
+        )
 
     def _gobgpd_record(self, who: str) -> ProcessRecord:
         record = self.state.processes.get(f"gobgpd-{who}")
@@ -448,12 +463,17 @@ class Lab:
 
     def _start_core(self, topo: Topology, core: configs.CoreFiles) -> None:
         supervisor = self.supervisor
-        supervisor.spawn("zebra", daemons.zebra_argv(core.router_dir), topo.router_ns)
+        zebra = self.scenario.fib == "zebra"  # else lbroute-rr writes the router's FIB itself
+        if zebra:
+            supervisor.spawn("zebra", daemons.zebra_argv(core.router_dir), topo.router_ns)
         supervisor.spawn("gobgpd-router", daemons.gobgpd_argv(self.socket("router")), topo.router_ns)
         for j in range(1, topo.rrs + 1):
             who = topo.rr_name(j)
             supervisor.spawn(f"gobgpd-{who}", daemons.gobgpd_argv(self.socket(who)), topo.rr_ns(j))
-        eventually(lambda: _assert_exists(core.zserv), 10, what="zebra's zserv.api", context=self.logs_tail)
+        if zebra:
+            eventually(
+                lambda: _assert_exists(core.zserv), 10, what="zebra's zserv.api", context=self.logs_tail
+            )
         supervisor.spawn("rr-manager-router", _rr_manager_argv(core.router_config), topo.router_ns)
         for j in range(1, topo.rrs + 1):
             who = topo.rr_name(j)
@@ -471,7 +491,7 @@ class Lab:
             f"responder-{lb}",
             [
                 str(daemons.VENV_BIN / "python"), "-m", "lbroute.lab.responder", "--name", lb, "--port", "80",
-                "--health-file", str(lb_dir / "health"),
+                "--health-file", str(lb_dir / "health"), "--echo-port", str(daemons.ECHO_PORT),
             ],
             topo.lb_ns(node.index),
         )  # fmt: skip
@@ -483,13 +503,14 @@ class Lab:
             cwd=lb_dir,
         )
 
-    def _remove_node(self, topo: Topology, node: Node) -> None:
+    def _remove_node(self, topo: Topology, node: Node, *, kill: bool = False) -> None:
         lb = f"lb{node.index}"
-        if f"exabgp-{lb}" in self.state.processes:
+        if f"exabgp-{lb}" in self.state.processes and not kill:
             self.drain(node)
         for name in (f"exabgp-{lb}", f"responder-{lb}"):
-            # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once
-            self.supervisor.stop(name, forget=True)
+            # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once; killed,
+            # its kernel closes the session and the RR withdraws as soon
+            self.supervisor.stop(name, forget=True, sig=signal.SIGKILL if kill else signal.SIGTERM)
         network.remove_node(topo, node, self._forget_namespace)
         self._save()
 

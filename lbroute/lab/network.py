@@ -14,7 +14,7 @@ from lbroute.kernel.ip import ip, sysctl
 
 from . import processes
 from .state import ProcessRecord
-from .topology import ROUTER_IP, VIP_POOL, Node, Topology
+from .topology import CLIENT_GATEWAY, CLIENT_IP, CLIENT_NET, ROUTER_IP, VIP_POOL, Node, Topology
 
 Record = Callable[[str], None]
 
@@ -46,6 +46,15 @@ def build_core(topo: Topology, record: Record) -> None:
     attach_to_bridge(topo, topo.router_ns, "router", f"{ROUTER_IP}/24")
     # L4 hash: flows from one client spread over all next-hops
     sysctl(topo.router_ns, "net.ipv4.fib_multipath_hash_policy", "1")
+    # the client namespace behind the router, whose traffic the router forwards
+    sysctl(topo.router_ns, "net.ipv4.ip_forward", "1")
+    add_namespace(topo.client_ns, record)
+    veth(topo.router_ns, "client0", topo.client_ns, "eth0")
+    ip("addr", "add", f"{CLIENT_GATEWAY}/{CLIENT_NET.prefixlen}", "dev", "client0", netns=topo.router_ns)
+    ip("link", "set", "client0", "up", netns=topo.router_ns)
+    ip("addr", "add", f"{CLIENT_IP}/{CLIENT_NET.prefixlen}", "dev", "eth0", netns=topo.client_ns)
+    ip("link", "set", "eth0", "up", netns=topo.client_ns)
+    ip("route", "add", "default", "via", CLIENT_GATEWAY, netns=topo.client_ns)
     for j in range(1, topo.rrs + 1):
         add_namespace(topo.rr_ns(j), record)
         attach_to_bridge(topo, topo.rr_ns(j), f"rr{j}", f"{topo.rr_ip(j)}/24")
@@ -66,8 +75,10 @@ def build_node(topo: Topology, node: Node, record: Record) -> None:
     ip("route", "add", "default", "via", node.pod_gateway, netns=lb_ns)
     for vip in topo.vips_of(node.index):
         ip("addr", "add", vip, "dev", "lo", netns=lb_ns)
-    # the node hands VIP traffic to its LB pod (seed Table 3.2 (2))
+    # the node hands VIP traffic to its LB pod (seed Table 3.2 (2)), and the answers to the
+    # lab's clients back to the router
     ip("route", "add", str(VIP_POOL), "via", node.pod_ip, netns=node_ns)
+    ip("route", "add", str(CLIENT_NET), "via", ROUTER_IP, netns=node_ns)
     # each RR reaches this pod's BGP speaker through the node
     for j in range(1, topo.rrs + 1):
         ip("route", "replace", node.pod_subnet, "via", node.ip, netns=topo.rr_ns(j))

@@ -14,6 +14,7 @@ from .topology import Topology
 
 # the RRs' restart time towards the router when a single RR runs (its restart would empty the FIB)
 DEFAULT_RESTART_TIME = 30
+FIB_MODES = ("zebra", "resilient")
 
 
 class ScenarioError(ValueError):
@@ -35,6 +36,11 @@ class Scenario:
     # graceful restart between router and RRs: the RRs' restart time in seconds, 0 for none;
     # None until the lab resolves it for its RR count (``for_topology``)
     graceful_restart: int | None = None
+    # the router's FIB: "zebra" (hash-threshold groups) or "resilient" (lbroute-rr writes
+    # resilient groups; the LBs drain make-before-break, marking their paths GRACEFUL_SHUTDOWN)
+    fib: str = "zebra"
+    # the announcers' drain period in seconds (None: the lab's 1 s)
+    drain_seconds: float | None = None
 
     def for_topology(self, topo: Topology) -> Scenario:
         """This scenario checked against ``topo``, with the graceful-restart default filled in:
@@ -64,6 +70,10 @@ class Scenario:
                 out.append(f"speaker_timers {self.speaker_timers}: hold >= 3 s and keepalive <= hold / 3")
         if self.graceful_restart is not None and not 0 <= self.graceful_restart <= 4095:
             out.append(f"graceful_restart {self.graceful_restart}: 0 (none) to 4095 seconds")
+        if self.fib not in FIB_MODES:
+            out.append(f"fib {self.fib!r}: one of {', '.join(FIB_MODES)}")
+        if self.drain_seconds is not None and not 0 <= self.drain_seconds <= 600:
+            out.append(f"drain_seconds {self.drain_seconds}: 0 to 600")
         return out
 
     def group_overrides(self) -> dict[str, object]:
@@ -87,6 +97,8 @@ class Scenario:
             "max_prefixes": self.max_prefixes,
             "speaker_timers": list(self.speaker_timers) if self.speaker_timers else None,
             "graceful_restart": self.graceful_restart,
+            "fib": self.fib,
+            "drain_seconds": self.drain_seconds,
         }
 
     @classmethod
@@ -99,6 +111,8 @@ class Scenario:
             max_prefixes=None if raw.get("max_prefixes") is None else int(raw["max_prefixes"]),
             speaker_timers=None if timers is None else (int(timers[0]), int(timers[1])),
             graceful_restart=None if raw.get("graceful_restart") is None else int(raw["graceful_restart"]),
+            fib=str(raw.get("fib", "zebra")),
+            drain_seconds=None if raw.get("drain_seconds") is None else float(raw["drain_seconds"]),
         )
 
 

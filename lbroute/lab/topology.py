@@ -1,11 +1,12 @@
 """Names and addresses of the lab, computed from a few numbers. Pure: no I/O.
 
-    client/router 10.0.0.1 ─┐
-    route reflector 10.0.0.2 ┤ bridge "<prefix>-net" (its own namespace)
-    node i 10.0.0.(10+i) ────┘──veth── LB pod i 172.16.i.2 (VIPs on lo)
+    client 10.2.0.2 ──veth── router 10.0.0.1 ─┐
+                      route reflector 10.0.0.2 ┤ bridge "<prefix>-net" (its own namespace)
+                          node i 10.0.0.(10+i) ┘──veth── LB pod i 172.16.i.2 (VIPs on lo)
 
 The router and the RR reach the pod range through the nodes; each node routes the VIP
-pool to its pod. All of it lives in namespaces the lab creates.
+pool to its pod, and the client network back through the router. All of it lives in
+namespaces the lab creates.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ NODE_NET = ipaddress.ip_network("10.0.0.0/24")
 POD_RANGE = ipaddress.ip_network("172.16.0.0/16")
 VIP_POOL = ipaddress.ip_network("10.1.0.0/16")
 ROUTER_IP = "10.0.0.1"
+# clients behind the router, so that their traffic is forwarded as a router's is (hashed per
+# packet), not sent from the router's own sockets: the hold probe runs there
+CLIENT_NET = ipaddress.ip_network("10.2.0.0/24")
+CLIENT_IP = "10.2.0.2"
+CLIENT_GATEWAY = "10.2.0.1"
 DEFAULT_VIP = "10.1.1.1/32"
 MAX_LBS = 64
 # a lab's name: it names namespaces (<prefix>-router: within the kernel's 15 characters) and
@@ -85,6 +91,10 @@ class Topology:
     @property
     def router_ns(self) -> str:
         return f"{self.prefix}-router"
+
+    @property
+    def client_ns(self) -> str:
+        return f"{self.prefix}-client"
 
     def rr_ns(self, j: int = 1) -> str:
         return f"{self.prefix}-rr" if j == 1 else f"{self.prefix}-rr{j}"

@@ -139,13 +139,27 @@ def test_a_restarted_gobgpd_is_held_until_a_session_has_settled_and_then_nothing
     assert after == before and kernel.moved == 0
 
 
-def test_a_manager_started_beside_a_settled_gobgpd_writes_at_once_and_one_started_early_holds() -> None:
+def test_a_manager_started_beside_a_settled_gobgpd_writes_at_once_and_nothing_moves() -> None:
     rib, kernel, clock, writer = setup()
+    rib.up_since = clock.now - 1  # the session came up a second ago, but the kernel has nothing to keep
+    assert writer.pass_once() is not None and hops(kernel, VIP) == {A: W, B: W, C: W}
+    # a new manager: the session has been up for long, the kernel is as it should be
+    writes = kernel.writes
     rib.up_since = clock.now - SETTLE
-    assert writer.pass_once() is not None
+    again = FibWriter(rib, kernel, SETTINGS, settle=SETTLE, hold_limit=LIMIT, clock=clock, wall=clock)
+    assert again.pass_once() == ng.FibPlan() and kernel.writes == writes
+
+
+def test_a_manager_started_beside_a_fresh_session_holds_what_the_kernel_has() -> None:
     rib, kernel, clock, writer = setup()
-    rib.up_since = clock.now - 1  # the session came up a second ago: its table may be partial
-    assert writer.pass_once() is None and kernel.writes == 0
+    writer.pass_once()
+    writes = kernel.writes
+    rib.up_since, rib.paths = clock.now - 1, rib.paths[:1]  # its table may be partial
+    again = FibWriter(rib, kernel, SETTINGS, settle=SETTLE, hold_limit=LIMIT, clock=clock, wall=clock)
+    assert again.pass_once() is None and kernel.writes == writes
+    clock.now += SETTLE
+    again.pass_once()
+    assert hops(kernel, VIP) == {A: W}
 
 
 def test_a_hold_is_released_after_the_limit_and_with_gobgpd_gone_our_routes_go() -> None:
