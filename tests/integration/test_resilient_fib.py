@@ -1,0 +1,168 @@
+"""Connections survive ECMP changes (issue 13), against real gobgpd, exabgp and the kernel.
+
+Every test holds connections open from the lab's client namespace (``lbroute lab hold``'s
+probe: a line each way every 100 ms) across a change of the router's next-hops, and counts
+per LB what was lost. With the resilient FIB a change moves only the buckets it must; with
+zebra's hash-threshold groups it re-divides the hash space. A restart of the manager or of
+the router's gobgpd moves no bucket at all.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from lbroute.kernel.ip import ip_json
+from lbroute.kernel.nexthops import Kernel
+from lbroute.lab.hold import hold_during
+from lbroute.lab.lab import Lab
+from lbroute.polling import eventually
+from tests.support.fib import VIP
+from tests.support.lab import LabFactory
+
+ADDRESS = VIP.split("/")[0]
+CONNECTIONS = 300
+
+
+def buckets(lab: Lab) -> dict[int, list[int]]:
+    """Per group of the router's kernel, the next-hop of each bucket, in bucket order."""
+    out: dict[int, list[int]] = {}
+    for entry in ip_json("nexthop", "bucket", "show", netns=lab.topology.router_ns):
+        out.setdefault(int(entry["id"]), []).append(int(entry["bucket"]["nhid"]))
+    return out
+
+
+def kernel_fib(lab: Lab) -> tuple[Any, Any, dict[int, list[int]]]:
+    ns = lab.topology.router_ns
+    routes = [r for r in ip_json("route", "show", "table", "main", netns=ns) if "nhid" in r]
+    return ip_json("nexthop", "show", netns=ns), routes, buckets(lab)
+
+
+def manager_log(lab: Lab) -> str:
+    return (lab.dir / "logs" / "rr-manager-router.log").read_text()
+
+
+def passes_after(lab: Lab, mark: int) -> list[dict[str, Any]]:
+    """The FIB writer's log events written after ``mark`` (a length of the log)."""
+    events = []
+    for line in manager_log(lab)[mark:].splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    return [e for e in events if str(e.get("event", "")).startswith("rr.fib.")]
+
+
+def test_removing_one_of_three_lbs_loses_no_connection_of_the_survivors_only_with_the_resilient_fib(
+    make_lab: LabFactory,
+) -> None:
+    lost = {}
+    for fib in ("zebra", "resilient"):
+        lab = make_lab(lbs=3, fib=fib)
+        result = hold_during(
+            lab, ADDRESS, CONNECTIONS, 6, lambda lab=lab: lab.scale(2, kill=True), leaving="lb3"
+        )
+        assert result["held"] == CONNECTIONS and set(result["by_lb"]) == {"lb1", "lb2", "lb3"}, result
+        assert result["lost_on_leaving"] == result["by_lb"]["lb3"]["held"], result  # lb3 is gone
+        lost[fib] = (result["lost_on_surviving"], result["held_on_surviving"])
+        lab.down()
+    # hash-threshold re-divides the hash space: some of the survivors' flows move and are reset
+    assert lost["zebra"][0] > 0, lost
+    assert lost["resilient"][0] == 0, lost
+
+
+def test_adding_an_lb_loses_no_connection_with_the_resilient_fib(make_lab: LabFactory) -> None:
+    lab = make_lab(lbs=3, fib="resilient")
+    [group] = buckets(lab)
+    result = hold_during(lab, ADDRESS, CONNECTIONS, 6, lambda: lab.scale(4))
+    assert result["held"] == CONNECTIONS and result["lost"] == 0, result
+    # lb4 joined the same group, in place; it got only buckets no held connection was using
+    view = Kernel(lab.topology.router_ns).views()[group]
+    assert [m.gateway for m in view.members] == ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"]
+
+
+def test_draining_an_lb_whose_connections_end_within_the_drain_period_loses_none(
+    make_lab: LabFactory,
+) -> None:
+    lab = make_lab(lbs=3, fib="resilient", drain_seconds=4)
+    ns = lab.topology.router_ns
+    weights: list[dict[str, int]] = []
+    watching = threading.Event()
+
+    def sample() -> None:  # the group's weights while the drain runs: make-before-break shows
+        gateways = {}
+        while not watching.is_set():
+            entries = ip_json("nexthop", "show", netns=ns)
+            gateways.update({n["id"]: n["gateway"] for n in entries if "gateway" in n})
+            for n in entries:
+                if "group" in n:
+                    weights.append({gateways.get(m["id"], "?"): m.get("weight", 1) for m in n["group"]})
+            watching.wait(0.05)  # a sampling pace, not a wait for a condition
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        # the client ends every connection 2 s into the drain: before its 4 s are over
+        result = hold_during(
+            lab, ADDRESS, CONNECTIONS, 10, lambda: lab.scale(2), close_after=2, leaving="lb3"
+        )
+    finally:
+        watching.set()
+        sampler.join(5)
+    assert result["held"] == CONNECTIONS and result["by_lb"]["lb3"]["held"] > 0, result
+    assert result["lost"] == 0, result
+    # lb3 was kept in the group at the smallest weight before it left it
+    assert {"10.0.0.11": 256, "10.0.0.12": 256, "10.0.0.13": 1} in weights, weights[-5:]
+    assert weights[-1] == {"10.0.0.11": 256, "10.0.0.12": 256}
+
+
+def test_restarting_the_manager_or_the_router_gobgpd_moves_no_bucket(make_lab: LabFactory) -> None:
+    lab = make_lab(lbs=3, fib="resilient")
+    before = kernel_fib(lab)
+    assert before[2] and all(len(b) == 256 for b in before[2].values())
+
+    def restart_manager() -> None:
+        mark = len(manager_log(lab))
+        lab.restart_manager("router")
+
+        def passed() -> None:
+            assert any(e["event"] == "rr.fib.pass.done" for e in passes_after(lab, mark)), "no pass yet"
+
+        eventually(passed, 30, what="the new manager's first FIB pass", context=lab.logs_tail)
+        assert not [e for e in passes_after(lab, mark) if e["event"] == "rr.fib.op.applied"]
+
+    result = hold_during(lab, ADDRESS, CONNECTIONS, 4, restart_manager)
+    assert result["lost"] == 0, result
+    assert kernel_fib(lab) == before
+
+    def restart_router() -> None:
+        mark = len(manager_log(lab))
+        lab.restart("router")
+
+        def learned() -> None:
+            events = [e["event"] for e in passes_after(lab, mark)]
+            assert "rr.fib.hold.started" in events and "rr.fib.hold.ended" in events, events
+
+        eventually(learned, 60, what="the FIB writer's hold over the restart", context=lab.logs_tail)
+        lab.wait_settled(30)
+        assert not [e for e in passes_after(lab, mark) if e["event"] == "rr.fib.op.applied"]
+
+    result = hold_during(lab, ADDRESS, CONNECTIONS, 4, restart_router)
+    assert result["lost"] == 0, result
+    assert kernel_fib(lab) == before
+
+
+def test_lab_hold_reports_per_lb_as_json(make_lab: LabFactory) -> None:
+    lab = make_lab(lbs=2, fib="resilient")
+    out = subprocess.run(
+        [sys.executable, "-m", "lbroute.cli.main", "lab", "hold", "--prefix", lab.prefix,
+         "--connections", "40", "--seconds", "1", "--json"],
+        capture_output=True, text=True, check=True,
+        env={"LBROUTE_STATE_ROOT": str(lab.root), "PATH": "/usr/sbin:/usr/bin:/bin"},
+    )  # fmt: skip
+    report = json.loads(out.stdout)
+    assert report["fib"] == "resilient" and report["during"] == "none" and report["held"] == 40
+    assert sum(c["held"] for c in report["by_lb"].values()) == 40 and report["lost"] == 0
