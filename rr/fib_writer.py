@@ -13,6 +13,7 @@ While gobgpd is away, or back but not yet through learning its RIB, nothing is w
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -147,8 +148,12 @@ class FibWriter:
             answering = self._answering
         try:
             kernel = self.kernel.observe()
-            # nothing of ours in the kernel: nothing to hold (a router's first start)
-            whole = answering and (self._rib_learned() or not self._ours(kernel))
+            # nothing of ours in the kernel: nothing to hold (a router's first start), so follow
+            # the RIB as it is learned
+            whole = answering and (not self._ours(kernel) or self._rib_learned())
+            if whole:
+                with self._lock:
+                    self._learned = self._answering
             held = self.hold.seconds(now)
             self.hold, verdict, say = fib_hold.decide(self.hold, whole, now, self.hold_limit)
             self._say(say, answering, held)
@@ -168,10 +173,13 @@ class FibWriter:
                 self._full = True
             return None
         except GobgpError as err:
-            if not is_transient(err):
-                raise
-            log.warning("rr.fib.read_failed", target=self.rib.target, error=describe(err))
-            self.retry_at = now + RETRY_SECONDS  # the stream's end, if that is it, comes soon
+            # away (the stream's end, if that is it, comes soon), or refusing reads until the
+            # reconciler has started BGP in it: either way, look again a little later
+            level = "warning" if is_transient(err) else "info"
+            getattr(log, level)("rr.fib.read_failed", target=self.rib.target, error=describe(err))
+            self.retry_at = now + RETRY_SECONDS
+            with self._lock:
+                self._full = True
             return None
         self.retry_at = None
         self.passes += 1
@@ -193,10 +201,8 @@ class FibWriter:
             return True
         try:
             sessions = self.rib.list_sessions("router", advertised=False)
-        except GobgpError as err:
-            if not is_transient(err):
-                raise
-            return False
+        except GobgpError:
+            return False  # away, or BGP not started in it yet: nothing learned
         learned = fib_hold.learned(sessions, self._wall(), self.settle)
         with self._lock:
             if self._answering:
@@ -306,16 +312,26 @@ def settings_of(fib: FibConfig) -> ng.GroupSettings:
 
 def start(fib: FibConfig, client: GobgpClient, stop: threading.Event, resync_interval: float) -> FibWriter:
     """The writer and its event stream, each on a thread of its own (daemon threads: ``stop``
-    and closing ``client`` end them)."""
+    and closing ``client`` end them). Anything unexpected in them is a bug: the process ends
+    loudly (exit 70), and its supervisor starts it again."""
     writer = FibWriter(
         client, Kernel(), settings_of(fib), settle=fib.settle_seconds, hold_limit=fib.hold_seconds
     )
-    threading.Thread(
-        target=follow,
-        args=(writer, lambda: client.watch(adj_in=False), lambda t: client.wait_ready(t), stop),
-        name="fib-watch",
-        daemon=True,
-    ).start()
-    threading.Thread(target=writer.run, args=(stop, resync_interval), name="fib-writer", daemon=True).start()
+    follow_args = (writer, lambda: client.watch(adj_in=False), lambda t: client.wait_ready(t), stop)
+    for name, target, args in (
+        ("fib-watch", follow, follow_args),
+        ("fib-writer", writer.run, (stop, resync_interval)),
+    ):
+        threading.Thread(target=_or_crash, args=(target, args, stop), name=name, daemon=True).start()
     log.info("rr.fib.started", op="resilient", count=fib.buckets)
     return writer
+
+
+def _or_crash(target: Callable[..., None], args: tuple[object, ...], stop: threading.Event) -> None:
+    try:
+        target(*args)
+    except BaseException:
+        if stop.is_set():
+            return  # the manager is stopping and closed the client under us
+        log.exception("rr.fib.failed")
+        os._exit(70)  # EX_SOFTWARE: a thread of ours died; the process must not go on without it

@@ -17,8 +17,10 @@ from typing import Any
 
 from lbroute.kernel.ip import ip_json
 from lbroute.kernel.nexthops import Kernel
+from lbroute.lab import configs, daemons
 from lbroute.lab.hold import hold_during
 from lbroute.lab.lab import Lab
+from lbroute.lab.topology import Node
 from lbroute.polling import eventually
 from tests.support.fib import VIP
 from tests.support.lab import LabFactory
@@ -166,3 +168,55 @@ def test_lab_hold_reports_per_lb_as_json(make_lab: LabFactory) -> None:
     report = json.loads(out.stdout)
     assert report["fib"] == "resilient" and report["during"] == "none" and report["held"] == 40
     assert sum(c["held"] for c in report["by_lb"].values()) == 40 and report["lost"] == 0
+
+
+def test_fib_and_vips_show_each_next_hop_s_buckets_and_the_one_draining(make_lab: LabFactory) -> None:
+    lab = make_lab(lbs=3, fib="resilient", drain_seconds=30)
+
+    def cli(*args: str) -> Any:
+        out = subprocess.run(
+            [sys.executable, "-m", "lbroute.cli.main", *args, "--lab", lab.prefix, "--json"],
+            capture_output=True, text=True, check=True,
+            env={"LBROUTE_STATE_ROOT": str(lab.root), "PATH": "/usr/sbin:/usr/bin:/bin"},
+        )  # fmt: skip
+        return json.loads(out.stdout)
+
+    [route] = cli("fib", "--vip", VIP)
+    group = route["group"]
+    assert group["type"] == "resilient" and group["buckets"] == 256 and group["id"] == route["nhid"]
+    assert [(h["gateway"], h["weight"], h["draining"]) for h in group["next_hops"]] == [
+        ("10.0.0.11", 256, False),
+        ("10.0.0.12", 256, False),
+        ("10.0.0.13", 256, False),
+    ]
+    assert sum(h["buckets"] for h in group["next_hops"]) == 256
+    # lb3 drains for 30 s, marked GRACEFUL_SHUTDOWN: asked through its drain socket, as a preStop hook does
+    drain = subprocess.Popen(
+        daemons.drain_argv(configs.pod_dir(lab.dir, Node(3)), 60),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+
+        def marked() -> Any:
+            [row] = cli("vips", "--vip", VIP)
+            assert row["draining"] == ["10.0.0.13"], row
+            return row
+
+        row = eventually(marked, 20, what="lb3 draining in lbroute vips", context=lab.logs_tail)
+    finally:
+        drain.kill()  # the client only waits for the answers; the drain itself goes on
+        drain.wait()
+    hops = {h["gateway"]: h for h in row["fib_group"]["next_hops"]}
+    assert hops["10.0.0.13"]["weight"] == 1 and hops["10.0.0.13"]["draining"]
+    assert hops["10.0.0.13"]["buckets"] == 0  # no traffic: every one of its buckets was idle
+    assert row["status"] == "OK" and row["fib_next_hops"] == ["10.0.0.11", "10.0.0.12", "10.0.0.13"]
+    table = subprocess.run(
+        [sys.executable, "-m", "lbroute.cli.main", "vips", "--lab", lab.prefix],
+        capture_output=True, text=True, check=True,
+        env={"LBROUTE_STATE_ROOT": str(lab.root), "PATH": "/usr/sbin:/usr/bin:/bin"},
+    ).stdout.splitlines()  # fmt: skip
+    assert table[0].split()[-2:] == ["BUCKETS", "DRAINING"] and table[1].split()[-2:] == [
+        "128/128/0",
+        "10.0.0.13",
+    ]
+    # the drain goes on in the background; taking the lab down ends it

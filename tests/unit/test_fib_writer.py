@@ -12,7 +12,7 @@ from lbroute.core import bgp
 from lbroute.core import nexthop_groups as ng
 from lbroute.core.rib import GRACEFUL_SHUTDOWN, Path
 from lbroute.core.session import Session
-from lbroute.gobgp.errors import GobgpUnavailable
+from lbroute.gobgp.errors import GobgpRejected, GobgpUnavailable
 from lbroute.kernel.ip import IpCommandError
 from rr import fib_hold
 from rr.fib_writer import FibWriter
@@ -33,11 +33,14 @@ class FakeRib:
     paths: list[Path] = field(default_factory=list)
     up_since: float | None = 0.0  # the RR session's uptime (epoch); None: not established
     answering: bool = True
+    started: bool = True  # BGP started in it (before that, gobgpd refuses reads)
     asked: list[tuple[str, ...]] = field(default_factory=list)
 
     def _check(self) -> None:
         if not self.answering:
             raise GobgpUnavailable(self.target, "UNAVAILABLE", "connection refused")
+        if not self.started:
+            raise GobgpRejected(self.target, "UNKNOWN", "bgp server hasn't started yet")
 
     def list_paths(
         self,
@@ -230,3 +233,24 @@ def test_learned_needs_an_established_session_up_for_the_settle_time() -> None:
     assert not fib_hold.learned([session("ACTIVE", 10)], 100, 5)
     assert fib_hold.learned([session("ACTIVE", 10), session("ESTABLISHED", 1)], 100, 5)
     assert not fib_hold.learned([session("ESTABLISHED", None)], 100, 5)
+
+
+def test_once_it_follows_the_rib_it_goes_on_following_while_the_session_settles() -> None:
+    rib, kernel, clock, writer = setup()
+    rib.up_since = clock.now  # a first start: the kernel has nothing, the RIB comes in
+    rib.paths = [path(VIP, A)]
+    writer.pass_once()
+    rib.paths = [path(VIP, A), path(VIP, B)]
+    writer.touched((VIP,))
+    clock.now += 0.1
+    assert writer.pass_once() is not None and hops(kernel, VIP) == {A: W, B: W}
+
+
+def test_a_gobgpd_that_has_not_started_bgp_yet_is_read_again_a_second_later() -> None:
+    rib, kernel, clock, writer = setup()
+    rib.started = False
+    assert writer.pass_once() is None and writer.retry_at == clock.now + 1 and kernel.writes == 0
+    rib.started = True
+    clock.now += 1
+    writer.pass_once()
+    assert hops(kernel, VIP) == {A: W, B: W, C: W}
