@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from lbroute.config import Problem, StrictModel
 from lbroute.config.types import Address, Network, is_wildcard, shorten
@@ -209,20 +209,22 @@ class FibConfig(StrictModel):
     settle_seconds: float = Field(5.0, ge=0, le=600)
     hold_seconds: float = Field(90.0, gt=0, le=86400)
 
-    @model_validator(mode="after")
-    def _ours_is_ours(self) -> FibConfig:
-        problems = []
-        if self.protocol in _TAKEN_PROTOCOLS:
-            problems.append(
-                f"protocol {self.protocol} is {_TAKEN_PROTOCOLS[self.protocol]}; take one nobody else "
-                "writes routes with, such as 200"
+    @field_validator("protocol")
+    @classmethod
+    def _a_protocol_of_ours(cls, value: int) -> int:
+        if value in _TAKEN_PROTOCOLS:
+            raise ValueError(
+                f"{value} is {_TAKEN_PROTOCOLS[value]}; take one nobody else writes routes with, such as 200"
             )
-        first, last = self.nexthop_ids
+        return value
+
+    @field_validator("nexthop_ids")
+    @classmethod
+    def _a_range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        first, last = value
         if not 1 <= first <= last <= 4294967295:
-            problems.append(f"nexthop_ids {first}-{last}: give [first, last] with 1 <= first <= last < 2^32")
-        if problems:
-            raise ValueError("\n".join(problems))
-        return self
+            raise ValueError(f"{first}-{last}: give [first, last] with 1 <= first <= last < 2^32")
+        return value
 
 
 class RrConfig(StrictModel):
