@@ -9,6 +9,7 @@ lab's VIPs, bounded in number and time (docs/benchmarks-hold.md).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import subprocess
 import tempfile
@@ -34,6 +35,8 @@ __all__ = ["DISRUPTIONS", "MAX_CONNECTIONS", "MAX_SECONDS", "check_hold", "disru
 def check_hold(vip: str, connections: int, seconds: float, close_after: float | None = None) -> None:
     """A ``LabError`` unless the VIP is the lab's and the counts are within bounds."""
     check_request(vip, 1)
+    if ipaddress.ip_address(vip).version != 4:
+        raise LabError(f"vip {vip}: the hold probe's client namespace has IPv4 only; give an IPv4 VIP")
     if not 1 <= connections <= MAX_CONNECTIONS:
         raise LabError(f"connections {connections}: hold between 1 and {MAX_CONNECTIONS}")
     if not 0 < seconds <= MAX_SECONDS:
