@@ -123,7 +123,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         type=bounded_seconds(hold_probe.MAX_SECONDS),
         default=10.0,
         metavar="S",
-        help="how long to hold them once open, a line each way every 100 ms (default %(default)g)",
+        help="how long to hold them once the disruption is over (or, with none, once open), a line "
+        "each way every 100 ms (default %(default)g)",
     )
     hold.add_argument(
         "--during",
@@ -137,7 +138,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         type=bounded_seconds(hold_probe.MAX_SECONDS),
         default=None,
         metavar="S",
-        help="the client closes every connection after S seconds (say, within a drain period)",
+        help="the client closes every connection S seconds after all are open (say, within a drain "
+        "period), whether the disruption is over or not",
     )
     hold.set_defaults(handler=run_hold)
 
@@ -284,7 +286,8 @@ def run_hold(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{result['held']} of {result['connections']} connections held from {lab.topology.client_ns} to "
-        f"{args.vip} for {result['held_seconds']:g}s ({lab.scenario.fib} FIB, during: {args.during}):"
+        f"{args.vip} for {result['held_seconds']:g}s ({lab.scenario.fib} FIB, during: {args.during}, "
+        f"which took {result['disruption_seconds']:g}s):"
     )
     for lb, c in result["by_lb"].items():
         mark = "  (left)" if lb == leaving else ""

@@ -113,13 +113,20 @@ def parse_nexthops(
 
 
 def parse_routes(entries: list[dict[str, Any]], family: Family) -> list[ng.KernelRoute]:
-    """``ip -N -j route show table main``: every unicast route, connected ones marked."""
+    """``ip -N -j route show table main``: every unicast route, connected ones (a device that
+    is up reaches the prefix, no gateway) marked."""
     out = []
     for e in entries:
         if e.get("type", "unicast") != "unicast":
             continue
         has_gateway = "gateway" in e or "via" in e or "nexthops" in e or "nhid" in e
-        connected = "dev" in e and not has_gateway and (family == "inet6" or e.get("scope") == _SCOPE_LINK)
+        # a link that is down reaches nothing: the kernel refuses a next-hop over it
+        connected = (
+            "dev" in e
+            and not has_gateway
+            and "linkdown" not in e.get("flags", ())
+            and (family == "inet6" or e.get("scope") == _SCOPE_LINK)
+        )
         out.append(
             ng.KernelRoute(
                 prefix=route_prefix(e, family),

@@ -41,8 +41,8 @@ def check_hold(vip: str, connections: int, seconds: float, close_after: float | 
         raise LabError(f"connections {connections}: hold between 1 and {MAX_CONNECTIONS}")
     if not 0 < seconds <= MAX_SECONDS:
         raise LabError(f"seconds {seconds:g}: hold for more than 0 and at most {MAX_SECONDS:g}")
-    if close_after is not None and not 0 <= close_after < seconds:
-        raise LabError(f"close-after {close_after:g}: between 0 and --seconds ({seconds:g})")
+    if close_after is not None and not 0 < close_after <= MAX_SECONDS:
+        raise LabError(f"close-after {close_after:g}: more than 0 and at most {MAX_SECONDS:g}")
 
 
 def disruption(lab: Lab, kind: str, timeout: float = 30.0) -> tuple[Callable[[], object], str | None]:
@@ -74,16 +74,18 @@ def hold_during(
     close_after: float | None = None,
     leaving: str | None = None,
 ) -> dict[str, Any]:
-    """The hold probe from the client namespace, with ``disrupt()`` once every connection is held.
-    The result gains ``disruption_seconds`` and, per side, what was lost: on the LB that left
-    (``leaving``) and on the others."""
+    """The hold probe from the client namespace, with ``disrupt()`` once every connection is held;
+    the connections are held ``seconds`` more once it is over (or until ``close_after`` from
+    the start, when the client closes them). The result gains ``disruption_seconds`` and, per
+    side, what was lost: on the LB that left (``leaving``) and on the others."""
     check_hold(vip, connections, seconds, close_after)
     with tempfile.TemporaryDirectory(prefix="lbroute-hold-") as tmp:
-        progress = Path(tmp) / "progress"
+        progress, done = Path(tmp) / "progress", Path(tmp) / "done"
         argv = netns_exec(
             lab.topology.client_ns, str(VENV_BIN / "python"), "-m", "lbroute.lab.hold_loop",
             "--host", vip, "--port", str(ECHO_PORT), "--connections", str(connections),
             "--seconds", str(seconds), "--interval", str(interval), "--progress-file", str(progress),
+            "--done-file", str(done),
             *(["--close-after", str(close_after)] if close_after is not None else []),
         )  # fmt: skip
         loop = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -97,6 +99,7 @@ def hold_during(
             started = time.monotonic()
             disrupt()
             took = time.monotonic() - started
+            done.write_text("done\n")
             out, err = loop.communicate(timeout=seconds + 60)
         finally:
             if loop.poll() is None:

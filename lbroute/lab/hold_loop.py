@@ -7,8 +7,9 @@ every packet as a router does), started by ``lbroute.lab.hold``; talks to the po
 (``lbroute.lab.responder --echo-port``) and prints JSON. A connection is *lost* when it is
 reset or closed by the other end (an LB that never saw it answers a moved flow with a RST),
 or when an echo does not come back within ``timeout``; it *survived* when it was still
-answered at the end, or when it closed at ``--close-after`` (the client's own, graceful end).
-Bounded: at most ``MAX_CONNECTIONS`` connections for at most ``MAX_SECONDS``.
+answered at the end (``--seconds`` after the disruption was over, which ``--done-file`` says),
+or when it closed at ``--close-after`` (the client's own, graceful end). Bounded: at most
+``MAX_CONNECTIONS`` connections, each phase at most ``MAX_SECONDS``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import socket
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,15 +94,23 @@ def _read(h: Held, sel: selectors.BaseSelector) -> None:
 
 
 def _exchange(
-    held: list[Held], until: float, interval: float, timeout: float, sel: selectors.BaseSelector
+    held: list[Held],
+    until: float,
+    interval: float,
+    timeout: float,
+    sel: selectors.BaseSelector,
+    stop: Callable[[], bool] = lambda: False,
 ) -> None:
-    """Send a line on every live connection each ``interval``, read the echoes, until ``until``."""
+    """Send a line on every live connection each ``interval``, read the echoes, until ``until``
+    (or until ``stop()``, asked once a round)."""
     next_round = time.monotonic()
     while True:
         now = time.monotonic()
         if now >= until:
             return
         if now >= next_round:
+            if stop():
+                return
             for h in held:
                 if h.state == LIVE and h.waiting_since is None:
                     _send(h, now, sel)
@@ -124,7 +134,11 @@ def run(
     timeout: float,
     close_after: float | None = None,
     progress: Path | None = None,
+    done: Path | None = None,
 ) -> dict[str, object]:
+    """Open ``count`` connections, then hold them: ``seconds`` after ``done`` appears (the
+    disruption is over; without ``done``, ``seconds`` from the start), at most ``MAX_SECONDS``;
+    or until ``close_after`` seconds from the start, when the client closes them itself."""
     started = time.monotonic()
     held, open_failures = _open(host, port, count, timeout)
     sel = selectors.DefaultSelector()
@@ -138,14 +152,17 @@ def run(
     ready = time.monotonic()
     if progress is not None:
         progress.write_text("ready\n")  # the disruption starts now
-    end = ready + seconds
-    if close_after is not None and close_after < seconds:
+    done_at: float | None = None
+    if close_after is not None:
         _exchange(held, ready + close_after, interval, timeout, sel)
-        end = time.monotonic()
         final = CLOSED
     else:
-        _exchange(held, end, interval, timeout, sel)
+        if done is not None:
+            _exchange(held, ready + MAX_SECONDS, interval, timeout, sel, stop=done.exists)
+            done_at = time.monotonic()
+        _exchange(held, (done_at or ready) + seconds, interval, timeout, sel)
         final = SURVIVED
+    end = time.monotonic()
     for h in held:
         if h.state == LIVE:
             _end(h, final, sel)  # ours to end, gracefully
@@ -162,6 +179,8 @@ def run(
         "lost": sum(lost.values()),
         "lost_by_kind": dict(sorted(lost.items())),
         "held_seconds": round(end - ready, 3),
+        # how long they were held after the disruption was over (None: closed by the client)
+        "held_after_seconds": None if done_at is None else round(end - done_at, 3),
         "seconds": round(time.monotonic() - started, 3),
     }
 
@@ -177,25 +196,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=7)
     parser.add_argument("--connections", type=int, default=300)
     parser.add_argument(
-        "--seconds", type=float, default=10.0, help="how long to hold them, after all are open"
+        "--seconds", type=float, default=10.0, help="how long to hold them after --done-file appears"
     )
     parser.add_argument("--interval", type=float, default=0.1)
     parser.add_argument(
         "--timeout", type=float, default=2.0, help="an echo later than this: the connection is lost"
     )
     parser.add_argument(
-        "--close-after", type=float, default=None, help="close every connection after this long"
+        "--close-after", type=float, default=None, help="close every connection this long after all are open"
     )
     parser.add_argument(
         "--progress-file", type=Path, default=None, help="'ready' once every connection is open"
     )
+    parser.add_argument("--done-file", type=Path, default=None, help="appears when the disruption is over")
     args = parser.parse_args(argv)
-    if not 0 < args.connections <= MAX_CONNECTIONS or not 0 < args.seconds <= MAX_SECONDS:
+    bounded = 0 < args.seconds <= MAX_SECONDS and (
+        args.close_after is None or 0 < args.close_after <= MAX_SECONDS
+    )
+    if not 0 < args.connections <= MAX_CONNECTIONS or not bounded:
         sys.stderr.write(f"hold: 1 to {MAX_CONNECTIONS} connections for up to {MAX_SECONDS:g} seconds\n")
         return 2
     result = run(
         args.host, args.port, args.connections, args.seconds, args.interval, args.timeout,
-        args.close_after, args.progress_file,
+        args.close_after, args.progress_file, args.done_file,
     )  # fmt: skip
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
