@@ -117,12 +117,15 @@ def plot(result: dict[str, Any], path: Path) -> None:
             lows = [m - min(r[key] for r in rs) for m, rs in zip(means, runs, strict=True)]
             highs = [max(r[key] for r in rs) - m for m, rs in zip(means, runs, strict=True)]
             xs = [i + (j - 0.5) * width for i in range(len(shown))]
-            ax.bar(xs, means, width, yerr=[lows, highs], capsize=3, label=f"{fib}",
-                   color="tab:red" if fib == "zebra" else "tab:blue")  # fmt: skip
+            bars = ax.bar(xs, means, width, yerr=[lows, highs], capsize=3, label=f"{fib}",
+                          color="tab:red" if fib == "zebra" else "tab:blue")  # fmt: skip
+            ax.bar_label(bars, labels=[f"{m:.0f}" for m in means], padding=2, fontsize=8)
         ax.set_xticks(range(len(shown)), shown, rotation=25, ha="right")
         ax.set_ylabel(f"connections lost (of {CONNECTIONS} held)")
-        ax.set_title(f"Held connections lost {title}")
-        ax.legend()
+        ax.set_title(f"Held connections lost {title} (mean, min-max of {result['runs']})")
+        top = max(max(r[key] for r in result["disruptions"][n][f]["runs"]) for n in shown for f in MODES)
+        ax.set_ylim(0, max(top, 1) * 1.3)  # room for the legend above the bars
+        ax.legend(loc="upper right")
     lat = result["latency"]
     data = [[v * 1000 for v in lat[fib][kind]["raw"]] for kind in ("announce", "withdraw") for fib in MODES]
     labels = [f"{kind}\n{fib}" for kind in ("announce", "withdraw") for fib in MODES]
@@ -139,7 +142,11 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=25, help="announce/withdraw pairs per latency lab")
     parser.add_argument("--latency-rounds", type=int, default=2)
     parser.add_argument("--prefix", default="bhold")
+    parser.add_argument("--plot-only", action="store_true", help="plot the committed results again")
     args = parser.parse_args()
+    if args.plot_only:
+        plot(json.loads((RESULTS / "hold.json").read_text()), RESULTS / "hold.png")
+        return 0
     logs.configure("warning")
     load_before = os.getloadavg()
     disruptions: dict[str, dict[str, Any]] = {}
