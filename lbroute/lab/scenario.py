@@ -10,10 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from lbroute.core.echo import shown
+
 from .topology import Topology
 
 # the RRs' restart time towards the router when a single RR runs (its restart would empty the FIB)
 DEFAULT_RESTART_TIME = 30
+# the upstream router: gobgpd + zebra driven by lbroute-rr (role router), or FRR's bgpd + zebra
+ROUTER_KINDS = ("gobgp", "frr")
+# the gobgp router's FIB: zebra's hash-threshold groups, or resilient groups lbroute-rr writes
 FIB_MODES = ("zebra", "resilient")
 
 
@@ -36,6 +41,8 @@ class Scenario:
     # graceful restart between router and RRs: the RRs' restart time in seconds, 0 for none;
     # None until the lab resolves it for its RR count (``for_topology``)
     graceful_restart: int | None = None
+    # which upstream router the lab runs (ROUTER_KINDS)
+    router: str = "gobgp"
     # the router's FIB: "zebra" (hash-threshold groups) or "resilient" (lbroute-rr writes
     # resilient groups; the LBs drain make-before-break, marking their paths GRACEFUL_SHUTDOWN)
     fib: str = "zebra"
@@ -70,8 +77,14 @@ class Scenario:
                 out.append(f"speaker_timers {self.speaker_timers}: hold >= 3 s and keepalive <= hold / 3")
         if self.graceful_restart is not None and not 0 <= self.graceful_restart <= 4095:
             out.append(f"graceful_restart {self.graceful_restart}: 0 (none) to 4095 seconds")
+        if self.router not in ROUTER_KINDS:
+            out.append(f"router {shown(self.router)}: use {' or '.join(ROUTER_KINDS)}")
         if self.fib not in FIB_MODES:
-            out.append(f"fib {self.fib!r}: one of {', '.join(FIB_MODES)}")
+            out.append(f"fib {shown(self.fib)}: use {' or '.join(FIB_MODES)}")
+        elif self.fib == "resilient" and self.router != "gobgp":
+            out.append(
+                "fib resilient: for router gobgp (lbroute-rr writes the FIB); frr's zebra writes its own"
+            )
         if self.drain_seconds is not None and not 0 <= self.drain_seconds <= 600:
             out.append(f"drain_seconds {self.drain_seconds}: 0 to 600")
         return out
@@ -97,6 +110,7 @@ class Scenario:
             "max_prefixes": self.max_prefixes,
             "speaker_timers": list(self.speaker_timers) if self.speaker_timers else None,
             "graceful_restart": self.graceful_restart,
+            "router": self.router,
             "fib": self.fib,
             "drain_seconds": self.drain_seconds,
         }
@@ -111,6 +125,7 @@ class Scenario:
             max_prefixes=None if raw.get("max_prefixes") is None else int(raw["max_prefixes"]),
             speaker_timers=None if timers is None else (int(timers[0]), int(timers[1])),
             graceful_restart=None if raw.get("graceful_restart") is None else int(raw["graceful_restart"]),
+            router=str(raw.get("router", "gobgp")),  # a lab from before router kinds ran gobgpd
             fib=str(raw.get("fib", "zebra")),
             drain_seconds=None if raw.get("drain_seconds") is None else float(raw["drain_seconds"]),
         )
