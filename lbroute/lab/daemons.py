@@ -146,12 +146,13 @@ def router_config(
             }
             for j in range(1, topo.rrs + 1)
         ],
+        **(
+            {"zebra": {"url": f"unix:{zserv}", "version": 6, "software_name": "frr8.2"}}
+            if fib == "zebra"
+            else {"fib": {"mode": fib, **RESILIENT_FIB}}
+        ),
         "resync_interval": resync,
     }
-    if fib == "zebra":
-        out["zebra"] = {"url": f"unix:{zserv}", "version": 6, "software_name": "frr8.2"}
-    else:
-        out["fib"] = {"mode": fib, **RESILIENT_FIB}
     if metrics_address:
         out["metrics_address"] = metrics_address
     return out
