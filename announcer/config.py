@@ -309,10 +309,26 @@ class AnnouncerConfig(StrictModel):
     control_socket: str | None = None
     drain_marker: str | None = None
     drain_seconds: float = Field(5.0, ge=0, le=3600)
+    # make-before-break (docs/decisions/make-before-break-drain.md): a drain first marks the
+    # routes GRACEFUL_SHUTDOWN (65535:0) for drain_seconds, then withdraws. Only for a router
+    # whose FIB keeps a marked next-hop's busy buckets (lbroute-rr's fib mode resilient);
+    # off: withdraw, then drain_seconds (what any router understands)
+    drain_graceful_shutdown: bool = False
+    # with drain_graceful_shutdown: withdraw as soon as no TCP connection to a VIP is left in
+    # the pod's network namespace (read from /proc/net/tcp), at the latest after drain_seconds
+    drain_ends_when_idle: bool = False
     ack_timeout: float = Field(5.0, gt=0, le=60)
     metrics: MetricsConfig = MetricsConfig()
     exabgp: ExabgpConfig | None = None
     kubernetes: KubernetesConfig | None = None
+
+    @model_validator(mode="after")
+    def _idle_needs_marking(self) -> AnnouncerConfig:
+        if self.drain_ends_when_idle and not self.drain_graceful_shutdown:
+            raise ValueError(
+                "drain_ends_when_idle needs drain_graceful_shutdown: true (a plain drain withdraws at once)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> AnnouncerConfig:

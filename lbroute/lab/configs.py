@@ -70,6 +70,7 @@ def router_config_of(directory: Path, topo: Topology, scenario: Scenario) -> dic
         directory / "router" / "zserv.api",
         graceful_restart=bool(scenario.graceful_restart),
         metrics_address=f"{ROUTER_IP}:{daemons.RR_METRICS_PORT}",
+        fib=scenario.fib,
     )
 
 
@@ -115,7 +116,15 @@ def write_pod(directory: Path, topo: Topology, scenario: Scenario, node: Node) -
         key = daemons.WRONG_MD5_KEY if scenario.md5_key_is_wrong(node.index) else daemons.LAB_MD5_KEY
         md5_file = daemons.write_private(lb_dir / "md5.key", key + "\n")
     announcer_yaml = daemons.write_yaml(
-        lb_dir / "announcer.yaml", daemons.announcer_config(topo, node, lb_dir, md5_file=md5_file)
+        lb_dir / "announcer.yaml",
+        daemons.announcer_config(
+            topo,
+            node,
+            lb_dir,
+            md5_file=md5_file,
+            graceful_shutdown=scenario.fib == "resilient",
+            drain_seconds=scenario.drain_seconds,
+        ),
     )
     conf = lb_dir / "exabgp.conf"
     rendered = subprocess.run(

@@ -209,7 +209,9 @@ class Lab:
         log.info("lab.up", prefix=self.prefix, count=topo.lbs, seconds=round(seconds, 3))
         return seconds
 
-    def scale(self, lbs: int, *, timeout: float = 30.0) -> float:
+    def scale(self, lbs: int, *, timeout: float = 30.0, kill: bool = False) -> float:
+        """``lbs`` LBs from now on: new ones added, the last ones drained and removed (``kill``:
+        ended with SIGKILL instead, as a pod that dies)."""
         if not self.is_up():
             raise LabError(
                 f"lab {self.prefix!r} is not up; run `lbroute lab up --prefix {self.prefix}` first"
@@ -225,8 +227,8 @@ class Lab:
         configs.write_pods(self.dir, target, self.scenario, added)
         with self._left_for_inspection("lab scale"):
             for i in range(current.lbs, lbs, -1):
-                self._remove_node(current, Node(i))
-                self._phase(f"lb{i} drained and removed", started)
+                self._remove_node(current, Node(i), kill=kill)
+                self._phase(f"lb{i} {'killed' if kill else 'drained'} and removed", started)
             self.state.lbs = lbs
             self._save()
             for node in added:
@@ -393,6 +395,17 @@ class Lab:
         self._phase("router sessions back, no stale path", started)
         return whole, time.monotonic() - answered
 
+    def restart_manager(self, who: str = "router") -> None:
+        """``kill -9`` the route-control manager of ``who`` (router, rr, rr2) and start it again,
+        with the same config: what it finds in gobgpd and the kernel must be left as it is."""
+        name = f"rr-manager-{who}"
+        record = self.state.processes.get(name)
+        if record is None:
+            raise LabError(f"no {name} in lab {self.prefix!r}")
+        self.supervisor.stop(name, sig=signal.SIGKILL, grace=2.0)
+        self.supervisor.spawn(name, _rr_manager_argv(self.dir / "config" / f"{who}.yaml"), record.netns)
+        log.info("lab.restarted", prefix=self.prefix, target=name)
+
     def kill(self, who: str) -> None:
         """``kill -9`` the BGP daemon of ``who``: its sessions drop without a NOTIFICATION."""
         if self.bgp_daemon(who) in self.state.containers:
@@ -497,7 +510,9 @@ class Lab:
             self.state.namespaces.remove(name)
 
     def _named_like_ours(self, ns: str) -> bool:
-        return re.fullmatch(rf"{re.escape(self.prefix)}-(net|router|rr\d*|node\d+|lb\d+)", ns) is not None
+        return (
+            re.fullmatch(rf"{re.escape(self.prefix)}-(net|router|client|rr\d*|node\d+|lb\d+)", ns) is not None
+        )
 
     def _bgp_record(self, who: str) -> ProcessRecord:
         record = self.state.processes.get(self.bgp_daemon(who))
@@ -513,7 +528,9 @@ class Lab:
     def _start_core(self, topo: Topology, core: configs.CoreFiles) -> None:
         supervisor = self.supervisor
         images = self.scenario.images
-        supervisor.spawn("zebra", daemons.zebra_argv(core.router_dir), topo.router_ns)
+        zebra = self.scenario.fib == "zebra"  # else the router's lbroute-rr writes its FIB itself
+        if zebra:
+            supervisor.spawn("zebra", daemons.zebra_argv(core.router_dir), topo.router_ns)
         if self.router_kind == "gobgp":
             supervisor.spawn("gobgpd-router", daemons.gobgpd_argv(self.socket("router")), topo.router_ns)
         for j in range(1, topo.rrs + 1):
@@ -523,7 +540,10 @@ class Lab:
                 self.containers.run(rr_gobgpd(images.control_plane, topo.rr_ns(j), self.socket(who)))
             else:
                 supervisor.spawn(f"gobgpd-{who}", daemons.gobgpd_argv(self.socket(who)), topo.rr_ns(j))
-        eventually(lambda: _assert_exists(core.zserv), 10, what="zebra's zserv.api", context=self.logs_tail)
+        if zebra:
+            eventually(
+                lambda: _assert_exists(core.zserv), 10, what="zebra's zserv.api", context=self.logs_tail
+            )
         if self.router_kind == "frr":  # bgpd reads its frr.conf and connects to zebra itself
             supervisor.spawn("bgpd", frr_router.bgpd_argv(core.router_dir), topo.router_ns)
         else:
@@ -548,7 +568,7 @@ class Lab:
             f"responder-{lb}",
             [
                 str(daemons.VENV_BIN / "python"), "-m", "lbroute.lab.responder", "--name", lb, "--port", "80",
-                "--health-file", str(lb_dir / "health"),
+                "--health-file", str(lb_dir / "health"), "--echo-port", str(daemons.ECHO_PORT),
             ],
             topo.lb_ns(node.index),
         )  # fmt: skip
@@ -565,14 +585,17 @@ class Lab:
             cwd=lb_dir,
         )
 
-    def _remove_node(self, topo: Topology, node: Node) -> None:
+    def _remove_node(self, topo: Topology, node: Node, *, kill: bool = False) -> None:
         lb = f"lb{node.index}"
-        if f"exabgp-{lb}" in self.state.processes or f"exabgp-{lb}" in self.state.containers:
+        pod = f"exabgp-{lb}"
+        if (pod in self.state.processes or pod in self.state.containers) and not kill:
             self.drain(node)
-        # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once
-        self.containers.stop(f"exabgp-{lb}", forget=True)
-        for name in (f"exabgp-{lb}", f"responder-{lb}"):
-            self.supervisor.stop(name, forget=True)
+        # a container stopped at once is a pod killed: as for a process, its kernel closes the session
+        self.containers.stop(pod, forget=True, grace=0 if kill else 5.0)
+        for name in (pod, f"responder-{lb}"):
+            # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once; killed,
+            # its kernel closes the session and the RR withdraws as soon
+            self.supervisor.stop(name, forget=True, sig=signal.SIGKILL if kill else signal.SIGTERM)
         network.remove_node(topo, node, self._forget_namespace)
         self._save()
 

@@ -18,6 +18,8 @@ from .topology import Topology
 DEFAULT_RESTART_TIME = 30
 # the upstream router: gobgpd + zebra driven by lbroute-rr (role router), or FRR's bgpd + zebra
 ROUTER_KINDS = ("gobgp", "frr")
+# the gobgp router's FIB: zebra's hash-threshold groups, or resilient groups lbroute-rr writes
+FIB_MODES = ("zebra", "resilient")
 
 
 class ScenarioError(ValueError):
@@ -52,6 +54,11 @@ class Scenario:
     # the LB pods' exabgp + announcer and the RRs' gobgpd + lbroute-rr from these images
     # (lbroute/lab/containers.py); None: all of them as processes
     images: LabImages | None = None
+    # the router's FIB: "zebra" (hash-threshold groups) or "resilient" (lbroute-rr writes
+    # resilient groups; the LBs drain make-before-break, marking their paths GRACEFUL_SHUTDOWN)
+    fib: str = "zebra"
+    # the announcers' drain period in seconds (None: the lab's 1 s)
+    drain_seconds: float | None = None
 
     def for_topology(self, topo: Topology) -> Scenario:
         """This scenario checked against ``topo``, with the graceful-restart default filled in:
@@ -87,6 +94,14 @@ class Scenario:
             out.append("images: not with kube_api, whose RR managers run in the root namespace")
         if self.images and self.rogue_lb:
             out.append("images: not with rogue_lb (the image renders exabgp.conf itself, without its routes)")
+        if self.fib not in FIB_MODES:
+            out.append(f"fib {shown(self.fib)}: use {' or '.join(FIB_MODES)}")
+        elif self.fib == "resilient" and self.router != "gobgp":
+            out.append(
+                "fib resilient: for router gobgp (lbroute-rr writes the FIB); frr's zebra writes its own"
+            )
+        if self.drain_seconds is not None and not 0 <= self.drain_seconds <= 600:
+            out.append(f"drain_seconds {self.drain_seconds}: 0 to 600")
         return out
 
     def group_overrides(self) -> dict[str, object]:
@@ -112,6 +127,8 @@ class Scenario:
             "graceful_restart": self.graceful_restart,
             "router": self.router,
             "images": asdict(self.images) if self.images else None,
+            "fib": self.fib,
+            "drain_seconds": self.drain_seconds,
         }
 
     @classmethod
@@ -126,6 +143,8 @@ class Scenario:
             graceful_restart=None if raw.get("graceful_restart") is None else int(raw["graceful_restart"]),
             router=str(raw.get("router", "gobgp")),  # a lab from before router kinds ran gobgpd
             images=LabImages(**raw["images"]) if raw.get("images") else None,
+            fib=str(raw.get("fib", "zebra")),
+            drain_seconds=None if raw.get("drain_seconds") is None else float(raw["drain_seconds"]),
         )
 
 
