@@ -33,7 +33,7 @@ $(STUBS): protos/generate.py $(BIN)/.installed
 lint: venv stubs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy lbroute rr announcer
+	$(BIN)/mypy lbroute rr announcer dataplane
 	$(BIN)/lint-imports
 
 unit: setup

@@ -102,7 +102,7 @@ class IpvsConfig(StrictModel):
     forward: Literal["nat", "tun"] = "nat"
 
 
-class _Common(StrictModel):
+class CommonConfig(StrictModel):
     services: tuple[ServiceConfig, ...] = Field(min_length=1, max_length=MAX_SERVICES)
     # where backends may be: an endpoint outside is refused (it would make the LB forward
     # to any address someone can write into an EndpointSlice)
@@ -172,7 +172,7 @@ class _Common(StrictModel):
         return problems
 
 
-class DataplaneConfig(_Common):
+class DataplaneConfig(CommonConfig):
     driver: Driver = "nft-nat"
     # nft-dsr: seconds an idle flow stays pinned to its backend, and pins per service at most
     flow_timeout: int = Field(120, ge=5, le=86400)
@@ -191,7 +191,7 @@ class DataplaneConfig(_Common):
         return out
 
 
-class RealserverConfig(_Common):
+class RealserverConfig(CommonConfig):
     """The backend's side of nft-dsr: the VIPs on ``lo``, the rewrite back to them, and the
     second chance (needs the same services, backends and Maglev numbers as the LBs)."""
 
