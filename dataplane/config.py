@@ -32,7 +32,7 @@ DSCP_SECOND_CHANCE = 32  # added to a service's DSCP on a packet's second chance
 
 def _ipv4(value: str) -> str:
     if ipaddress.ip_address(value).version != 4:
-        raise ValueError(f"{value}: the data plane forwards IPv4 only (an IPv4 address such as 10.1.1.1)")
+        raise ValueError("the data plane forwards IPv4 only; give an IPv4 address such as 10.1.1.1")
     return value
 
 
@@ -45,9 +45,7 @@ def _table_size(value: int) -> int:
 
 def _one_address(value: str) -> str:
     if is_wildcard(ipaddress.ip_address(value)):
-        raise ValueError(
-            f"{value} would listen on every address; name one, such as 127.0.0.1 or the pod's IP"
-        )
+        raise ValueError("this would listen on every address; name one, such as 127.0.0.1 or the pod's IP")
     return value
 
 
