@@ -139,8 +139,8 @@ def test_a_good_config_loads() -> None:
         ),
         (
             BASE + "metrics: {address: 0.0.0.0}\n",
-            ["metrics.address: this would listen on every address; name one, such as 127.0.0.1 or the pod's IP "
-             "(got '0.0.0.0')"],
+            ["metrics.address: this would listen on every address; name one, such as 127.0.0.1 or the "
+             "pod's IP (got '0.0.0.0')"],
         ),
         (
             BASE.replace("    backends: [172.16.1.10]\n", ""),
@@ -148,7 +148,8 @@ def test_a_good_config_loads() -> None:
         ),
         (
             BASE + "  - name: web\n    vip: 10.1.1.1\n    port: 80\n    backends: [172.16.1.11]\n",
-            ["services[1].name: web is services[0]'s name too", "services[1]: 10.1.1.1:80 is services[0]'s VIP and port too"],
+            ["services[1].name: web is services[0]'s name too",
+             "services[1]: 10.1.1.1:80 is services[0]'s VIP and port too"],
         ),
         (
             BASE.replace("vip: 10.1.1.1", "vip: 2001:db8::1"),

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyroute2.netlink.generic import ipvs as genl
 
 from dataplane import keepalived
 from dataplane.drivers import IpvsDriver, LoadFailed
@@ -28,7 +29,6 @@ from dataplane.ipvs_plan import (
 )
 from lbroute.core import maglev
 from lbroute.core.dataplane import Dataplane, Endpoint, ServiceSpec, next_table
-from pyroute2.netlink.generic import ipvs as genl
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("LBROUTE_UPDATE_GOLDEN") == "1"
