@@ -49,7 +49,7 @@ def _one_address(value: str) -> str:
     return value
 
 
-Ipv4 = Annotated[str, AfterValidator(_ipv4)]
+Ipv4 = Annotated[Address, AfterValidator(_ipv4)]
 ListenAddress = Annotated[Address, AfterValidator(_one_address)]
 
 
