@@ -56,8 +56,12 @@ def test_config_check_lists_every_problem_at_its_place(tmp_path: Path) -> None:
 
 def test_whole_file_problems_come_once_fields_are_valid(tmp_path: Path) -> None:
     path = tmp_path / "dp.yaml"
-    path.write_text(BAD.replace("table_size: 4096, seed: -1", "table_size: 4093, seed: 1").replace("colour: blue\n", "")
-                    .replace("name: Web", "name: web").replace("10.1.1.300", "10.1.1.1").replace('"::"', "127.0.0.1"))  # fmt: skip
+    fixed = {"table_size: 4096, seed: -1": "table_size: 4093, seed: 1", "colour: blue\n": "", "name: Web": "name: web",
+             "10.1.1.300": "10.1.1.1", '"::"': "127.0.0.1"}  # fmt: skip
+    text = BAD
+    for bad, good in fixed.items():
+        text = text.replace(bad, good)
+    path.write_text(text)
     result = run("dataplane.main", "config", "check", str(path))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
@@ -96,6 +100,11 @@ def test_the_realserver_refuses_a_pod_ip_that_is_not_one(tmp_path: Path) -> None
     assert (
         result.stderr.count("\n") == 1 and "$POD_IP is 'xxxxxxxx" in result.stderr and "..." in result.stderr
     )
+
+
+def shipped(name: str, tmp_path: Path) -> str:
+    """A shipped config, its status file moved to ``tmp_path``."""
+    return (CONFIGS / name).read_text().replace("/run/lbroute/dataplane.json", str(tmp_path / "s.json"))
 
 
 def keepalived_config_test(path: Path) -> subprocess.CompletedProcess[str]:

@@ -40,7 +40,11 @@ def test_models_are_frozen() -> None:
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.rglob("*.yaml")), ids=lambda p: str(p.relative_to(CONFIGS)))
 def test_shipped_examples_are_valid(path: Path) -> None:
-    models = {"announcer": AnnouncerConfig, "dataplane-realserver": RealserverConfig, "dataplane": DataplaneConfig}
+    models = {
+        "announcer": AnnouncerConfig,
+        "dataplane-realserver": RealserverConfig,
+        "dataplane": DataplaneConfig,
+    }
     model = next((m for prefix, m in models.items() if path.name.startswith(prefix)), RrConfig)
     load_config(path, model)
 
