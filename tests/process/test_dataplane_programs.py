@@ -56,8 +56,8 @@ def test_config_check_lists_every_problem_at_its_place(tmp_path: Path) -> None:
 
 def test_whole_file_problems_come_once_fields_are_valid(tmp_path: Path) -> None:
     path = tmp_path / "dp.yaml"
-    fixed = {"table_size: 4096, seed: -1": "table_size: 4093, seed: 1", "colour: blue\n": "", "name: Web": "name: web",
-             "10.1.1.300": "10.1.1.1", '"::"': "127.0.0.1"}  # fmt: skip
+    fixed = {"table_size: 4096, seed: -1": "table_size: 4093, seed: 1", "colour: blue\n": "",
+             "name: Web": "name: web", "10.1.1.300": "10.1.1.1", '"::"': "127.0.0.1"}  # fmt: skip
     text = BAD
     for bad, good in fixed.items():
         text = text.replace(bad, good)
@@ -69,8 +69,8 @@ def test_whole_file_problems_come_once_fields_are_valid(tmp_path: Path) -> None:
         f"{path}: services[0].dscp: nft-dsr needs a DSCP value 1-31 per service",
         f"{path}: services[1].backends[1]: 10.0.0.1 is outside pod_networks (172.16.0.0/16)",
         f"{path}: services[1].dscp: nft-dsr needs a DSCP value 1-31 per service",
-        f"{path}: services[1].target_port: 8080: under direct server return the backend answers from the VIP's "
-        "own port 80; drop target_port or use nft-nat",
+        f"{path}: services[1].target_port: 8080: under direct server return the backend answers from "
+        "the VIP's own port 80; drop target_port or use nft-nat",
     ]
 
 
