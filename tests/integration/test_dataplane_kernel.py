@@ -58,7 +58,7 @@ def config(
                 "dscp": 10,
                 "kubernetes": {"namespace": "web", "service": "front", "port_name": "http"},
             },
-        ],  # fmt: skip
+        ],
         "kubernetes": {"server": kube.url},
         "status_file": str(status),
         "resync_interval": 0.5,

@@ -97,8 +97,8 @@ class Program:
             str(self.path),
         ]
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env={"LBROUTE_LOG_FORMAT": "json",
-                                         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})  # fmt: skip
+            env = {"LBROUTE_LOG_FORMAT": "json", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
 
     def rewrite(self, config: dict[str, Any]) -> None:
         """A new config, then SIGHUP."""
