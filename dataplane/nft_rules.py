@@ -26,20 +26,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lbroute.core.dataplane import Dataplane, ServiceSpec, ServiceTable
+from lbroute.core.dataplane import (
+    LB_TABLE,
+    NFT_FAMILY,
+    REALSERVER_TABLE,
+    Dataplane,
+    ServiceSpec,
+    ServiceTable,
+    buckets_map,
+)
 from lbroute.core.nftables import NftChain, NftMap, NftRule, NftTable
 
 from .config import DSCP_SECOND_CHANCE
 
-FAMILY = "ip"
-LB_TABLE = "lbroute_dataplane"
-REALSERVER_TABLE = "lbroute_realserver"
+FAMILY = NFT_FAMILY
+__all__ = ["FAMILY", "LB_TABLE", "REALSERVER_TABLE", "buckets_map", "dsr_table", "filled_maps", "nat_table",
+           "realserver_table", "second_chance_targets"]  # fmt: skip
 PIN_AFTER_CLOSE = 3  # seconds a pin lives on after the client's FIN or RST
 SECOND_CHANCE_MARK = 0x4C42  # conntrack mark of a flow this backend passes on ("LB")
-
-
-def buckets_map(name: str) -> str:
-    return f"{name}_buckets"
 
 
 def flows_map(name: str) -> str:

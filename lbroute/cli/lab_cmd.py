@@ -13,6 +13,8 @@ import sys
 from typing import Any
 
 from lbroute.lab import traffic
+from lbroute.lab.dataplane import DRIVERS as DATAPLANE_DRIVERS
+from lbroute.lab.dataplane import MAX_BACKENDS, Backends
 from lbroute.lab.errors import LabError
 from lbroute.lab.lab import Lab, Progress
 from lbroute.lab.scenario import Scenario
@@ -56,8 +58,29 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="graceful restart between router and RRs with this restart time; 0 for none "
         "(default: 30 with one RR, none with two)",
     )
+    up.add_argument(
+        "--dataplane",
+        choices=DATAPLANE_DRIVERS,
+        default="",
+        help="the seed's whole system: lbroute-dataplane in every LB pod with this driver, and "
+        "backend (web) pods behind a web node (default: each LB pod answers itself)",
+    )
+    up.add_argument(
+        "--backends",
+        type=bounded_int(1, MAX_BACKENDS),
+        default=3,
+        metavar="N",
+        help=f"with --dataplane: backend pods at start (1 to {MAX_BACKENDS}, default %(default)s)",
+    )
     _timeout(up, "for the router's FIB to converge")
     up.set_defaults(handler=run_up)
+
+    backends = lab.add_parser("backends", help="set the data plane's backends and wait for every LB's table")
+    backends.add_argument(
+        "count", type=bounded_int(1, MAX_BACKENDS), metavar="N", help="backends web1..webN from now on"
+    )
+    _timeout(backends, "for every LB's kernel to hold the new table")
+    backends.set_defaults(handler=run_backends)
 
     scale = lab.add_parser("scale", help="change the number of LBs and wait for the FIB to follow")
     scale.add_argument(
@@ -102,7 +125,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         health.append(p)
 
     demo = lab_demo.add_parser(lab)
-    for p in (up, scale, status, probe, restart, down, *health, demo):
+    for p in (up, scale, backends, status, probe, restart, down, *health, demo):
         p.add_argument(
             "--prefix",
             type=lab_name,
@@ -139,7 +162,10 @@ def run_up(args: argparse.Namespace) -> int:
     services = tuple(parse_service(s) for s in args.service) or (Service("web", DEFAULT_VIP),)
     topo = Topology(args.prefix, args.lbs, services, args.rrs)
     lab = Lab(args.prefix, progress=None if args.json else progress(f"lab {args.prefix} up"))
-    seconds = lab.up(topo, Scenario(graceful_restart=args.graceful_restart), timeout=args.timeout)
+    scenario = Scenario(
+        graceful_restart=args.graceful_restart, dataplane=args.dataplane, backends=args.backends
+    )
+    seconds = lab.up(topo, scenario, timeout=args.timeout)
     report = {"prefix": args.prefix, "lbs": args.lbs, "rrs": args.rrs, "seconds": round(seconds, 3)}
     if args.json:
         print_json({**report, "router_fib": _fib_json(lab)})
@@ -164,6 +190,19 @@ def run_scale(args: argparse.Namespace) -> int:
         return 0
     print(f"lab {args.prefix} scaled to {args.lbs} LBs; router FIB followed in {seconds:.2f}s")
     print_fib(lab)
+    return 0
+
+
+def run_backends(args: argparse.Namespace) -> int:
+    lab = _up(args.prefix)
+    lab.set_backends(Backends(tuple(range(1, args.count + 1))), timeout=args.timeout)
+    room = lab.dataplane
+    assert room is not None
+    table = room.backends().table()
+    if args.json:
+        print_json({"prefix": args.prefix, "backends": room.backends().addresses(), "buckets": len(table)})
+        return 0
+    print(f"lab {args.prefix}: {args.count} backends; every LB's kernel holds the new table")
     return 0
 
 

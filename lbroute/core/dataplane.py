@@ -12,12 +12,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import maglev
 
 STATUS_VERSION = 1
+# the nftables table each side keeps (and touches nothing else): the LB pod's, the backend's
+NFT_FAMILY = "ip"
+LB_TABLE = "lbroute_dataplane"
+REALSERVER_TABLE = "lbroute_realserver"
+
+
+def buckets_map(service: str) -> str:
+    """The nftables map holding ``service``'s Maglev table, bucket -> backend."""
+    return f"{service}_buckets"
 
 
 @dataclass(frozen=True, order=True)
@@ -274,7 +283,3 @@ def gate(status: Status, service: str, *, now: float, max_age: float) -> tuple[b
     if found.ready < 1:
         return False, f"service {service!r} has no ready backend"
     return True, ""
-
-
-def with_spec(table: ServiceTable, spec: ServiceSpec) -> ServiceTable:
-    return replace(table, spec=spec)

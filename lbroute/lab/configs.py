@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import daemons
+from . import daemons, dataplane
 from .errors import LabError
 from .scenario import Scenario
 from .topology import ROUTER_IP, Node, Topology
@@ -97,8 +97,14 @@ def write_pod(directory: Path, topo: Topology, scenario: Scenario, node: Node) -
     if scenario.kube_api:  # explicit-peer mode: every session needs the key, some get a wrong one
         key = daemons.WRONG_MD5_KEY if scenario.md5_key_is_wrong(node.index) else daemons.LAB_MD5_KEY
         md5_file = daemons.write_private(lb_dir / "md5.key", key + "\n")
+    check = None
+    if scenario.dataplane:
+        # the data plane's own status gates the announcer (lbroute.lab.dataplane)
+        check = dataplane.announcer_check(lb_dir)
+        dataplane.write_pod_config(directory, topo, node, lb_dir, scenario.dataplane, scenario.backends)
     announcer_yaml = daemons.write_yaml(
-        lb_dir / "announcer.yaml", daemons.announcer_config(topo, node, lb_dir, md5_file=md5_file)
+        lb_dir / "announcer.yaml",
+        daemons.announcer_config(topo, node, lb_dir, md5_file=md5_file, check=check),
     )
     rendered = subprocess.run(
         daemons.render_exabgp_argv(announcer_yaml), capture_output=True, text=True, check=False

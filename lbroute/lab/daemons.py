@@ -145,11 +145,17 @@ ANNOUNCER_METRICS_PORT = 9473
 
 
 def announcer_config(
-    topo: Topology, node: Node, pod_dir: Path, *, md5_file: Path | None = None
+    topo: Topology,
+    node: Node,
+    pod_dir: Path,
+    *,
+    md5_file: Path | None = None,
+    check: dict[str, object] | None = None,
 ) -> dict[str, object]:
-    """The announcer's config for one LB pod; its ``exabgp`` part renders exabgp.conf too."""
+    """The announcer's config for one LB pod; its ``exabgp`` part renders exabgp.conf too.
+    ``check``: the services' health check (default: the responder's /healthz)."""
     announcer = VENV_BIN / "lbroute-announcer"
-    health = {"kind": "http", "url": f"http://{node.pod_ip}:80/healthz", **CHECK}
+    health = check or {"kind": "http", "url": f"http://{node.pod_ip}:80/healthz", **CHECK}
     return {
         "next_hop": node.ip,
         "services": [

@@ -26,6 +26,7 @@ from lbroute.kernel.ip import IpCommandError, list_netns
 from lbroute.polling import Timeout, eventually
 
 from . import configs, daemons, network, processes
+from .dataplane import Backends, DataplaneRoom
 from .errors import LabError
 from .expectations import Fib, expected_fib
 from .router import Router
@@ -121,6 +122,27 @@ class Lab:
         return Supervisor(self.state.processes, self.dir / "logs", self._save)
 
     @property
+    def dataplane(self) -> DataplaneRoom | None:
+        """The data-plane room of a lab built with one (``--dataplane``), else None."""
+        if not self.scenario.dataplane:
+            return None
+        return DataplaneRoom(
+            self.dir, self.topology, self.scenario.dataplane, self.supervisor, self._record_namespace
+        )
+
+    def set_backends(self, backends: Backends, *, timeout: float = 30.0) -> None:
+        """``lab backends``: the data plane's backends from now on (see lbroute.lab.dataplane)."""
+        room = self.dataplane
+        if room is None or not self.is_up():
+            raise LabError(
+                f"lab {self.prefix!r} has no data plane up; `lbroute lab up --dataplane nft-dsr` builds one"
+            )
+        with self._left_for_inspection("lab backends"):
+            room.set_backends(
+                backends, {n.index: configs.pod_dir(self.dir, n) for n in self.topology.nodes}, timeout
+            )
+
+    @property
     def router(self) -> Router:
         topo = self.topology
         rrs = frozenset(topo.rr_ip(j) for j in range(1, topo.rrs + 1))
@@ -171,6 +193,9 @@ class Lab:
             network.build_core(topo, self._record_namespace)
             for node in topo.nodes:
                 network.build_node(topo, node, self._record_namespace)
+            room = self.dataplane
+            if room is not None:
+                room.build(resolved.backends)  # the backends answer before any LB announces
             self._phase("namespaces built", started)
             self._start_core(topo, core)
             for node in topo.nodes:
@@ -206,6 +231,9 @@ class Lab:
             self._save()
             for node in added:
                 network.build_node(target, node, self._record_namespace)
+                room = self.dataplane
+                if room is not None:
+                    room.node_added(node)
             if added:
                 self._phase("namespaces built", started)
             for node in added:
@@ -437,7 +465,10 @@ class Lab:
             self.state.namespaces.remove(name)
 
     def _named_like_ours(self, ns: str) -> bool:
-        return re.fullmatch(rf"{re.escape(self.prefix)}-(net|router|rr\d*|node\d+|lb\d+)", ns) is not None
+        return (
+            re.fullmatch(rf"{re.escape(self.prefix)}-(net|router|rr\d*|node\d+|lb\d+|webnode|web\d+)", ns)
+            is not None
+        )
 
     def _gobgpd_record(self, who: str) -> ProcessRecord:
         record = self.state.processes.get(f"gobgpd-{who}")
@@ -475,6 +506,9 @@ class Lab:
             ],
             topo.lb_ns(node.index),
         )  # fmt: skip
+        room = self.dataplane
+        if room is not None:
+            room.start_pod(node, lb_dir)
         supervisor.spawn(
             f"exabgp-{lb}",
             daemons.exabgp_argv(lb_dir / "exabgp.conf"),
@@ -487,7 +521,7 @@ class Lab:
         lb = f"lb{node.index}"
         if f"exabgp-{lb}" in self.state.processes:
             self.drain(node)
-        for name in (f"exabgp-{lb}", f"responder-{lb}"):
+        for name in (f"exabgp-{lb}", f"responder-{lb}", f"dataplane-{lb}"):
             # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once
             self.supervisor.stop(name, forget=True)
         network.remove_node(topo, node, self._forget_namespace)
