@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +29,7 @@ import structlog
 
 from lbroute.core import maglev
 from lbroute.core.dataplane import LB_TABLE, NFT_FAMILY, Status, StatusUnreadable, buckets_map, parse_status
-from lbroute.kernel.ip import ip, sysctl
+from lbroute.kernel.ip import ip, netns_exec, sysctl
 from lbroute.kernel.nft import Nft
 from lbroute.polling import eventually
 
@@ -36,6 +38,7 @@ from .errors import LabError
 from .network import add_namespace, attach_to_bridge, delete_namespace, veth
 from .supervision import Supervisor
 from .topology import POD_RANGE, Node, Topology
+from .traffic import check_request
 
 log = structlog.get_logger()
 
@@ -277,7 +280,9 @@ class DataplaneRoom:
             self.write_pod(node, lb_dirs[node.index], backends)
             self._reload(f"dataplane-lb{node.index}")
         for k in backends.all:
-            if self.driver == "nft-dsr":
+            # one just started has the new config already (and a SIGHUP before its handler is
+            # in place would end it)
+            if self.driver == "nft-dsr" and k in before.all:
                 self._write_backend(k, backends)
                 self._reload(f"realserver-{web_name(k)}")
         self.wait_tables(backends, timeout)
@@ -333,3 +338,60 @@ class DataplaneRoom:
 
         eventually(check, timeout, interval=0.1, what="every LB's kernel holding the new table",
                    context=self.supervisor.logs_tail)  # fmt: skip
+
+
+def hold_during(
+    router_ns: str,
+    vip: str,
+    connections: int,
+    disruption: Callable[[], object],
+    *,
+    interval: float = 0.3,
+    rounds_after: int = 4,
+    timeout: float = 3.0,
+    seconds: float = 300.0,
+) -> tuple[dict[str, Any], object]:
+    """``connections`` held-open connections from ``router_ns`` to ``vip``; once all are open
+    and answered, ``disruption()`` runs; then ``rounds_after`` more rounds of pings, and the
+    loop's report (``lbroute.lab.held_connections``). The loop is ended on any failure."""
+    check_request(vip, connections)
+    with tempfile.TemporaryDirectory(prefix="lbroute-held-") as tmp:
+        work = Path(tmp)
+        argv = netns_exec(
+            router_ns, str(daemons.VENV_BIN / "python"), "-m", "lbroute.lab.held_connections", "--host", vip,
+            "--count", str(connections), "--interval", str(interval), "--timeout", str(timeout),
+            "--seconds", str(seconds), "--work", str(work),
+        )  # fmt: skip
+        loop = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+
+            def ready() -> None:
+                assert (work / "ready").exists(), "the connections are not all open yet"
+
+            eventually(ready, 60, what="the held connections open")
+            outcome = disruption()
+            done = _rounds(work)
+
+            def more_rounds() -> None:
+                assert _rounds(work) >= done + rounds_after, "not enough rounds since the disruption"
+
+            eventually(
+                more_rounds, rounds_after * (interval + timeout) + 30, what="rounds after the disruption"
+            )
+            (work / "stop").write_text("stop\n")
+            out, err = loop.communicate(timeout=2 * (interval + timeout) + 30)
+        finally:
+            if loop.poll() is None:
+                loop.kill()
+                loop.communicate()
+    if loop.returncode != 0:
+        raise LabError(f"held-connections loop failed: {err.strip()[-300:]}")
+    result: dict[str, Any] = json.loads(out)
+    return result, outcome
+
+
+def _rounds(work: Path) -> int:
+    try:
+        return int((work / "rounds").read_text() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
