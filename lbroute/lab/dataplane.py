@@ -268,8 +268,8 @@ class DataplaneRoom:
         """Make ``backends`` the set: new backends built and started first, every LB's and
         backend's config rewritten and reloaded (SIGHUP), then backends no longer listed ended
         and removed once every LB's kernel holds the new table."""
-        if len(backends.all) > MAX_BACKENDS or any(not 1 <= k <= MAX_BACKENDS for k in backends.all):
-            raise LabError(f"backends are web1..web{MAX_BACKENDS}")
+        if not backends.all or any(not 1 <= k <= MAX_BACKENDS for k in backends.all):
+            raise LabError(f"backends: at least one, among web1..web{MAX_BACKENDS}")
         before = self.backends()
         for k in backends.all:
             if k not in before.all:
@@ -285,7 +285,7 @@ class DataplaneRoom:
             if self.driver == "nft-dsr" and k in before.all:
                 self._write_backend(k, backends)
                 self._reload(f"realserver-{web_name(k)}")
-        self.wait_tables(backends, timeout)
+        self.wait_tables(backends, timeout, lb_dirs)
         for k in before.all:
             if k not in backends.all:
                 self._remove_backend(k)
@@ -326,14 +326,20 @@ class DataplaneRoom:
             return None
         return tuple(address for _, address in sorted(found.elements))
 
-    def wait_tables(self, backends: Backends, timeout: float, lbs: tuple[int, ...] | None = None) -> None:
-        """Until every LB's kernel holds the table of ``backends`` and says it is in sync."""
+    def wait_tables(self, backends: Backends, timeout: float, lb_dirs: dict[int, Path]) -> None:
+        """Until every LB's kernel holds the table of ``backends`` (with none ready: until every
+        LB's status says so; the kernel keeps the last table then)."""
         want = backends.table()
-        lbs = lbs if lbs is not None else tuple(n.index for n in self.topo.nodes)
+        name = service_name(self.topo.services[0].name)
 
         def check() -> None:
-            for lb in lbs:
-                held = self.kernel_buckets(lb, service_name(self.topo.services[0].name))
+            for lb, lb_dir in sorted(lb_dirs.items()):
+                if not backends.ready:
+                    status = self.status(lb_dir)
+                    service = status.service(name) if status else None
+                    assert service is not None and service.ready == 0, f"lb{lb} still has ready backends"
+                    continue
+                held = self.kernel_buckets(lb, name)
                 assert held == want, f"lb{lb}'s kernel holds another table ({len(held or ())} buckets)"
 
         eventually(check, timeout, interval=0.1, what="every LB's kernel holding the new table",

@@ -131,3 +131,32 @@ def metric(address: str, name: str, **labels: str) -> float:
         if key == (f"{name}{{{want}}}" if labels else name):
             return float(value)
     return 0.0
+
+
+def kernel_pins(netns: str, service: str = "web") -> dict[tuple[str, int], str]:
+    """The flows the kernel of LB ``netns`` has pinned (nft-dsr): (client, port) -> backend."""
+    import json
+
+    doc = json.loads(
+        Nft(netns=netns).run("-j", "list", "map", nft_rules.FAMILY, nft_rules.LB_TABLE, f"{service}_flows")
+    )
+    out: dict[tuple[str, int], str] = {}
+    for item in doc["nftables"]:
+        for key, backend in item.get("map", {}).get("elem", []):
+            val = key["elem"]["val"] if "elem" in key else key
+            client, port = val["concat"]
+            out[(str(client), int(port))] = str(backend)
+    return out
+
+
+def kill_lb(lab: Any, lb: int, timeout: float = 30.0) -> None:
+    """LB ``lb`` dies at once (SIGKILL: no drain, no withdraw; its BGP session ends with the
+    process), the router lets go of it, then the lab removes what is left of it."""
+    import signal as signals
+
+    from lbroute.lab.topology import Node
+
+    for name in (f"exabgp-lb{lb}", f"dataplane-lb{lb}"):
+        lab.supervisor.stop(name, sig=signals.SIGKILL, grace=2.0)
+    lab.router.wait_fib_without(Node(lb).ip, timeout, what=f"lb{lb} out of the router's FIB")
+    lab.scale(lb - 1, timeout=timeout)
