@@ -88,3 +88,13 @@ def newest_two(
     ) and len(newest.tables) == len(latest.tables):
         return history[0], latest
     return newest, latest
+
+
+def before_joining(table: ServiceTable, me: str) -> ServiceTable | None:
+    """The table the LBs held before ``me`` joined, for a backend with no older table of its
+    own: one that starts and finds itself ready already joined just now (under Kubernetes its
+    agent usually sees the table without it first, while its pod is not ready yet)."""
+    if me not in table.backends or len(table.backends) < 2:
+        return None
+    others = [Endpoint(b) for b in table.backends if b != me]
+    return next_table(table.spec, others, None, table.size, table.seed)

@@ -77,7 +77,10 @@ class Realserver:
         self.history = desired.newest_two(self.history, latest)
         before, newest = self.history
         assert newest is not None
-        pairs = [(t, before.table(t.spec.name) if before else None) for t in newest.tables]
+        pairs = [
+            (t, before.table(t.spec.name) if before else desired.before_joining(t, self.me))
+            for t in newest.tables
+        ]
         return nft_rules.realserver_table(self.me, pairs, second_chance=self.cfg.second_chance)
 
     def converge(self) -> bool:

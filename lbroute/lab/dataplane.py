@@ -116,9 +116,12 @@ def controller_config(
     }
 
 
-def realserver_config(topo: Topology, k: int, backends: Backends) -> dict[str, Any]:
+def realserver_config(
+    topo: Topology, k: int, backends: Backends, *, second_chance: bool = True
+) -> dict[str, Any]:
     return {
         "address": web_ip(k),
+        "second_chance": second_chance,
         "pod_networks": [str(POD_RANGE)],
         "maglev": {"table_size": TABLE_SIZE, "seed": SEED},
         "services": _services(topo, backends),
@@ -200,7 +203,24 @@ class DataplaneRoom:
         )
 
     def _write_backend(self, k: int, backends: Backends) -> Path:
-        return daemons.write_yaml(self.dir / f"{web_name(k)}.yaml", realserver_config(self.topo, k, backends))
+        config = realserver_config(self.topo, k, backends, second_chance=self.second_chance)
+        return daemons.write_yaml(self.dir / f"{web_name(k)}.yaml", config)
+
+    @property
+    def second_chance(self) -> bool:
+        return not (self.dir / "no-second-chance").exists()
+
+    def set_second_chance(self, on: bool) -> None:
+        """Turn the backends' second chance on or off (nft-dsr), for a test of what it does."""
+        flag = self.dir / "no-second-chance"
+        if on:
+            flag.unlink(missing_ok=True)
+        else:
+            flag.write_text("the backends pass on no packet (lbroute.lab.dataplane)\n")
+        backends = self.backends()
+        for k in backends.all:
+            self._write_backend(k, backends)
+            self._reload(f"realserver-{web_name(k)}")
 
     # --- building ------------------------------------------------------------------------------
 

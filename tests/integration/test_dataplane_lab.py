@@ -102,3 +102,38 @@ def test_the_vip_is_withdrawn_only_when_no_backend_is_ready(make_lab: LabFactory
 
 def _fib_is(lab: Lab, hops: set[str]) -> None:
     assert lab.router_fib() == {f"{VIP}/32": frozenset(hops)}, lab.router_fib()
+
+
+@pytest.mark.parametrize("second_chance", [True, False])
+def test_the_second_chance_keeps_flows_a_backend_change_and_an_lb_leaving_moved(
+    make_lab: LabFactory, second_chance: bool
+) -> None:
+    """A backend joins while connections are held (each LB keeps its flows pinned), then an LB
+    drains: its flows reach LBs that never pinned them and take the new table, so those whose
+    bucket went to the new backend arrive where they have no socket. The new backend passes
+    each such packet to the bucket's owner before, who has the connection."""
+    lab = make_lab(lbs=3, dataplane="nft-dsr", backends=3)
+    room = lab.dataplane
+    assert room is not None
+    if not second_chance:
+        room.set_second_chance(False)
+        eventually(lambda: _second_chance_chains(lab, 3, present=False), 10, what="no second chance")
+
+    def join_then_drain() -> None:
+        lab.set_backends(Backends((1, 2, 3, 4)))
+        lab.scale(2)
+
+    result = hold(lab, join_then_drain)
+    if second_chance:
+        assert result["lost"] == 0, result
+    else:
+        assert 0 < int(result["lost"]) < HELD // 3, result  # type: ignore[call-overload]
+        assert set(result["reasons"]) == {"reset"}, result  # type: ignore[arg-type]
+
+
+def _second_chance_chains(lab: Lab, backends: int, *, present: bool) -> None:
+    from lbroute.kernel.nft import Nft
+
+    for k in range(1, backends + 1):
+        observed = Nft(netns=f"{lab.prefix}-web{k}").read("ip", "lbroute_realserver", [])
+        assert observed is not None and (observed.chain("second_chance") is not None) is present, k

@@ -198,3 +198,13 @@ def test_the_second_chance_goes_to_the_owner_before_or_the_owner_now() -> None:
     assert me not in targets.values()
     gone = dict(nft_rules.second_chance_targets(me, three, two, {me}))
     assert gone == {}
+
+
+def test_a_backend_without_an_older_table_takes_the_one_before_it_joined() -> None:
+    from dataplane.desired import before_joining
+
+    joined = next_table(WEB, THREE, None, 251, 7)
+    before = before_joining(joined, "172.16.3.10")
+    assert before is not None and before.buckets == next_table(WEB, THREE[:2], None, 251, 7).buckets
+    assert before_joining(joined, "172.16.9.9") is None  # not in the table: nothing to assume
+    assert before_joining(next_table(WEB, THREE[:1], None, 251, 7), "172.16.1.10") is None
