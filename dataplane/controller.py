@@ -190,7 +190,8 @@ class Controller:
             self.driver.name,
             dp,
             now=self.clock(),
-            synced=self.sources.synced,
+            synced=self.sources.listed,
+            stale=self.sources.stale,
             in_sync=self.in_sync,
             generation=self.generation,
             error=self.error,
@@ -204,7 +205,7 @@ class Controller:
             self.metrics.record(self.good)
         self.metrics.generation.set(self.generation)
         self.metrics.in_sync.set(1 if self.in_sync else 0)
-        self.metrics.synced.set(1 if status.synced else 0)
+        self.metrics.synced.set(1 if status.synced and not status.stale else 0)
         self.metrics.reconcile_seconds.observe(time.monotonic() - started)
         if self.cfg.status_file:
             try:

@@ -81,11 +81,15 @@ class Sources:
             informer.stop()
 
     @property
-    def synced(self) -> bool:
-        """Every watched service listed, and no watch failing right now."""
+    def listed(self) -> bool:
+        """Every watched service listed at least once (static ones always are)."""
         with self._lock:
-            listed = all(name in self._listed for name in self.informers)
-        return listed and all(i.synced for i in self.informers.values())
+            return all(name in self._listed for name in self.informers)
+
+    @property
+    def stale(self) -> bool:
+        """A watch is failing right now: its last list stands (fail static)."""
+        return not all(i.synced for i in self.informers.values())
 
     def endpoints(self, service: ServiceConfig) -> list[Endpoint] | None:
         static = static_endpoints(service)

@@ -155,8 +155,9 @@ class ServiceStatus:
 class Status:
     """What ``lbroute-dataplane`` last knew, written after every reconcile.
 
-    ``synced``: the backend source has answered (the first list is in, and the watch is not
-    failing: a stale list stands, fail static, but says so). ``in_sync``: the kernel's table
+    ``synced``: every backend source has answered at least once (the first list is in).
+    ``stale``: a watch is failing right now; the last list stands (fail static), and says so.
+    ``in_sync``: the kernel's table
     was read back and equals the last table the controller stands behind (a new one that
     failed to load leaves the last good one, which is still what it stands behind, and
     ``error`` says why). ``generation`` counts the tables loaded since the controller started.
@@ -171,6 +172,7 @@ class Status:
     error: str = ""
     pid: int = 0
     problems: tuple[str, ...] = field(default=())
+    stale: bool = False
 
     def service(self, name: str) -> ServiceStatus | None:
         return next((s for s in self.services if s.name == name), None)
@@ -187,6 +189,7 @@ def status_of(
     error: str = "",
     pid: int = 0,
     problems: Iterable[str] = (),
+    stale: bool = False,
 ) -> Status:
     services = tuple(
         ServiceStatus(
@@ -194,7 +197,7 @@ def status_of(
         )
         for t in dataplane.tables
     )
-    return Status(driver, now, synced, in_sync, generation, services, error, pid, tuple(problems))
+    return Status(driver, now, synced, in_sync, generation, services, error, pid, tuple(problems), stale)
 
 
 def status_json(status: Status) -> str:
@@ -203,6 +206,7 @@ def status_json(status: Status) -> str:
         "driver": status.driver,
         "written_at": status.written_at,
         "synced": status.synced,
+        "stale": status.stale,
         "in_sync": status.in_sync,
         "generation": status.generation,
         "error": status.error,
@@ -257,6 +261,7 @@ def parse_status(text: str) -> Status:
             error=str(raw.get("error", "")),
             pid=int(raw.get("pid", 0)),
             problems=tuple(str(p) for p in raw.get("problems", ())),
+            stale=bool(raw.get("stale", False)),
         )
     except StatusUnreadable:
         raise
@@ -265,9 +270,10 @@ def parse_status(text: str) -> Status:
 
 
 def gate(status: Status, service: str, *, now: float, max_age: float) -> tuple[bool, str]:
-    """The announcer's ``dataplane`` check: pass only when the controller has synced, the
-    kernel holds the table it stands behind, the status is fresh, and ``service`` has a
-    ready backend. Returns ``(ok, reason)``; the reason names the first thing that failed."""
+    """The announcer's ``dataplane`` check: pass only when the controller has synced (listed
+    its backends once; a watch failing later is fail static, not a failure), the kernel holds
+    the table it stands behind, the status is fresh, and ``service`` has a ready backend.
+    Returns ``(ok, reason)``; the reason names the first thing that failed."""
     age = now - status.written_at
     if age > max_age:
         return False, f"status is {age:.1f}s old (more than {max_age:g}s): is lbroute-dataplane running?"

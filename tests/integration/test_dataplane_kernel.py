@@ -133,12 +133,15 @@ def test_endpoint_slices_reach_the_kernel_and_bad_input_keeps_the_last_good_tabl
             kube.put("endpointslices", slice_(*THREE))
             eventually(lambda: _holds(ns, want), 10, what="three backends again", context=program.logs)
             kube.go_down()
-            eventually(lambda: _synced(status_file, False), 20, what="the outage seen", context=program.logs)
-            assert kernel_buckets(ns) == want and read_status(status_file).in_sync
+            eventually(lambda: _stale(status_file, True), 20, what="the outage seen", context=program.logs)
+            s = read_status(status_file)
+            assert kernel_buckets(ns) == want and s.in_sync and s.synced
+            # fail static: an API server blinking does not withdraw the VIP
+            assert gate(s, "web", now=s.written_at, max_age=5) == (True, "")
             kube.come_back()
             # the informer counts itself synced at its next list or event
             kube.put("endpointslices", slice_(*THREE))
-            eventually(lambda: _synced(status_file, True), 30, what="synced again", context=program.logs)
+            eventually(lambda: _stale(status_file, False), 30, what="synced again", context=program.logs)
         finally:
             assert program.stop() == 0, program.logs()
         # stopping leaves the table: the pod keeps forwarding through its drain
@@ -158,8 +161,8 @@ def _ready(path: Path, n: int) -> None:
     assert web is not None and web.ready == n, web
 
 
-def _synced(path: Path, synced: bool) -> None:
-    assert read_status(path).synced is synced
+def _stale(path: Path, stale: bool) -> None:
+    assert read_status(path).stale is stale
 
 
 def test_a_controller_the_kernel_refuses_keeps_the_last_good_table_and_fails_the_gate(

@@ -88,6 +88,7 @@ def test_a_status_that_is_not_one_is_refused(text: str, why: str) -> None:
         ({}, 3, 101.0, True, ""),
         ({}, 3, 200.0, False, "old"),
         ({"synced": False}, 3, 101.0, False, "not synced"),
+        ({"stale": True}, 3, 101.0, True, ""),  # a watch failing after the first list: fail static
         ({"in_sync": False, "error": "nft: refused"}, 3, 101.0, False, "nft: refused"),
         ({}, 0, 101.0, False, "no ready backend"),
     ],
