@@ -15,6 +15,7 @@ from typing import Any
 
 from pyroute2.ipvs import IPVS, IPVSDest, IPVSService
 from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST
+from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.generic import ipvs as genl
 
 from .ipvs_plan import IpvsDest, IpvsOp, IpvsService, IpvsState
@@ -74,16 +75,25 @@ def _attr(msg: Any, name: str) -> Any:
 
 
 class IpvsKernel:
-    """IPVS in the caller's namespace. Every call may raise ``OSError`` (no IPVS: the
-    generic-netlink family is missing) or pyroute2's ``NetlinkError``."""
+    """IPVS in the caller's namespace. Every call raises ``OSError`` when the kernel refuses
+    (pyroute2's ``NetlinkError`` carries the errno); with no IPVS at all, already here."""
 
     def __init__(self) -> None:
-        self._sock = IPVS()
+        try:
+            self._sock = IPVS()
+        except NetlinkError as err:
+            raise OSError(err.code, f"no IPVS here (the kernel lacks CONFIG_IP_VS?): {err}") from None
 
     def close(self) -> None:
         self._sock.close()
 
     def observe(self) -> IpvsState:
+        try:
+            return self._observe()
+        except NetlinkError as err:
+            raise OSError(err.code, str(err)) from None
+
+    def _observe(self) -> IpvsState:
         out = []
         for raw in self._sock.service("dump"):
             svc = IPVSService.from_message(raw)
@@ -111,6 +121,12 @@ class IpvsKernel:
         set_sloppy_tcp(on)
 
     def apply(self, ops: Sequence[IpvsOp]) -> None:
+        try:
+            self._apply(ops)
+        except NetlinkError as err:
+            raise OSError(err.code, str(err)) from None
+
+    def _apply(self, ops: Sequence[IpvsOp]) -> None:
         for op in ops:
             kind = op.verb.split("-")[0]
             command = {"add": "add", "set": "set", "del": "del"}[kind]

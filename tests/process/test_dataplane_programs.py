@@ -159,3 +159,14 @@ def test_render_keepalived_refuses_backends_it_cannot_know(tmp_path: Path) -> No
     result = run("dataplane.main", "render-keepalived", "--config", str(cfg))
     assert result.returncode == 2
     assert "take backends from Kubernetes" in result.stderr and result.stdout == ""
+
+
+def test_the_ipvs_driver_on_a_kernel_without_ipvs_says_so_and_exits_1(tmp_path: Path) -> None:
+    """This kernel has no IPVS: the driver's socket cannot bind its netlink family. Nothing
+    is changed anywhere (the socket only asks)."""
+    cfg = tmp_path / "dp.yaml"
+    cfg.write_text(shipped("dataplane.yaml", tmp_path).replace("driver: nft-dsr", "driver: ipvs"))
+    result = run("dataplane.main", "run", "--config", str(cfg), timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "the ipvs driver cannot start here: " in result.stderr and "CONFIG_IP_VS" in result.stderr
