@@ -7,7 +7,7 @@ BIN         := $(VENV)/bin
 STUBS       := lbroute/gobgp/apipb/__init__.py
 LAB_PREFIX  ?= lbr
 
-.PHONY: demo test setup deps venv stubs lint unit process integration bench bench-rr bench-restart bench-cli bench-announcer clean lab-down
+.PHONY: demo test setup deps venv stubs lint unit process integration bench bench-rr bench-restart bench-cli bench-announcer bench-dataplane bench-dataplane-throughput clean lab-down
 
 demo: setup
 	$(BIN)/lbroute lab demo --prefix $(LAB_PREFIX)
@@ -59,6 +59,12 @@ bench-cli: setup
 
 bench-announcer: setup
 	$(BIN)/python -m benchmarks.announcer --prefix $(LAB_PREFIX)
+
+bench-dataplane: setup
+	$(BIN)/python -m benchmarks.dataplane_held --prefix $(LAB_PREFIX)
+
+bench-dataplane-throughput: setup
+	$(BIN)/python -m benchmarks.dataplane_throughput --prefix $(LAB_PREFIX)
 
 lab-down:
 	$(BIN)/lbroute lab down --prefix $(LAB_PREFIX)
