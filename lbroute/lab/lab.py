@@ -401,6 +401,11 @@ class Lab:
             raise LabError(f"lab {self.prefix!r} is not up")
         if not 1 <= lb <= self.state.lbs:
             raise LabError(f"lb{lb} does not exist; the lab has lb1..lb{self.state.lbs}")
+        if self.scenario.dataplane:
+            raise LabError(
+                "with --dataplane the announcers check the data plane, not the responder: "
+                "`lbroute lab backends N` changes what they see"
+            )
         path = configs.pod_dir(self.dir, Node(lb)) / "health"
         if mode == "ok":
             path.unlink(missing_ok=True)
