@@ -134,6 +134,11 @@ def test_the_rendered_keepalived_config_passes_config_test(tmp_path: Path) -> No
     assert keepalived_config_test(out).returncode != 0
 
 
+def test_the_golden_keepalived_config_passes_config_test() -> None:
+    checked = keepalived_config_test(Path(__file__).parents[1] / "unit" / "golden" / "keepalived.conf")
+    assert checked.returncode == 0, checked.stderr
+
+
 def test_render_keepalived_never_overwrites_a_file_it_did_not_write(tmp_path: Path) -> None:
     cfg = tmp_path / "dp.yaml"
     cfg.write_text(
