@@ -50,7 +50,7 @@ WEB_GATEWAY = "172.16.200.1"
 TABLE_SIZE = 4093
 SEED = 0x5EED
 RESYNC = 1.0
-STATUS_MAX_AGE = 3.0
+STATUS_MAX_AGE = 10.0  # a controller restart (use_driver, an upgrade) takes seconds on a loaded machine
 METRICS_PORT = 9474
 DSCP_BASE = 10
 
