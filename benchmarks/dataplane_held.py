@@ -55,6 +55,7 @@ def run_driver(driver: str, prefix: str, runs: int, connections: int) -> dict[st
     lab = Lab(prefix, DEFAULT_STATE_ROOT)
     lost: dict[str, list[int]] = {c: [] for c in CHANGES}
     lost["not_opened"] = []
+    lost["backend remove: lost on the backends that stay"] = []
     try:
         lab.up(Topology(prefix, 3), Scenario(dataplane=driver, backends=3), timeout=60)
         for run in range(runs):
@@ -65,6 +66,9 @@ def run_driver(driver: str, prefix: str, runs: int, connections: int) -> dict[st
                 result, _ = hold_during(lab.topology.router_ns, VIP, connections, change)
                 lost[what].append(int(result["lost"]))
                 lost["not_opened"].append(int(result["failed_to_open"]))
+                if what == "backend remove":
+                    elsewhere = sum(v["lost"] for k, v in result["by_backend"].items() if k != "web4")
+                    lost["backend remove: lost on the backends that stay"].append(elsewhere)
                 lost_now = f"{result['lost']} of {connections} lost {result['reasons']}"
                 print(f"{driver} run {run + 1} {what}: {lost_now}", flush=True)
     finally:
