@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any, NoReturn
 
 import structlog
@@ -85,6 +86,7 @@ def seconds(text: str) -> float:
 
 def _parser() -> argparse.ArgumentParser:
     parser = Parser(prog="lbroute-announcer", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('lbroute')}")
     parser.add_argument("--log-level", default=None, choices=LOG_LEVELS)
     sub = parser.add_subparsers(dest="command", required=True)
     run_p = sub.add_parser("run", help="act as exabgp's API process")

@@ -15,6 +15,7 @@ import math
 import signal
 import sys
 import threading
+from importlib.metadata import version
 
 import structlog
 
@@ -48,6 +49,7 @@ def _seconds(text: str) -> float:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lbroute-rr", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('lbroute')}")
     parser.add_argument("--log-level", type=str.lower, choices=logs.LEVELS, default=None)
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("config", help="config commands").add_subparsers(dest="config_cmd", required=True)

@@ -18,7 +18,7 @@ from lbroute.lab.dataplane import MAX_BACKENDS, Backends
 from lbroute.lab.errors import LabError
 from lbroute.lab.lab import Lab, Progress
 from lbroute.lab.scenario import Scenario
-from lbroute.lab.topology import DEFAULT_VIP, MAX_LBS, Service, Topology, parse_service
+from lbroute.lab.topology import DEFAULT_VIP, MAX_LBS, VIP_POOL, VIP_POOL6, Service, Topology, parse_service
 
 from . import lab_demo
 from .argtypes import bounded_int, bounded_seconds, lab_name, lb_name, restart_time
@@ -48,7 +48,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         action="append",
         default=[],
         metavar="NAME=VIP[@LB,..]",
-        help=f"a service VIP and the LBs serving it; repeatable (default: web={DEFAULT_VIP} on all)",
+        help=f"a service VIP (an IPv4 /32 in {VIP_POOL} or an IPv6 /128 in {VIP_POOL6}) and the LBs "
+        f"serving it; repeatable (default: web={DEFAULT_VIP} on all)",
     )
     up.add_argument(
         "--graceful-restart",
@@ -94,7 +95,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     probe = lab.add_parser("probe", help="send a bounded number of requests from the router to a VIP")
     probe.add_argument(
-        "--vip", default=DEFAULT_VIP.split("/")[0], help="a VIP of the lab (default %(default)s)"
+        "--vip",
+        default=DEFAULT_VIP.split("/")[0],
+        help="a VIP of the lab, IPv4 or IPv6 (default %(default)s)",
     )
     probe.add_argument(
         "--count",

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import ipaddress
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from lbroute.core.bgp import Family
 from lbroute.core.rib import FibRoute, Path
 from lbroute.core.session import Session
 from lbroute.gobgp.client import GobgpClient
@@ -28,7 +30,7 @@ from lbroute.gobgp.errors import GobgpError
 from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import IpCommandError
 from lbroute.lab.lab import Lab, running_labs
-from lbroute.lab.topology import VIP_POOL
+from lbroute.lab.topology import VIP_POOLS
 
 from .argtypes import lab_name, network, rpc_timeout, target, target_problem
 from .errors import TargetError
@@ -112,7 +114,7 @@ def add_target_args(
             type=network,
             metavar="CIDR",
             help="FIB routes inside this range are VIPs even if BGP has no path for them; "
-            "repeatable ($LBROUTE_VIP_POOL, comma-separated; --lab adds the lab's pool)",
+            "repeatable ($LBROUTE_VIP_POOL, comma-separated; --lab adds the lab's pools)",
         )
     g.add_argument(
         "--lab",
@@ -190,7 +192,7 @@ def lab_targets(lab: Lab, pools: list[str], timeout: float = DEFAULT_TIMEOUT) ->
     sockets = sorted(lab.dir.glob("rr*/gobgp.sock"), key=lambda s: (len(s.parent.name), s.parent.name))
     rrs = tuple(Daemon(s.parent.name, f"unix://{s}", "RR") for s in sockets)
     lab_router = Daemon("router", f"unix://{lab.socket('router')}", "router")
-    lab_pools = tuple(dict.fromkeys([str(VIP_POOL), *pools]))
+    lab_pools = tuple(dict.fromkeys([*(str(pool) for pool in VIP_POOLS), *pools]))
     return Targets(rrs, lab_router, lab.topology.router_ns, lab_pools, timeout, lab=lab.prefix)
 
 
@@ -207,7 +209,19 @@ def _checked(addresses: list[str], variable: str) -> list[str]:
 
 def read_paths(daemon: Daemon, timeout: float, *, prefixes: tuple[str, ...] = ()) -> list[Path]:
     with _talking_to(daemon, timeout) as client:
-        return client.list_paths(prefixes=prefixes, ordered=False)
+        return paths_of_both_families(client, prefixes)
+
+
+def paths_of_both_families(client: GobgpClient, prefixes: tuple[str, ...] = ()) -> list[Path]:
+    """IPv4 then IPv6 unicast paths (gobgpd lists one family per call); with ``prefixes``, only
+    the families they are of."""
+    out: list[Path] = []
+    for family, version in ((Family.IPV4_UNICAST, 4), (Family.IPV6_UNICAST, 6)):
+        mine = tuple(p for p in prefixes if ipaddress.ip_network(p, strict=False).version == version)
+        if prefixes and not mine:
+            continue
+        out += client.list_paths(family, prefixes=mine, ordered=False)
+    return out
 
 
 def read_sessions(daemon: Daemon, timeout: float) -> list[Session]:

@@ -34,7 +34,7 @@ from lbroute.gobgp.errors import GobgpError
 from .argtypes import positive_int, positive_seconds
 from .errors import TargetError
 from .output import print_json_line, timestamp
-from .targets import Daemon, add_target_args, resolve, unreachable
+from .targets import Daemon, add_target_args, paths_of_both_families, resolve, unreachable
 
 log = structlog.get_logger()
 
@@ -126,7 +126,7 @@ def _follow(daemon: Daemon, client: GobgpClient, watch: EventWatch, inbox: queue
                 if change is not None:
                     inbox.put(change)
             elif isinstance(report, PrefixesTouched):
-                paths = client.list_paths(prefixes=report.prefixes, ordered=False)
+                paths = paths_of_both_families(client, report.prefixes)
                 for prefix in report.prefixes:
                     touched = path_change(prefixes, daemon.name, prefix, paths, now)
                     if touched is not None:

@@ -1,8 +1,9 @@
 """The lab's config files on disk, all written before the first namespace or daemon exists.
 
-Rendering every pod's exabgp.conf runs the real ``lbroute-announcer`` over the config it
-will run with, so a service the announcer would refuse stops ``lab up`` here, with nothing
-built. Files holding an MD5 key are written 0600.
+Every pod's exabgp.conf is written by the real ``lbroute-announcer render-exabgp-config
+--output`` over the config it will run with, so a service the announcer would refuse
+stops ``lab up`` here, with nothing built, and the file is what a pod's would be (0600).
+Files holding an MD5 key are written 0600.
 """
 
 from __future__ import annotations
@@ -106,15 +107,15 @@ def write_pod(directory: Path, topo: Topology, scenario: Scenario, node: Node) -
         lb_dir / "announcer.yaml",
         daemons.announcer_config(topo, node, lb_dir, md5_file=md5_file, check=check),
     )
+    conf = lb_dir / "exabgp.conf"
     rendered = subprocess.run(
-        daemons.render_exabgp_argv(announcer_yaml), capture_output=True, text=True, check=False
+        daemons.render_exabgp_argv(announcer_yaml, conf), capture_output=True, text=True, check=False
     )
     if rendered.returncode != 0:
         # its own lines, one per problem; cut, in case one echoes a huge value whole
         lines = [line.removeprefix(f"{announcer_yaml}: ") for line in rendered.stderr.strip().splitlines()]
         problems = "; ".join(line[:300] for line in lines[-5:] if line)
         raise LabError(f"lbroute-announcer refused lb{node.index}'s config: {problems}")
-    text = rendered.stdout
-    if node.index == scenario.rogue_lb:
-        text = daemons.with_rogue_routes(text, node)
-    return daemons.write_private(lb_dir / "exabgp.conf", text)
+    if node.index == scenario.rogue_lb:  # the header stays: a later render still knows the file
+        daemons.write_private(conf, daemons.with_rogue_routes(conf.read_text(), node))
+    return conf

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from .scenario import rogue_routes
-from .topology import ASN, NODE_NET, POD_RANGE, ROUTER_IP, VIP_POOL, Node, Topology
+from .topology import ASN, NODE_NET, NODE_NET6, POD_RANGE, ROUTER_IP, VIP_POOLS, Node, Topology
 
 LAB_MD5_KEY = "lab-md5-key"
 WRONG_MD5_KEY = "not-the-lab-key"
@@ -70,14 +70,17 @@ def rr_config(
 ) -> dict[str, object]:
     """Dynamic neighbors from the pod range, or (``kube_api``) one MD5 peer per LB pod listed there.
 
+    The guard rails name both families' pools and node networks (the lab is dual-stack);
+    the sessions carry the families the lab's services need (``Topology.families``).
     ``graceful_restart``: the restart time the RR asks the router to keep its paths for; 0 for none.
     """
     group: dict[str, object] = {
         "name": "lb-speakers",
         "timers": {"hold_time": 3, "keepalive": 1},
-        "vip_pools": [str(VIP_POOL)],
-        "allowed_prefix_lengths": [32],
-        "node_networks": [str(NODE_NET)],
+        "families": list(topo.families),
+        "vip_pools": [str(pool) for pool in VIP_POOLS],
+        "allowed_prefix_lengths": [32, 128],
+        "node_networks": [str(NODE_NET), str(NODE_NET6)],
         "max_prefixes": 100,
     }
     if kube_api:
@@ -98,6 +101,7 @@ def rr_config(
         "neighbors": [
             {
                 "address": ROUTER_IP,
+                "families": list(topo.families),
                 "add_path_send_max": 255,
                 "passive": True,
                 **({"graceful_restart": {"restart_time": graceful_restart}} if graceful_restart else {}),
@@ -128,7 +132,8 @@ def router_config(
         "listen_addresses": [ROUTER_IP],
         # active: the RRs are passive towards us, one side of each session must connect
         "neighbors": [
-            {"address": topo.rr_ip(j), "add_path_receive": True, **gr} for j in range(1, topo.rrs + 1)
+            {"address": topo.rr_ip(j), "families": list(topo.families), "add_path_receive": True, **gr}
+            for j in range(1, topo.rrs + 1)
         ],
         "zebra": {"url": f"unix:{zserv}", "version": 6, "software_name": "frr8.2"},
         "resync_interval": resync,
@@ -153,11 +158,15 @@ def announcer_config(
     check: dict[str, object] | None = None,
 ) -> dict[str, object]:
     """The announcer's config for one LB pod; its ``exabgp`` part renders exabgp.conf too.
-    ``check``: the services' health check (default: the responder's /healthz)."""
+
+    IPv4 VIPs go out via the node's IPv4 address, IPv6 VIPs via its IPv6 one, both over
+    the one IPv4 session to each RR. ``check``: the services' health check (default: the
+    responder's /healthz)."""
     announcer = VENV_BIN / "lbroute-announcer"
     health = check or {"kind": "http", "url": f"http://{node.pod_ip}:80/healthz", **CHECK}
     return {
         "next_hop": node.ip,
+        "next_hop6": node.ip6,
         "services": [
             {"name": s.name, "vips": [s.vip], "check": health}
             for s in topo.services
@@ -177,14 +186,19 @@ def announcer_config(
             "local_address": node.pod_ip,
             "asn": ASN,
             "hold_time": 3,
+            "families": [family.replace("-", " ") for family in topo.families],  # exabgp's spelling
             "announcer_command": f"{announcer} run --config {pod_dir / 'announcer.yaml'}",
         },
     }
 
 
-def render_exabgp_argv(announcer_cfg: Path) -> list[str]:
-    """The same renderer a pod runs: ``lbroute-announcer render-exabgp-config``."""
-    return [str(VENV_BIN / "lbroute-announcer"), "render-exabgp-config", str(announcer_cfg)]
+def render_exabgp_argv(announcer_cfg: Path, output: Path) -> list[str]:
+    """The same renderer, and the same writer, a pod runs: ``lbroute-announcer
+    render-exabgp-config --output`` (0600, replacing only a file it wrote)."""
+    return [
+        str(VENV_BIN / "lbroute-announcer"), "render-exabgp-config", str(announcer_cfg),
+        "--output", str(output),
+    ]  # fmt: skip
 
 
 def with_rogue_routes(conf: str, node: Node) -> str:

@@ -429,7 +429,9 @@ class Lab:
             # the pod still goes away (exabgp's Cease withdraws), just not gracefully: say so
             log.warning("lab.drain.failed", target=f"lb{node.index}", error=result.stderr.strip()[-300:])
 
-        self.router.wait_fib_without(node.ip, timeout, what=f"lb{node.index} leaving the router's FIB")
+        self.router.wait_fib_without(
+            frozenset({node.ip, node.ip6}), timeout, what=f"lb{node.index} leaving the router's FIB"
+        )
         log.info("lab.drained", target=f"lb{node.index}", nexthop=node.ip)
 
     # --- inside -------------------------------------------------------------------------------

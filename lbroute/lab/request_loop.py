@@ -19,7 +19,8 @@ MAX_REQUESTS = 10_000
 
 def request(host: str, port: int, timeout: float) -> str:
     with socket.create_connection((host, port), timeout=timeout) as conn:
-        conn.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+        name = f"[{host}]" if ":" in host else host  # an IPv6 address is bracketed in Host
+        conn.sendall(f"GET / HTTP/1.0\r\nHost: {name}\r\n\r\n".encode())
         data = b""
         while chunk := conn.recv(4096):
             data += chunk

@@ -1,8 +1,9 @@
 """The LB pod's stand-in data plane: answers every HTTP request with the LB's name.
 
-Runs inside the pod's namespace, bound to the VIP's port; enough to see which LB the
-router's ECMP hash picked for each flow. ``/healthz`` is what the announcer's health
-check asks; ``lbroute lab break|heal|flap`` steer it through a small file:
+Runs inside the pod's namespace, bound to the VIPs' port on one dual-stack socket (IPv4
+and IPv6 VIPs alike); enough to see which LB the router's ECMP hash picked for each flow.
+``/healthz`` is what the announcer's health check asks; ``lbroute lab break|heal|flap``
+steer it through a small file:
 
     no file or "ok"   200
     "fail"            503
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -61,16 +63,24 @@ def make_handler(name: str, health: HealthSwitch) -> type[BaseHTTPRequestHandler
     return Handler
 
 
+class DualStackServer(ThreadingHTTPServer):
+    """Listens on ``[::]`` with IPV6_V6ONLY off: IPv4 clients arrive as ::ffff:a.b.c.d."""
+
+    address_family = socket.AF_INET6
+
+    def server_bind(self) -> None:
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", required=True)
     parser.add_argument("--port", type=int, default=80)
-    parser.add_argument("--bind", default="0.0.0.0")
     parser.add_argument("--health-file", type=Path, default=None)
     args = parser.parse_args(argv)
-    server = ThreadingHTTPServer(
-        (args.bind, args.port), make_handler(args.name, HealthSwitch(args.health_file))
-    )
+    # inside the pod's own namespace, whose only addresses are the pod's and its VIPs
+    server = DualStackServer(("::", args.port), make_handler(args.name, HealthSwitch(args.health_file)))
     server.daemon_threads = True
     server.serve_forever()
     return 0

@@ -26,8 +26,8 @@ class Router:
         self.logs = logs
 
     def fib(self) -> Fib:
-        """VIP-pool routes in the router's kernel FIB: prefix -> gateways."""
-        return vip_routes(read_fib(self.netns, family="inet"))
+        """VIP-pool routes (IPv4 and IPv6) in the router's kernel FIB: prefix -> gateways."""
+        return vip_routes(read_fib(self.netns))
 
     def wait_fib(self, expected: Fib, timeout: float, *, what: str = "router FIB convergence") -> Fib:
         def check() -> Fib:
@@ -37,10 +37,12 @@ class Router:
 
         return eventually(check, timeout, what=what, context=self.logs)
 
-    def wait_fib_without(self, node_ip: str, timeout: float, *, what: str) -> None:
+    def wait_fib_without(self, node_ips: frozenset[str], timeout: float, *, what: str) -> None:
+        """Until no VIP route forwards on any of ``node_ips`` (a node's IPv4 and IPv6 address)."""
+
         def gone() -> None:
-            still = [p for p, hops in self.fib().items() if node_ip in hops]
-            assert not still, f"router FIB still sends {still} to {node_ip}"
+            still = sorted(p for p, hops in self.fib().items() if hops & node_ips)
+            assert not still, f"router FIB still sends {still} to {sorted(node_ips)}"
 
         eventually(gone, timeout, what=what, context=self.logs)
 

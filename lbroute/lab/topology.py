@@ -1,11 +1,15 @@
 """Names and addresses of the lab, computed from a few numbers. Pure: no I/O.
 
-    client/router 10.0.0.1 ─┐
-    route reflector 10.0.0.2 ┤ bridge "<prefix>-net" (its own namespace)
-    node i 10.0.0.(10+i) ────┘──veth── LB pod i 172.16.i.2 (VIPs on lo)
+    client/router   10.0.0.1       fd00::1       ─┐
+    route reflector 10.0.0.2       fd00::2       ─┤ bridge "<prefix>-net" (its own namespace)
+    node i          10.0.0.(10+i)  fd00::(10+i)  ─┘
+        └──veth── LB pod i  172.16.i.2  fd16:i::2  (VIPs on lo)
 
-The router and the RR reach the pod range through the nodes; each node routes the VIP
-pool to its pod. All of it lives in namespaces the lab creates.
+Dual-stack: every host has an IPv4 and an IPv6 address on the node network (the IPv6
+one written with the same digits). BGP runs over IPv4; IPv6 VIPs ride those sessions
+(ipv6-unicast) with the node's IPv6 address as next-hop. The router and the RR reach the
+pod range through the nodes; each node routes both VIP pools to its pod. All of it lives
+in namespaces the lab creates.
 """
 
 from __future__ import annotations
@@ -18,9 +22,13 @@ from lbroute.core.echo import shown
 
 ASN = 65021
 NODE_NET = ipaddress.ip_network("10.0.0.0/24")
+NODE_NET6 = ipaddress.ip_network("fd00::/64")
 POD_RANGE = ipaddress.ip_network("172.16.0.0/16")
 VIP_POOL = ipaddress.ip_network("10.1.0.0/16")
+VIP_POOL6 = ipaddress.ip_network("2001:db8:1::/48")
+VIP_POOLS = (VIP_POOL, VIP_POOL6)
 ROUTER_IP = "10.0.0.1"
+ROUTER_IP6 = "fd00::1"
 DEFAULT_VIP = "10.1.1.1/32"
 MAX_LBS = 64
 # a lab's name: it names namespaces (<prefix>-router: within the kernel's 15 characters) and
@@ -53,6 +61,14 @@ class Node:
         return str(NODE_NET.network_address + 10 + self.index)
 
     @property
+    def ip6(self) -> str:
+        return _ipv6_like(10 + self.index)
+
+    def next_hop_for(self, vip: str) -> str:
+        """The node's address of the VIP's family: what its LB announces the VIP with."""
+        return self.ip6 if _version(vip) == 6 else self.ip
+
+    @property
     def pod_ip(self) -> str:
         return f"172.16.{self.index}.2"
 
@@ -63,6 +79,14 @@ class Node:
     @property
     def pod_subnet(self) -> str:
         return f"172.16.{self.index}.0/24"
+
+    @property
+    def pod_ip6(self) -> str:
+        return f"fd16:{self.index}::2"
+
+    @property
+    def pod_gateway6(self) -> str:
+        return f"fd16:{self.index}::1"
 
 
 @dataclass(frozen=True)
@@ -102,6 +126,9 @@ class Topology:
     def rr_ip(self, j: int = 1) -> str:
         return str(NODE_NET.network_address + 1 + j)
 
+    def rr_ip6(self, j: int = 1) -> str:
+        return _ipv6_like(1 + j)
+
     @property
     def nodes(self) -> tuple[Node, ...]:
         return tuple(Node(i) for i in range(1, self.lbs + 1))
@@ -109,11 +136,19 @@ class Topology:
     def vips_of(self, lb: int) -> tuple[str, ...]:
         return tuple(s.vip for s in self.services if s.served_by(lb))
 
+    @property
+    def families(self) -> tuple[str, ...]:
+        """The address families BGP carries: IPv4 always, IPv6 when a service has an IPv6 VIP
+        (so an IPv4-only lab's sessions are what they always were)."""
+        six = any(_version(s.vip) == 6 for s in self.services)
+        return ("ipv4-unicast", "ipv6-unicast") if six else ("ipv4-unicast",)
+
     def expected_next_hops(self) -> dict[str, frozenset[str]]:
-        """What the router's FIB must hold once converged: VIP -> node IPs of its LBs."""
+        """What the router's FIB must hold once converged: VIP -> node addresses (of the VIP's
+        family) of its LBs."""
         out: dict[str, frozenset[str]] = {}
         for s in self.services:
-            hops = frozenset(n.ip for n in self.nodes if s.served_by(n.index))
+            hops = frozenset(n.next_hop_for(s.vip) for n in self.nodes if s.served_by(n.index))
             if hops:
                 out[s.vip] = hops
         return out
@@ -124,6 +159,20 @@ class Topology:
 
 def rr_name(j: int) -> str:
     return "rr" if j == 1 else f"rr{j}"
+
+
+def _ipv6_like(host: int) -> str:
+    """fd00::11 for host 11: the IPv6 address of the node network with the IPv4 one's digits."""
+    return str(ipaddress.ip_address(f"{NODE_NET6.network_address}{host}"))
+
+
+def _version(prefix: str) -> int:
+    return ipaddress.ip_network(prefix).version
+
+
+def in_vip_pools(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    """Whether ``network`` (a VIP or an address as /32, /128) lies in one of the lab's VIP pools."""
+    return any(network.version == pool.version and network.subnet_of(pool) for pool in VIP_POOLS)  # type: ignore[arg-type]
 
 
 def check_prefix(prefix: str) -> str:
@@ -161,8 +210,9 @@ def service_problems(services: tuple[Service, ...]) -> list[str]:
 
 
 def parse_service(text: str) -> Service:
-    """``NAME=VIP[@LB,LB...]``, e.g. ``api=10.1.2.1/32@1,2``. The name's own rules are the
-    announcer's, checked when the lab renders its config (before anything is created)."""
+    """``NAME=VIP[@LB,LB...]``, e.g. ``api=10.1.2.1/32@1,2`` or ``web6=2001:db8:1::1/128``.
+    The name's own rules are the announcer's, checked when the lab renders its config
+    (before anything is created)."""
     where = f"service {shown(text)}"
     try:
         name, rest = text.split("=", 1)
@@ -172,10 +222,11 @@ def parse_service(text: str) -> Service:
         raise TopologyError(f"{where}: expected NAME=VIP[@1,2,...] ({shown(str(err))})") from None
     if not name:
         raise TopologyError(f"{where}: the name before '=' is empty")
-    if network.prefixlen != network.max_prefixlen or network.version != 4:
-        raise TopologyError(f"{where}: the lab's VIPs are IPv4 /32s")
-    if not network.subnet_of(VIP_POOL):  # type: ignore[arg-type]
-        raise TopologyError(f"{where}: VIP must lie in the lab's pool {VIP_POOL}")
+    if network.prefixlen != network.max_prefixlen:
+        raise TopologyError(f"{where}: the lab's VIPs are IPv4 /32s and IPv6 /128s")
+    if not in_vip_pools(network):
+        pools = " or ".join(str(p) for p in VIP_POOLS)
+        raise TopologyError(f"{where}: VIP must lie in the lab's pools {pools}")
     lbs: tuple[int, ...] | None = None
     if lbs_text:
         try:

@@ -22,7 +22,7 @@ from lbroute.polling import eventually
 from .daemons import VENV_BIN
 from .errors import LabError
 from .request_loop import MAX_REQUESTS
-from .topology import VIP_POOL
+from .topology import VIP_POOLS, in_vip_pools
 
 T = TypeVar("T")
 
@@ -36,9 +36,10 @@ def check_request(vip: str, count: int) -> None:
     try:
         address = ipaddress.ip_address(vip)
     except ValueError:
-        raise LabError(f"vip {shown(vip)}: not an address such as 10.1.1.1") from None
-    if address not in VIP_POOL:
-        raise LabError(f"vip {vip}: requests go only to the lab's VIP pool {VIP_POOL}")
+        raise LabError(f"vip {shown(vip)}: not an address such as 10.1.1.1 or 2001:db8:1::1") from None
+    if not in_vip_pools(ipaddress.ip_network(address)):
+        pools = " and ".join(str(p) for p in VIP_POOLS)
+        raise LabError(f"vip {vip}: requests go only to the lab's VIP pools {pools}")
 
 
 def _loop_argv(netns: str, vip: str, count: int, *extra: str) -> list[str]:

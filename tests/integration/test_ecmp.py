@@ -139,15 +139,16 @@ def listeners(netns: str) -> set[tuple[str, str, str]]:
 def test_the_lab_listens_only_where_it_means_to(make_lab: LabFactory) -> None:
     # gobgpd: BGP on the lab address and its unix API socket, nothing else (no pprof, no
     # metrics on 127.0.0.1:6060); managers' metrics on their namespace's own address; the
-    # announcer's metrics on the pod address; the pod's responder is its data plane (port 80)
+    # announcer's metrics on the pod address; the pod's responder is its data plane (port 80,
+    # one socket for IPv4 and IPv6 VIPs alike: ss shows it as *:80)
     lab = make_lab(lbs=2, rrs=2)
     topo = lab.topology
     tcp = {
         topo.router_ns: {("10.0.0.1:179", "gobgpd"), ("10.0.0.1:9180", "lbroute-rr")},
         topo.rr_ns(1): {("10.0.0.2:179", "gobgpd"), ("10.0.0.2:9180", "lbroute-rr")},
         topo.rr_ns(2): {("10.0.0.3:179", "gobgpd"), ("10.0.0.3:9180", "lbroute-rr")},
-        topo.lb_ns(1): {("172.16.1.2:9473", "lbroute-announc"), ("0.0.0.0:80", "python")},
-        topo.lb_ns(2): {("172.16.2.2:9473", "lbroute-announc"), ("0.0.0.0:80", "python")},
+        topo.lb_ns(1): {("172.16.1.2:9473", "lbroute-announc"), ("*:80", "python")},
+        topo.lb_ns(2): {("172.16.2.2:9473", "lbroute-announc"), ("*:80", "python")},
     }
     unix = {
         topo.router_ns: {

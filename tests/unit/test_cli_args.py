@@ -145,7 +145,8 @@ def test_phases_go_to_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("vip", "count", "says"),
     [("10.1.1.1", 0, "between 1 and 10000"), ("10.1.1.1", 10_001, "between 1 and 10000"),
-     ("8.8.8.8", 5, "only to the lab's VIP pool"), ("10.1.1.1/32", 5, "not an address")],
+     ("8.8.8.8", 5, "only to the lab's VIP pool"), ("10.1.1.1/32", 5, "not an address"),
+     ("2001:db8:2::1", 5, "only to the lab's VIP pool"), ("fd00::11", 5, "only to the lab's VIP pool")],
 )  # fmt: skip
 def test_the_lab_sends_requests_only_to_its_vips_and_only_so_many(vip: str, count: int, says: str) -> None:
     from lbroute.lab.errors import LabError
@@ -154,3 +155,4 @@ def test_the_lab_sends_requests_only_to_its_vips_and_only_so_many(vip: str, coun
     with pytest.raises(LabError, match=says):
         check_request(vip, count)
     check_request("10.1.2.1", 10_000)
+    check_request("2001:db8:1::1", 1)

@@ -32,10 +32,36 @@ def test_a_rogue_lb_is_shut_out_only_when_it_sends_more_than_max_prefixes() -> N
     # lb1 serves web and api and adds 4 rogue routes: 6 prefixes
     assert shut_out(TOPO, Scenario(rogue_lb=1)) == frozenset()  # no limit given: the lab's 100
     assert shut_out(TOPO, Scenario(rogue_lb=1, max_prefixes=6)) == frozenset()
-    assert shut_out(TOPO, Scenario(rogue_lb=1, max_prefixes=5)) == frozenset({N1})
+    assert shut_out(TOPO, Scenario(rogue_lb=1, max_prefixes=5)) == frozenset({1})
     assert expected_fib(TOPO, Scenario(rogue_lb=1, max_prefixes=5)) == {
         WEB: frozenset({N2, N3}),
         API: frozenset({N2}),
+    }
+
+
+WEB6 = "2001:db8:1::1/128"
+MIXED = Topology("t", 3, (Service("web", WEB), parse_service(f"web6={WEB6}@1,2")))
+
+
+def test_an_ipv6_vip_is_expected_via_the_nodes_ipv6_addresses() -> None:
+    assert expected_fib(MIXED, Scenario()) == {
+        WEB: frozenset({N1, N2, N3}),
+        WEB6: frozenset({"fd00::11", "fd00::12"}),
+    }
+    assert MIXED.families == ("ipv4-unicast", "ipv6-unicast")
+    assert TOPO.families == ("ipv4-unicast",)  # an IPv4-only lab's sessions stay IPv4-only
+    # an LB with no session loses its next-hops in both families
+    scenario = Scenario(kube_api="http://127.0.0.1:1", wrong_md5=(2,))
+    assert expected_fib(MIXED, scenario) == {WEB: frozenset({N1, N3}), WEB6: frozenset({"fd00::11"})}
+
+
+def test_max_prefixes_counts_each_family_on_its_own() -> None:
+    # lb1 sends web and 4 rogue routes (all IPv4): 5, and web6: 1. gobgpd limits each family.
+    assert shut_out(MIXED, Scenario(rogue_lb=1, max_prefixes=5)) == frozenset()
+    assert shut_out(MIXED, Scenario(rogue_lb=1, max_prefixes=4)) == frozenset({1})
+    assert expected_fib(MIXED, Scenario(rogue_lb=1, max_prefixes=4)) == {
+        WEB: frozenset({N2, N3}),
+        WEB6: frozenset({"fd00::12"}),
     }
 
 
@@ -45,9 +71,15 @@ def test_only_routes_in_the_vip_pool_count() -> None:
         FibRoute("10.0.0.0/24", frozenset()),
         FibRoute(WEB, frozenset({N1})),
         FibRoute("10.1.0.0/16", frozenset({N2})),
-        FibRoute("2001:db8::1/128", frozenset({"fd00::11"})),
+        FibRoute("2001:db8::1/128", frozenset({"fd00::11"})),  # outside the IPv6 pool
+        FibRoute(WEB6, frozenset({"fd00::12"})),
+        FibRoute("fd00::/64", frozenset()),
     ]
-    assert vip_routes(routes) == {WEB: frozenset({N1}), "10.1.0.0/16": frozenset({N2})}
+    assert vip_routes(routes) == {
+        WEB: frozenset({N1}),
+        "10.1.0.0/16": frozenset({N2}),
+        WEB6: frozenset({"fd00::12"}),
+    }
 
 
 def test_graceful_restart_defaults_by_the_number_of_rrs() -> None:

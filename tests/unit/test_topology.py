@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from lbroute.lab.topology import Service, Topology, TopologyError, check_prefix, parse_service
@@ -13,6 +15,25 @@ def test_names_and_addresses_follow_the_seed() -> None:
     assert topo.node_ns(2) == "lbr-node2" and topo.lb_ns(2) == "lbr-lb2"
     assert topo.router_ns == "lbr-router" and topo.rr_ns() == "lbr-rr"
     assert topo.nodes[1].pod_ip == "172.16.2.2"
+
+
+def test_every_host_is_dual_stack_with_the_same_digits() -> None:
+    topo = Topology("lbr", 3, rrs=2)
+    assert [n.ip6 for n in topo.nodes] == ["fd00::11", "fd00::12", "fd00::13"]
+    assert (topo.rr_ip6(1), topo.rr_ip6(2)) == ("fd00::2", "fd00::3")
+    assert Topology("lbr", 64).nodes[-1].ip6 == "fd00::74"  # as 10.0.0.74
+    node = topo.nodes[1]
+    assert (node.pod_ip6, node.pod_gateway6) == ("fd16:2::2", "fd16:2::1")
+    assert node.next_hop_for("10.1.1.1/32") == "10.0.0.12"
+    assert node.next_hop_for("2001:db8:1::1/128") == "fd00::12"
+
+
+def test_an_ipv6_service_is_a_128_in_the_ipv6_pool() -> None:
+    assert parse_service("web6=2001:db8:1:0::1/128@2") == Service("web6", "2001:db8:1::1/128", (2,))
+    with pytest.raises(TopologyError, match="IPv4 /32s and IPv6 /128s"):
+        parse_service("web6=2001:db8:1::/64")
+    with pytest.raises(TopologyError, match=re.escape("pools 10.1.0.0/16 or 2001:db8:1::/48")):
+        parse_service("web6=2001:db8:2::1/128")
 
 
 def test_overlapping_services_expect_their_own_node_sets() -> None:
@@ -73,7 +94,7 @@ def test_services_need_distinct_names_and_vips() -> None:
 @pytest.mark.parametrize(
     ("text", "says"),
     [("=10.1.1.1/32", "name before '=' is empty"), ("web=10.1.1.1/32@0", "numbered 1 to 64"),
-     ("web=10.1.1.1/32@65", "numbered 1 to 64"), ("web=2001:db8::1/128", "IPv4 /32s")],
+     ("web=10.1.1.1/32@65", "numbered 1 to 64"), ("web=2001:db8::1/128", "the lab's pools")],
 )  # fmt: skip
 def test_service_lb_numbers_and_names(text: str, says: str) -> None:
     with pytest.raises(TopologyError, match=says):
