@@ -69,7 +69,8 @@ def run_driver(driver: str, prefix: str, runs: int, connections: int) -> dict[st
                 if what == "backend remove":
                     elsewhere = sum(v["lost"] for k, v in result["by_backend"].items() if k != "web4")
                     lost["backend remove: lost on the backends that stay"].append(elsewhere)
-                lost_now = f"{result['lost']} of {connections} lost {result['reasons']}"
+                per_backend = {k: v["lost"] for k, v in result["by_backend"].items() if v["lost"]}
+                lost_now = f"{result['lost']} of {connections} lost {result['reasons']} {per_backend}"
                 print(f"{driver} run {run + 1} {what}: {lost_now}", flush=True)
     finally:
         lab.down()

@@ -177,6 +177,10 @@ def realserver_table(
         maps.append(NftMap(second_map(s.name), "mark", "ipv4_addr", targets))
         send = f"{_hash(current)} ip daddr set meta mark map @{second_map(s.name)} "
         mangle += [
+            # a new connection on the tuple of one passed on before is this backend's own
+            NftRule(
+                f"{_match(s)} tcp flags & (syn | ack) == syn ct mark {SECOND_CHANCE_MARK:#x} ct mark set 0x0"
+            ),
             # a flow passed on before: the rest of it follows
             NftRule(
                 f"{_match(s)} ip dscp {s.dscp} ct mark {SECOND_CHANCE_MARK:#x} tcp flags & syn == 0 "

@@ -92,7 +92,7 @@ def write_pod(directory: Path, topo: Topology, scenario: Scenario, node: Node) -
     """One pod's files; returns its exabgp.conf."""
     lb_dir = pod_dir(directory, node)
     lb_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in ("health", "maintenance", "drained"):
+    for leftover in ("health", "maintenance", "drained", "dataplane.json"):
         (lb_dir / leftover).unlink(missing_ok=True)  # a scale back up is a new pod
     md5_file = None
     if scenario.kube_api:  # explicit-peer mode: every session needs the key, some get a wrong one

@@ -94,6 +94,10 @@ def run(
             continue
         held = Held(sock)
         _round([held], f"hello {i}\n".encode(), timeout)
+        if held.lost:  # never answered: not a held connection, whatever happens later
+            sock.close()
+            failed_to_open += 1
+            continue
         conns.append(held)
     (work / "ready").write_text(f"{len(conns)}\n")
     rounds = 0

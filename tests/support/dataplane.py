@@ -158,5 +158,7 @@ def kill_lb(lab: Any, lb: int, timeout: float = 30.0) -> None:
 
     for name in (f"exabgp-lb{lb}", f"dataplane-lb{lb}"):
         lab.supervisor.stop(name, sig=signals.SIGKILL, grace=2.0)
-    lab.router.wait_fib_without(Node(lb).ip, timeout, what=f"lb{lb} out of the router's FIB")
+    lab.router.wait_fib_without(
+        frozenset({Node(lb).ip, Node(lb).ip6}), timeout, what=f"lb{lb} out of the router's FIB"
+    )
     lab.scale(lb - 1, timeout=timeout)
