@@ -40,6 +40,7 @@ RESULTS = Path(__file__).parent / "results"
 VIP = "10.1.1.1"
 PROXY_PORT = 8080
 MODES = ("nginx proxy", "nft-nat", "nft-dsr")
+COLOURS = {"nginx proxy": "tab:gray", "nft-nat": "tab:blue", "nft-dsr": "tab:orange"}
 NGINX = "/usr/sbin/nginx"
 WRK = "/usr/bin/wrk"
 
@@ -158,7 +159,7 @@ def plot(results: dict[str, list[dict[str, Any]]], path: Path) -> None:
     ratios = [statistics.median(per_round[m]) for m in MODES]
     low = [r - min(per_round[m]) for r, m in zip(ratios, MODES, strict=True)]
     high = [max(per_round[m]) - r for r, m in zip(ratios, MODES, strict=True)]
-    left.bar(MODES, ratios, yerr=[low, high], capsize=4, color=["tab:gray", "tab:blue", "tab:orange"])
+    left.bar(MODES, ratios, yerr=[low, high], capsize=4, color=[COLOURS[m] for m in MODES])
     for i, v in enumerate(ratios):
         left.text(i + 0.08, v + 0.02, f"{v:.2f}x", ha="left")
     left.set_ylabel("requests/s relative to the nginx proxy\n(median of per-round ratios; min-max)")
@@ -166,7 +167,7 @@ def plot(results: dict[str, list[dict[str, Any]]], path: Path) -> None:
     for mode in MODES:
         best = sorted(results[mode], key=lambda r: r["rps"])[len(results[mode]) // 2]  # the median round
         ps = sorted((float(p), us / 1000) for p, us in best["percentiles_us"].items())
-        right.plot([ms for _, ms in ps], [p / 100 for p, _ in ps], label=mode)
+        right.plot([ms for _, ms in ps], [p / 100 for p, _ in ps], label=mode, color=COLOURS[mode])
     right.set_xscale("log")
     right.set_xlabel("latency (ms, log scale), at full load")
     right.set_ylabel("fraction of requests")
@@ -182,7 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--backends", type=int, default=3)
+    parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the last results")
     args = parser.parse_args(argv)
+    if args.plot_only:
+        saved = json.loads((RESULTS / "dataplane_throughput.json").read_text())
+        plot(saved["runs"], RESULTS / "dataplane_throughput.png")
+        return 0
     logs.configure("warning")
     lab = Lab(args.prefix, DEFAULT_STATE_ROOT)
     results: dict[str, list[dict[str, Any]]] = {m: [] for m in MODES}
