@@ -93,7 +93,8 @@ def test_endpoint_slices_reach_the_kernel_and_bad_input_keeps_the_last_good_tabl
             def loaded() -> None:
                 assert kernel_buckets(ns) == want, "the kernel does not hold the table yet"
                 s = read_status(status_file)
-                assert s.in_sync and s.synced, s
+                web = s.service("web")
+                assert s.in_sync and s.synced and web is not None and web.ready == 3, s  # written after it
 
             # a wait, not a bound: under a loaded machine (other suites, image builds) the first
             # list of the kubernetes client alone took 5 s here
