@@ -7,7 +7,8 @@ line, records the time, and polls the router namespace's FIB (``ip -j route``, ~
 poll) until the VIP appears; then the same for ``withdraw``. Bring-up is timed by
 ``Lab.up`` itself: from the first namespace created to the FIB holding every next-hop.
 
-Results go to ``benchmarks/results/convergence.json`` and ``convergence.png``. One run,
+Results go to ``benchmarks/results/convergence.json`` and ``convergence.png``
+(``convergence_frr.*`` with ``--router frr``: FRR's bgpd as the router). One run,
 medians and distributions; the machine (2 cores) is noisy.
 """
 
@@ -26,6 +27,7 @@ from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import ip
 from lbroute.lab import daemons
 from lbroute.lab.lab import Lab
+from lbroute.lab.scenario import Scenario
 from lbroute.lab.topology import ASN, Topology
 from lbroute.polling import until
 
@@ -135,23 +137,27 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--bring-ups", type=int, default=5)
     parser.add_argument("--prefix", default="bconv")
+    parser.add_argument("--router", choices=("gobgp", "frr"), default="gobgp", help="the lab's router kind")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="directory for the results")
     args = parser.parse_args()
+    scenario = Scenario(router=args.router)
     logs.configure("warning")
     load_before = os.getloadavg()
     bring_up: list[float] = []
     for _ in range(args.bring_ups):
         lab = Lab(args.prefix)
         try:
-            bring_up.append(lab.up(Topology(args.prefix, 3)))
+            bring_up.append(lab.up(Topology(args.prefix, 3), scenario))
         finally:
             lab.down()
     lab = Lab(args.prefix)
     try:
-        lab.up(Topology(args.prefix, 3))
+        lab.up(Topology(args.prefix, 3), scenario)
         announce, withdraw = measure_updates(lab, args.samples)
     finally:
         lab.down()
     result = {
+        "router": args.router,
         "machine": {
             "cpus": os.cpu_count(),
             "kernel": platform.release(),
@@ -168,9 +174,10 @@ def main() -> int:
         "withdraw": summary(withdraw),
         "raw": {"bring_up": bring_up, "announce": announce, "withdraw": withdraw},
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "convergence.json").write_text(json.dumps(result, indent=2))
-    plot(result, RESULTS / "convergence.png")
+    args.results.mkdir(exist_ok=True)
+    stem = "convergence" if args.router == "gobgp" else f"convergence_{args.router}"
+    (args.results / f"{stem}.json").write_text(json.dumps(result, indent=2))
+    plot(result, args.results / f"{stem}.png")
     print(json.dumps({k: v for k, v in result.items() if k != "raw"}, indent=2))
     return 0
 

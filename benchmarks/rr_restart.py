@@ -22,7 +22,8 @@ seconds to see what does carry over (it found exabgp's ever-growing reconnect ba
 the re-arm damping, both fixed since). Writes
 ``benchmarks/results/rr_restart.json`` (per run and summary), ``rr_restart.png`` and every
 FIB sample in ``rr_restart_samples.jsonl.gz`` (``rr_restart_reused.*`` with
-``--reuse-lab``); every lab is taken down, crash or not.
+``--reuse-lab``; ``*_frr`` with ``--router frr``, FRR's bgpd as the router); every lab is
+taken down, crash or not.
 """
 
 from __future__ import annotations
@@ -89,10 +90,8 @@ def outage(samples: list[Sample], whole: frozenset[str]) -> dict[str, Any]:
 def restart_once(lab: Lab, whole: frozenset[str], speakers: set[str], timeout: float) -> dict[str, Any]:
     """One RR gobgpd restart in a settled lab; returns the run's record."""
     rr_ip = lab.topology.rr_ip(1)
-    with (
-        FibSampler(lab.topology.router_ns, VIP) as sampler,
-        GobgpClient(str(lab.socket("router")), timeout=2.0) as router,
-    ):
+    router = lab.router  # gobgpd over its API socket, or FRR's bgpd through vtysh
+    with FibSampler(lab.topology.router_ns, VIP) as sampler:
         until(lambda: len(sampler.samples) >= 10, 5, what="FIB sampler running")
         killed = time.monotonic()
         lab.kill("rr")
@@ -103,13 +102,11 @@ def restart_once(lab: Lab, whole: frozenset[str], speakers: set[str], timeout: f
 
             def recovered() -> None:
                 now = time.monotonic()
-                sessions = {s.neighbor: s for s in router.list_sessions("router")}
+                sessions = {s.neighbor: s for s in router.sessions()}
                 session = sessions.get(rr_ip)
                 if session is None or not session.established:
                     seen.setdefault("router_session_down", now)
-                elif "router_session_down" in seen and not any(
-                    p.stale for p in router.list_paths(ordered=False)
-                ):
+                elif "router_session_down" in seen and not any(p.stale for p in router.paths()):
                     seen.setdefault("settled", now)
                 if "speakers" not in seen:
                     try:
@@ -156,13 +153,14 @@ def settle(lab: Lab, whole: frozenset[str], timeout: float) -> None:
     eventually(lambda: fib_whole(lab, whole), timeout, what="FIB whole", context=lab.logs_tail)
 
 
-def bring_up(prefix: str, lbs: int, graceful_restart: int) -> Lab:
+def bring_up(prefix: str, lbs: int, graceful_restart: int, router: str = "gobgp") -> Lab:
     """A fresh lab; one that fails to come up is taken down again, one already there is left alone."""
     lab = Lab(prefix)
     if lab.is_up():
         raise LabError(f"lab {prefix!r} is already up; `lbroute lab down --prefix {prefix}` removes it")
     try:
-        lab.up(Topology(prefix, lbs, rrs=1), Scenario(graceful_restart=graceful_restart), timeout=30)
+        scenario = Scenario(graceful_restart=graceful_restart, router=router)
+        lab.up(Topology(prefix, lbs, rrs=1), scenario, timeout=30)
     except BaseException:
         lab.down()
         raise
@@ -181,7 +179,7 @@ def run_mode(args: argparse.Namespace, graceful_restart: int) -> list[dict[str, 
                 if lab is not None:
                     lab.down()
                     lab = None
-                lab = bring_up(args.prefix, args.lbs, graceful_restart)
+                lab = bring_up(args.prefix, args.lbs, graceful_restart, args.router)
             else:
                 time.sleep(max(0.0, last_kill + args.spacing - time.monotonic()))  # pacing, not waiting
             settle(lab, whole, 30)
@@ -280,6 +278,9 @@ def main() -> int:
     parser.add_argument("--reuse-lab", action="store_true", help="one lab per mode instead of one per run")
     parser.add_argument("--spacing", type=float, default=15, help="s between restarts with --reuse-lab")
     parser.add_argument("--timeout", type=float, default=60, help="s for one restart to recover")
+    parser.add_argument(
+        "--router", choices=("gobgp", "frr"), default="gobgp", help="the lab's router kind (frr: *_frr files)"
+    )
     args = parser.parse_args()
     logs.configure("warning")
     load_before = os.getloadavg()
@@ -301,6 +302,7 @@ def main() -> int:
         }
     result = {
         "what": "RR gobgpd kill -9 and immediate restart -> router kernel FIB and sessions",
+        "router": args.router,
         "vip": VIP,
         "lbs": args.lbs,
         "reuse_lab": args.reuse_lab,
@@ -314,7 +316,9 @@ def main() -> int:
         "modes": modes,
     }
     RESULTS.mkdir(exist_ok=True)
-    stem = "rr_restart_reused" if args.reuse_lab else "rr_restart"
+    stem = ("rr_restart_reused" if args.reuse_lab else "rr_restart") + (
+        "" if args.router == "gobgp" else f"_{args.router}"
+    )
     # every FIB sample, one run a line: [ms since the kill, next-hops as node numbers]
     lines = [
         json.dumps(

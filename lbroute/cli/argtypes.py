@@ -141,3 +141,12 @@ def target_problem(text: str) -> str | None:
     if not 1 <= int(match["port"]) <= 65535:
         return f"{shown(text)}: port {match['port']} is not between 1 and 65535"
     return None
+
+
+def vty_directory(text: str) -> str:
+    """An FRR vty socket directory (bgpd's ``--vty_socket``): an absolute path."""
+    if not text.startswith("/") or "\x00" in text:
+        raise argparse.ArgumentTypeError(
+            f"{shown(text)}: give bgpd's vty socket directory as an absolute path"
+        )
+    return text

@@ -17,7 +17,7 @@ from lbroute.lab.dataplane import DRIVERS as DATAPLANE_DRIVERS
 from lbroute.lab.dataplane import MAX_BACKENDS, Backends
 from lbroute.lab.errors import LabError
 from lbroute.lab.lab import Lab, Progress
-from lbroute.lab.scenario import Scenario
+from lbroute.lab.scenario import ROUTER_KINDS, Scenario
 from lbroute.lab.topology import DEFAULT_VIP, MAX_LBS, VIP_POOL, VIP_POOL6, Service, Topology, parse_service
 
 from . import lab_demo
@@ -73,6 +73,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         metavar="N",
         help=f"with --dataplane: backend pods at start (1 to {MAX_BACKENDS}, default %(default)s)",
     )
+    up.add_argument(
+        "--router",
+        choices=ROUTER_KINDS,
+        default="gobgp",
+        help="the upstream router: gobgp (gobgpd + zebra, driven by lbroute-rr) or frr (FRR's bgpd "
+        "+ zebra, from a rendered frr.conf; docs/routers.md) (default %(default)s)",
+    )
     _timeout(up, "for the router's FIB to converge")
     up.set_defaults(handler=run_up)
 
@@ -108,7 +115,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     probe.set_defaults(handler=run_probe)
 
-    restart = lab.add_parser("restart", help="kill -9 a gobgpd (rr, rr2, router) and start it again")
+    restart = lab.add_parser(
+        "restart",
+        help="kill -9 a BGP daemon (rr, rr2: gobgpd; router: gobgpd or FRR's bgpd) and start it again",
+    )
     restart.add_argument("who", choices=("rr", "rr2", "router"))
     _timeout(restart, "for the FIB to recover")
     restart.set_defaults(handler=run_restart)
@@ -166,14 +176,23 @@ def run_up(args: argparse.Namespace) -> int:
     topo = Topology(args.prefix, args.lbs, services, args.rrs)
     lab = Lab(args.prefix, progress=None if args.json else progress(f"lab {args.prefix} up"))
     scenario = Scenario(
-        graceful_restart=args.graceful_restart, dataplane=args.dataplane, backends=args.backends
+        graceful_restart=args.graceful_restart,
+        router=args.router,
+        dataplane=args.dataplane,
+        backends=args.backends,
     )
     seconds = lab.up(topo, scenario, timeout=args.timeout)
-    report = {"prefix": args.prefix, "lbs": args.lbs, "rrs": args.rrs, "seconds": round(seconds, 3)}
+    report = {
+        "prefix": args.prefix,
+        "lbs": args.lbs,
+        "rrs": args.rrs,
+        "router": args.router,
+        "seconds": round(seconds, 3),
+    }
     if args.json:
         print_json({**report, "router_fib": _fib_json(lab)})
         return 0
-    print(f"lab {args.prefix} up: {args.lbs} LBs, router FIB converged in {seconds:.2f}s")
+    print(f"lab {args.prefix} up: {args.lbs} LBs, {args.router} router, FIB converged in {seconds:.2f}s")
     print_fib(lab)
     return 0
 
@@ -220,7 +239,10 @@ def run_status(args: argparse.Namespace) -> int:
         print_json(status)
         return 0
     state = "up" if status["up"] else "down"
-    print(f"lab {status['prefix']}: {state}, {status['lbs']} LBs, {status['rrs']} RR(s)")
+    print(
+        f"lab {status['prefix']}: {state}, {status['lbs']} LBs, {status['rrs']} RR(s), "
+        f"{status['router']} router"
+    )
     for name, proc in status["processes"].items():
         print(f"  {name:<22} pid {proc['pid']:<8} {'running' if proc['alive'] else 'EXITED'}")
     for prefix, hops in status["router_fib"].items():
@@ -252,7 +274,7 @@ def run_restart(args: argparse.Namespace) -> int:
         print_json(
             {
                 "prefix": args.prefix,
-                "restarted": f"gobgpd-{args.who}",
+                "restarted": lab.bgp_daemon(args.who),
                 "fib_whole_seconds": round(whole, 3),
                 "settled_seconds": round(settled, 3),
                 "router_fib": _fib_json(lab),
@@ -260,7 +282,7 @@ def run_restart(args: argparse.Namespace) -> int:
         )
         return 0
     print(
-        f"lab {args.prefix}: gobgpd-{args.who} restarted; FIB whole {whole:.2f}s and router "
+        f"lab {args.prefix}: {lab.bgp_daemon(args.who)} restarted; FIB whole {whole:.2f}s and router "
         f"sessions back, no stale path, {settled:.2f}s after it answered"
     )
     print_fib(lab)

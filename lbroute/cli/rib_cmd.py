@@ -34,7 +34,8 @@ def run_rib(args: argparse.Namespace) -> int:
         elif args.at == "router":
             if targets.router is None:
                 raise TargetError(
-                    "no router target: pass --router TARGET (or set LBROUTE_ROUTER), or --lab PREFIX"
+                    "no router target: pass --router TARGET or --router-vtysh DIR (or set LBROUTE_ROUTER "
+                    "or LBROUTE_ROUTER_VTYSH), or --lab PREFIX"
                 )
             daemons = (targets.router,)
         else:

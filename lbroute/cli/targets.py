@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from lbroute.core.bgp import Family
 from lbroute.core.rib import FibRoute, Path
 from lbroute.core.session import Session
+from lbroute.frr.vtysh import Vtysh, VtyshError
 from lbroute.gobgp.client import GobgpClient
 from lbroute.gobgp.errors import GobgpError
 from lbroute.kernel.fib import read_fib
@@ -32,7 +33,7 @@ from lbroute.kernel.ip import IpCommandError
 from lbroute.lab.lab import Lab, running_labs
 from lbroute.lab.topology import VIP_POOLS
 
-from .argtypes import lab_name, network, rpc_timeout, target, target_problem
+from .argtypes import lab_name, network, rpc_timeout, target, target_problem, vty_directory
 from .errors import TargetError
 
 DEFAULT_TIMEOUT = 10.0
@@ -40,11 +41,13 @@ DEFAULT_TIMEOUT = 10.0
 
 @dataclass(frozen=True)
 class Daemon:
-    """One gobgpd: a short name for tables (``rr``, ``rr2``, ``router``) and its gRPC address."""
+    """One BGP daemon: a short name for tables (``rr``, ``rr2``, ``router``) and where to read it:
+    a gobgpd's gRPC address, or (kind ``frr``, a lab's FRR router) bgpd's vty socket directory."""
 
     name: str
     address: str
     role: str  # "RR" or "router", for messages
+    kind: str = "gobgpd"  # or "frr": read through vtysh
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,8 @@ class Targets:
     def need_daemons(self) -> tuple[Daemon, ...]:
         if not self.daemons:
             raise TargetError(
-                "no gobgpd target: pass --rr and/or --router (or set LBROUTE_RR / LBROUTE_ROUTER), "
+                "no BGP daemon target: pass --rr and/or --router or --router-vtysh (or set LBROUTE_RR / "
+                "LBROUTE_ROUTER / LBROUTE_ROUTER_VTYSH), "
                 f"or --lab PREFIX{self._labs_hint()}"
             )
         return self.daemons
@@ -100,6 +104,13 @@ def add_target_args(
         )
         g.add_argument(
             "--router", type=target, metavar="TARGET", help="the router's gobgpd ($LBROUTE_ROUTER)"
+        )
+        g.add_argument(
+            "--router-vtysh",
+            type=vty_directory,
+            metavar="DIR",
+            help="an FRR router instead: the directory of bgpd's vty socket (its --vty_socket, "
+            "/var/run/frr by default), read through vtysh ($LBROUTE_ROUTER_VTYSH)",
         )
     if fib:
         g.add_argument(
@@ -143,6 +154,7 @@ def resolve(
     env = dict(os.environ) if env is None else env
     rr_flags: list[str] = getattr(args, "rr", None) or []
     router_flag: str | None = getattr(args, "router", None)
+    vtysh_flag: str | None = getattr(args, "router_vtysh", None)
     netns_flag: str | None = getattr(args, "router_netns", None)
     pool_flags: list[str] = getattr(args, "vip_pool", None) or []
     timeout: float = getattr(args, "rpc_timeout", DEFAULT_TIMEOUT)
@@ -153,6 +165,7 @@ def resolve(
         raise TargetError(f"LBROUTE_VIP_POOL: {err}") from None
     if args.lab:
         beside = [flag for flag, given in (("--rr", rr_flags), ("--router", router_flag),
+                                           ("--router-vtysh", vtysh_flag),
                                            ("--router-netns", netns_flag)) if given]  # fmt: skip
         if beside:
             raise TargetError(
@@ -168,6 +181,19 @@ def resolve(
     if router_address and not router_flag:
         _checked([router_address], "LBROUTE_ROUTER")
     router = Daemon("router", router_address, "router") if router_address else None
+    vtysh_dir = vtysh_flag or env.get("LBROUTE_ROUTER_VTYSH") or None
+    if vtysh_dir and not vtysh_flag:
+        try:
+            vty_directory(vtysh_dir)
+        except argparse.ArgumentTypeError as err:
+            raise TargetError(f"LBROUTE_ROUTER_VTYSH: {err}") from None
+    if vtysh_dir:
+        if router is not None:
+            raise TargetError(
+                "the router is either a gobgpd (--router, $LBROUTE_ROUTER) or an FRR bgpd "
+                "(--router-vtysh, $LBROUTE_ROUTER_VTYSH): give one of them"
+            )
+        router = Daemon("router", vtysh_dir, "router", kind="frr")
     netns = netns_flag or env.get("LBROUTE_ROUTER_NETNS") or None
     found = Targets(rrs, router, netns, tuple(dict.fromkeys(pools)), timeout)
     if hasattr(args, "rr") and not (rrs or router or netns):
@@ -191,7 +217,10 @@ def lab_targets(lab: Lab, pools: list[str], timeout: float = DEFAULT_TIMEOUT) ->
         )
     sockets = sorted(lab.dir.glob("rr*/gobgp.sock"), key=lambda s: (len(s.parent.name), s.parent.name))
     rrs = tuple(Daemon(s.parent.name, f"unix://{s}", "RR") for s in sockets)
-    lab_router = Daemon("router", f"unix://{lab.socket('router')}", "router")
+    if lab.router_kind == "frr":
+        lab_router = Daemon("router", str(lab.router_dir), "router", kind="frr")
+    else:
+        lab_router = Daemon("router", f"unix://{lab.socket('router')}", "router")
     lab_pools = tuple(dict.fromkeys([*(str(pool) for pool in VIP_POOLS), *pools]))
     return Targets(rrs, lab_router, lab.topology.router_ns, lab_pools, timeout, lab=lab.prefix)
 
@@ -208,6 +237,15 @@ def _checked(addresses: list[str], variable: str) -> list[str]:
 
 
 def read_paths(daemon: Daemon, timeout: float, *, prefixes: tuple[str, ...] = ()) -> list[Path]:
+    if daemon.kind == "frr":
+        with _vtysh_of(daemon, timeout) as vtysh:
+            out: list[Path] = []
+            for family, version in (("ipv4", 4), ("ipv6", 6)):
+                mine = tuple(p for p in prefixes if ipaddress.ip_network(p, strict=False).version == version)
+                if prefixes and not mine:
+                    continue
+                out += vtysh.list_paths(prefixes=mine, family=family)
+            return out
     with _talking_to(daemon, timeout) as client:
         return paths_of_both_families(client, prefixes)
 
@@ -225,6 +263,9 @@ def paths_of_both_families(client: GobgpClient, prefixes: tuple[str, ...] = ()) 
 
 
 def read_sessions(daemon: Daemon, timeout: float) -> list[Session]:
+    if daemon.kind == "frr":
+        with _vtysh_of(daemon, timeout) as vtysh:
+            return vtysh.list_sessions(daemon.name)
     with _talking_to(daemon, timeout) as client:
         return client.list_sessions(daemon.name)
 
@@ -274,6 +315,18 @@ def _talking_to(daemon: Daemon, timeout: float) -> Iterator[GobgpClient]:
             yield client
     except GobgpError as err:
         raise unreachable(daemon, err) from None
+
+
+@contextmanager
+def _vtysh_of(daemon: Daemon, timeout: float) -> Iterator[Vtysh]:
+    """FRR's bgpd for one read; a failure becomes a ``TargetError`` naming where it was read."""
+    try:
+        yield Vtysh(daemon.address, timeout=timeout)
+    except VtyshError as err:
+        raise TargetError(
+            f"{daemon.role} FRR bgpd (vtysh --vty_socket {daemon.address}) failed ({err}); "
+            "check that bgpd runs and that its --vty_socket names this directory"
+        ) from None
 
 
 def _split(text: str) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import queue
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -66,6 +67,14 @@ class _Failed:
 def run_watch(args: argparse.Namespace) -> int:
     targets = resolve(args)
     daemons = targets.need_daemons()
+    unwatched = [d for d in daemons if d.kind != "gobgpd"]
+    if unwatched:
+        # FRR has no event stream to follow from outside (vtysh answers one question at a time)
+        names = ", ".join(f"{d.name} ({d.kind})" for d in unwatched)
+        print(f"lbroute watch: not watching {names}: only gobgpd streams its changes", file=sys.stderr)
+        daemons = tuple(d for d in daemons if d.kind == "gobgpd")
+        if not daemons:
+            raise TargetError("nothing to watch: only gobgpd daemons stream their changes")
     inbox: queue.Queue[Change | _Ready | _Failed] = queue.Queue()
     watches: list[EventWatch] = []
     clients: list[GobgpClient] = []

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import daemons, dataplane
+from . import daemons, dataplane, frr_router
 from .errors import LabError
 from .scenario import Scenario
 from .topology import ROUTER_IP, Node, Topology
@@ -27,8 +27,8 @@ def gobgp_socket(directory: Path, who: str) -> Path:
 
 @dataclass(frozen=True)
 class CoreFiles:
-    router_dir: Path  # zebra's own directory, owned by frr
-    router_config: Path
+    router_dir: Path  # zebra's own directory (and bgpd's, for the frr router), owned by frr
+    router_config: Path  # the router's lbroute-rr config (gobgp) or its frr.conf (frr)
     rr_configs: dict[str, Path]  # rr, rr2 -> the manager's config
 
     @property
@@ -37,44 +37,60 @@ class CoreFiles:
 
 
 def write_core(directory: Path, topo: Topology, scenario: Scenario) -> CoreFiles:
-    """zebra's directory and config, and the router's and every RR manager's config."""
+    """zebra's directory and config, the router's config (of its kind) and every RR manager's."""
     router_dir = directory / "router"
     router_dir.mkdir(parents=True, exist_ok=True)
     shutil.chown(router_dir, "frr", "frr")
     (router_dir / "zebra.conf").write_text(daemons.zebra_conf(f"{topo.prefix}-router"))
     shutil.chown(router_dir / "zebra.conf", "frr", "frr")
     config = directory / "config"
-    router_config = daemons.write_yaml(
-        config / "router.yaml",
-        daemons.router_config(
-            topo,
-            gobgp_socket(directory, "router"),
-            router_dir / "zserv.api",
-            graceful_restart=bool(scenario.graceful_restart),
-            metrics_address=f"{ROUTER_IP}:{daemons.RR_METRICS_PORT}",
-        ),
-    )
-    md5_file = config / "lb-md5.key"
+    if scenario.router == "frr":
+        router_config = frr_router.write_frr_conf(router_dir, topo, scenario)
+    else:
+        router_config = daemons.write_yaml(
+            config / "router.yaml", router_config_of(directory, topo, scenario)
+        )
     if scenario.kube_api:
-        daemons.write_private(md5_file, daemons.LAB_MD5_KEY + "\n")
+        daemons.write_private(_md5_file(directory), daemons.LAB_MD5_KEY + "\n")
     rr_configs = {}
     for j in range(1, topo.rrs + 1):
         who = topo.rr_name(j)
         (directory / who).mkdir(parents=True, exist_ok=True)
-        rr = daemons.rr_config(
-            topo,
-            j,
-            gobgp_socket(directory, who),
-            kube_api=scenario.kube_api,
-            md5_file=md5_file,
-            # metrics inside the RR's namespace, on its own address; in explicit-peer mode the
-            # manager runs in the root namespace to reach the API server on loopback: no metrics
-            metrics_address=None if scenario.kube_api else f"{topo.rr_ip(j)}:{daemons.RR_METRICS_PORT}",
-            group_overrides=scenario.group_overrides(),
-            graceful_restart=scenario.graceful_restart or 0,
+        rr_configs[who] = daemons.write_yaml(
+            config / f"{who}.yaml", rr_config_of(directory, topo, scenario, j)
         )
-        rr_configs[who] = daemons.write_yaml(config / f"{who}.yaml", rr)
     return CoreFiles(router_dir, router_config, rr_configs)
+
+
+def router_config_of(directory: Path, topo: Topology, scenario: Scenario) -> dict[str, object]:
+    """The gobgp router's lbroute-rr config, for the lab in ``directory`` (docs/routers.md shows it)."""
+    return daemons.router_config(
+        topo,
+        gobgp_socket(directory, "router"),
+        directory / "router" / "zserv.api",
+        graceful_restart=bool(scenario.graceful_restart),
+        metrics_address=f"{ROUTER_IP}:{daemons.RR_METRICS_PORT}",
+    )
+
+
+def rr_config_of(directory: Path, topo: Topology, scenario: Scenario, j: int) -> dict[str, object]:
+    """RR ``j``'s lbroute-rr config, for the lab in ``directory``."""
+    return daemons.rr_config(
+        topo,
+        j,
+        gobgp_socket(directory, topo.rr_name(j)),
+        kube_api=scenario.kube_api,
+        md5_file=_md5_file(directory),
+        # metrics inside the RR's namespace, on its own address; in explicit-peer mode the
+        # manager runs in the root namespace to reach the API server on loopback: no metrics
+        metrics_address=None if scenario.kube_api else f"{topo.rr_ip(j)}:{daemons.RR_METRICS_PORT}",
+        group_overrides=scenario.group_overrides(),
+        graceful_restart=scenario.graceful_restart or 0,
+    )
+
+
+def _md5_file(directory: Path) -> Path:
+    return directory / "config" / "lb-md5.key"
 
 
 def pod_dir(directory: Path, node: Node) -> Path:

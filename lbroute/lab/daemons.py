@@ -16,6 +16,8 @@ LAB_MD5_KEY = "lab-md5-key"
 WRONG_MD5_KEY = "not-the-lab-key"
 # each rr manager's metrics, on its own namespace's address
 RR_METRICS_PORT = 9180
+# (hold time, keepalive) of the router-RR sessions, on both ends and for either router kind
+ROUTER_RR_TIMERS = (9, 3)
 
 GOBGP_PREFIX = Path(os.environ.get("LBROUTE_GOBGP_PREFIX", "/opt/lbroute/gobgp-3.36.0"))
 GOBGPD = GOBGP_PREFIX / "usr/bin/gobgpd"
@@ -104,6 +106,7 @@ def rr_config(
                 "families": list(topo.families),
                 "add_path_send_max": 255,
                 "passive": True,
+                "timers": _router_rr_timers(),
                 **({"graceful_restart": {"restart_time": graceful_restart}} if graceful_restart else {}),
             }
         ],
@@ -132,7 +135,13 @@ def router_config(
         "listen_addresses": [ROUTER_IP],
         # active: the RRs are passive towards us, one side of each session must connect
         "neighbors": [
-            {"address": topo.rr_ip(j), "families": list(topo.families), "add_path_receive": True, **gr}
+            {
+                "address": topo.rr_ip(j),
+                "families": list(topo.families),
+                "add_path_receive": True,
+                "timers": _router_rr_timers(),
+                **gr,
+            }
             for j in range(1, topo.rrs + 1)
         ],
         "zebra": {"url": f"unix:{zserv}", "version": 6, "software_name": "frr8.2"},
@@ -141,6 +150,11 @@ def router_config(
     if metrics_address:
         out["metrics_address"] = metrics_address
     return out
+
+
+def _router_rr_timers() -> dict[str, int]:
+    hold, keepalive = ROUTER_RR_TIMERS
+    return {"hold_time": hold, "keepalive": keepalive}
 
 
 # the lab's health check: fall x interval = 0.6 s to detect a failure, with room on a busy machine
@@ -238,9 +252,13 @@ def exabgp_argv(conf: Path) -> list[str]:
     return [interpreter, EXABGP_LAUNCHER, str(conf)]
 
 
+def yaml_text(data: dict[str, object]) -> str:
+    return yaml.safe_dump(data, sort_keys=False)
+
+
 def write_yaml(path: Path, data: dict[str, object]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path.write_text(yaml_text(data))
     return path
 
 

@@ -25,11 +25,11 @@ import structlog
 from lbroute.kernel.ip import IpCommandError, list_netns
 from lbroute.polling import Timeout, eventually
 
-from . import configs, daemons, network, processes
+from . import configs, daemons, frr_router, network, processes
 from .dataplane import Backends, DataplaneRoom
 from .errors import LabError
 from .expectations import Fib, expected_fib
-from .router import Router
+from .router import GobgpRib, Router, RouterRib
 from .scenario import Scenario, ScenarioError
 from .state import (
     DEFAULT_STATE_ROOT,
@@ -56,7 +56,7 @@ def preflight() -> list[str]:
     problems = []
     if os.geteuid() != 0:
         problems.append("the lab needs root (it creates network namespaces)")
-    for binary in (daemons.GOBGPD, daemons.ZEBRA, daemons.EXABGP):
+    for binary in (daemons.GOBGPD, daemons.ZEBRA, frr_router.BGPD, daemons.EXABGP):
         if not binary.exists():
             problems.append(f"{binary} is missing; run `make setup` (setup/install-debian-deps.sh)")
     return problems
@@ -143,10 +143,29 @@ class Lab:
             )
 
     @property
+    def router_kind(self) -> str:
+        """``gobgp`` (gobgpd + zebra, driven by lbroute-rr) or ``frr`` (FRR's bgpd + zebra)."""
+        return self.scenario.router
+
+    @property
+    def router_dir(self) -> Path:
+        """zebra's directory, and bgpd's for the frr router: config, sockets, PID files, logs."""
+        return self.dir / "router"
+
+    def bgp_daemon(self, who: str) -> str:
+        """The process record of ``who``'s BGP daemon (rr, rr2, router)."""
+        return frr_router.BGP_DAEMON[self.router_kind] if who == "router" else f"gobgpd-{who}"
+
+    @property
     def router(self) -> Router:
         topo = self.topology
         rrs = frozenset(topo.rr_ip(j) for j in range(1, topo.rrs + 1))
-        return Router(topo.router_ns, self.socket("router"), rrs, self.logs_tail)
+        rib: RouterRib
+        if self.router_kind == "frr":
+            rib = frr_router.FrrRib(self.router_dir)
+        else:
+            rib = GobgpRib(self.socket("router"))
+        return Router(topo.router_ns, rib, rrs, self.logs_tail)
 
     # --- up, scale, down ----------------------------------------------------------------------
 
@@ -312,6 +331,7 @@ class Lab:
             "up": up,
             "lbs": topo.lbs,
             "rrs": topo.rrs,
+            "router": self.router_kind,
             "services": [asdict(s) for s in topo.services],
             "namespaces": {ns: ns in existing for ns in self.state.namespaces},
             "processes": {
@@ -330,6 +350,8 @@ class Lab:
         """The Prometheus text a manager serves inside its namespace: the router's, or an RR's
         (dynamic-neighbor mode)."""
         if who == "router":
+            if self.router_kind != "gobgp":
+                raise LabError(f"lab {self.prefix!r} runs an {self.router_kind} router: no lbroute-rr on it")
             ns, address = self.topology.router_ns, ROUTER_IP
         else:
             j = 1 if who == "rr" else int(who.removeprefix("rr"))
@@ -356,10 +378,11 @@ class Lab:
     # --- faults -------------------------------------------------------------------------------
 
     def restart(self, who: str, *, timeout: float = 10.0) -> float:
-        """``kill -9`` the gobgpd of ``who`` (rr, rr2, router) and start it again.
+        """``kill -9`` the BGP daemon of ``who`` (rr, rr2: gobgpd; router: gobgpd, or bgpd for
+        the frr router) and start it again.
 
-        Returns the monotonic time at which the new gobgpd's API socket appeared: from then
-        on it answers, and recovery is the rr manager's job, with no help from here.
+        Returns the monotonic time at which the new daemon's socket appeared: from then on it
+        answers, and recovery is the rr manager's job (or bgpd's own), with no help from here.
         """
         self.kill(who)
         answered = self.start(who, timeout=timeout)
@@ -371,7 +394,7 @@ class Lab:
         answering until the FIB was whole, and until the router was settled (nothing stale)."""
         started = time.monotonic()
         answered = self.restart(who)
-        self._phase(f"gobgpd-{who} killed and answering again", started)
+        self._phase(f"{self.bgp_daemon(who)} killed and answering again", started)
         self.wait_converged(timeout)
         whole = time.monotonic() - answered
         self._phase("router FIB whole", started)
@@ -380,19 +403,24 @@ class Lab:
         return whole, time.monotonic() - answered
 
     def kill(self, who: str) -> None:
-        """``kill -9`` the gobgpd of ``who``: its sessions drop without a NOTIFICATION."""
-        processes.stop(self._gobgpd_record(who), sig=signal.SIGKILL, grace=2.0)
+        """``kill -9`` the BGP daemon of ``who``: its sessions drop without a NOTIFICATION."""
+        processes.stop(self._bgp_record(who), sig=signal.SIGKILL, grace=2.0)
 
     def start(self, who: str, *, timeout: float = 10.0) -> float:
-        """Start the gobgpd of ``who`` afresh; returns the monotonic time its API socket appeared."""
-        name = f"gobgpd-{who}"
-        record = self._gobgpd_record(who)
+        """Start the BGP daemon of ``who`` afresh; returns the monotonic time its socket appeared."""
+        name = self.bgp_daemon(who)
+        record = self._bgp_record(who)
         if processes.is_alive(record):
             raise LabError(f"{name} of lab {self.prefix!r} is running (pid {record.pid})")
-        socket = self.socket(who)
+        if name == "bgpd":
+            socket = frr_router.vty_socket(self.router_dir)
+            argv = frr_router.bgpd_argv(self.router_dir)
+        else:
+            socket = self.socket(who)
+            argv = daemons.gobgpd_argv(socket)
         socket.unlink(missing_ok=True)  # gobgpd refuses to start on a stale socket file
-        self.supervisor.spawn(name, daemons.gobgpd_argv(socket), record.netns)
-        eventually(lambda: _assert_exists(socket), timeout, what=f"{name} API socket", context=self.logs_tail)
+        self.supervisor.spawn(name, argv, record.netns)
+        eventually(lambda: _assert_exists(socket), timeout, what=f"{name} socket", context=self.logs_tail)
         return time.monotonic()
 
     def set_health(self, lb: int, mode: str) -> None:
@@ -477,22 +505,30 @@ class Lab:
             is not None
         )
 
-    def _gobgpd_record(self, who: str) -> ProcessRecord:
-        record = self.state.processes.get(f"gobgpd-{who}")
+    def _bgp_record(self, who: str) -> ProcessRecord:
+        record = self.state.processes.get(self.bgp_daemon(who))
         if record is None:
-            known = sorted(n.removeprefix("gobgpd-") for n in self.state.processes if n.startswith("gobgpd-"))
-            raise LabError(f"no gobgpd {who!r} in lab {self.prefix!r}; known: {', '.join(known)}")
+            known = sorted(
+                n.removeprefix("gobgpd-") if n.startswith("gobgpd-") else "router"
+                for n in self.state.processes
+                if n.startswith("gobgpd-") or n == "bgpd"
+            )
+            raise LabError(f"no BGP daemon {who!r} in lab {self.prefix!r}; known: {', '.join(known)}")
         return record
 
     def _start_core(self, topo: Topology, core: configs.CoreFiles) -> None:
         supervisor = self.supervisor
         supervisor.spawn("zebra", daemons.zebra_argv(core.router_dir), topo.router_ns)
-        supervisor.spawn("gobgpd-router", daemons.gobgpd_argv(self.socket("router")), topo.router_ns)
+        if self.router_kind == "gobgp":
+            supervisor.spawn("gobgpd-router", daemons.gobgpd_argv(self.socket("router")), topo.router_ns)
         for j in range(1, topo.rrs + 1):
             who = topo.rr_name(j)
             supervisor.spawn(f"gobgpd-{who}", daemons.gobgpd_argv(self.socket(who)), topo.rr_ns(j))
         eventually(lambda: _assert_exists(core.zserv), 10, what="zebra's zserv.api", context=self.logs_tail)
-        supervisor.spawn("rr-manager-router", _rr_manager_argv(core.router_config), topo.router_ns)
+        if self.router_kind == "frr":  # bgpd reads its frr.conf and connects to zebra itself
+            supervisor.spawn("bgpd", frr_router.bgpd_argv(core.router_dir), topo.router_ns)
+        else:
+            supervisor.spawn("rr-manager-router", _rr_manager_argv(core.router_config), topo.router_ns)
         for j in range(1, topo.rrs + 1):
             who = topo.rr_name(j)
             # it talks to gobgpd over the unix socket either way; in explicit-peer mode it runs in

@@ -10,10 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from lbroute.core.echo import shown
+
 from .topology import Topology
 
 # the RRs' restart time towards the router when a single RR runs (its restart would empty the FIB)
 DEFAULT_RESTART_TIME = 30
+# the upstream router: gobgpd + zebra driven by lbroute-rr (role router), or FRR's bgpd + zebra
+ROUTER_KINDS = ("gobgp", "frr")
 
 
 class ScenarioError(ValueError):
@@ -39,6 +43,8 @@ class Scenario:
     # nft-nat / nft-dsr with this many backends behind the web node at ``up``
     dataplane: str = ""
     backends: int = 3
+    # which upstream router the lab runs (ROUTER_KINDS)
+    router: str = "gobgp"
 
     def for_topology(self, topo: Topology) -> Scenario:
         """This scenario checked against ``topo``, with the graceful-restart default filled in:
@@ -72,6 +78,8 @@ class Scenario:
             out.append(f"backends {self.backends}: between 1 and 40")
         if self.graceful_restart is not None and not 0 <= self.graceful_restart <= 4095:
             out.append(f"graceful_restart {self.graceful_restart}: 0 (none) to 4095 seconds")
+        if self.router not in ROUTER_KINDS:
+            out.append(f"router {shown(self.router)}: use {' or '.join(ROUTER_KINDS)}")
         return out
 
     def group_overrides(self) -> dict[str, object]:
@@ -97,6 +105,7 @@ class Scenario:
             "graceful_restart": self.graceful_restart,
             "dataplane": self.dataplane,
             "backends": self.backends,
+            "router": self.router,
         }
 
     @classmethod
@@ -111,6 +120,7 @@ class Scenario:
             graceful_restart=None if raw.get("graceful_restart") is None else int(raw["graceful_restart"]),
             dataplane=str(raw.get("dataplane", "")),
             backends=int(raw.get("backends", 3)),
+            router=str(raw.get("router", "gobgp")),  # a lab from before router kinds ran gobgpd
         )
 
 

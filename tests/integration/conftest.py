@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from lbroute.lab.lab import preflight
+from lbroute.lab.scenario import ROUTER_KINDS
 from tests.support.lab import LabFactory
 
 
@@ -25,3 +26,10 @@ def make_lab() -> Iterator[LabFactory]:
     yield factory
     leftovers = factory.take_down()
     assert not leftovers, f"left behind after the test: {leftovers}"
+
+
+@pytest.fixture(params=ROUTER_KINDS)
+def router_kind(request: pytest.FixtureRequest) -> str:
+    """Each upstream router the lab runs (``make_lab(router=router_kind)``): a test that takes
+    this runs once against gobgpd + zebra and once against FRR's bgpd + zebra."""
+    return str(request.param)

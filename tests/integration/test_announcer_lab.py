@@ -62,8 +62,10 @@ def checks(lab: Lab, lb: int, result: str) -> float:
     )
 
 
-def test_break_withdraws_within_fall_times_interval_and_heal_returns(make_lab: LabFactory) -> None:
-    lab = make_lab(lbs=3)
+def test_break_withdraws_within_fall_times_interval_and_heal_returns(
+    make_lab: LabFactory, router_kind: str
+) -> None:
+    lab = make_lab(lbs=3, router=router_kind)
     started = time.monotonic()
     lab.set_health(2, "fail")  # the check fails from this moment on
     wait_fib(lab, {NODES[0], NODES[2]}, timeout=CHECK_BUDGET + 5)

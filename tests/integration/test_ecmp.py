@@ -22,15 +22,24 @@ from tests.support.lab import LabFactory
 NODES = ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"]
 
 
-def test_three_lbs_make_one_ecmp_route_with_three_node_next_hops(make_lab: LabFactory) -> None:
-    lab = make_lab(lbs=3)
+def test_three_lbs_make_one_ecmp_route_with_three_node_next_hops(
+    make_lab: LabFactory, router_kind: str
+) -> None:
+    lab = make_lab(lbs=3, router=router_kind)
     [route] = read_fib(lab.topology.router_ns, prefix=VIP)
     assert route.next_hops == frozenset(NODES[:3])
     assert route.protocol == "bgp"  # zebra installed it, not us
+    # the router kind is recorded, and its daemons are the ones that run
+    status = lab.status()
+    router_daemons = {"gobgp": {"gobgpd-router", "rr-manager-router"}, "frr": {"bgpd"}}
+    assert status["router"] == router_kind
+    assert router_daemons[router_kind] <= set(status["processes"])
+    assert not router_daemons["frr" if router_kind == "gobgp" else "gobgp"] & set(status["processes"])
+    assert all(p["alive"] for p in status["processes"].values())
     # both ends of the BGP path: the RR's RIB has one path per speaker, the router all of them
-    with GobgpClient(str(lab.socket("rr"))) as rr, GobgpClient(str(lab.socket("router"))) as router:
+    router_paths = lab.router.paths(VIP)
+    with GobgpClient(str(lab.socket("rr"))) as rr:
         rr_paths = rr.list_paths(prefixes=(VIP,))
-        router_paths = router.list_paths(prefixes=(VIP,))
         # the speakers are not RR clients: nothing is reflected back to them, all goes to the router
         advertised = {s.neighbor: s.advertised for s in rr.list_sessions("rr")}
     # (gobgpd counts the End-of-RIB marker it sends under graceful restart as one more)
@@ -42,17 +51,17 @@ def test_three_lbs_make_one_ecmp_route_with_three_node_next_hops(make_lab: LabFa
     assert {p.source for p in router_paths} == {"10.0.0.2"}
 
 
-def test_fib_follows_scale_3_1_4(make_lab: LabFactory) -> None:
-    lab = make_lab(lbs=3)
+def test_fib_follows_scale_3_1_4(make_lab: LabFactory, router_kind: str) -> None:
+    lab = make_lab(lbs=3, router=router_kind)
     lab.scale(1)
     wait_fib(lab, {NODES[0]})
     lab.scale(4)
     wait_fib(lab, set(NODES))
 
 
-def test_two_services_on_overlapping_lb_sets(make_lab: LabFactory) -> None:
+def test_two_services_on_overlapping_lb_sets(make_lab: LabFactory, router_kind: str) -> None:
     services = (Service("web", VIP), parse_service("api=10.1.2.1/32@1,2"))
-    lab = make_lab(lbs=3, services=services)
+    lab = make_lab(lbs=3, services=services, router=router_kind)
     assert fib_hops(lab, VIP) == set(NODES[:3])
     assert fib_hops(lab, "10.1.2.1/32") == set(NODES[:2])
 
@@ -136,15 +145,23 @@ def listeners(netns: str) -> set[tuple[str, str, str]]:
     return found
 
 
-def test_the_lab_listens_only_where_it_means_to(make_lab: LabFactory) -> None:
+def test_the_lab_listens_only_where_it_means_to(make_lab: LabFactory, router_kind: str) -> None:
     # gobgpd: BGP on the lab address and its unix API socket, nothing else (no pprof, no
     # metrics on 127.0.0.1:6060); managers' metrics on their namespace's own address; the
     # announcer's metrics on the pod address; the pod's responder is its data plane (port 80,
     # one socket for IPv4 and IPv6 VIPs alike: ss shows it as *:80)
-    lab = make_lab(lbs=2, rrs=2)
+    lab = make_lab(lbs=2, rrs=2, router=router_kind)
     topo = lab.topology
+    router_tcp = {
+        "gobgp": {("10.0.0.1:179", "gobgpd"), ("10.0.0.1:9180", "lbroute-rr")},
+        "frr": {("10.0.0.1:179", "bgpd")},  # bgpd -l: BGP on the lab address only, no TCP vty
+    }
+    router_unix = {
+        "gobgp": {("router/gobgp.sock", "gobgpd")},
+        "frr": {("router/bgpd.vty", "bgpd")},
+    }
     tcp = {
-        topo.router_ns: {("10.0.0.1:179", "gobgpd"), ("10.0.0.1:9180", "lbroute-rr")},
+        topo.router_ns: router_tcp[router_kind],
         topo.rr_ns(1): {("10.0.0.2:179", "gobgpd"), ("10.0.0.2:9180", "lbroute-rr")},
         topo.rr_ns(2): {("10.0.0.3:179", "gobgpd"), ("10.0.0.3:9180", "lbroute-rr")},
         topo.lb_ns(1): {("172.16.1.2:9473", "lbroute-announc"), ("*:80", "python")},
@@ -152,9 +169,9 @@ def test_the_lab_listens_only_where_it_means_to(make_lab: LabFactory) -> None:
     }
     unix = {
         topo.router_ns: {
-            ("router/gobgp.sock", "gobgpd"),
             ("router/zserv.api", "zebra"),
             ("router/zebra.vty", "zebra"),
+            *router_unix[router_kind],
         },
         topo.rr_ns(1): {("rr/gobgp.sock", "gobgpd")},
         topo.rr_ns(2): {("rr2/gobgp.sock", "gobgpd")},

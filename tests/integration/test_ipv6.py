@@ -90,9 +90,11 @@ def test_requests_to_an_ipv6_vip_reach_every_lb_and_scale_3_to_1_follows(make_la
     assert answers["failed"] == 0 and answers["answers"] == {"lb1": 10}
 
 
-def test_a_mixed_lab_carries_both_families_over_one_session_per_lb(make_lab: LabFactory) -> None:
+def test_a_mixed_lab_carries_both_families_over_one_session_per_lb(
+    make_lab: LabFactory, router_kind: str
+) -> None:
     services = (Service("web", WEB), parse_service(f"web6={WEB6}@1,2"))
-    lab = make_lab(lbs=3, services=services)
+    lab = make_lab(lbs=3, services=services, router=router_kind)
     assert lab.router_fib() == {
         WEB: frozenset(NODE.values()),
         WEB6: frozenset({NODE6[1], NODE6[2]}),

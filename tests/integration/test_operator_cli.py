@@ -38,8 +38,9 @@ def stop_lb(lab: Lab, i: int) -> None:
     assert processes.stop(lab.state.processes[f"exabgp-lb{i}"])
 
 
-def test_vips_peers_rib_and_fib_say_what_the_lab_set_up(make_lab: LabFactory) -> None:
-    lab = make_lab(lbs=3, services=SERVICES)
+def test_vips_peers_rib_and_fib_say_what_the_lab_set_up(make_lab: LabFactory, router_kind: str) -> None:
+    # the frr router's RIB and sessions are read through vtysh, gobgpd's over gRPC: the same answers
+    lab = make_lab(lbs=3, services=SERVICES, router=router_kind)
 
     vips = {row["prefix"]: row for row in cli_json(lab, "vips")}
     assert set(vips) == {WEB, API}
@@ -109,6 +110,16 @@ def test_vips_peers_rib_and_fib_say_what_the_lab_set_up(make_lab: LabFactory) ->
     assert "all 2 VIP(s)" in result.stdout
     assert cli_json(lab, "diff") == {"equal": True, "vips": 2, "differences": []}
 
+    if router_kind == "frr":
+        # an FRR router outside a lab: the same view from the targets named one by one
+        by_hand = subprocess.run(
+            [sys.executable, "-m", "lbroute.cli.main", "vips", "--json", "--rr", f"unix://{lab.socket('rr')}",
+             "--router-vtysh", str(lab.router_dir), "--router-netns", lab.topology.router_ns,
+             "--vip-pool", "10.1.0.0/16"],
+            capture_output=True, text=True, timeout=60, env=lab_env(lab), check=True,
+        )  # fmt: skip
+        assert json.loads(by_hand.stdout) == cli_json(lab, "vips")
+
 
 def test_an_lb_that_stops_announcing_leaves_one_fewer_next_hop(make_lab: LabFactory) -> None:
     lab = make_lab(lbs=3, services=SERVICES)
@@ -129,8 +140,10 @@ def test_an_lb_that_stops_announcing_leaves_one_fewer_next_hop(make_lab: LabFact
     assert POD[2] not in {p["neighbor"] for p in cli_json(lab, "peers")}
 
 
-def test_diff_names_routes_written_into_the_router_kernel_by_hand(make_lab: LabFactory) -> None:
-    lab = make_lab(lbs=2)
+def test_diff_names_routes_written_into_the_router_kernel_by_hand(
+    make_lab: LabFactory, router_kind: str
+) -> None:
+    lab = make_lab(lbs=2, router=router_kind)
     router_ns = lab.topology.router_ns
     assert cli(lab, "diff").returncode == 0
 

@@ -4,6 +4,7 @@ Kubernetes, and resyncs that write nothing."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -64,28 +65,39 @@ def desired_of(lab: Lab, who: str) -> Any:
 # --- restart recovery -------------------------------------------------------------------------
 
 
-def test_graceful_restart_keeps_every_vip_in_the_fib_while_the_rr_restarts(make_lab: LabFactory) -> None:
-    lab = make_lab(lbs=2, graceful_restart=30)
+def test_graceful_restart_keeps_every_vip_in_the_fib_while_the_rr_restarts(
+    make_lab: LabFactory, router_kind: str
+) -> None:
+    lab = make_lab(lbs=2, graceful_restart=30, router=router_kind)
     whole = node_ips(1, 2)
-    with FibSampler(lab.topology.router_ns, VIP) as fib, GobgpClient(str(lab.socket("router"))) as router:
+    router = lab.router
+    with FibSampler(lab.topology.router_ns, VIP) as fib:
         answered = lab.restart("rr")
 
         def stale_in_metrics(count: int) -> None:
             text = lab.metrics("router")
             assert metric(text, "lbroute_rr_prefixes", peer="10.0.0.2", kind="stale") == count
 
-        # the router's manager shows what it keeps: one path per LB for the one VIP
-        eventually(lambda: stale_in_metrics(2), 5, what="stale paths in the router's metrics")
-        [held] = router.list_sessions("router")  # what `lbroute peers` shows
-        assert (held.graceful_restart, held.stale) == ("helper", 2) and not held.established
+        held_until = 0.0  # the last time the router was seen holding the RR's paths, session down
+
+        def held_stale() -> None:
+            nonlocal held_until
+            [held] = router.sessions()  # what `lbroute peers` shows
+            assert (held.graceful_restart, held.stale) == ("helper", 2) and not held.established, held
+            held_until = time.monotonic()
+
+        if router_kind == "gobgp":
+            # the router's manager shows what it keeps: one path per LB for the one VIP
+            eventually(lambda: stale_in_metrics(2), 5, what="stale paths in the router's metrics")
+        eventually(held_stale, 5, what="the router holding the RR's paths stale", context=lab.logs_tail)
         saw_stale = False
 
         def fresh_again() -> None:
             nonlocal saw_stale
-            paths = router.list_paths(prefixes=(VIP,))
+            paths = router.paths(VIP)
             saw_stale |= any(p.stale for p in paths)
             assert saw_stale, "the router never held the RR's paths as stale"
-            [session] = router.list_sessions("router")
+            [session] = router.sessions()
             assert session.established, f"router-RR session {session.state}"
             assert paths and not any(p.stale for p in paths), f"stale still: {paths}"
             assert {p.next_hop for p in paths} == whole, paths
@@ -94,17 +106,35 @@ def test_graceful_restart_keeps_every_vip_in_the_fib_while_the_rr_restarts(make_
         # paths) and a 1-2 s connect tick; the RR's restart time is 30 s
         eventually(fresh_again, 20, what="router-RR session back, no stale path", context=lab.logs_tail)
         settled = time.monotonic() - answered
-    eventually(lambda: stale_in_metrics(0), 5, what="no stale path in the router's metrics")
-    lost = [hops for _, hops in fib.samples if hops != whole]
     assert len(fib.samples) > 100, f"only {len(fib.samples)} FIB samples"
-    assert not lost, f"{len(lost)} of {len(fib.samples)} samples missed a next-hop, e.g. {sorted(lost[0])}"
-    router_log = Path(lab.state.processes["rr-manager-router"].log).read_text()
-    assert "rr.peer.rearm_skipped" in router_log
-    log.info("test.rr_restart", graceful=True, samples=len(fib.samples), settled=round(settled, 3))
+    lost = [(t, hops) for t, hops in fib.samples if hops != whole]
+    if router_kind == "frr":
+        # FRR reconnects ~1 s after the RR went away, when the LB speakers (exabgp's 1 s retry)
+        # may not all be back at the RR: the RR's first table then lacks them, and its
+        # End-of-RIB makes FRR drop their stale paths until they return (docs/routers.md,
+        # "Graceful restart"). While the RR is away, FRR keeps every path:
+        early = [hops for t, hops in lost if t <= held_until]
+        assert not early, f"{len(early)} samples missed a next-hop while FRR held the RR's paths"
+        gap = sum(b[0] - a[0] for a, b in itertools.pairwise(fib.samples) if a[1] != whole)
+        assert gap < 1.0, f"next-hops missing for {gap:.3f}s after the RR's End-of-RIB"
+        log.info("test.rr_restart.frr_gap", count=len(lost), seconds=round(gap, 3))
+        lost = []
+    assert not lost, f"{len(lost)} of {len(fib.samples)} samples missed a next-hop, e.g. {sorted(lost[0][1])}"
+    if router_kind == "gobgp":
+        eventually(lambda: stale_in_metrics(0), 5, what="no stale path in the router's metrics")
+        router_log = Path(lab.state.processes["rr-manager-router"].log).read_text()
+        assert "rr.peer.rearm_skipped" in router_log
+    log.info(
+        "test.rr_restart",
+        graceful=True,
+        target=router_kind,
+        count=len(fib.samples),
+        seconds=round(settled, 3),
+    )
 
 
-def test_graceful_restart_gives_up_on_an_rr_that_stays_away(make_lab: LabFactory) -> None:
-    lab = make_lab(lbs=2, graceful_restart=3)
+def test_graceful_restart_gives_up_on_an_rr_that_stays_away(make_lab: LabFactory, router_kind: str) -> None:
+    lab = make_lab(lbs=2, graceful_restart=3, router=router_kind)
     killed = time.monotonic()
     lab.kill("rr")
     # the RR asked for 3 s: its paths are kept that long, then dropped, and the FIB with them
@@ -116,10 +146,12 @@ def test_graceful_restart_gives_up_on_an_rr_that_stays_away(make_lab: LabFactory
     log.info("test.rr_gone", emptied=round(emptied, 3))
 
 
-def test_killed_rr_gobgpd_gets_its_config_back_at_once_and_the_fib_recovers(make_lab: LabFactory) -> None:
+def test_killed_rr_gobgpd_gets_its_config_back_at_once_and_the_fib_recovers(
+    make_lab: LabFactory, router_kind: str
+) -> None:
     # without graceful restart the router drops the RR's paths at once, and gets them back
     # when the restarted RR's speakers and router sessions are up again
-    lab = make_lab(lbs=2, graceful_restart=0)
+    lab = make_lab(lbs=2, graceful_restart=0, router=router_kind)
     desired = desired_of(lab, "rr")
     whole = node_ips(1, 2)
     with FibSampler(lab.topology.router_ns, VIP) as fib:
@@ -143,7 +175,9 @@ def test_killed_rr_gobgpd_gets_its_config_back_at_once_and_the_fib_recovers(make
     text = lab.metrics("rr")
     assert metric(text, "lbroute_rr_daemon_reconnects_total") == 1
     assert metric(text, "lbroute_rr_config_stale") == 0
-    log.info("test.rr_restart", target="rr", seconds=round(recovered, 3), op=f"config back {reapplied:.3f}s")
+    log.info(
+        "test.rr_restart", target=router_kind, seconds=round(recovered, 3), op=f"config back {reapplied:.3f}s"
+    )
 
 
 def test_speakers_come_back_as_fast_after_the_fifth_rr_restart_as_after_the_first(
@@ -168,8 +202,11 @@ def test_speakers_come_back_as_fast_after_the_fifth_rr_restart_as_after_the_firs
     assert max(took) < 3.0, f"seconds until the speakers were back, restart by restart: {took}"
 
 
-def test_killed_router_gobgpd_gets_multipath_and_zebra_back(make_lab: LabFactory) -> None:
-    lab = make_lab(lbs=2)
+def test_killed_router_bgp_daemon_gets_multipath_and_zebra_back(
+    make_lab: LabFactory, router_kind: str
+) -> None:
+    # gobgpd: its manager configures it again; FRR's bgpd: it reads its frr.conf again
+    lab = make_lab(lbs=2, router=router_kind)
     whole = node_ips(1, 2)
     with FibSampler(lab.topology.router_ns, VIP) as fib:
         lab.restart("router")
@@ -180,36 +217,34 @@ def test_killed_router_gobgpd_gets_multipath_and_zebra_back(make_lab: LabFactory
     assert route.protocol == "bgp" and route.next_hops == whole
 
 
-def test_with_two_rrs_killing_one_loses_no_vip(make_lab: LabFactory) -> None:
-    lab = make_lab(lbs=3, rrs=2)
+def test_with_two_rrs_killing_one_loses_no_vip(make_lab: LabFactory, router_kind: str) -> None:
+    lab = make_lab(lbs=3, rrs=2, router=router_kind)
     whole = node_ips(1, 2, 3)
-    with GobgpClient(str(lab.socket("router"))) as router:
+    router = lab.router
 
-        def both_rrs_carry_every_lb() -> None:
-            paths = router.list_paths(prefixes=(VIP,))
-            # every LB's path arrives twice, once per RR
-            assert {p.source for p in paths} == {"10.0.0.2", "10.0.0.3"}, paths
-            assert sorted(p.next_hop for p in paths) == sorted([*whole, *whole]), paths
+    def both_rrs_carry_every_lb() -> None:
+        paths = router.paths(VIP)
+        # every LB's path arrives twice, once per RR
+        assert {p.source for p in paths} == {"10.0.0.2", "10.0.0.3"}, paths
+        assert sorted(p.next_hop for p in paths) == sorted([*whole, *whole]), paths
 
-        eventually(both_rrs_carry_every_lb, 15, what="paths via both RRs", context=lab.logs_tail)
-        # ... and the kernel still holds exactly one next-hop per node, not one per path
-        [entry] = ip_json("route", "show", VIP, netns=lab.topology.router_ns)
-        assert sorted(h["gateway"] for h in entry["nexthops"]) == sorted(whole)
-        answered = lab.restart("rr")
-        samples: list[set[str]] = []
-        rr1_gone_seen = False
+    eventually(both_rrs_carry_every_lb, 15, what="paths via both RRs", context=lab.logs_tail)
+    # ... and the kernel still holds exactly one next-hop per node, not one per path
+    [entry] = ip_json("route", "show", VIP, netns=lab.topology.router_ns)
+    assert sorted(h["gateway"] for h in entry["nexthops"]) == sorted(whole)
+    answered = lab.restart("rr")
+    samples: list[set[str]] = []
+    rr1_gone_seen = False
 
-        def rr1_back_and_carrying() -> None:
-            nonlocal rr1_gone_seen
-            samples.append(fib_hops(lab))
-            sources = {p.source for p in router.list_paths(prefixes=(VIP,))}
-            rr1_gone_seen |= sources == {"10.0.0.3"}
-            assert rr1_gone_seen, "the router has not noticed RR 1 going away yet"
-            assert sources == {"10.0.0.2", "10.0.0.3"}, f"paths from {sorted(sources)}"
+    def rr1_back_and_carrying() -> None:
+        nonlocal rr1_gone_seen
+        samples.append(fib_hops(lab))
+        sources = {p.source for p in router.paths(VIP)}
+        rr1_gone_seen |= sources == {"10.0.0.3"}
+        assert rr1_gone_seen, "the router has not noticed RR 1 going away yet"
+        assert sources == {"10.0.0.2", "10.0.0.3"}, f"paths from {sorted(sources)}"
 
-        eventually(
-            rr1_back_and_carrying, 15, interval=0.005, what="RR 1 gone and back", context=lab.logs_tail
-        )
+    eventually(rr1_back_and_carrying, 15, interval=0.005, what="RR 1 gone and back", context=lab.logs_tail)
     assert samples and all(s == whole for s in samples), [sorted(s) for s in samples if s != whole]
     log.info("test.rr_redundancy", count=len(samples), seconds=round(time.monotonic() - answered, 3))
 
@@ -217,16 +252,19 @@ def test_with_two_rrs_killing_one_loses_no_vip(make_lab: LabFactory) -> None:
 # --- guard rails ------------------------------------------------------------------------------
 
 
-def test_routes_outside_the_guard_rails_never_reach_the_router(make_lab: LabFactory) -> None:
-    lab = make_lab(lbs=2, rogue_lb=1)  # lab.up already waited for the FIB to be exactly the VIP
+def test_routes_outside_the_guard_rails_never_reach_the_router(
+    make_lab: LabFactory, router_kind: str
+) -> None:
+    # lab.up already waited for the FIB to be exactly the VIP
+    lab = make_lab(lbs=2, rogue_lb=1, router=router_kind)
     bad = rogue_routes(Node(1).ip, Node(1).pod_ip)
-    with GobgpClient(str(lab.socket("rr"))) as rr, GobgpClient(str(lab.socket("router"))) as router:
+    with GobgpClient(str(lab.socket("rr"))) as rr:
         # the speaker did send them: they sit in its adj-RIB-in at the RR ...
         sent = {p.prefix for p in rr.list_paths(adj_in_of=Node(1).pod_ip)}
         assert sent == {VIP, *(p for p, _ in bad)}
         # ... and got no further
         assert {p.prefix for p in rr.list_paths()} == {VIP}
-        assert {p.prefix for p in router.list_paths()} == {VIP}
+        assert {p.prefix for p in lab.router.paths()} == {VIP}
     fib = {r.prefix for r in read_fib(lab.topology.router_ns)}
     assert not fib & {p for p, _ in bad}, sorted(fib)
     assert fib_hops(lab) == node_ips(1, 2)

@@ -23,7 +23,7 @@ class PlayExabgp:
         )
         self.buffer = b""
 
-    def read_command(self, timeout: float = 10.0) -> str:
+    def read_command(self, timeout: float = 30.0) -> str:
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
 
@@ -42,7 +42,7 @@ class PlayExabgp:
         self.proc.stdin.write((text.encode() if isinstance(text, str) else text) + b"\n")
         self.proc.stdin.flush()
 
-    def finish(self, timeout: float = 10.0) -> tuple[int, str]:
+    def finish(self, timeout: float = 30.0) -> tuple[int, str]:
         """Wait for the process to end; its exit code and stderr."""
         code = self.proc.wait(timeout=timeout)
         for stream in (self.proc.stdin, self.proc.stdout):
@@ -61,7 +61,7 @@ class PlayExabgp:
             self.finish()
 
 
-def expect(exabgp: PlayExabgp, *commands: str, answer: str = "done", timeout: float = 10) -> None:
+def expect(exabgp: PlayExabgp, *commands: str, answer: str = "done", timeout: float = 30) -> None:
     """The next commands are exactly ``commands`` (in any order); each gets ``answer``."""
     got = []
     for _ in commands:

@@ -156,3 +156,9 @@ def test_the_lab_sends_requests_only_to_its_vips_and_only_so_many(vip: str, coun
         check_request(vip, count)
     check_request("10.1.2.1", 10_000)
     check_request("2001:db8:1::1", 1)
+
+
+def test_lab_up_takes_a_router_kind_and_refuses_others(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse("lab", "up").router == "gobgp"
+    assert parse("lab", "up", "--router", "frr").router == "frr"
+    assert "invalid choice: 'bird'" in refused(capsys, "lab", "up", "--router", "bird")

@@ -88,7 +88,10 @@ def test_with_no_target_at_all_the_one_running_lab_stands_in(
         t.need_daemons()
 
 
-@pytest.mark.parametrize("flag", [["--rr", "/x.sock"], ["--router", "/y.sock"], ["--router-netns", "ns1"]])
+@pytest.mark.parametrize(
+    "flag",
+    [["--rr", "/x.sock"], ["--router", "/y.sock"], ["--router-vtysh", "/run/frr"], ["--router-netns", "ns1"]],
+)
 def test_lab_refuses_other_target_flags_beside_it(flag: list[str]) -> None:
     with pytest.raises(TargetError, match=f"--lab lbr sets every target itself; drop {flag[0]} "):
         resolve(args_of("vips", "--lab", "lbr", *flag), {}, labs=no_labs)
@@ -105,6 +108,30 @@ def test_lab_refuses_other_target_flags_beside_it(flag: list[str]) -> None:
 def test_targets_from_the_environment_are_checked_like_flags(variable: str, value: str, says: str) -> None:
     with pytest.raises(TargetError, match=f"^{variable}: .*{says}"):
         resolve(args_of("vips"), {variable: value}, labs=no_labs)
+
+
+def test_an_frr_router_is_read_through_vtysh_from_a_flag_or_the_environment(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for t in (
+        resolve(args_of("vips", "--rr", "/rr.sock", "--router-vtysh", "/var/run/frr"), {}),
+        resolve(args_of("vips", "--rr", "/rr.sock"), {"LBROUTE_ROUTER_VTYSH": "/var/run/frr"}),
+    ):
+        assert t.router is not None
+        assert (t.router.name, t.router.address, t.router.kind) == ("router", "/var/run/frr", "frr")
+    plain = resolve(args_of("vips", "--rr", "/rr.sock", "--router", "/g.sock"), {})
+    assert plain.router is not None and plain.router.kind == "gobgpd"
+    with pytest.raises(TargetError, match=r"either a gobgpd .* or an FRR bgpd"):
+        resolve(args_of("vips", "--router", "/g.sock", "--router-vtysh", "/var/run/frr"), {})
+    with pytest.raises(TargetError, match="either a gobgpd"):
+        resolve(args_of("vips", "--router-vtysh", "/var/run/frr"), {"LBROUTE_ROUTER": "/g.sock"})
+    with pytest.raises(
+        TargetError, match=r"^LBROUTE_ROUTER_VTYSH: 'run/frr': give bgpd's vty socket directory"
+    ):
+        resolve(args_of("vips"), {"LBROUTE_ROUTER_VTYSH": "run/frr"}, labs=no_labs)
+    with pytest.raises(SystemExit):
+        args_of("vips", "--router-vtysh", "frr")
+    assert "give bgpd's vty socket directory as an absolute path" in capsys.readouterr().err
 
 
 def test_timestamps_and_durations() -> None:

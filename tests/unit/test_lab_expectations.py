@@ -97,6 +97,7 @@ def test_graceful_restart_defaults_by_the_number_of_rrs() -> None:
         (Scenario(max_prefixes=0), "max_prefixes 0"),
         (Scenario(speaker_timers=(3, 2)), "speaker_timers"),
         (Scenario(graceful_restart=5000), "graceful_restart 5000"),
+        (Scenario(router="bird"), "router 'bird': use gobgp or frr"),
     ],
 )
 def test_a_scenario_the_topology_cannot_carry_is_refused(scenario: Scenario, says: str) -> None:
@@ -107,9 +108,11 @@ def test_a_scenario_the_topology_cannot_carry_is_refused(scenario: Scenario, say
 def test_the_scenario_survives_the_state_file_and_renders_its_group_overrides() -> None:
     scenario = Scenario(
         kube_api="http://127.0.0.1:8080", wrong_md5=(2, 3), rogue_lb=1, max_prefixes=7,
-        speaker_timers=(30, 10), graceful_restart=0,
+        speaker_timers=(30, 10), graceful_restart=0, router="frr",
     )  # fmt: skip
     assert Scenario.from_json(scenario.to_json()) == scenario
+    # a lab recorded before there were router kinds ran gobgpd
+    assert Scenario.from_json({"graceful_restart": 30}).router == "gobgp"
     assert Scenario.from_json({}) == Scenario()
     assert scenario.group_overrides() == {"max_prefixes": 7, "timers": {"hold_time": 30, "keepalive": 10}}
     assert Scenario().group_overrides() == {}
