@@ -8,7 +8,7 @@ production: the RR's RIB, the router's RIB and a large kernel FIB.
 
 Each run is the operator's command in a fresh process (interpreter start included), timed
 from outside. The same session also times the phases in-process (which part costs what)
-and the old way of reading a RIB (protobuf ``Any`` attributes, a helper thread per
+and the old way of reading a RIB (decoded protobuf attributes, a helper thread per
 stream), to show what the optimisation bought. Results go to benchmarks/results/.
 
     .venv/bin/python -m benchmarks.cli_vips --prefix h5 [--runs 20] [--vips 16384]
@@ -36,7 +36,7 @@ from lbroute.cli.targets import no_cyclic_gc
 from lbroute.cli.vips_cmd import row_json
 from lbroute.core.rib import Path as BgpPath
 from lbroute.core.view import VipRow, vip_rows
-from lbroute.gobgp.apipb import attribute_pb2 as attr
+from lbroute.gobgp.apipb import common_pb2 as common
 from lbroute.gobgp.apipb import gobgp_pb2 as api
 from lbroute.gobgp.apipb import gobgp_pb2_grpc as rpc
 from lbroute.gobgp.client import GobgpClient
@@ -183,23 +183,19 @@ def json_lines(rows: list[VipRow]) -> str:
 
 
 def old_list_paths(socket: str) -> list[BgpPath]:
-    """The skeleton's way, kept here as the baseline: every attribute an ``Any`` to unpack."""
+    """The skeleton's way, kept here as the baseline: every attribute a protobuf message to decode
+    (an ``Any`` to unpack in gobgp 3.x, a ``oneof`` in 4.x), on a helper thread per stream."""
     with grpc.insecure_channel(f"unix://{socket}") as channel:
-        stub = rpc.GobgpApiStub(channel)
+        stub = rpc.GoBgpServiceStub(channel)
         request = api.ListPathRequest(
-            table_type=api.GLOBAL, family=api.Family(afi=api.Family.AFI_IP, safi=api.Family.SAFI_UNICAST)
+            table_type=api.TABLE_TYPE_GLOBAL,
+            family=common.Family(afi=common.Family.AFI_IP, safi=common.Family.SAFI_UNICAST),
         )
         out = []
         for response in stub.ListPath(request, timeout=60):
             dest = response.destination
             for p in dest.paths:
-                hop = ""
-                for any_attr in p.pattrs:
-                    if any_attr.Is(attr.NextHopAttribute.DESCRIPTOR):
-                        nh = attr.NextHopAttribute()
-                        any_attr.Unpack(nh)
-                        hop = nh.next_hop
-                        break
+                hop = next((a.next_hop.next_hop for a in p.pattrs if a.WhichOneof("attr") == "next_hop"), "")
                 out.append(BgpPath(dest.prefix, hop, p.neighbor_ip, p.best, p.identifier))
         return sorted(out)
 

@@ -1,4 +1,4 @@
-# The route reflector and the upstream Linux router: gobgpd 3.36, FRR's zebra, lbroute-rr.
+# The route reflector and the upstream Linux router: gobgpd 4.8, FRR's zebra, lbroute-rr.
 # One image, three roles chosen by the command (see compose.yaml):
 #   gobgpd --api-hosts unix:///run/gobgpd/gobgp.sock --pprof-disable
 #   /usr/lib/frr/zebra ...           (router only)
@@ -6,7 +6,7 @@
 FROM debian:bookworm-slim
 
 ENV DEBIAN_FRONTEND=noninteractive \
-    PATH=/opt/lbroute/venv/bin:/opt/lbroute/gobgp-3.36.0/usr/bin:/usr/sbin:/usr/bin:/sbin:/bin
+    PATH=/opt/lbroute/venv/bin:/opt/lbroute/gobgp/usr/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates python3 python3-venv \
@@ -14,7 +14,7 @@ RUN apt-get update \
 
 WORKDIR /src
 COPY setup/install-debian-deps.sh setup/install-debian-deps.sh
-# gobgpd 3.36 from Debian 13 (Debian 12's 3.10 panics against FRR 8.4's zebra) and FRR
+# gobgpd 4.8 from Debian sid (Debian 12's 3.10 panics against FRR 8.4's zebra) and FRR
 RUN bash setup/install-debian-deps.sh frr gobgp && rm -rf /var/lib/apt/lists/*
 
 COPY pyproject.toml README.md ./

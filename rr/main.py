@@ -6,6 +6,9 @@ lbroute-rr apply --config FILE   reconcile once
 lbroute-rr run --config FILE     reconcile now and every resync_interval, until SIGTERM
 
 plan, apply and run give gobgpd --wait seconds to answer at start, then exit 1 saying so.
+When gobgpd runs BGP with other global settings (ASN, router-id, listen address or port,
+multipath) than the config's, plan and apply exit 2 naming them and change nothing; run
+changes nothing until gobgpd is restarted, and says so in its log and metrics.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from .daemon_watch import DaemonWatch
 from .desired import desired_config
 from .kube_speakers import KubeConfigError, KubeSpeakers
 from .metrics import serve
-from .reconcile import Reconciler
+from .reconcile import GlobalSettingsRefused, Reconciler
 
 EXIT_CONFIG = 2
 log = structlog.get_logger()
@@ -118,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{len(done.operations)} change(s) applied to {cfg.gobgpd}", file=sys.stderr)
                 return 0
             return _run(cfg, client, reconciler, secrets, speakers, args.wait)
+        except GlobalSettingsRefused as err:
+            print(f"lbroute-rr: {err}; nothing changed", file=sys.stderr)
+            return EXIT_CONFIG
         except GobgpUnavailable as err:
             print(
                 f"lbroute-rr: gobgpd at {cfg.gobgpd} did not answer within {args.wait:g}s ({err}); "

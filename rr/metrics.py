@@ -27,6 +27,7 @@ class RrMetrics:
     reconcile_seconds: Histogram
     config_stale: Gauge
     daemon_restarts: Counter
+    global_settings_differ: Gauge
 
     @classmethod
     def create(cls) -> RrMetrics:
@@ -64,6 +65,13 @@ class RrMetrics:
             daemon_restarts=Counter(
                 "lbroute_rr_daemon_reconnects",
                 "times gobgpd answered again after the connection dropped",
+                registry=r,
+            ),
+            global_settings_differ=Gauge(
+                "lbroute_rr_global_settings_differ",
+                "1 per global setting gobgpd runs with other than the config's: nothing is applied "
+                "until gobgpd is restarted",
+                ["field"],
                 registry=r,
             ),
         )

@@ -10,6 +10,11 @@ next periodic resync, and with the backoff started over.
 While gobgpd does not answer, retries back off up to ``MAX_BACKOFF`` and the log says so
 once when the outage starts, at most every ``SAY_EVERY`` seconds while it lasts, and once
 when gobgpd answers again (``rr.outage``).
+
+When gobgpd runs BGP with other global settings than the config's (a plan ``refused``, see
+``bgp.GlobalDiffers``), a pass applies nothing and raises ``GlobalSettingsRefused``
+(permanent); ``run`` keeps going, so the gobgpd restart that the error asks for is picked up
+like any other restart. The log says so once per difference, the metrics all along.
 """
 
 from __future__ import annotations
@@ -68,6 +73,15 @@ class _Woken(Exception):
     """A backoff wait cut short by ``wake()``: the retries start over."""
 
 
+class GlobalSettingsRefused(Exception):
+    """Permanent: gobgpd runs BGP with other global settings, which only its restart changes."""
+
+    def __init__(self, target: str, differs: bgp.GlobalDiffers) -> None:
+        self.target = target
+        self.differs = differs
+        super().__init__(f"{target}: {differs.describe()}")
+
+
 class Reconciler:
     def __init__(
         self,
@@ -92,6 +106,8 @@ class Reconciler:
         self._outage = outage.Outage()
         self.metrics = metrics or RrMetrics.create()
         self.metrics.config_stale.set(1)
+        # the last pass's refusal, so the log says each one once
+        self._refused: bgp.GlobalDiffers | None = None
         # counting rejected prefixes reads every speaker's adj-RIB-in: only when someone looks
         self.peer_metrics = peer_metrics
 
@@ -118,8 +134,12 @@ class Reconciler:
             raise _Woken
 
     def observe_plan(self, *, give_up_after: float | None = None) -> bgp.Plan:
-        """What a pass would apply now. Transient failures are retried for ``give_up_after`` seconds."""
-        return self._retrying(lambda: bgp.plan(self.desired, self.client.observe()), give_up_after, None)
+        """What a pass would apply now. Transient failures are retried for ``give_up_after`` seconds;
+        ``GlobalSettingsRefused`` when a pass would be refused."""
+        todo = self._retrying(lambda: bgp.plan(self.desired, self.client.observe()), give_up_after, None)
+        if todo.refused is not None:
+            raise GlobalSettingsRefused(self.client.target, todo.refused)
+        return todo
 
     def reconcile_once(self) -> bgp.Plan:
         with self._apply_lock:
@@ -139,6 +159,10 @@ class Reconciler:
         spec = next((p for p in self.desired.peers if p.address == address), None)
         if spec is None:
             return False
+        if self._refused is not None:
+            # the desired peers were made for other global settings: touch nothing
+            log.info("rr.peer.rearm_skipped", peer=address, reason="global settings differ")
+            return False
         if self.client.keeps_stale_paths(address):
             log.info("rr.peer.rearm_skipped", peer=address, reason="graceful restart keeps its paths")
             return False
@@ -152,11 +176,15 @@ class Reconciler:
         started = time.monotonic()
         try:
             todo = bgp.plan(self.desired, self.client.observe())
+            self._say_refused(todo.refused)
+            if todo.refused is not None:
+                raise GlobalSettingsRefused(self.client.target, todo.refused)
             for op in todo.operations:
                 self.client.apply(op)
                 log.info("rr.op.applied", op=bgp.describe(op), target=self.client.target)
         except Exception as err:
-            self.metrics.reconcile_errors.labels("transient" if is_transient(err) else "other").inc()
+            kind = "refused" if isinstance(err, GlobalSettingsRefused) else "other"
+            self.metrics.reconcile_errors.labels("transient" if is_transient(err) else kind).inc()
             self.metrics.config_stale.set(1)
             raise
         seconds = time.monotonic() - started
@@ -170,6 +198,24 @@ class Reconciler:
             target=self.client.target,
         )
         return todo
+
+    def _say_refused(self, refused: bgp.GlobalDiffers | None) -> None:
+        """The refusal into the metrics; into the log when it starts, changes or ends."""
+        if refused == self._refused:
+            return
+        self.metrics.global_settings_differ.clear()
+        if refused is not None:
+            for name in refused.fields:
+                self.metrics.global_settings_differ.labels(name).set(1)
+            log.error(
+                "rr.global.refused",
+                target=self.client.target,
+                error=refused.describe(),
+                count=len(refused.fields),
+            )
+        else:
+            log.info("rr.global.resolved", target=self.client.target)
+        self._refused = refused
 
     def reconcile(
         self, *, give_up_after: float | None = None, stop: threading.Event | None = None
@@ -259,19 +305,24 @@ class Reconciler:
         """Reconcile now, then on every ``wake()`` and every ``interval`` (full resync) until ``stop``.
 
         ``first_within``: the first pass gives gobgpd that many seconds to answer and raises
-        ``GobgpUnavailable`` after them; later passes wait for it as long as it takes.
+        ``GobgpUnavailable`` after them; later passes wait for it as long as it takes. A pass
+        refused for global settings does not end the loop: the restart it asks for wakes it.
         """
         first = True
         while not stop.is_set():
             self._wake.clear()
+            answered = True
             try:
                 self.reconcile(stop=stop, give_up_after=first_within if first else None)
+            except GlobalSettingsRefused:
+                pass  # said and counted in the pass; the sessions are still there to count
             except Exception as err:
                 if stop.is_set() and is_transient(err):
                     break  # stopped while gobgpd was away: nothing to apply any more
                 if first or not is_transient(err):
                     raise
-            else:
+                answered = False
+            if answered:
                 try:
                     self.refresh_peer_metrics()
                 except Exception as err:

@@ -5,10 +5,14 @@ compares desired against what the daemon really has and returns the operations t
 close the gap, touching only objects lbroute owns (descriptions starting ``lbroute``
 and the dynamic neighbors of our peer groups). Equal in, empty plan out: re-applying
 is a no-op by construction.
+
+BGP's global settings are the one thing a plan never changes on a running daemon: it
+refuses instead (``Plan.refused``), because gobgpd 4.8 cannot stop BGP and start it again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import ipaddress
 from dataclasses import dataclass, field
@@ -214,6 +218,9 @@ class StartBgp:
 
 @dataclass(frozen=True)
 class StopBgp:
+    """Final in gobgpd 4.8: every later call, StartBgp too, answers "server stopped" until the
+    process is restarted. ``plan`` never asks for it (see ``GlobalDiffers``)."""
+
     reason: str
 
 
@@ -320,8 +327,51 @@ Operation = (
 
 
 @dataclass(frozen=True)
+class GlobalDiffers:
+    """gobgpd runs BGP with other global settings (ASN, router-id, listen address or port,
+    multipath) than desired.
+
+    They are given once, at StartBgp, and gobgpd 4.8 cannot take new ones while it runs: its
+    StopBgp is final (every later call answers "server stopped"). Only a new gobgpd process
+    can, so the plan applies nothing at all: the rest of the desired configuration was
+    made for the new settings (an ASN is every iBGP peer's too), and half of it would be worse
+    than none. See docs/decisions/rr-global-settings-need-a-restart.md.
+    """
+
+    observed: GlobalSpec
+    desired: GlobalSpec
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The names of the settings that differ, in ``GlobalSpec``'s order."""
+        return tuple(
+            f.name
+            for f in dataclasses.fields(GlobalSpec)
+            if getattr(self.observed, f.name) != getattr(self.desired, f.name)
+        )
+
+    def describe(self) -> str:
+        changes = ", ".join(
+            f"{name} {_shown(getattr(self.observed, name))} -> {_shown(getattr(self.desired, name))}"
+            for name in self.fields
+        )
+        return f"gobgpd runs BGP with other global settings ({changes}); restart gobgpd to apply them"
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    if isinstance(value, tuple):
+        text = "[" + ", ".join(map(str, value)) + "]"
+    else:
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+@dataclass(frozen=True)
 class Plan:
+    """The operations to apply in order, or (``refused``) why none can be."""
+
     operations: tuple[Operation, ...] = field(default=())
+    refused: GlobalDiffers | None = None
 
     def __bool__(self) -> bool:
         return bool(self.operations)
@@ -377,7 +427,8 @@ def plan(desired: DaemonConfig, observed: DaemonConfig) -> Plan:
     its session exists; then peer groups before the dynamic neighbors and peers that
     name them. A policy in use cannot be deleted, a set in use neither.
 
-    A plan that starts BGP adds graceful-restart peers as ``restarting``.
+    A plan that starts BGP adds graceful-restart peers as ``restarting``. BGP that runs with
+    other global settings is never stopped and started: the plan is ``refused`` and empty.
     """
     want = desired.owned()
     have = observed.owned()
@@ -386,11 +437,11 @@ def plan(desired: DaemonConfig, observed: DaemonConfig) -> Plan:
 
     if want.global_ is None:
         return Plan()
-    started = have.global_ != want.global_
+    if have.global_ is not None and have.global_ != want.global_:
+        return Plan(refused=GlobalDiffers(observed=have.global_, desired=want.global_))
+    started = have.global_ is None
     if started:
-        if have.global_ is not None:
-            ops.append(StopBgp(reason="global settings differ"))
-        # A (re)started BGP holds nothing: everything below is added afresh.
+        # A started BGP holds nothing: everything below is added afresh.
         have = DaemonConfig(global_=None)
         foreign_imports = ()
         ops.append(StartBgp(want.global_))

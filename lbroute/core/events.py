@@ -1,8 +1,9 @@
 """What gobgpd's event stream reports (one vocabulary for the rr manager and ``lbroute watch``),
 and the changes ``watch`` prints from it. Pure.
 
-gobgpd's WatchEvent says *that* something changed, not always *what* (with multipath a
-BEST event fires on every change and its paths carry best=False), so a table event is
+gobgpd's WatchEvent says *that* something changed, not always *what* (with multipath gobgpd
+4.8's BEST event carries only the path that came or went, not the set the prefix now has;
+3.36's carried the set, every path best=False), so a table event is
 taken as "these prefixes changed": ``watch`` re-reads them, the rr manager logs them and
 refreshes its metrics. The functions here turn those observations into changes worth a
 line: nothing is reported twice.

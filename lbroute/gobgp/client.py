@@ -5,6 +5,11 @@ Reads (``observe``, ``list_paths``, ``list_sessions``, ``watch``) turn protobuf 
 are made here. Every ``grpc.RpcError`` leaves as a ``GobgpError`` (``GobgpUnavailable``
 or ``GobgpRejected``, see ``lbroute.gobgp.errors``), so callers classify failures by type
 and never import grpc.
+
+Written for gobgpd 4.8's API (docs/decisions/gobgpd-4.8-from-sid.md): its enums carry their
+type's name (``SESSION_STATE_ESTABLISHED``) and most have an ``..._UNSPECIFIED`` 0 that
+gobgpd refuses, so every enum field of a request is set, never left at its default, and
+gobgpd's names become the core's words here and nowhere else (``_SESSION_STATES``).
 """
 
 from __future__ import annotations
@@ -17,16 +22,18 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import grpc
 import grpc.experimental
-from google.protobuf.any_pb2 import Any
 
 from lbroute.core import bgp
 from lbroute.core.events import PrefixesTouched, SessionReport, SnapshotDone, TouchedPath, WatchReport
 from lbroute.core.rib import Path
-from lbroute.core.session import Session
+from lbroute.core.session import ESTABLISHED, Session
 
+from . import policy_next_hops
 from .apipb import attribute_pb2 as attr
+from .apipb import common_pb2 as common
 from .apipb import gobgp_pb2 as api
 from .apipb import gobgp_pb2_grpc as rpc
+from .apipb import nlri_pb2 as nlri
 from .errors import GobgpError, GobgpUnavailable
 from .wire import NextHopReader
 
@@ -46,24 +53,40 @@ _LOCAL_SOURCES = frozenset({"", "<nil>", "0.0.0.0", "::"})
 _LIST_BATCH = 1024  # paths gobgpd gathers before it starts sending (0: the whole table first)
 
 _FAMILIES = {
-    bgp.Family.IPV4_UNICAST: (api.Family.AFI_IP, api.Family.SAFI_UNICAST),
-    bgp.Family.IPV6_UNICAST: (api.Family.AFI_IP6, api.Family.SAFI_UNICAST),
+    bgp.Family.IPV4_UNICAST: (common.Family.AFI_IP, common.Family.SAFI_UNICAST),
+    bgp.Family.IPV6_UNICAST: (common.Family.AFI_IP6, common.Family.SAFI_UNICAST),
 }
 _FAMILY_OF = {v: k for k, v in _FAMILIES.items()}
-_SET_TYPES = {bgp.SetKind.PREFIX: api.PREFIX, bgp.SetKind.NEIGHBOR: api.NEIGHBOR}
+_SET_TYPES = {bgp.SetKind.PREFIX: api.DEFINED_TYPE_PREFIX, bgp.SetKind.NEIGHBOR: api.DEFINED_TYPE_NEIGHBOR}
 _ACTIONS = {
-    bgp.RouteAction.NONE: api.NONE,
-    bgp.RouteAction.ACCEPT: api.ACCEPT,
-    bgp.RouteAction.REJECT: api.REJECT,
+    # a statement without an action: gobgpd goes on to the next one
+    bgp.RouteAction.NONE: api.ROUTE_ACTION_UNSPECIFIED,
+    bgp.RouteAction.ACCEPT: api.ROUTE_ACTION_ACCEPT,
+    bgp.RouteAction.REJECT: api.ROUTE_ACTION_REJECT,
 }
 _ACTION_OF = {v: k for k, v in _ACTIONS.items()}
+# gobgpd's session states in the core's words (``Session.state``, ``SessionReport.state``): the
+# rr manager, the CLI and the metric labels compare these, never gobgpd's own names
+_SESSION_STATES: dict[int, str] = {
+    api.PeerState.SESSION_STATE_IDLE: "IDLE",
+    api.PeerState.SESSION_STATE_CONNECT: "CONNECT",
+    api.PeerState.SESSION_STATE_ACTIVE: "ACTIVE",
+    api.PeerState.SESSION_STATE_OPENSENT: "OPENSENT",
+    api.PeerState.SESSION_STATE_OPENCONFIRM: "OPENCONFIRM",
+    api.PeerState.SESSION_STATE_ESTABLISHED: ESTABLISHED,
+}
 # the name gobgpd gives the global RIB's policy assignment (a route server's are per peer)
 GLOBAL_RIB = "global"
 
 
-def family_pb(family: bgp.Family) -> api.Family:
+def family_pb(family: bgp.Family) -> common.Family:
     afi, safi = _FAMILIES[family]
-    return api.Family(afi=afi, safi=safi)
+    return common.Family(afi=afi, safi=safi)
+
+
+def _session_state(state: int) -> str:
+    """A ``PeerState.session_state`` in the core's words; ``UNKNOWN`` for 0 (unspecified)."""
+    return _SESSION_STATES.get(state, "UNKNOWN")
 
 
 def channel_target(target: str) -> str:
@@ -104,7 +127,7 @@ class GobgpClient:
         self.target = target
         self.timeout = timeout
         self._channel = grpc.insecure_channel(channel_target(target), options=_CHANNEL_OPTIONS)
-        self._stub = rpc.GobgpApiStub(self._channel)
+        self._stub = rpc.GoBgpServiceStub(self._channel)
 
     def __enter__(self) -> GobgpClient:
         return self
@@ -198,7 +221,7 @@ class GobgpClient:
         return tuple(out)
 
     def _import_policies(self) -> tuple[str, ...]:
-        request = api.ListPolicyAssignmentRequest(name=GLOBAL_RIB, direction=api.IMPORT)
+        request = api.ListPolicyAssignmentRequest(name=GLOBAL_RIB, direction=api.POLICY_DIRECTION_IMPORT)
         names: list[str] = []
         for r in self._stub.ListPolicyAssignment(request, timeout=self.timeout):
             names += [p.name for p in r.assignment.policies]
@@ -208,14 +231,37 @@ class GobgpClient:
     def list_peers_raw(self, *, advertised: bool = False) -> list[api.Peer]:
         """gobgpd's own peer messages (tests read its UPDATE counters). ``advertised`` makes gobgpd
         count each peer's adj-RIB-out, which walks its RIB once per peer."""
-        request = api.ListPeerRequest(enableAdvertised=advertised)
+        request = api.ListPeerRequest(enable_advertised=advertised)
         return [r.peer for r in self._stub.ListPeer(request, timeout=self.timeout)]
 
     @_typed_errors
     def keeps_stale_paths(self, address: str) -> bool:
         """gobgpd keeps this peer's paths, stale, while it restarts (see ``_stale_paths``)."""
         request = api.ListPeerRequest(address=address)
-        return any(_stale_paths(r.peer) for r in self._stub.ListPeer(request, timeout=self.timeout))
+        return any(self._stale_paths(r.peer) for r in self._stub.ListPeer(request, timeout=self.timeout))
+
+    def _stale_paths(self, peer: api.Peer) -> int:
+        """Paths gobgpd keeps, stale, for a peer whose session dropped under graceful restart:
+        all it had received, until its End-of-RIB or its restart time (RFC 4724).
+
+        Counted in the peer's adj-RIB-in: gobgpd 4.8's per-peer counters read 0 unless the
+        session is ESTABLISHED (3.36 kept them), and a restarting peer's session is not.
+        """
+        if not peer.graceful_restart.peer_restarting:
+            return 0
+        address = _neighbor_of(peer)
+        count = 0
+        for a in peer.afi_safis:
+            request = api.ListPathRequest(
+                table_type=api.TABLE_TYPE_ADJ_IN,
+                name=address,
+                family=a.config.family,
+                enable_only_binary=True,
+                batch_size=_LIST_BATCH,
+            )
+            for response in self._stub.ListPath(request, timeout=self.timeout):
+                count += sum(1 for p in response.destination.paths if p.stale and not p.is_withdraw)
+        return count
 
     @_typed_errors
     def list_paths(
@@ -229,13 +275,13 @@ class GobgpClient:
         """Paths in the global RIB, or in one peer's adj-RIB-in when ``adj_in_of`` is given.
 
         Attributes come as BGP wire bytes (``enable_only_binary``): decoding the next-hop
-        from those is several times cheaper than unpacking protobuf ``Any`` messages. With
+        from those is several times cheaper than decoding protobuf attribute messages. With
         ``batch_size`` gobgpd streams while it walks its table instead of after, so it works
         while this process parses: a 64k-path read went from ~0.6 s to ~0.4 s.
         ``ordered=False`` keeps gobgpd's order and saves the sort on a large RIB.
         """
         request = api.ListPathRequest(
-            table_type=api.ADJ_IN if adj_in_of else api.GLOBAL,
+            table_type=api.TABLE_TYPE_ADJ_IN if adj_in_of else api.TABLE_TYPE_GLOBAL,
             name=adj_in_of or "",
             family=family_pb(family),
             prefixes=[api.TableLookupPrefix(prefix=p) for p in prefixes],
@@ -277,7 +323,7 @@ class GobgpClient:
         """
         peers = self.list_peers_raw(advertised=advertised)
         in_rib = self._paths_by_source(peers)
-        return [_session(at, p, in_rib, advertised=advertised) for p in peers]
+        return [_session(at, p, in_rib, self._stale_paths(p), advertised=advertised) for p in peers]
 
     def _paths_by_source(self, peers: list[api.Peer]) -> Counter[str]:
         """How many paths of each peer the global RIB holds, in the families peers have sent."""
@@ -290,7 +336,7 @@ class GobgpClient:
         counts: Counter[str] = Counter()
         for family in sorted(families):
             request = api.ListPathRequest(
-                table_type=api.GLOBAL,
+                table_type=api.TABLE_TYPE_GLOBAL,
                 family=family_pb(family),
                 enable_only_binary=True,
                 batch_size=_LIST_BATCH,
@@ -306,17 +352,22 @@ class GobgpClient:
         Iterating it raises ``GobgpError`` when gobgpd goes away; ``cancel()`` ends it quietly.
         """
         table_filter = api.WatchEventRequest.Table.Filter
-        filters = [table_filter.BEST, table_filter.ADJIN] if adj_in else [table_filter.BEST]
+        filters = [table_filter.TYPE_BEST, table_filter.TYPE_ADJIN] if adj_in else [table_filter.TYPE_BEST]
         return EventWatch(self.target, self._watch_stream(*filters))
 
-    def _watch_stream(self, *table_filters: api.WatchEventRequest.Table.Filter.Type) -> Any:
-        """The raw WatchEvent stream (cancellable): peer events and the given table filters."""
+    def _watch_stream(
+        self, *table_filters: api.WatchEventRequest.Table.Filter.Type
+    ) -> Iterator[api.WatchEventResponse]:
+        """The raw WatchEvent stream (cancellable): peer events and the given table filters.
+
+        Each filter's type must be given: gobgpd 4.8 ends a stream whose filter is 0
+        (unspecified) with INVALID_ARGUMENT, and only once the stream is read."""
         table_filter = api.WatchEventRequest.Table.Filter
         request = api.WatchEventRequest(
             peer=api.WatchEventRequest.Peer(),
             table=api.WatchEventRequest.Table(filters=[table_filter(type=t) for t in table_filters]),
         )
-        return self._stub.WatchEvent(request)
+        return self._stub.WatchEvent(request)  # type: ignore[no-any-return]
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -330,10 +381,10 @@ class GobgpClient:
             for path in paths:
                 chunk.append(_local_path_pb(path))
                 if len(chunk) >= batch:
-                    yield api.AddPathStreamRequest(table_type=api.GLOBAL, paths=chunk)
+                    yield api.AddPathStreamRequest(table_type=api.TABLE_TYPE_GLOBAL, paths=chunk)
                     chunk = []
             if chunk:
-                yield api.AddPathStreamRequest(table_type=api.GLOBAL, paths=chunk)
+                yield api.AddPathStreamRequest(table_type=api.TABLE_TYPE_GLOBAL, paths=chunk)
 
         self._stub.AddPathStream(requests(), timeout=self.timeout)
 
@@ -405,9 +456,9 @@ class GobgpClient:
             case bgp.SetImportPolicies(names):
                 assignment = api.PolicyAssignment(
                     name=GLOBAL_RIB,
-                    direction=api.IMPORT,
+                    direction=api.POLICY_DIRECTION_IMPORT,
                     policies=[api.Policy(name=n) for n in names],
-                    default_action=api.ACCEPT,
+                    default_action=api.ROUTE_ACTION_ACCEPT,
                 )
                 self._stub.SetPolicyAssignment(
                     api.SetPolicyAssignmentRequest(assignment=assignment), timeout=t
@@ -447,14 +498,14 @@ def _reports(response: api.WatchEventResponse) -> Iterator[WatchReport]:
     kind = response.WhichOneof("event")
     if kind == "peer":
         event = response.peer
-        if event.type == api.WatchEventResponse.PeerEvent.END_OF_INIT:
+        if event.type == api.WatchEventResponse.PeerEvent.TYPE_END_OF_INIT:
             yield SnapshotDone()
             return
         peer = event.peer
         yield SessionReport(
             neighbor=_neighbor_of(peer),
-            state=api.PeerState.SessionState.Name(peer.state.session_state),
-            initial=event.type == api.WatchEventResponse.PeerEvent.INIT,
+            state=_session_state(peer.state.session_state),
+            initial=event.type == api.WatchEventResponse.PeerEvent.TYPE_INIT,
         )
     elif kind == "table":
         # an End-of-RIB marker (or a non-IP NLRI) names no prefix
@@ -472,17 +523,17 @@ def _source(neighbor_ip: str) -> str:
 
 
 def _prefix_of(path: api.Path) -> str:
-    if path.nlri.Is(attr.IPAddressPrefix.DESCRIPTOR):
-        nlri = attr.IPAddressPrefix()
-        path.nlri.Unpack(nlri)
-        return f"{nlri.prefix}/{nlri.prefix_len}"
+    if path.nlri.WhichOneof("nlri") == "prefix":
+        return f"{path.nlri.prefix.prefix}/{path.nlri.prefix.prefix_len}"
     return ""
 
 
-def _session(at: str, p: api.Peer, in_rib: Counter[str], *, advertised: bool) -> Session:
-    state = api.PeerState.SessionState.Name(p.state.session_state)
+def _session(at: str, p: api.Peer, in_rib: Counter[str], stale: int, *, advertised: bool) -> Session:
+    """``received``, ``accepted`` and ``advertised`` are 0 unless the session is ESTABLISHED:
+    gobgpd 4.8 counts only then. ``stale`` counts the paths kept for a restarting peer."""
+    state = _session_state(p.state.session_state)
     timers = p.timers.state
-    stamp = timers.uptime if state == "ESTABLISHED" else timers.downtime
+    stamp = timers.uptime if state == ESTABLISHED else timers.downtime
     gr = p.graceful_restart
     neighbor = _neighbor_of(p)
     received = sum(a.state.received for a in p.afi_safis)
@@ -499,16 +550,10 @@ def _session(at: str, p: api.Peer, in_rib: Counter[str], *, advertised: bool) ->
         hold_time=timers.negotiated_hold_time,
         peer_group=p.conf.peer_group or p.state.peer_group,
         description=p.conf.description,
-        admin_down=p.state.admin_state == api.PeerState.DOWN,
+        admin_down=p.state.admin_state == api.PeerState.ADMIN_STATE_DOWN,
         graceful_restart=("helper" if gr.helper_only else "on") if gr.enabled else "",
-        stale=_stale_paths(p),
+        stale=stale,
     )
-
-
-def _stale_paths(p: api.Peer) -> int:
-    """Paths gobgpd keeps, stale, for a peer whose session dropped under graceful restart:
-    all it had received, until its End-of-RIB or its restart time (RFC 4724)."""
-    return sum(a.state.received for a in p.afi_safis) if p.graceful_restart.peer_restarting else 0
 
 
 def _session_of(p: api.Peer | api.PeerGroup) -> bgp.SessionSpec:
@@ -629,11 +674,12 @@ def _defined_set_pb(spec: bgp.DefinedSetSpec) -> api.DefinedSet:
 def _policy_pb(spec: bgp.PolicySpec) -> api.Policy:
     statements = []
     for st in spec.statements:
-        conditions = api.Conditions(next_hop_in_list=list(st.next_hop_in))
+        # gobgpd 4.8 refuses a match set without its type: "invalid match restricted type 0"
+        conditions = api.Conditions(next_hop_in_list=policy_next_hops.entries(st.next_hop_in))
         if st.neighbor_set:
-            conditions.neighbor_set.CopyFrom(api.MatchSet(type=api.MatchSet.ANY, name=st.neighbor_set))
+            conditions.neighbor_set.CopyFrom(api.MatchSet(type=api.MatchSet.TYPE_ANY, name=st.neighbor_set))
         if st.prefix_set:
-            conditions.prefix_set.CopyFrom(api.MatchSet(type=api.MatchSet.ANY, name=st.prefix_set))
+            conditions.prefix_set.CopyFrom(api.MatchSet(type=api.MatchSet.TYPE_ANY, name=st.prefix_set))
         statements.append(
             api.Statement(
                 name=st.name, conditions=conditions, actions=api.Actions(route_action=_ACTIONS[st.action])
@@ -652,7 +698,7 @@ def _policy_of(p: api.Policy) -> bgp.PolicySpec:
                 action=_ACTION_OF[st.actions.route_action],
                 neighbor_set=c.neighbor_set.name if c.HasField("neighbor_set") else "",
                 prefix_set=c.prefix_set.name if c.HasField("prefix_set") else "",
-                next_hop_in=tuple(c.next_hop_in_list),
+                next_hop_in=policy_next_hops.networks(c.next_hop_in_list),
             )
         )
     return bgp.PolicySpec(name=p.name, statements=tuple(statements))
@@ -660,13 +706,12 @@ def _policy_of(p: api.Policy) -> bgp.PolicySpec:
 
 def _local_path_pb(path: Path) -> api.Path:
     address, _, length = path.prefix.partition("/")
-    nlri, origin, next_hop = Any(), Any(), Any()
-    nlri.Pack(attr.IPAddressPrefix(prefix=address, prefix_len=int(length or 32)))
-    origin.Pack(attr.OriginAttribute(origin=0))  # IGP, like the speakers' paths
-    next_hop.Pack(attr.NextHopAttribute(next_hop=path.next_hop))
     return api.Path(
-        nlri=nlri,
-        pattrs=[origin, next_hop],
+        nlri=nlri.NLRI(prefix=nlri.IPAddressPrefix(prefix=address, prefix_len=int(length or 32))),
+        pattrs=[
+            attr.Attribute(origin=attr.OriginAttribute(origin=0)),  # IGP, like the speakers' paths
+            attr.Attribute(next_hop=attr.NextHopAttribute(next_hop=path.next_hop)),
+        ],
         family=family_pb(bgp.Family.IPV4_UNICAST),
         identifier=path.path_id,
     )

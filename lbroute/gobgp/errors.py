@@ -3,9 +3,10 @@
 The adapter turns every ``grpc.RpcError`` into a ``GobgpError`` carrying the daemon's
 target and the gRPC status name, so nothing outside ``lbroute.gobgp`` imports grpc.
 ``GobgpUnavailable`` is transient (the daemon is restarting, not listening yet or briefly
-overloaded): retry it. ``GobgpRejected`` is permanent: gobgpd refused the request (3.36
-answers ``UNKNOWN`` with a message for nearly every refusal), so retrying the same thing
-cannot help.
+overloaded): retry it. ``GobgpRejected`` is permanent: gobgpd refused the request (4.8
+answers ``UNKNOWN`` with a message for nearly every refusal, ``INVALID_ARGUMENT`` for an
+enum left unspecified, and ``UNKNOWN: server stopped`` to everything after StopBgp), so
+retrying the same thing cannot help.
 
 This module imports no grpc on purpose: fakes raise the same types.
 """

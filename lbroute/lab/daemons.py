@@ -19,7 +19,8 @@ RR_METRICS_PORT = 9180
 # (hold time, keepalive) of the router-RR sessions, on both ends and for either router kind
 ROUTER_RR_TIMERS = (9, 3)
 
-GOBGP_PREFIX = Path(os.environ.get("LBROUTE_GOBGP_PREFIX", "/opt/lbroute/gobgp-3.36.0"))
+# the link setup/install-debian-deps.sh points at the gobgpd it installed (4.8 from sid)
+GOBGP_PREFIX = Path(os.environ.get("LBROUTE_GOBGP_PREFIX", "/opt/lbroute/gobgp"))
 GOBGPD = GOBGP_PREFIX / "usr/bin/gobgpd"
 ZEBRA = Path("/usr/lib/frr/zebra")
 EXABGP = Path("/usr/sbin/exabgp")

@@ -1,13 +1,20 @@
 """An in-memory gobgpd that refuses what the real one refuses, for unit tests of the reconciler.
 
 It holds a ``DaemonConfig`` and applies operations to it. Refusals raise ``GobgpRejected``
-with status ``UNKNOWN``, as the adapter does for gobgpd 3.36's refusals (checked against
+with status ``UNKNOWN``, as the adapter does for gobgpd 4.8's refusals (checked against
 the real daemon: it answers UNKNOWN with a message to a duplicate peer or peer group, a
 missing peer, peer group or policy, a policy naming a missing set or reusing a statement
-name, assigning a missing policy, deleting a defined set a policy names, any peer before
-StartBgp).
+name, assigning a missing policy, deleting a defined set a policy names, a neighbor-set
+entry that is not a CIDR, a prefix set that mixes IPv4 and IPv6, a peer or a defined set
+before StartBgp, and, after StopBgp, to everything: "server stopped", StartBgp included, until
+the process is restarted (``restart()`` here); ``test_gobgpd_round_trip`` shows it).
 
-Stricter than gobgpd 3.36 where gobgpd would leave itself broken, so that a plan that
+What gobgpd 4.8 refuses in the protobuf itself (an enum left at 0, "unspecified": a
+WatchEvent filter, a match set's type, a table type) cannot be said in the core's
+operations; the adapter sets each of them, and the round trip against the real daemon
+proves it.
+
+Stricter than gobgpd 4.8 where gobgpd would leave itself broken, so that a plan that
 would do so fails here first:
 - deleting a policy that is assigned. gobgpd refuses it only for an *export* assignment
   (its in-use check looks at export twice, ``RoutingPolicy.DeletePolicy``); a policy in
@@ -16,8 +23,8 @@ would do so fails here first:
 - deleting a peer group that has dynamic neighbors (gobgpd does, and panics at the next
   dynamic-neighbor operation), naming an unknown group in a dynamic neighbor (gobgpd
   panics), adding a dynamic neighbor twice or deleting a missing one (gobgpd says OK);
-- anything but a peer before StartBgp, StartBgp twice, and a second policy of one name
-  (gobgpd takes those).
+- anything else before StartBgp, StartBgp twice, and a second policy of one name (gobgpd
+  takes the last two).
 
 Sessions: ``establish`` brings one up for a configured peer or, like a dynamic neighbor
 accepting a connection, for an address inside a group's range; ``receive`` gives it
@@ -55,9 +62,22 @@ class FakeGobgpd:
         self.fail_next: list[Exception] = []
         self.statements: set[str] = {st.name for p in self.config.policies for st in p.statements}
         self.sessions: dict[str, _Session] = {}
+        self.stopped = False  # after StopBgp: every call is refused until ``restart()``
 
     def _refuse(self, message: str) -> GobgpRejected:
         return GobgpRejected(self.target, "UNKNOWN", message)
+
+    def _answer(self) -> None:
+        if self.stopped:
+            raise self._refuse("server stopped")
+
+    def restart(self) -> None:
+        """A new gobgpd process: BGP not started, nothing configured, no session."""
+        self.config = bgp.DaemonConfig(global_=None)
+        self.zebra_enabled = None
+        self.statements = set()
+        self.sessions = {}
+        self.stopped = False
 
     # --- sessions -------------------------------------------------------------------------------
 
@@ -88,13 +108,17 @@ class FakeGobgpd:
             session.paths = []
 
     def keeps_stale_paths(self, address: str) -> bool:
+        self._answer()
         session = self.sessions.get(address)
         return bool(session and session.stale)
 
     def list_sessions(self, at: str, *, advertised: bool = True) -> list[Session]:
+        self._answer()
         out = []
         for address, s in sorted(self.sessions.items()):
             spec = self._session_spec(address, s)
+            up = s.state == "ESTABLISHED"
+            # gobgpd 4.8 counts a peer's paths only while its session is up; stale ones apart
             accepted = sum(1 for prefix, hop in s.paths if self._imports(address, prefix, hop))
             out.append(
                 Session(
@@ -103,8 +127,8 @@ class FakeGobgpd:
                     peer_asn=spec.peer_asn,
                     state=s.state,
                     since=None,
-                    received=len(s.paths),
-                    accepted=accepted,
+                    received=len(s.paths) if up else 0,
+                    accepted=accepted if up else 0,
                     advertised=0 if advertised else None,
                     hold_time=spec.timers.hold_time if s.state == "ESTABLISHED" else 0,
                     peer_group=s.group,
@@ -142,10 +166,12 @@ class FakeGobgpd:
     def observe(self) -> bgp.DaemonConfig:
         if self.fail_next:
             raise self.fail_next.pop(0)
+        self._answer()
         return self.config
 
     def apply(self, op: bgp.Operation) -> None:
         self.writes[type(op).__name__] += 1
+        self._answer()
         c = self.config
         if not isinstance(op, bgp.StartBgp) and c.global_ is None:
             raise self._refuse(f"{type(op).__name__} before StartBgp: bgp server hasn't started yet")
@@ -156,9 +182,7 @@ class FakeGobgpd:
                 self.config = bgp.DaemonConfig(global_=spec)
             case bgp.StopBgp():
                 self.sessions = {}
-                self.config = bgp.DaemonConfig(global_=None)
-                self.zebra_enabled = None
-                self.statements = set()
+                self.stopped = True
             case bgp.EnableZebra(spec):
                 if self.zebra_enabled is not None:
                     raise self._refuse("already connected to zebra")
@@ -204,6 +228,11 @@ class FakeGobgpd:
                 self.config = replace(c, peers=tuple(p for p in c.peers if p.address != address))
 
             case bgp.SetDefinedSet(spec):
+                for entry in spec.neighbors:
+                    if "/" not in entry:
+                        raise self._refuse(f"invalid address or prefix: {entry}")
+                if len({ipaddress.ip_network(p.prefix).version for p in spec.prefixes}) > 1:
+                    raise self._refuse("multiple families")
                 others = tuple(d for d in c.defined_sets if (d.kind, d.name) != (spec.kind, spec.name))
                 self.config = replace(c, defined_sets=(*others, spec))
             case bgp.DeleteDefinedSet(kind, name):

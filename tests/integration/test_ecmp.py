@@ -42,9 +42,8 @@ def test_three_lbs_make_one_ecmp_route_with_three_node_next_hops(
         rr_paths = rr.list_paths(prefixes=(VIP,))
         # the speakers are not RR clients: nothing is reflected back to them, all goes to the router
         advertised = {s.neighbor: s.advertised for s in rr.list_sessions("rr")}
-    # (gobgpd counts the End-of-RIB marker it sends under graceful restart as one more)
-    eor = 1 if lab.scenario.graceful_restart else 0
-    assert advertised == {"10.0.0.1": 3 + eor, "172.16.1.2": 0, "172.16.2.2": 0, "172.16.3.2": 0}
+    # paths only, with graceful restart too (gobgpd 3.36 counted its End-of-RIB marker as one more)
+    assert advertised == {"10.0.0.1": 3, "172.16.1.2": 0, "172.16.2.2": 0, "172.16.3.2": 0}
     assert {p.source for p in rr_paths} == {"172.16.1.2", "172.16.2.2", "172.16.3.2"}
     assert {p.next_hop for p in rr_paths} == set(NODES[:3])
     assert {p.next_hop for p in router_paths} == set(NODES[:3])

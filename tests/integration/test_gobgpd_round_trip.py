@@ -1,30 +1,39 @@
 """Everything the RR manager writes reads back equal from a real gobgpd: an empty plan after apply.
 
-One gobgpd on a unix socket, no BGP listener (``listen_port: -1``) and only passive peers,
-so it opens no connection anywhere: this checks the adapter's translation both ways for
-every object type and field (peer groups, dynamic neighbors, explicit MD5 peers, IPv4 and
-IPv6 families, add-path both ways, max-prefix, every timer, an eBGP group, a cluster ID of
-its own, graceful restart in both roles, prefix and neighbor sets, policies, the global
-import assignment), the sessions the adapter lists, and what gobgpd refuses.
+One gobgpd 4.8 on a unix socket, in a namespace of its own, no BGP listener
+(``listen_port: -1``) and only passive peers, so it opens no connection anywhere: this
+checks the adapter's translation both ways for every object type and field (global
+settings, peer groups, dynamic neighbors, explicit MD5 peers, IPv4 and IPv6 families,
+add-path both ways, max-prefix, every timer, an eBGP group, a cluster ID of its own,
+graceful restart in both roles, prefix and neighbor sets, policies with next-hop networks,
+the global import assignment), the sessions the adapter lists, the paths it originates and
+reads, the watch it opens (each enum a request carries set: 4.8 refuses them at 0), and
+what gobgpd refuses: StopBgp is final, so lbroute-rr refuses other global settings.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lbroute.core import bgp
+from lbroute.core.events import SessionReport, SnapshotDone
+from lbroute.core.rib import Path as BgpPath
 from lbroute.gobgp.apipb import gobgp_pb2 as api
 from lbroute.gobgp.client import GLOBAL_RIB, GobgpClient
 from lbroute.gobgp.errors import GobgpRejected
-from lbroute.lab import daemons
+from lbroute.lab import daemons, network
 from lbroute.lab.processes import spawn, stop
 from lbroute.polling import until
 from rr.config import RrConfig
 from rr.desired import desired_config
 from rr.reconcile import Reconciler
+from tests.support.lab import unique_prefix
+from tests.support.programs import run
 
 GROUP = {
     "vip_pools": ["10.1.0.0/16", "2001:db8:1::/48"],
@@ -38,6 +47,7 @@ CONFIG = {
     "asn": 65021,
     "router_id": "10.0.0.2",
     "listen_port": -1,
+    "listen_addresses": ["10.0.0.2", "fd00::2"],
     "cluster_id": "10.0.0.9",
     "speaker_groups": [
         {"name": "pods", "dynamic_prefixes": ["172.16.0.0/16"], "peer_asn": 65099, **GROUP},
@@ -62,15 +72,22 @@ CONFIG = {
 
 @pytest.fixture
 def gobgpd(tmp_path: Path) -> Iterator[Path]:
+    """A gobgpd in a namespace of its own, reached over its unix socket: gobgpd 4.8 opens a BFD
+    listener (UDP *:3784) in whatever namespace it runs in, and that must never be the root one."""
     socket = tmp_path / "gobgp.sock"
-    # no metrics listener either: gobgpd serves /metrics on localhost:6060 unless told not to
-    argv = [*daemons.gobgpd_argv(socket), "--metrics-path="]
-    record = spawn("gobgpd", argv, netns=None, log=tmp_path / "gobgpd.log")
+    netns = f"{unique_prefix()}-api"
+    created: list[str] = []
     try:
-        until(lambda: socket.exists(), 10, what="gobgpd socket")
-        yield socket
+        network.add_namespace(netns, created.append)
+        record = spawn("gobgpd", daemons.gobgpd_argv(socket), netns=netns, log=tmp_path / "gobgpd.log")
+        try:
+            until(lambda: socket.exists(), 10, what="gobgpd socket")
+            yield socket
+        finally:
+            stop(record)
     finally:
-        stop(record)
+        for ns in created:
+            network.delete_namespace(ns)
 
 
 def test_every_object_reads_back_as_written(gobgpd: Path) -> None:
@@ -89,6 +106,18 @@ def test_every_object_reads_back_as_written(gobgpd: Path) -> None:
         observed = client.observe()
         assert bgp.plan(desired, observed).operations == ()
         assert observed.owned() == desired.owned()
+        assert observed.global_ == bgp.GlobalSpec(65021, "10.0.0.2", -1, ("10.0.0.2", "fd00::2"))
+        # gobgpd 4.8 lists a next-hop network's address only; written as its two ends, it reads
+        # back whole (lbroute/gobgp/policy_next_hops.py)
+        listed = {
+            st.name: list(st.conditions.next_hop_in_list)
+            for r in client._stub.ListPolicy(api.ListPolicyRequest())
+            for st in r.policy.statements
+        }
+        assert listed["lbroute-guard-pods-accept"] == ["10.0.0.0", "10.0.0.255"]
+        assert listed["lbroute-guard-pods-accept6"] == ["2001:db8::", "2001:db8::ffff:ffff:ffff:ffff"]
+        accept = observed.policies[0].statements[0]
+        assert (accept.name, accept.next_hop_in) == ("lbroute-guard-explicit-accept", ("10.0.0.0/24",))
         upstream = next(p for p in observed.peers if p.address == "10.0.0.1")
         assert upstream.session.cluster_id == "10.0.0.9" and upstream.session.route_reflector_client
         # the sessions as `lbroute peers` and the metrics see them: none up, nothing counted
@@ -123,6 +152,22 @@ def test_every_object_reads_back_as_written(gobgpd: Path) -> None:
         )
         Reconciler(client, desired_config(moved)).reconcile_once()
         assert bgp.plan(desired_config(moved), client.observe()).operations == ()
+        # a node network that only grows (same first address) is a change too
+        grown = RrConfig.model_validate(
+            {
+                **CONFIG,
+                "gobgpd": f"unix://{gobgpd}",
+                "speaker_groups": [{**CONFIG["speaker_groups"][0], "node_networks": ["10.0.8.0/23"]}],  # type: ignore[index]
+            }
+        )
+        todo = Reconciler(client, desired_config(grown)).reconcile_once()
+        assert [type(op).__name__ for op in todo.operations] == [
+            "SetImportPolicies",
+            "DeletePolicy",
+            "AddPolicy",
+            "SetImportPolicies",
+        ]
+        assert bgp.plan(desired_config(grown), client.observe()).operations == ()
 
 
 def test_the_router_role_reads_back_as_written_with_graceful_restart_helper(gobgpd: Path) -> None:
@@ -152,8 +197,9 @@ def test_the_router_role_reads_back_as_written_with_graceful_restart_helper(gobg
 
 
 def test_what_gobgpd_refuses_and_the_policy_deletion_it_does_not(gobgpd: Path) -> None:
-    """Why the fake gobgpd refuses to delete an assigned policy: gobgpd 3.36 refuses it only for an
-    export assignment, and deletes an import-assigned one, leaving the assignment naming it."""
+    """Why the fake gobgpd refuses to delete an assigned policy: gobgpd 4.8 (as 3.36) refuses it
+    only for an export assignment, and deletes an import-assigned one, leaving the assignment
+    naming it."""
     with GobgpClient(str(gobgpd)) as client:
         client.wait_ready(10)
         client.apply(bgp.StartBgp(bgp.GlobalSpec(65021, "10.0.0.2", listen_port=-1)))
@@ -165,8 +211,10 @@ def test_what_gobgpd_refuses_and_the_policy_deletion_it_does_not(gobgpd: Path) -
         with pytest.raises(GobgpRejected) as info:
             client.apply(bgp.AddPeer(peer))
         assert (info.value.status, info.value.target) == ("UNKNOWN", str(gobgpd))
-        for direction in (api.IMPORT, api.EXPORT):
-            name = f"lbroute-probe-{api.PolicyDirection.Name(direction).lower()}"
+        for direction, name in (
+            (api.POLICY_DIRECTION_IMPORT, "lbroute-probe-import"),
+            (api.POLICY_DIRECTION_EXPORT, "lbroute-probe-export"),
+        ):
             client.apply(
                 bgp.AddPolicy(bgp.PolicySpec(name, (bgp.StatementSpec(f"{name}-1", bgp.RouteAction.REJECT),)))
             )
@@ -174,7 +222,7 @@ def test_what_gobgpd_refuses_and_the_policy_deletion_it_does_not(gobgpd: Path) -
                 name=GLOBAL_RIB,
                 direction=direction,
                 policies=[api.Policy(name=name)],
-                default_action=api.ACCEPT,
+                default_action=api.ROUTE_ACTION_ACCEPT,
             )
             client._stub.SetPolicyAssignment(api.SetPolicyAssignmentRequest(assignment=assignment))
         with pytest.raises(GobgpRejected, match="is in use"):
@@ -183,3 +231,63 @@ def test_what_gobgpd_refuses_and_the_policy_deletion_it_does_not(gobgpd: Path) -
         observed = client.observe()
         assert [p.name for p in observed.policies] == ["lbroute-probe-export"]
         assert observed.import_policies == ("lbroute-probe-import",)  # naming a policy that is gone
+
+
+def test_paths_it_originates_and_the_watch_it_opens_read_back_in_the_cores_words(gobgpd: Path) -> None:
+    cfg = RrConfig.model_validate({**CONFIG, "gobgpd": f"unix://{gobgpd}"})
+    with GobgpClient(str(gobgpd)) as client:
+        client.wait_ready(10)
+        Reconciler(client, desired_config(cfg)).reconcile(give_up_after=10)
+        # AddPathStream with its table type, an NLRI and two attributes; ListPath reads them back
+        paths = [BgpPath("10.1.9.9/32", f"10.0.0.{n}", "", path_id=n) for n in (11, 12)]
+        client.add_paths(paths)
+        held = client.list_paths()
+        assert [(p.prefix, p.next_hop, p.source, p.path_id) for p in held] == [
+            ("10.1.9.9/32", "10.0.0.11", "", 11),
+            ("10.1.9.9/32", "10.0.0.12", "", 12),
+        ]
+        assert client.list_paths(prefixes=("10.1.9.9/32",)) == held
+        assert client.list_paths(adj_in_of="10.0.0.1") == []  # an adj-RIB-in of a peer that is down
+        assert client.keeps_stale_paths("10.0.0.3") is False
+        # the watch's snapshot: every configured session, in the core's words, then its end
+        watch = client.watch()
+        guard = threading.Timer(10, watch.cancel)  # a snapshot that never ends fails, not hangs
+        guard.start()
+        reports = []
+        try:
+            for report in watch:
+                reports.append(report)
+                if isinstance(report, SnapshotDone):
+                    break
+        finally:
+            guard.cancel()
+            watch.cancel()
+        assert isinstance(reports[-1], SnapshotDone)
+        sessions = [r for r in reports if isinstance(r, SessionReport)]
+        assert {r.neighbor for r in sessions} == {"10.0.0.1", "10.0.0.3"}
+        assert all(r.initial and r.state in {"IDLE", "ACTIVE", "CONNECT"} for r in sessions)
+
+
+def test_stop_bgp_is_final_so_lbroute_rr_refuses_other_global_settings(gobgpd: Path, tmp_path: Path) -> None:
+    raw = {**CONFIG, "gobgpd": f"unix://{gobgpd}", "speaker_groups": [CONFIG["speaker_groups"][0]]}  # type: ignore[index]
+    with GobgpClient(str(gobgpd)) as client:
+        client.wait_ready(10)
+        Reconciler(client, desired_config(RrConfig.model_validate(raw))).reconcile(give_up_after=10)
+        before = client.observe()
+        # the operator moves the router-id: plan and apply say what differs, and change nothing
+        config = tmp_path / "rr.yaml"
+        config.write_text(yaml.safe_dump({**raw, "router_id": "10.0.0.7"}))
+        for command in ("plan", "apply"):
+            done = run("rr.main", command, "--config", str(config), "--wait", "5")
+            assert done.returncode == 2, done.stderr
+            assert done.stderr.strip().splitlines()[-1] == (
+                f"lbroute-rr: unix://{gobgpd}: gobgpd runs BGP with other global settings "
+                "(router_id 10.0.0.2 -> 10.0.0.7); restart gobgpd to apply them; nothing changed"
+            )
+        assert client.observe() == before
+        # why: once BGP is stopped, gobgpd 4.8 answers nothing but "server stopped"
+        client.apply(bgp.StopBgp("a test"))
+        for call in (lambda: client.apply(bgp.StartBgp(before.global_)), client.observe):  # type: ignore[arg-type]
+            with pytest.raises(GobgpRejected, match="server stopped") as info:
+                call()
+            assert info.value.status == "UNKNOWN"

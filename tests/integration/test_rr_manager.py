@@ -396,5 +396,8 @@ def test_a_speaker_over_its_max_prefix_limit_is_cut_off(make_lab: LabFactory) ->
     assert fib_hops(lab) == node_ips(2)
     with GobgpClient(str(lab.socket("rr"))) as rr:
         assert Node(1).pod_ip not in {p.source for p in rr.list_paths()}
-    log_text = (lab.dir / "logs" / "gobgpd-rr.log").read_text()
-    assert f'msg="prefix limit reached" Family=ipv4-unicast Key={Node(1).pod_ip}' in log_text
+    # gobgpd says why it cut the session (4.8: ... msg="prefix limit reached" Topic=Peer
+    # Key=172.16.1.2 Family=ipv4-unicast; 3.36 had the keys in another order)
+    lines = (lab.dir / "logs" / "gobgpd-rr.log").read_text().splitlines()
+    words = ('msg="prefix limit reached"', f"Key={Node(1).pod_ip} ", "Family=ipv4-unicast")
+    assert [line for line in lines if all(w in line + " " for w in words)], "no prefix-limit line for lb1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -105,13 +106,6 @@ def test_foreign_objects_are_left_alone() -> None:
             ],
         ),
         ({"speaker_groups": [SLOW_GROUP]}, ["UpdatePeerGroup"]),
-        (
-            {"router_id": "10.0.0.3"},
-            [
-                *("StopBgp", "StartBgp", "AddPeer", "SetDefinedSet", "SetDefinedSet", "AddPolicy"),
-                *("SetImportPolicies", "AddPeerGroup", "AddDynamicNeighbor"),
-            ],
-        ),
         # a guard-rail change replaces the policy: out of the assignment, delete, add, back in
         (
             {"speaker_groups": [{**GROUP, "node_networks": ["10.0.1.0/24"]}]},
@@ -129,7 +123,6 @@ def test_foreign_objects_are_left_alone() -> None:
         "send-max",
         "drop-group",
         "group-timers",
-        "router-id",
         "node-net",
         "pool",
         "max-prefix",
@@ -141,6 +134,92 @@ def test_each_change_is_the_smallest_plan(change: dict[str, object], expected: l
     todo = Reconciler(daemon, desired({**RR, **change})).reconcile_once()
     assert [type(op).__name__ for op in todo.operations] == expected
     assert bgp.plan(desired({**RR, **change}), daemon.config).operations == ()
+
+
+RUNNING = bgp.GlobalSpec(65021, "10.0.0.2", 179, ("10.0.0.2",), use_multiple_paths=False)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "said"),
+    [
+        ({"asn": 65022}, "asn", "asn 65021 -> 65022"),
+        ({"router_id": "10.0.0.3"}, "router_id", "router_id 10.0.0.2 -> 10.0.0.3"),
+        ({"listen_port": 1179}, "listen_port", "listen_port 179 -> 1179"),
+        (
+            {"listen_addresses": ("10.0.0.2", "fd00::2")},
+            "listen_addresses",
+            "listen_addresses [10.0.0.2] -> [10.0.0.2, fd00::2]",
+        ),
+        ({"use_multiple_paths": True}, "use_multiple_paths", "use_multiple_paths false -> true"),
+    ],
+)
+def test_other_global_settings_are_refused_whole_never_stopped_and_started(
+    change: dict[str, Any], field: str, said: str
+) -> None:
+    """gobgpd 4.8 cannot start BGP again once stopped (every call then answers "server
+    stopped"), so a running daemon with other global settings gets no operation at all."""
+    running = desired(RR)
+    assert running.global_ == RUNNING
+    wanted = replace(running, global_=replace(RUNNING, **change))
+    todo = bgp.plan(wanted, running)
+    assert todo.operations == () and not todo
+    assert todo.refused == bgp.GlobalDiffers(observed=RUNNING, desired=wanted.global_)  # type: ignore[arg-type]
+    assert todo.refused.fields == (field,)
+    assert todo.refused.describe() == (
+        f"gobgpd runs BGP with other global settings ({said}); restart gobgpd to apply them"
+    )
+    # the same desired configuration on a gobgpd that has not started BGP: all of it, no stop
+    fresh = bgp.plan(wanted, bgp.DaemonConfig(global_=None))
+    assert fresh.refused is None and isinstance(fresh.operations[0], bgp.StartBgp)
+    assert not any(isinstance(op, bgp.StopBgp) for op in fresh.operations)
+
+
+def test_a_refusal_names_every_setting_that_differs_and_cuts_long_values() -> None:
+    many = tuple(f"10.0.{i}.2" for i in range(40))
+    other = bgp.GlobalSpec(65099, "10.0.0.9", 179, many, use_multiple_paths=True)
+    refused = bgp.plan(replace(desired(RR), global_=other), desired(RR)).refused
+    assert refused is not None
+    assert refused.fields == ("asn", "router_id", "listen_addresses", "use_multiple_paths")
+    shown = refused.describe()
+    assert "asn 65021 -> 65099, router_id 10.0.0.2 -> 10.0.0.9, listen_addresses [10.0.0.2] -> [" in shown
+    assert "10.0.39.2" not in shown and "...," in shown  # the long list is cut at 60 characters
+
+
+def test_the_fake_like_gobgpd_48_is_stopped_for_good_by_stop_bgp() -> None:
+    daemon = FakeGobgpd()
+    Reconciler(daemon, desired(RR)).reconcile_once()
+    daemon.apply(bgp.StopBgp("a test"))
+    for call in (
+        lambda: daemon.apply(bgp.StartBgp(RUNNING)),
+        daemon.observe,
+        lambda: daemon.list_sessions("rr"),
+        lambda: daemon.apply(bgp.AddPeer(desired(RR).peers[0])),
+    ):
+        with pytest.raises(GobgpRejected, match=r"^UNKNOWN: server stopped$"):
+            call()
+    # only a new process answers again, with nothing configured
+    daemon.restart()
+    assert daemon.observe() == bgp.DaemonConfig(global_=None)
+    assert Reconciler(daemon, desired(RR)).reconcile_once().operations[0] == bgp.StartBgp(RUNNING)
+
+
+def test_the_fake_refuses_neighbor_entries_without_a_length_and_mixed_prefix_sets() -> None:
+    daemon = FakeGobgpd()
+    daemon.apply(bgp.StartBgp(RUNNING))
+    bare = bgp.DefinedSetSpec(bgp.SetKind.NEIGHBOR, "lbroute-n", neighbors=("192.0.2.100",))
+    with pytest.raises(GobgpRejected, match=r"invalid address or prefix: 192\.0\.2\.100"):
+        daemon.apply(bgp.SetDefinedSet(bare))
+    mixed = bgp.DefinedSetSpec(
+        bgp.SetKind.PREFIX,
+        "lbroute-p",
+        prefixes=(bgp.PrefixMatch("10.1.0.0/16", 32, 32), bgp.PrefixMatch("2001:db8::/48", 128, 128)),
+    )
+    with pytest.raises(GobgpRejected, match="multiple families"):
+        daemon.apply(bgp.SetDefinedSet(mixed))
+    assert daemon.config.defined_sets == ()
+    # what rr.desired writes instead: /32 entries, one prefix set per IP version
+    daemon.apply(bgp.SetDefinedSet(replace(bare, neighbors=("192.0.2.100/32",))))
+    assert len(daemon.config.defined_sets) == 1
 
 
 def test_plan_describes_every_operation() -> None:
@@ -256,7 +335,7 @@ def test_explicit_speaker_peers_wait_for_their_guard_rails_the_router_does_not()
 
 
 def test_the_fake_refuses_to_delete_an_assigned_policy_and_the_plan_never_asks_it_to() -> None:
-    # gobgpd 3.36 deletes an import-assigned policy and answers OK, leaving the assignment
+    # gobgpd 4.8 (like 3.36) deletes an import-assigned policy and answers OK, leaving the assignment
     # naming it (test_gobgpd_round_trip); the fake refuses, so a plan that did it would fail here
     daemon = FakeGobgpd()
     Reconciler(daemon, desired(RR)).reconcile_once()

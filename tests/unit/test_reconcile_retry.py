@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import grpc
 import pytest
+from prometheus_client import generate_latest
 from structlog.testing import capture_logs
 
+from lbroute.core import bgp
 from lbroute.gobgp.client import error_of
 from lbroute.gobgp.errors import GobgpRejected, GobgpUnavailable, is_transient
 from rr import outage
-from rr.reconcile import MAX_BACKOFF, SAY_EVERY, Reconciler, _Woken
+from rr.reconcile import MAX_BACKOFF, SAY_EVERY, GlobalSettingsRefused, Reconciler, _Woken
 from tests.fakes.gobgpd import FakeGobgpd
 from tests.support.rr import RR, desired
 
@@ -41,7 +44,7 @@ class FakeRpcError(grpc.RpcError):
         (grpc.StatusCode.DEADLINE_EXCEEDED, True),
         (grpc.StatusCode.RESOURCE_EXHAUSTED, True),
         (grpc.StatusCode.ABORTED, True),
-        (grpc.StatusCode.UNKNOWN, False),  # gobgpd 3.36's answer to nearly every refusal
+        (grpc.StatusCode.UNKNOWN, False),  # gobgpd 4.8's answer to nearly every refusal
         (grpc.StatusCode.INVALID_ARGUMENT, False),
         (grpc.StatusCode.NOT_FOUND, False),
     ],
@@ -198,3 +201,57 @@ def test_give_up_after_0_tries_once() -> None:
         Reconciler(daemon, desired(RR)).reconcile(give_up_after=0)
     assert len(daemon.fail_next) == 99  # --wait 0: one attempt
     assert events(logs) == ["rr.outage.started"]
+
+
+class RestartedByHand(FakeGobgpd):
+    """A gobgpd that runs ``on_pass[n]`` when the manager's n-th pass observes it: here the
+    operator's restart, and the wake-ups that ``DaemonWatch`` would give the manager."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passes = 0
+        self.on_pass: list[Callable[[], None]] = []
+
+    def observe(self) -> bgp.DaemonConfig:
+        if self.passes < len(self.on_pass):
+            self.on_pass[self.passes]()
+        self.passes += 1
+        return super().observe()
+
+
+def test_other_global_settings_touch_nothing_until_gobgpd_is_restarted_then_all_is_applied() -> None:
+    daemon = RestartedByHand()
+    Reconciler(daemon, desired(RR)).reconcile_once()  # gobgpd runs with router-id 10.0.0.2
+    before, writes = daemon.config, sum(daemon.writes.values())
+    wanted = desired({**RR, "router_id": "10.0.0.3"})
+    reconciler = Reconciler(daemon, wanted)
+    said = r"router_id 10\.0\.0\.2 -> 10\.0\.0\.3\); restart gobgpd"
+    with capture_logs() as logs:
+        with pytest.raises(GlobalSettingsRefused, match=said):
+            reconciler.reconcile_once()  # what ``lbroute-rr apply`` meets (main: exit 2)
+        assert reconciler.rearm("10.0.0.1") is False  # a dropped peer is not re-armed either
+    assert (daemon.config, sum(daemon.writes.values())) == (before, writes)
+    assert events(logs) == ["rr.global.refused", "rr.peer.rearm_skipped"]
+    text = generate_latest(reconciler.metrics.registry).decode()
+    assert 'lbroute_rr_global_settings_differ{field="router_id"} 1.0' in text
+    assert 'lbroute_rr_reconcile_errors_total{kind="refused"} 1.0' in text
+    assert "lbroute_rr_config_stale 1.0" in text
+
+    def operator_restarts_gobgpd() -> None:
+        daemon.restart()
+        reconciler.wake()
+
+    stop = threading.Event()
+    # run's passes: refused again (said no more), then gobgpd restarted, then a resync
+    daemon.passes = 0
+    daemon.on_pass = [reconciler.wake, operator_restarts_gobgpd, stop.set]
+    with capture_logs() as logs:
+        reconciler.run(3600, stop)  # woken each time: no wall-clock wait
+    assert daemon.passes == 3
+    assert [e for e in events(logs) if e.startswith("rr.global")] == ["rr.global.resolved"]
+    # the restarted gobgpd got the whole new configuration, BGP started with the new router-id
+    assert daemon.config.owned() == wanted.owned() and daemon.config.global_ != before.global_
+    assert daemon.writes["StartBgp"] == 2 and daemon.writes["StopBgp"] == 0
+    text = generate_latest(reconciler.metrics.registry).decode()
+    assert 'lbroute_rr_reconcile_errors_total{kind="refused"} 2.0' in text
+    assert "lbroute_rr_global_settings_differ{" not in text and "lbroute_rr_config_stale 0.0" in text
