@@ -127,15 +127,22 @@ CommandLine = Annotated[str, AfterValidator(command_line)]
 
 
 class HealthCheckConfig(StrictModel):
-    """One probe per service: ``http`` (status, optional body match), ``tcp`` connect or ``exec``."""
+    """One probe per service: ``http`` (status, optional body match), ``tcp`` connect, ``exec``,
+    or ``dataplane``: ``lbroute-dataplane``'s status file says the kernel holds its table and
+    the service has a ready backend (docs/decisions/dataplane-gate.md)."""
 
-    kind: Literal["http", "tcp", "exec"]
+    kind: Literal["http", "tcp", "exec", "dataplane"]
     url: str | None = None  # http
     expect_status: int = Field(200, ge=100, le=599)
     body_contains: str | None = None
     host: str | None = None  # tcp
     port: int | None = Field(None, ge=1, le=65535)
     command: tuple[str, ...] = ()  # exec, argv (no shell)
+    status_file: str | None = None  # dataplane: lbroute-dataplane's status_file
+    dataplane_service: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9_]{0,23}$"
+    )  # default: this service's name
+    max_age: float = Field(30.0, gt=0, le=3600)  # dataplane: an older status fails (the controller is gone)
     interval: float = Field(1.0, gt=0, le=3600)
     timeout: float = Field(0.5, gt=0, le=60)
     rise: int = Field(3, ge=1, le=100)
@@ -149,6 +156,8 @@ class HealthCheckConfig(StrictModel):
             raise ValueError("a tcp check needs host and port")
         if self.kind == "exec" and not self.command:
             raise ValueError("an exec check needs command: [argv, ...]")
+        if self.kind == "dataplane" and not self.status_file:
+            raise ValueError("a dataplane check needs status_file: the path lbroute-dataplane writes")
         if self.timeout > self.interval:
             raise ValueError(f"timeout {self.timeout} is longer than interval {self.interval}")
         return self

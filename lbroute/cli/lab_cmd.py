@@ -14,6 +14,8 @@ from typing import Any
 
 from lbroute.lab import hold as hold_probe
 from lbroute.lab import images, traffic
+from lbroute.lab.dataplane import DRIVERS as DATAPLANE_DRIVERS
+from lbroute.lab.dataplane import MAX_BACKENDS, Backends
 from lbroute.lab.errors import LabError
 from lbroute.lab.lab import Lab, Progress
 from lbroute.lab.scenario import FIB_MODES, ROUTER_KINDS, LabImages, Scenario
@@ -59,6 +61,20 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "(default: 30 with one RR, none with two)",
     )
     up.add_argument(
+        "--dataplane",
+        choices=DATAPLANE_DRIVERS,
+        default="",
+        help="the seed's whole system: lbroute-dataplane in every LB pod with this driver, and "
+        "backend (web) pods behind a web node (default: each LB pod answers itself)",
+    )
+    up.add_argument(
+        "--backends",
+        type=bounded_int(1, MAX_BACKENDS),
+        default=3,
+        metavar="N",
+        help=f"with --dataplane: backend pods at start (1 to {MAX_BACKENDS}, default %(default)s)",
+    )
+    up.add_argument(
         "--router",
         choices=ROUTER_KINDS,
         default="gobgp",
@@ -87,6 +103,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     _timeout(up, "for the router's FIB to converge")
     up.set_defaults(handler=run_up)
+
+    backends = lab.add_parser("backends", help="set the data plane's backends and wait for every LB's table")
+    backends.add_argument(
+        "count", type=bounded_int(1, MAX_BACKENDS), metavar="N", help="backends web1..webN from now on"
+    )
+    _timeout(backends, "for every LB's kernel to hold the new table")
+    backends.set_defaults(handler=run_backends)
 
     scale = lab.add_parser("scale", help="change the number of LBs and wait for the FIB to follow")
     scale.add_argument(
@@ -179,7 +202,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         health.append(p)
 
     demo = lab_demo.add_parser(lab)
-    for p in (up, scale, status, probe, hold, restart, down, *health, demo):
+    for p in (up, scale, backends, status, probe, hold, restart, down, *health, demo):
         p.add_argument(
             "--prefix",
             type=lab_name,
@@ -226,6 +249,8 @@ def run_up(args: argparse.Namespace) -> int:
         fib=args.fib,
         drain_seconds=args.drain_seconds,
         images=built,
+        dataplane=args.dataplane,
+        backends=args.backends,
     )
     seconds = lab.up(topo, scenario, timeout=args.timeout)
     report: dict[str, Any] = {
@@ -266,6 +291,19 @@ def run_scale(args: argparse.Namespace) -> int:
         return 0
     print(f"lab {args.prefix} scaled to {args.lbs} LBs; router FIB followed in {seconds:.2f}s")
     print_fib(lab)
+    return 0
+
+
+def run_backends(args: argparse.Namespace) -> int:
+    lab = _up(args.prefix)
+    lab.set_backends(Backends(tuple(range(1, args.count + 1))), timeout=args.timeout)
+    room = lab.dataplane
+    assert room is not None
+    table = room.backends().table()
+    if args.json:
+        print_json({"prefix": args.prefix, "backends": room.backends().addresses(), "buckets": len(table)})
+        return 0
+    print(f"lab {args.prefix}: {args.count} backends; every LB's kernel holds the new table")
     return 0
 
 

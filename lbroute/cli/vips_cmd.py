@@ -9,6 +9,8 @@ from typing import Any
 from lbroute.core.nexthop_groups import GroupView
 from lbroute.core.rib import FibRoute
 from lbroute.core.view import VipRow, status_counts, vip_rows
+from lbroute.lab.configs import pod_dir
+from lbroute.lab.lab import Lab
 
 from .argtypes import vip_prefix
 from .fib_cmd import group_json, read_groups
@@ -113,11 +115,66 @@ def print_problems(rows: list[VipRow]) -> None:
             print(f"{r.prefix} {r.status}: {problem}")
 
 
+def lab_dataplane(targets: Targets) -> dict[str, list[dict[str, Any]]]:
+    """In a lab with a data plane: per VIP, what each LB pod's controller says it holds
+    (its status file: backends, table generation and digest), LB by LB."""
+    if not targets.lab:
+        return {}
+    lab = Lab(targets.lab)
+    room = lab.dataplane
+    if room is None:
+        return {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for node in lab.topology.nodes:
+        status = room.status(pod_dir(lab.dir, node))
+        for s in status.services if status else ():
+            out.setdefault(f"{s.vip}/32", []).append(
+                {
+                    "lb": f"lb{node.index}",
+                    "driver": status.driver if status else "",
+                    "generation": status.generation if status else 0,
+                    "digest": s.digest,
+                    "backends": list(s.backends),
+                    "draining": list(s.draining),
+                    "in_sync": bool(status and status.in_sync),
+                }
+            )
+    return out
+
+
+def print_dataplane(per_vip: dict[str, list[dict[str, Any]]]) -> None:
+    table = [("VIP", "LB", "DRIVER", "GEN", "TABLE", "IN SYNC", "BACKENDS", "DRAINING")]
+    for vip, lbs in sorted(per_vip.items()):
+        for e in lbs:
+            table.append(
+                (
+                    vip,
+                    e["lb"],
+                    e["driver"],
+                    str(e["generation"]),
+                    e["digest"],
+                    "yes" if e["in_sync"] else "NO",
+                    ",".join(e["backends"]) or "-",
+                    ",".join(e["draining"]) or "-",
+                )
+            )
+    print()
+    print_table(table)
+
+
 def run_vips(args: argparse.Namespace) -> int:
     with no_cyclic_gc():
-        rows = collect_rows(resolve(args), args.vip)
+        targets = resolve(args)
+        rows = collect_rows(targets, args.vip)
+        dataplane = lab_dataplane(targets)
         if args.json:
-            print_json([row_json(r) for r in rows])
+            out = [row_json(r) for r in rows]
+            for row in out:
+                if dataplane:
+                    row["dataplane"] = dataplane.get(row["prefix"], [])
+            print_json(out)
         else:
             print_rows(rows)
+            if dataplane:
+                print_dataplane({v: e for v, e in dataplane.items() if not args.vip or v == args.vip})
         return 0

@@ -184,15 +184,17 @@ def announcer_config(
     md5_file: Path | None = None,
     graceful_shutdown: bool = False,
     drain_seconds: float | None = None,
+    check: dict[str, object] | None = None,
 ) -> dict[str, object]:
     """The announcer's config for one LB pod; its ``exabgp`` part renders exabgp.conf too.
 
     IPv4 VIPs go out via the node's IPv4 address, IPv6 VIPs via its IPv6 one, both over
     the one IPv4 session to each RR. The ``run`` line is the renderer's default: the
     announcer of the install that renders it (this venv's, or the sidecar image's own) with
-    this file, so one config serves both.
-    ``graceful_shutdown``: drain make-before-break (for a router with a resilient FIB)."""
-    health = {"kind": "http", "url": f"http://{node.pod_ip}:80/healthz", **CHECK}
+    this file, so one config serves both. ``check``: the services' health check (default: the
+    responder's /healthz). ``graceful_shutdown``: drain make-before-break (for a router with a
+    resilient FIB)."""
+    health = check or {"kind": "http", "url": f"http://{node.pod_ip}:80/healthz", **CHECK}
     return {
         "next_hop": node.ip,
         "next_hop6": node.ip6,

@@ -27,6 +27,7 @@ from lbroute.polling import Timeout, eventually
 
 from . import configs, daemons, frr_router, network, podman, processes
 from .containers import Containers, give_to_image_user, rr_gobgpd, rr_manager, speaker
+from .dataplane import Backends, DataplaneRoom
 from .errors import LabError
 from .expectations import Fib, expected_fib
 from .router import GobgpRib, Router, RouterRib
@@ -127,6 +128,27 @@ class Lab:
         return Containers(self.state.containers, self.dir, self.prefix, self._save)
 
     @property
+    def dataplane(self) -> DataplaneRoom | None:
+        """The data-plane room of a lab built with one (``--dataplane``), else None."""
+        if not self.scenario.dataplane:
+            return None
+        return DataplaneRoom(
+            self.dir, self.topology, self.scenario.dataplane, self.supervisor, self._record_namespace
+        )
+
+    def set_backends(self, backends: Backends, *, timeout: float = 30.0) -> None:
+        """``lab backends``: the data plane's backends from now on (see lbroute.lab.dataplane)."""
+        room = self.dataplane
+        if room is None or not self.is_up():
+            raise LabError(
+                f"lab {self.prefix!r} has no data plane up; `lbroute lab up --dataplane nft-dsr` builds one"
+            )
+        with self._left_for_inspection("lab backends"):
+            room.set_backends(
+                backends, {n.index: configs.pod_dir(self.dir, n) for n in self.topology.nodes}, timeout
+            )
+
+    @property
     def router_kind(self) -> str:
         """``gobgp`` (gobgpd + zebra, driven by lbroute-rr) or ``frr`` (FRR's bgpd + zebra)."""
         return self.scenario.router
@@ -196,6 +218,9 @@ class Lab:
             network.build_core(topo, self._record_namespace)
             for node in topo.nodes:
                 network.build_node(topo, node, self._record_namespace)
+            room = self.dataplane
+            if room is not None:
+                room.build(resolved.backends)  # the backends answer before any LB announces
             self._phase("namespaces built", started)
             self._start_core(topo, core)
             for node in topo.nodes:
@@ -233,6 +258,9 @@ class Lab:
             self._save()
             for node in added:
                 network.build_node(target, node, self._record_namespace)
+                room = self.dataplane
+                if room is not None:
+                    room.node_added(node)
             if added:
                 self._phase("namespaces built", started)
             for node in added:
@@ -444,6 +472,11 @@ class Lab:
             raise LabError(f"lab {self.prefix!r} is not up")
         if not 1 <= lb <= self.state.lbs:
             raise LabError(f"lb{lb} does not exist; the lab has lb1..lb{self.state.lbs}")
+        if self.scenario.dataplane:
+            raise LabError(
+                "with --dataplane the announcers check the data plane, not the responder: "
+                "`lbroute lab backends N` changes what they see"
+            )
         path = configs.pod_dir(self.dir, Node(lb)) / "health"
         if mode == "ok":
             path.unlink(missing_ok=True)
@@ -511,7 +544,10 @@ class Lab:
 
     def _named_like_ours(self, ns: str) -> bool:
         return (
-            re.fullmatch(rf"{re.escape(self.prefix)}-(net|router|client|rr\d*|node\d+|lb\d+)", ns) is not None
+            re.fullmatch(
+                rf"{re.escape(self.prefix)}-(net|router|client|rr\d*|node\d+|lb\d+|webnode|web\d+)", ns
+            )
+            is not None
         )
 
     def _bgp_record(self, who: str) -> ProcessRecord:
@@ -572,6 +608,9 @@ class Lab:
             ],
             topo.lb_ns(node.index),
         )  # fmt: skip
+        room = self.dataplane
+        if room is not None:
+            room.start_pod(node, lb_dir)
         images = self.scenario.images
         if images:  # the sidecar image renders its own exabgp.conf from announcer.yaml
             give_to_image_user(lb_dir)
@@ -592,7 +631,7 @@ class Lab:
             self.drain(node)
         # a container stopped at once is a pod killed: as for a process, its kernel closes the session
         self.containers.stop(pod, forget=True, grace=0 if kill else 5.0)
-        for name in (pod, f"responder-{lb}"):
+        for name in (pod, f"responder-{lb}", f"dataplane-{lb}"):
             # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once; killed,
             # its kernel closes the session and the RR withdraws as soon
             self.supervisor.stop(name, forget=True, sig=signal.SIGKILL if kill else signal.SIGTERM)

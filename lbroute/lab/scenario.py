@@ -49,6 +49,10 @@ class Scenario:
     # graceful restart between router and RRs: the RRs' restart time in seconds, 0 for none;
     # None until the lab resolves it for its RR count (``for_topology``)
     graceful_restart: int | None = None
+    # the LB pods' data plane (lbroute.lab.dataplane): "" for the stand-in responder, or
+    # nft-nat / nft-dsr with this many backends behind the web node at ``up``
+    dataplane: str = ""
+    backends: int = 3
     # which upstream router the lab runs (ROUTER_KINDS)
     router: str = "gobgp"
     # the LB pods' exabgp + announcer and the RRs' gobgpd + lbroute-rr from these images
@@ -86,12 +90,18 @@ class Scenario:
             hold, keepalive = self.speaker_timers
             if not (hold >= 3 and keepalive >= 1 and keepalive * 3 <= hold):
                 out.append(f"speaker_timers {self.speaker_timers}: hold >= 3 s and keepalive <= hold / 3")
+        if self.dataplane not in ("", "nft-nat", "nft-dsr"):
+            out.append(f"dataplane {self.dataplane!r}: nft-nat or nft-dsr")
+        if self.dataplane and not 1 <= self.backends <= 40:
+            out.append(f"backends {self.backends}: between 1 and 40")
         if self.graceful_restart is not None and not 0 <= self.graceful_restart <= 4095:
             out.append(f"graceful_restart {self.graceful_restart}: 0 (none) to 4095 seconds")
         if self.router not in ROUTER_KINDS:
             out.append(f"router {shown(self.router)}: use {' or '.join(ROUTER_KINDS)}")
         if self.images and self.kube_api:
             out.append("images: not with kube_api, whose RR managers run in the root namespace")
+        if self.images and self.dataplane:
+            out.append("images: not with dataplane (the data plane has no image yet)")
         if self.images and self.rogue_lb:
             out.append("images: not with rogue_lb (the image renders exabgp.conf itself, without its routes)")
         if self.fib not in FIB_MODES:
@@ -125,6 +135,8 @@ class Scenario:
             "max_prefixes": self.max_prefixes,
             "speaker_timers": list(self.speaker_timers) if self.speaker_timers else None,
             "graceful_restart": self.graceful_restart,
+            "dataplane": self.dataplane,
+            "backends": self.backends,
             "router": self.router,
             "images": asdict(self.images) if self.images else None,
             "fib": self.fib,
@@ -141,6 +153,8 @@ class Scenario:
             max_prefixes=None if raw.get("max_prefixes") is None else int(raw["max_prefixes"]),
             speaker_timers=None if timers is None else (int(timers[0]), int(timers[1])),
             graceful_restart=None if raw.get("graceful_restart") is None else int(raw["graceful_restart"]),
+            dataplane=str(raw.get("dataplane", "")),
+            backends=int(raw.get("backends", 3)),
             router=str(raw.get("router", "gobgp")),  # a lab from before router kinds ran gobgpd
             images=LabImages(**raw["images"]) if raw.get("images") else None,
             fib=str(raw.get("fib", "zebra")),

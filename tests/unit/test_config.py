@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from announcer.config import AnnouncerConfig
+from dataplane.config import DataplaneConfig, RealserverConfig
 from lbroute.config import ConfigError, load_config, load_config_text
 from rr.config import RrConfig
 
@@ -39,7 +40,12 @@ def test_models_are_frozen() -> None:
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.rglob("*.yaml")), ids=lambda p: str(p.relative_to(CONFIGS)))
 def test_shipped_examples_are_valid(path: Path) -> None:
-    model = AnnouncerConfig if path.name.startswith("announcer") else RrConfig
+    models = {
+        "announcer": AnnouncerConfig,
+        "dataplane-realserver": RealserverConfig,
+        "dataplane": DataplaneConfig,
+    }
+    model = next((m for prefix, m in models.items() if path.name.startswith(prefix)), RrConfig)
     load_config(path, model)
 
 
