@@ -3,10 +3,11 @@
     python -m benchmarks.dataplane_held [--prefix dph] [--runs 3] [--connections 100]
 
 For each driver, one lab (3 LBs, 3 backends, the router's ordinary hash-threshold ECMP) and,
-``runs`` times, each change in turn while ``connections`` connections from the router's
-namespace are held open: an LB killed, an LB added, an LB drained, an LB added back, a
-backend added, a backend removed, the RR's gobgpd restarted. Counts the connections lost
-(reset, closed or unanswered) per change. Writes ``benchmarks/results/dataplane_held.json``
+``runs`` times, each change in turn while the lab's hold probe holds ``connections``
+connections open from the client namespace behind the router, through the data plane to the
+backends: an LB killed, an LB added, an LB drained, an LB added back, a backend added, a
+backend removed, the RR's gobgpd restarted. Counts the connections lost (reset, ended by the
+other side, moved or unanswered) per change. Writes ``benchmarks/results/dataplane_held.json``
 and ``dataplane_held.png``; every lab is taken down. Not a test: numbers on a shared 2-core
 machine, reported as measured.
 """
@@ -23,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from lbroute import logs
-from lbroute.lab.dataplane import Backends, hold_during
+from lbroute.lab.dataplane import Backends
+from lbroute.lab.hold import hold_during
 from lbroute.lab.lab import Lab
 from lbroute.lab.scenario import Scenario
 from lbroute.lab.state import DEFAULT_STATE_ROOT
@@ -34,6 +36,8 @@ RESULTS = Path(__file__).parent / "results"
 VIP = "10.1.1.1"
 DRIVERS = ("nft-nat", "nft-dsr")
 CHANGES = ("LB kill", "LB add", "LB drain", "backend add", "backend remove", "RR restart")
+INTERVAL, TIMEOUT = 0.3, 3.0  # a line each way every 0.3 s; an echo 3 s late loses its connection
+HOLD_AFTER = 1.2  # held on this long (four rounds) once the change is over
 
 
 def steps(lab: Lab) -> list[tuple[str | None, Callable[[], object]]]:
@@ -63,14 +67,16 @@ def run_driver(driver: str, prefix: str, runs: int, connections: int) -> dict[st
                 if what is None:
                     change()
                     continue
-                result, _ = hold_during(lab.topology.router_ns, VIP, connections, change)
-                lost[what].append(int(result["lost"]))
-                lost["not_opened"].append(int(result["failed_to_open"]))
+                result = hold_during(
+                    lab, VIP, connections, HOLD_AFTER, change, interval=INTERVAL, timeout=TIMEOUT
+                )
+                lost[what].append(result["lost"])
+                lost["not_opened"].append(sum(result["open_failures"].values()))
                 if what == "backend remove":
                     elsewhere = sum(v["lost"] for k, v in result["by_backend"].items() if k != "web4")
                     lost["backend remove: lost on the backends that stay"].append(elsewhere)
                 per_backend = {k: v["lost"] for k, v in result["by_backend"].items() if v["lost"]}
-                lost_now = f"{result['lost']} of {connections} lost {result['reasons']} {per_backend}"
+                lost_now = f"{result['lost']} of {connections} lost {result['lost_by_kind']} {per_backend}"
                 print(f"{driver} run {run + 1} {what}: {lost_now}", flush=True)
     finally:
         lab.down()

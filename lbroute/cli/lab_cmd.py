@@ -142,7 +142,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     hold = lab.add_parser(
         "hold",
         help="hold N connections open from the client namespace to a VIP across a disruption; "
-        "count per LB how many were lost",
+        "count per LB (with a data plane: through it, per backend) how many were lost",
     )
     hold.add_argument(
         "--vip", default=DEFAULT_VIP.split("/")[0], help="a VIP of the lab (default %(default)s)"
@@ -355,19 +355,27 @@ def run_hold(args: argparse.Namespace) -> int:
     result = hold_probe.hold_during(
         lab, args.vip, args.connections, args.seconds, disrupt, close_after=args.close_after, leaving=leaving
     )
-    result = {"prefix": args.prefix, "fib": lab.scenario.fib, "during": args.during, **result}
+    report = {"prefix": args.prefix, "fib": lab.scenario.fib, "during": args.during, **result}
     if args.json:
-        print_json(result)
+        print_json(report)
         return 0
+    answers = result["answered_by"]
+    through = f", through {lab.scenario.dataplane} to the backends" if answers == "backend" else ""
     print(
         f"{result['held']} of {result['connections']} connections held from {lab.topology.client_ns} to "
-        f"{args.vip} for {result['held_seconds']:g}s ({lab.scenario.fib} FIB, during: {args.during}, "
-        f"which took {result['disruption_seconds']:g}s):"
+        f"{args.vip}{through} for {result['held_seconds']:g}s ({lab.scenario.fib} FIB, "
+        f"during: {args.during}, which took {result['disruption_seconds']:g}s):"
     )
-    for lb, c in result["by_lb"].items():
-        mark = "  (left)" if lb == leaving else ""
-        print(f"  {lb}: {c['held']} held, {c['lost']} lost{mark}")
-    print(f"  lost on surviving LBs: {result['lost_on_surviving']} of {result['held_on_surviving']}")
+    for name, c in (result["by_lb"] if answers == "lb" else result["by_backend"]).items():
+        mark = "  (left)" if name == leaving else ""
+        print(f"  {name}: {c['held']} held, {c['lost']} lost{mark}")
+    if answers == "lb":
+        print(f"  lost on surviving LBs: {result['lost_on_surviving']} of {result['held_on_surviving']}")
+    else:
+        print(
+            f"  lost: {result['lost']} of {result['held']}"
+            + (f" {result['lost_by_kind']}" if result["lost"] else "")
+        )
     if leaving:
         print(f"  lost on {leaving}, which left: {result['lost_on_leaving']}")
     if result["open_failures"]:

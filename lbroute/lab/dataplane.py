@@ -1,7 +1,7 @@
 """The lab's data plane: the seed's whole system. Backend (web) pods behind a node of their
 own, ``lbroute-dataplane`` in every LB pod, ``lbroute-realserver`` on every backend under
-nft-dsr; the client in the router's namespace -> the router's ECMP route -> LB pods ->
-backends.
+nft-dsr; the client (the lab's client namespace, or the router's own) -> the router's ECMP
+route -> LB pods -> backends, and under nft-dsr the backends' answers straight back.
 
     router 10.0.0.1 ── bridge ── node i 10.0.0.(10+i) ── LB pod i 172.16.i.2
                             └── web node 10.0.0.100 ──── backend k 172.16.200.(10+k)
@@ -18,8 +18,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +27,7 @@ import structlog
 
 from lbroute.core import maglev
 from lbroute.core.dataplane import LB_TABLE, NFT_FAMILY, Status, StatusUnreadable, buckets_map, parse_status
-from lbroute.kernel.ip import ip, netns_exec, sysctl
+from lbroute.kernel.ip import ip, sysctl
 from lbroute.kernel.nft import Nft
 from lbroute.polling import eventually
 
@@ -37,8 +35,7 @@ from . import daemons, processes
 from .errors import LabError
 from .network import add_namespace, attach_to_bridge, delete_namespace, veth
 from .supervision import Supervisor
-from .topology import POD_RANGE, Node, Topology
-from .traffic import check_request
+from .topology import CLIENT_NET, POD_RANGE, ROUTER_IP, Node, Topology
 
 log = structlog.get_logger()
 
@@ -53,6 +50,7 @@ RESYNC = 1.0
 STATUS_MAX_AGE = 10.0  # a controller restart (use_driver, an upgrade) takes seconds on a loaded machine
 METRICS_PORT = 9474
 DSCP_BASE = 10
+SERVICE_PORT = 80  # every service's; the backends answer HTTP and echo lines on it (``web``)
 
 
 def web_ip(k: int) -> str:
@@ -91,7 +89,7 @@ def _services(topo: Topology, backends: Backends) -> list[dict[str, Any]]:
         {
             "name": service_name(s.name),
             "vip": s.vip.split("/")[0],
-            "port": 80,
+            "port": SERVICE_PORT,
             "dscp": DSCP_BASE + i,
             "backends": backends.addresses(),
             "draining": [web_ip(k) for k in backends.draining],
@@ -229,6 +227,8 @@ class DataplaneRoom:
         add_namespace(self.web_node_ns, self.record)
         attach_to_bridge(self.topo, self.web_node_ns, "webnode", f"{WEB_NODE_IP}/24")
         sysctl(self.web_node_ns, "net.ipv4.ip_forward", "1")
+        # the backends' direct answers (nft-dsr) to the client namespace go back to the router
+        ip("route", "add", str(CLIENT_NET), "via", ROUTER_IP, netns=self.web_node_ns)
         for node in self.topo.nodes:
             self.node_added(node)
         backends = Backends(tuple(range(1, count + 1)))
@@ -263,7 +263,7 @@ class DataplaneRoom:
             "--name",
             web_name(k),
             "--port",
-            "80",
+            str(SERVICE_PORT),
         ]
         self.supervisor.spawn(f"web-{web_name(k)}", argv, ns)
         if self.driver == "nft-dsr":
@@ -364,60 +364,3 @@ class DataplaneRoom:
 
         eventually(check, timeout, interval=0.1, what="every LB's kernel holding the new table",
                    context=self.supervisor.logs_tail)  # fmt: skip
-
-
-def hold_during(
-    router_ns: str,
-    vip: str,
-    connections: int,
-    disruption: Callable[[], object],
-    *,
-    interval: float = 0.3,
-    rounds_after: int = 4,
-    timeout: float = 3.0,
-    seconds: float = 300.0,
-) -> tuple[dict[str, Any], object]:
-    """``connections`` held-open connections from ``router_ns`` to ``vip``; once all are open
-    and answered, ``disruption()`` runs; then ``rounds_after`` more rounds of pings, and the
-    loop's report (``lbroute.lab.held_connections``). The loop is ended on any failure."""
-    check_request(vip, connections)
-    with tempfile.TemporaryDirectory(prefix="lbroute-held-") as tmp:
-        work = Path(tmp)
-        argv = netns_exec(
-            router_ns, str(daemons.VENV_BIN / "python"), "-m", "lbroute.lab.held_connections", "--host", vip,
-            "--count", str(connections), "--interval", str(interval), "--timeout", str(timeout),
-            "--seconds", str(seconds), "--work", str(work),
-        )  # fmt: skip
-        loop = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-
-            def ready() -> None:
-                assert (work / "ready").exists(), "the connections are not all open yet"
-
-            eventually(ready, 60, what="the held connections open")
-            outcome = disruption()
-            done = _rounds(work)
-
-            def more_rounds() -> None:
-                assert _rounds(work) >= done + rounds_after, "not enough rounds since the disruption"
-
-            eventually(
-                more_rounds, rounds_after * (interval + timeout) + 30, what="rounds after the disruption"
-            )
-            (work / "stop").write_text("stop\n")
-            out, err = loop.communicate(timeout=2 * (interval + timeout) + 30)
-        finally:
-            if loop.poll() is None:
-                loop.kill()
-                loop.communicate()
-    if loop.returncode != 0:
-        raise LabError(f"held-connections loop failed: {err.strip()[-300:]}")
-    result: dict[str, Any] = json.loads(out)
-    return result, outcome
-
-
-def _rounds(work: Path) -> int:
-    try:
-        return int((work / "rounds").read_text() or 0)
-    except (FileNotFoundError, ValueError):
-        return 0

@@ -1,15 +1,18 @@
 """A bounded hold probe: N long-lived TCP connections to a VIP, each a new source port, each
-sending a short line every ``interval`` and waiting for its echo. Counts, per connection,
-which LB answered first and whether the connection lived to the end.
+sending a short line every ``interval`` and waiting for its echo. Counts, per connection, who
+answered first (the echo's first word: an LB's name from the pods' echo port, a backend's
+from behind the data plane) and whether the connection lived to the end.
 
 Runs inside the lab's client namespace (behind the router, so the router forwards and hashes
 every packet as a router does), started by ``lbroute.lab.hold``; talks to the pods' echo port
-(``lbroute.lab.responder --echo-port``) and prints JSON. A connection is *lost* when it is
-reset or closed by the other end (an LB that never saw it answers a moved flow with a RST),
-or when an echo does not come back within ``timeout``; it *survived* when it was still
-answered at the end (``--seconds`` after the disruption was over, which ``--done-file`` says),
-or when it closed at ``--close-after`` (the client's own, graceful end). Bounded: at most
-``MAX_CONNECTIONS`` connections, each phase at most ``MAX_SECONDS``.
+(``lbroute.lab.responder --echo-port``) or, through the data plane, to the backends
+(``lbroute.lab.web``), and prints JSON. A connection is *lost* when it is reset, ended by the
+other side (an LB that never saw a moved flow answers it with a RST; a backend that left
+resets its own), answered by someone else, or when an echo does not come back within
+``timeout``; it *survived* when it was still answered at the end (``--seconds`` after the
+disruption was over, which ``--done-file`` says), or when it closed at ``--close-after`` (the
+client's own, graceful end). Bounded: at most ``MAX_CONNECTIONS`` connections, each phase at
+most ``MAX_SECONDS``.
 """
 
 from __future__ import annotations
@@ -27,13 +30,15 @@ from pathlib import Path
 
 MAX_CONNECTIONS = 2000
 MAX_SECONDS = 600.0
-LIVE, SURVIVED, CLOSED, RESET, STALLED, MOVED = "live", "survived", "closed", "reset", "stalled", "moved"
+LIVE, SURVIVED, CLOSED = "live", "survived", "closed"  # closed: by the client, at --close-after
+RESET, ENDED, STALLED, MOVED = "reset", "ended", "stalled", "moved"  # ended: by the other side
+ANSWERS = ("lb", "backend")  # what the echo's first word names
 
 
 @dataclass
 class Held:
     sock: socket.socket
-    lb: str = ""
+    answerer: str = ""  # the LB or backend that answered first
     state: str = LIVE
     waiting_since: float | None = None  # an echo is due since
     buffer: bytes = b""
@@ -79,15 +84,15 @@ def _read(h: Held, sel: selectors.BaseSelector) -> None:
         _end(h, RESET, sel)
         return
     if not data:
-        _end(h, RESET, sel)  # closed by the other end: not ours to close
+        _end(h, ENDED, sel)  # closed by the other end: not ours to close
         return
     h.buffer += data
     while b"\n" in h.buffer:
         line, h.buffer = h.buffer.split(b"\n", 1)
         name = line.decode(errors="replace").split(" ", 1)[0]
-        if not h.lb:
-            h.lb = name
-        elif name != h.lb:
+        if not h.answerer:
+            h.answerer = name
+        elif name != h.answerer:
             _end(h, MOVED, sel)
             return
         h.waiting_since = None
@@ -135,6 +140,7 @@ def run(
     close_after: float | None = None,
     progress: Path | None = None,
     done: Path | None = None,
+    answers: str = "lb",
 ) -> dict[str, object]:
     """Open ``count`` connections, then hold them: ``seconds`` after ``done`` appears (the
     disruption is over; without ``done``, ``seconds`` from the start), at most ``MAX_SECONDS``;
@@ -144,9 +150,9 @@ def run(
     sel = selectors.DefaultSelector()
     for h in held:
         sel.register(h.sock, selectors.EVENT_READ, h)
-    # the first echo says which LB holds each connection
+    # the first echo says which LB (or backend) holds each connection
     _exchange(held, time.monotonic() + min(timeout, 1.0) + interval, interval, timeout, sel)
-    unanswered = [h for h in held if h.state == LIVE and not h.lb]
+    unanswered = [h for h in held if h.state == LIVE and not h.answerer]
     for h in unanswered:
         _end(h, STALLED, sel)
     ready = time.monotonic()
@@ -166,16 +172,20 @@ def run(
     for h in held:
         if h.state == LIVE:
             _end(h, final, sel)  # ours to end, gracefully
-    by_lb: dict[str, Counter[str]] = {}
+    by: dict[str, Counter[str]] = {}
     for h in held:
-        if h.lb:
-            by_lb.setdefault(h.lb, Counter())[h.state] += 1
-    lost = Counter(h.state for h in held if h.lb and h.state not in (SURVIVED, CLOSED))
+        if h.answerer:
+            by.setdefault(h.answerer, Counter())[h.state] += 1
+    lost = Counter(h.state for h in held if h.answerer and h.state not in (SURVIVED, CLOSED))
+    tally = {name: _tally(c) for name, c in sorted(by.items())}
     return {
         "connections": count,
-        "held": sum(sum(c.values()) for c in by_lb.values()),
+        "held": sum(sum(c.values()) for c in by.values()),
         "open_failures": dict(open_failures) | ({"unanswered": len(unanswered)} if unanswered else {}),
-        "by_lb": {lb: _tally(c) for lb, c in sorted(by_lb.items())},
+        "answered_by": answers,
+        # one of the two is filled: the echo names either the LB or the backend
+        "by_lb": tally if answers == "lb" else {},
+        "by_backend": tally if answers == "backend" else {},
         "lost": sum(lost.values()),
         "lost_by_kind": dict(sorted(lost.items())),
         "held_seconds": round(end - ready, 3),
@@ -209,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "--progress-file", type=Path, default=None, help="'ready' once every connection is open"
     )
     parser.add_argument("--done-file", type=Path, default=None, help="appears when the disruption is over")
+    parser.add_argument("--answers", choices=ANSWERS, default="lb", help="what the echo's first word names")
     args = parser.parse_args(argv)
     bounded = 0 < args.seconds <= MAX_SECONDS and (
         args.close_after is None or 0 < args.close_after <= MAX_SECONDS
@@ -218,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = run(
         args.host, args.port, args.connections, args.seconds, args.interval, args.timeout,
-        args.close_after, args.progress_file, args.done_file,
+        args.close_after, args.progress_file, args.done_file, args.answers,
     )  # fmt: skip
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")

@@ -1,14 +1,21 @@
 """The seed's whole system with real daemons and the real kernel: client -> router ECMP ->
-LB pods (lbroute-dataplane) -> backends. Held-open connections across every change of the
-router's next-hops and of the backends, with nft-dsr and with nft-nat, so that each test
-proves the difference; and every LB's kernel computing the same backend for a flow."""
+LB pods (lbroute-dataplane) -> backends. Held-open connections (the lab's hold probe, from the
+client namespace behind the router, through the data plane to the backends' echo) across every
+change of the router's next-hops and of the backends, with nft-dsr and with nft-nat, so that
+each test proves the difference; and every LB's kernel computing the same backend for a flow."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
 
 import pytest
 
 from lbroute.core import maglev
-from lbroute.lab.dataplane import Backends, hold_during
+from lbroute.lab.dataplane import Backends
+from lbroute.lab.hold import HoldReport, hold_during
 from lbroute.lab.lab import Lab
 from lbroute.lab.topology import Node
 from lbroute.polling import eventually
@@ -19,9 +26,12 @@ VIP = "10.1.1.1"
 HELD = 100
 
 
-def hold(lab: Lab, disruption: object) -> dict[str, object]:
-    result, _ = hold_during(lab.topology.router_ns, VIP, HELD, disruption)  # type: ignore[arg-type]
-    assert result["opened"] == HELD and result["failed_to_open"] == 0, result
+def hold(lab: Lab, disruption: Callable[[], object]) -> HoldReport:
+    """HELD connections, a line each way every 0.3 s, lost when an echo is 3 s late; held on
+    1.2 s (four rounds) once the disruption is over."""
+    result = hold_during(lab, VIP, HELD, 1.2, disruption, interval=0.3, timeout=3.0)
+    assert result["held"] == HELD and not result["open_failures"], result
+    assert result["answered_by"] == "backend" and not result["by_lb"], result
     return result
 
 
@@ -42,7 +52,9 @@ def test_lb_leaving_joining_and_draining_keep_every_connection_only_with_dsr(
         # hash-threshold ECMP, which moves flows between the LBs that stay too)
         for what, n in lost.items():
             assert n >= HELD // 10, f"{what}: only {n} of {HELD} broke under NAT: {left, joined, drained}"
-        assert {"reset"} >= set(left["reasons"]) | set(joined["reasons"]) | set(drained["reasons"])  # type: ignore[arg-type]
+        assert {"reset"} >= set(left["lost_by_kind"]) | set(joined["lost_by_kind"]) | set(
+            drained["lost_by_kind"]
+        )
 
 
 @pytest.mark.parametrize("driver", ["nft-dsr", "nft-nat"])
@@ -54,9 +66,22 @@ def test_a_backend_leaving_resets_only_its_own_flows_and_one_joining_none(
     assert joined["lost"] == 0, joined
     left = hold(lab, lambda: lab.set_backends(Backends((1, 2, 3))))
     by_backend = left["by_backend"]
-    assert isinstance(by_backend, dict)
     assert by_backend["web4"]["lost"] == by_backend["web4"]["held"] > 0, left
     assert all(v["lost"] == 0 for k, v in by_backend.items() if k != "web4"), left
+
+
+def test_lab_hold_holds_through_the_data_plane_and_reports_per_backend(make_lab: LabFactory) -> None:
+    lab = make_lab(lbs=2, dataplane="nft-dsr", backends=2)
+    out = subprocess.run(
+        [sys.executable, "-m", "lbroute.cli.main", "lab", "hold", "--prefix", lab.prefix,
+         "--connections", "40", "--seconds", "1", "--json"],
+        capture_output=True, text=True, check=True,
+        env={"LBROUTE_STATE_ROOT": str(lab.root), "PATH": "/usr/sbin:/usr/bin:/bin"},
+    )  # fmt: skip
+    report = json.loads(out.stdout)
+    assert report["answered_by"] == "backend" and report["by_lb"] == {} and report["held"] == 40, report
+    assert set(report["by_backend"]) == {"web1", "web2"}, report
+    assert sum(c["held"] for c in report["by_backend"].values()) == 40 and report["lost"] == 0, report
 
 
 def test_every_lb_computes_the_same_backend_for_a_flow(make_lab: LabFactory) -> None:
@@ -127,8 +152,8 @@ def test_the_second_chance_keeps_flows_a_backend_change_and_an_lb_leaving_moved(
     if second_chance:
         assert result["lost"] == 0, result
     else:
-        assert 0 < int(result["lost"]) < HELD // 3, result  # type: ignore[call-overload]
-        assert set(result["reasons"]) == {"reset"}, result  # type: ignore[arg-type]
+        assert 0 < result["lost"] < HELD // 3, result
+        assert set(result["lost_by_kind"]) == {"reset"}, result
 
 
 def _second_chance_chains(lab: Lab, backends: int, *, present: bool) -> None:
