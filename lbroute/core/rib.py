@@ -7,6 +7,24 @@ import ipaddress
 from dataclasses import dataclass
 from typing import NamedTuple
 
+GRACEFUL_SHUTDOWN = "65535:0"  # RFC 8326: the sender is about to withdraw; prefer other paths
+DEFAULT_LOCAL_PREF = 100  # what a path without LOCAL_PREF counts as, at gobgpd and FRR alike
+
+
+class Attributes(NamedTuple):
+    """What best-path selection compares, in its order (RFC 4271 9.1.2.2), read only when
+    asked for: ``None`` for an attribute the path does not carry."""
+
+    local_pref: int | None = None
+    as_path_length: int = 0
+    origin: int = 0  # 0 IGP, 1 EGP, 2 INCOMPLETE
+    med: int | None = None
+    communities: tuple[str, ...] = ()  # "ASN:VALUE"
+
+    @property
+    def preference(self) -> int:
+        return DEFAULT_LOCAL_PREF if self.local_pref is None else self.local_pref
+
 
 class Path(NamedTuple):
     """One BGP path for a prefix, as a gobgpd holds it.
@@ -22,6 +40,15 @@ class Path(NamedTuple):
     path_id: int = 0
     # kept from a neighbor whose session dropped, under graceful restart, until it is back
     stale: bool = False
+    # in the forwarding set beside the best path (FRR marks one best and the rest multipath;
+    # gobgpd 4.8 marks every member of the set best)
+    multipath: bool = False
+    attributes: Attributes | None = None  # None: not read
+
+    @property
+    def selected(self) -> bool:
+        """The router forwards on it: the best path or one of its multipath set."""
+        return self.best or self.multipath
 
 
 @dataclass(frozen=True)

@@ -680,12 +680,47 @@ def _policy_pb(spec: bgp.PolicySpec) -> api.Policy:
             conditions.neighbor_set.CopyFrom(api.MatchSet(type=api.MatchSet.TYPE_ANY, name=st.neighbor_set))
         if st.prefix_set:
             conditions.prefix_set.CopyFrom(api.MatchSet(type=api.MatchSet.TYPE_ANY, name=st.prefix_set))
-        statements.append(
-            api.Statement(
-                name=st.name, conditions=conditions, actions=api.Actions(route_action=_ACTIONS[st.action])
+        if st.as_path_length is not None:
+            conditions.as_path_length.CopyFrom(
+                api.AsPathLength(type=api.COMPARISON_EQ, length=st.as_path_length)
             )
-        )
+        actions = api.Actions(route_action=_ACTIONS[st.action])
+        if st.set_attributes is not None:
+            _set_actions(actions, st.set_attributes)
+        statements.append(api.Statement(name=st.name, conditions=conditions, actions=actions))
     return api.Policy(name=spec.name, statements=statements)
+
+
+def _set_actions(actions: api.Actions, s: bgp.SetAttributes) -> None:
+    if s.local_pref:
+        actions.local_pref.CopyFrom(api.LocalPrefAction(value=s.local_pref))
+    if s.med is not None:
+        actions.med.CopyFrom(api.MedAction(type=api.MedAction.TYPE_REPLACE, value=s.med))
+    if s.origin_igp:
+        actions.origin_action.CopyFrom(api.OriginAction(origin=api.ORIGIN_TYPE_IGP))
+    if s.remove_communities:
+        actions.community.CopyFrom(
+            api.CommunityAction(type=api.CommunityAction.TYPE_REMOVE, communities=list(s.remove_communities))
+        )
+
+
+def _set_attributes_of(a: api.Actions) -> bgp.SetAttributes | None:
+    """What ``_set_actions`` wrote, as gobgpd lists it back; None when it sets nothing.
+    An action of another kind (MOD, ADD, REPLACE of communities) reads as something no desired
+    statement has, so the plan replaces the policy."""
+    found = bgp.SetAttributes(
+        local_pref=a.local_pref.value if a.HasField("local_pref") else 0,
+        med=(a.med.value if a.med.type == api.MedAction.TYPE_REPLACE else -1) if a.HasField("med") else None,
+        origin_igp=a.HasField("origin_action") and a.origin_action.origin == api.ORIGIN_TYPE_IGP,
+        remove_communities=(
+            tuple(a.community.communities)
+            if a.HasField("community") and a.community.type == api.CommunityAction.TYPE_REMOVE
+            else ("(not a removal)",)
+            if a.HasField("community")
+            else ()
+        ),
+    )
+    return None if found == bgp.SetAttributes() else found
 
 
 def _policy_of(p: api.Policy) -> bgp.PolicySpec:
@@ -699,6 +734,12 @@ def _policy_of(p: api.Policy) -> bgp.PolicySpec:
                 neighbor_set=c.neighbor_set.name if c.HasField("neighbor_set") else "",
                 prefix_set=c.prefix_set.name if c.HasField("prefix_set") else "",
                 next_hop_in=policy_next_hops.networks(c.next_hop_in_list),
+                as_path_length=(
+                    c.as_path_length.length
+                    if c.HasField("as_path_length") and c.as_path_length.type == api.COMPARISON_EQ
+                    else None
+                ),
+                set_attributes=_set_attributes_of(st.actions),
             )
         )
     return bgp.PolicySpec(name=p.name, statements=tuple(statements))
