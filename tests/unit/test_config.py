@@ -244,6 +244,12 @@ def warnings(text: str) -> list[str]:
     return [str(w) for w in load_config_text(text, RrConfig).warnings()]
 
 
+NO_NODES = (
+    "nodes: none listed: a speaker may announce any next-hop inside node_networks "
+    "(another node's, the router's); list each node's address and pod CIDRs"
+)
+
+
 def test_what_turns_a_guard_rail_off_is_a_warning_not_a_problem() -> None:
     text = (
         BASE
@@ -258,6 +264,7 @@ def test_what_turns_a_guard_rail_off_is_a_warning_not_a_problem() -> None:
         "speaker_groups[0].vip_pools[0]: 0.0.0.0/0 lets the speakers announce any prefix",
         "speaker_groups[0].allowed_prefix_lengths: 0 with pool 0.0.0.0/0 admits a default route",
         "speaker_groups[0].node_networks[0]: 0.0.0.0/0 accepts any next-hop",
+        NO_NODES,
         "neighbors[0].address: 10.0.0.1 is inside speaker_groups[0].dynamic_prefixes[0] 0.0.0.0/0: "
         "that group's guard rails judge its routes",
     ]
@@ -271,8 +278,9 @@ def test_pools_shared_by_two_groups_are_a_warning() -> None:
         + group("b", "[172.17.0.0/16]", "[10.1.2.0/24]")
     )
     assert warnings(text) == [
+        NO_NODES,
         "speaker_groups[1].vip_pools[0]: 10.1.2.0/24 overlaps speaker_groups[0].vip_pools[0] 10.1.0.0/16: "
-        "both groups may announce VIPs there"
+        "both groups may announce VIPs there",
     ]
 
 
@@ -320,3 +328,31 @@ def test_group_names_and_neighbor_addresses_are_each_given_once() -> None:
         "speaker_groups[1].name: 'a' is also speaker_groups[0]'s",
         "neighbors[2].address: '10.0.0.1' is also neighbors[0]'s",
     ]
+
+
+def test_every_node_problem_is_listed_with_its_place() -> None:
+    text = (
+        BASE
+        + "speaker_groups:\n"
+        + group("a", "[172.16.0.0/16]", "[10.1.0.0/16]", ", vips: [10.1.1.1/32, 10.2.0.1/32]")
+        + "nodes:\n"
+        + "  - {name: n1, addresses: [10.0.0.11, 10.0.0.99], pod_cidrs: [172.16.1.0/24]}\n"
+        + "  - {name: n1, addresses: [10.0.0.11], pod_cidrs: [172.16.1.128/25]}\n"
+        + "  - {name: n3, addresses: [10.9.0.13], pod_cidrs: [172.16.3.0/24]}\n"
+    )
+    assert problems(text) == [
+        "speaker_groups[0]: vips[1]: 10.2.0.1/32 is in none of vip_pools; add its pool or fix the VIP",
+    ]
+    fixed = text.replace(", 10.2.0.1/32", "")
+    assert problems(fixed) == [
+        "nodes[1].name: 'n1' is also nodes[0]'s",
+        "nodes[0].addresses: one address per IP version (the node's next-hop)",
+        "nodes[1].addresses[0]: 10.0.0.11 is also nodes[0]'s",
+        "nodes[2].addresses[0]: 10.9.0.13 is in no speaker group's node_networks: add it there",
+        "nodes[1].pod_cidrs[0]: 172.16.1.128/25 overlaps nodes[0].pod_cidrs[0] 172.16.1.0/24: "
+        "a speaker there would have two nodes",
+    ]
+    valid = BASE + "speaker_groups:\n" + group("a", "[172.16.0.0/16]")
+    assert NO_NODES in warnings(valid)
+    valid += "nodes: [{name: n1, addresses: [10.0.0.11], pod_cidrs: [172.16.1.0/24]}]\n"
+    assert problems(valid) == [] and NO_NODES not in warnings(valid)
