@@ -49,6 +49,7 @@ def run_peers(args: argparse.Namespace) -> int:
             "SENT",
             "HOLD",
             "GR",
+            "WHY",
         )
     ]
     for s in sessions:
@@ -68,10 +69,16 @@ def run_peers(args: argparse.Namespace) -> int:
                 str(s.advertised),
                 f"{s.hold_time}s" if s.hold_time else "-",
                 s.graceful_restart or "-",
+                rejected_why(s),
             )
         )
     print_table(table)
     return 0
+
+
+def rejected_why(s: Session) -> str:
+    """``next-hop=2,vip=2``: why the guard rails rejected what they did (one cell, no spaces)."""
+    return ",".join(f"{reason}={count}" for reason, count in s.rejected_by) or "-"
 
 
 def session_json(s: Session, now: float) -> dict[str, Any]:
@@ -89,6 +96,7 @@ def session_json(s: Session, now: float) -> dict[str, Any]:
         "received": s.received,
         "accepted": s.accepted,
         "rejected": s.rejected,
+        "rejected_by": dict(s.rejected_by),
         "advertised": s.advertised,
         "hold_time": s.hold_time,
         "graceful_restart": s.graceful_restart or None,

@@ -34,6 +34,8 @@ class Session:
     admin_down: bool = False
     graceful_restart: str = ""  # "" off, "on" (both ways), "helper" (keeps the neighbor's paths only)
     stale: int = 0  # paths kept, stale, while the neighbor restarts (graceful restart)
+    # (reason, paths) the guard rails rejected, in core.guard.REASONS order; () when none or unread
+    rejected_by: tuple[tuple[str, int], ...] = ()
 
     @property
     def established(self) -> bool:
