@@ -28,6 +28,7 @@ class RrMetrics:
     reconcile_seconds: Histogram
     config_stale: Gauge
     daemon_restarts: Counter
+    max_prefix_shutdowns: Counter
     global_settings_differ: Gauge
 
     @classmethod
@@ -72,6 +73,12 @@ class RrMetrics:
             daemon_restarts=Counter(
                 "lbroute_rr_daemon_reconnects",
                 "times gobgpd answered again after the connection dropped",
+                registry=r,
+            ),
+            max_prefix_shutdowns=Counter(
+                "lbroute_rr_max_prefix_shutdowns",
+                "sessions gobgpd ended because the peer sent more prefixes than max_prefixes",
+                ["peer"],
                 registry=r,
             ),
             global_settings_differ=Gauge(

@@ -61,6 +61,7 @@ def run_peers(args: argparse.Namespace) -> int:
                 s.peer_group or "-",
                 s.state
                 + (" (admin down)" if s.admin_down else "")
+                + (" (max-prefix shutdown)" if s.max_prefix_shutdown else "")
                 + (f" ({s.stale} stale kept)" if s.stale else ""),
                 duration(s.age(now)),
                 str(s.received),
@@ -91,6 +92,7 @@ def session_json(s: Session, now: float) -> dict[str, Any]:
         "description": s.description or None,
         "state": s.state,
         "admin_down": s.admin_down,
+        "max_prefix_shutdown": s.max_prefix_shutdown,
         "since": timestamp(s.since) if s.since is not None else None,
         "seconds_in_state": round(age, 3) if age is not None else None,
         "received": s.received,

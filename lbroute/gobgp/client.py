@@ -537,6 +537,9 @@ def _reports(response: api.WatchEventResponse) -> Iterator[WatchReport]:
             neighbor=_neighbor_of(peer),
             state=_session_state(peer.state.session_state),
             initial=event.type == api.WatchEventResponse.PeerEvent.TYPE_INIT,
+            # gobgpd 4.8 reports the shutdown as an admin state of its own (measured: IDLE
+            # with ADMIN_STATE_PFX_CT, then at once a new session from a dynamic neighbor)
+            max_prefix_shutdown=peer.state.admin_state == api.PeerState.ADMIN_STATE_PFX_CT,
         )
     elif kind == "table":
         # an End-of-RIB marker (or a non-IP NLRI) names no prefix
@@ -582,6 +585,7 @@ def _session(at: str, p: api.Peer, in_rib: Counter[str], stale: int, *, advertis
         peer_group=p.conf.peer_group or p.state.peer_group,
         description=p.conf.description,
         admin_down=p.state.admin_state == api.PeerState.ADMIN_STATE_DOWN,
+        max_prefix_shutdown=p.state.admin_state == api.PeerState.ADMIN_STATE_PFX_CT,
         graceful_restart=("helper" if gr.helper_only else "on") if gr.enabled else "",
         stale=stale,
     )

@@ -401,3 +401,20 @@ def test_a_speaker_over_its_max_prefix_limit_is_cut_off(make_lab: LabFactory) ->
     lines = (lab.dir / "logs" / "gobgpd-rr.log").read_text().splitlines()
     words = ('msg="prefix limit reached"', f"Key={Node(1).pod_ip} ", "Family=ipv4-unicast")
     assert [line for line in lines if all(w in line + " " for w in words)], "no prefix-limit line for lb1"
+
+    # and so do we: a metric that counts every shutdown, a log event, none for lb2
+    def said() -> None:
+        text = lab.metrics("rr")
+        assert metric(text, "lbroute_rr_max_prefix_shutdowns_total", peer=Node(1).pod_ip) >= 1
+        assert f'peer="{Node(2).pod_ip}"' not in "".join(
+            line for line in text.splitlines() if line.startswith("lbroute_rr_max_prefix_shutdowns_total")
+        )
+        events = [
+            json.loads(line) for line in (lab.dir / "logs" / "rr-manager-rr.log").read_text().splitlines()
+        ]
+        assert any(
+            e.get("event") == "rr.peer.max_prefix_shutdown" and e.get("peer") == Node(1).pod_ip
+            for e in events
+        )
+
+    eventually(said, 15, what="max-prefix shutdowns in our metrics and log", context=lab.logs_tail)
