@@ -76,7 +76,22 @@ def _gobgpd_target(value: str) -> str:
     host = host.removeprefix("[").removesuffix("]")
     if not (sep and host and _port(port) is not None and _is_host(host)):
         raise ValueError(f"{shorten(value)} is not a gRPC target such as {_TARGET_EXAMPLE}")
+    # gobgpd's gRPC has no authentication: whoever reaches it rewrites the guard rails
+    if not _is_loopback(host):
+        raise ValueError(
+            f"{shorten(value)}: gobgpd's API has no authentication; use its unix socket or a "
+            "loopback address (127.0.0.1, ::1, localhost)"
+        )
     return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _is_host(host: str) -> bool:

@@ -451,3 +451,11 @@ def test_sessions_count_what_the_guard_rails_reject_and_leave_the_router_alone()
     open_daemon.receive("172.16.1.2", ("10.1.1.1/32", "10.0.0.11"), *ROGUE)
     [session] = open_daemon.list_sessions("rr")
     assert (session.accepted, session.rejected) == (5, 0)
+
+
+def test_an_md5_key_is_in_no_repr_so_in_no_log_line_or_error() -> None:
+    d = desired_config(RrConfig.model_validate(KUBE_RR), speakers={"lb": ("172.16.1.2",)}, secrets=SECRETS)
+    [peer] = [p for p in d.peers if p.address == "172.16.1.2"]
+    assert peer.session.auth_password == "s3cret"
+    ops = bgp.plan(d, bgp.DaemonConfig(global_=None)).operations
+    assert "s3cret" not in repr(d) + repr(ops) + " ".join(bgp.describe(op) for op in ops)

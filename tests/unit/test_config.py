@@ -179,6 +179,10 @@ def test_metrics_on_one_address(address: str) -> None:
         ("gobgpd", "is not a gRPC target"),
         ("127.0.0.1:0", "is not a gRPC target"),
         ("127.0.0.1:99999", "is not a gRPC target"),
+        # gobgpd's API has no authentication: never over the network
+        ("10.0.0.2:50051", "use its unix socket or a loopback address"),
+        ("rr-1.lab:50051", "use its unix socket or a loopback address"),
+        ("[::]:50051", "use its unix socket or a loopback address"),
         ("unix:///" + "x" * 200, "at most 107 bytes, this one 201"),
     ],
 )
@@ -195,7 +199,7 @@ def test_a_gobgpd_target_that_cannot_be_dialled_is_refused(target: str, why: str
         "/run/x.sock",
         "127.0.0.1:50051",
         "[::1]:50051",
-        "rr-1.lab:50051",
+        "localhost:50051",
     ],
 )
 def test_gobgpd_targets_that_can_be_dialled(target: str) -> None:
@@ -297,6 +301,13 @@ def test_md5_key_files_hold_one_line_of_at_most_80_bytes(tmp_path: Path) -> None
 
     good = tmp_path / "good"
     good.write_text("k" * 80 + "\n")
+    # a key every user of the host can read is no secret
+    good.chmod(0o644)
+    with pytest.raises(
+        ValueError, match=r"good: mode 0644 lets every user read the key; make it 0600 or 0400"
+    ):
+        read_md5_key(str(good))
+    good.chmod(0o640)
     assert read_md5_key(str(good)) == "k" * 80
     cases = {
         "long": ("k" * 81, "must hold an MD5 key of 1 to 80 bytes"),
