@@ -20,7 +20,7 @@ from lbroute.lab import daemons
 from lbroute.lab.lab import Lab
 from lbroute.lab.topology import ASN, ROUTER_IP, Node
 from lbroute.polling import eventually
-from tests.support.fib import VIP, fib_hops
+from tests.support.fib import VIP, fib_hops, wait_fib
 from tests.support.lab import LabFactory
 from tests.support.programs import lbroute_cli
 
@@ -116,6 +116,10 @@ def test_no_speaker_moves_the_legitimate_vip_and_each_rejection_is_counted_with_
     assert fib_hops(lab) == legit
     assert NOT_SERVED not in {r.prefix for r in read_fib(lab.topology.router_ns)}
 
+    # and the operator's view says so: the VIP is OK, nothing foreign in the FIB
+    [row] = json.loads(lbroute_cli(lab, "vips", "--vip", VIP, "--json"))
+    assert (row["status"], row["fib_next_hops"], row["problems"]) == ("OK", sorted(legit), [])
+
     # every rejection counted with its reason, in the metrics and in `lbroute peers`
     def counted() -> None:
         rows = {r["neighbor"]: r for r in json.loads(lbroute_cli(lab, "peers", "--json")) if r["at"] == "rr"}
@@ -137,3 +141,13 @@ def test_no_speaker_moves_the_legitimate_vip_and_each_rejection_is_counted_with_
         **{n.pod_ip: "-" for n in (Node(1), Node(2))},
         ROUTER_IP: "-",
     }, table
+
+    # a failed LB leaves the FIB although a pod on another node announces its node's address:
+    # node 2's own speakers go (the extra one stopped, lb2's health check fails), and the
+    # FIB is left with node 1 alone, though 172.16.1.12 still announces node 2's next-hop
+    lab.supervisor.stop("exabgp-speakers-lb2")
+    lab.set_health(2, "fail")
+    wait_fib(lab, {Node(1).ip}, timeout=20)
+    with GobgpClient(str(lab.socket("rr"))) as rr:
+        [kept] = rr.list_paths(adj_in_of="172.16.1.12")
+        assert (kept.prefix, kept.next_hop) == (VIP, Node(2).ip)
