@@ -177,8 +177,9 @@ def announcer_config(
     """The announcer's config for one LB pod; its ``exabgp`` part renders exabgp.conf too.
 
     IPv4 VIPs go out via the node's IPv4 address, IPv6 VIPs via its IPv6 one, both over
-    the one IPv4 session to each RR."""
-    announcer = VENV_BIN / "lbroute-announcer"
+    the one IPv4 session to each RR. The ``run`` line is the renderer's default: the
+    announcer of the install that renders it (this venv's, or the sidecar image's own) with
+    this file, so one config serves both."""
     health = {"kind": "http", "url": f"http://{node.pod_ip}:80/healthz", **CHECK}
     return {
         "next_hop": node.ip,
@@ -203,7 +204,6 @@ def announcer_config(
             "asn": ASN,
             "hold_time": 3,
             "families": [family.replace("-", " ") for family in topo.families],  # exabgp's spelling
-            "announcer_command": f"{announcer} run --config {pod_dir / 'announcer.yaml'}",
         },
     }
 

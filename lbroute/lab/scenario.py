@@ -7,7 +7,7 @@ with. Each knob is checked against the topology before anything is created.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from lbroute.core.echo import shown
@@ -22,6 +22,14 @@ ROUTER_KINDS = ("gobgp", "frr")
 
 class ScenarioError(ValueError):
     """A scenario that cannot be built on the topology it is given."""
+
+
+@dataclass(frozen=True)
+class LabImages:
+    """The images a lab runs its LB pods' sidecars and its RRs from (``lab up --images``)."""
+
+    announcer: str
+    control_plane: str
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,9 @@ class Scenario:
     graceful_restart: int | None = None
     # which upstream router the lab runs (ROUTER_KINDS)
     router: str = "gobgp"
+    # the LB pods' exabgp + announcer and the RRs' gobgpd + lbroute-rr from these images
+    # (lbroute/lab/containers.py); None: all of them as processes
+    images: LabImages | None = None
 
     def for_topology(self, topo: Topology) -> Scenario:
         """This scenario checked against ``topo``, with the graceful-restart default filled in:
@@ -72,6 +83,10 @@ class Scenario:
             out.append(f"graceful_restart {self.graceful_restart}: 0 (none) to 4095 seconds")
         if self.router not in ROUTER_KINDS:
             out.append(f"router {shown(self.router)}: use {' or '.join(ROUTER_KINDS)}")
+        if self.images and self.kube_api:
+            out.append("images: not with kube_api, whose RR managers run in the root namespace")
+        if self.images and self.rogue_lb:
+            out.append("images: not with rogue_lb (the image renders exabgp.conf itself, without its routes)")
         return out
 
     def group_overrides(self) -> dict[str, object]:
@@ -96,6 +111,7 @@ class Scenario:
             "speaker_timers": list(self.speaker_timers) if self.speaker_timers else None,
             "graceful_restart": self.graceful_restart,
             "router": self.router,
+            "images": asdict(self.images) if self.images else None,
         }
 
     @classmethod
@@ -109,6 +125,7 @@ class Scenario:
             speaker_timers=None if timers is None else (int(timers[0]), int(timers[1])),
             graceful_restart=None if raw.get("graceful_restart") is None else int(raw["graceful_restart"]),
             router=str(raw.get("router", "gobgp")),  # a lab from before router kinds ran gobgpd
+            images=LabImages(**raw["images"]) if raw.get("images") else None,
         )
 
 
