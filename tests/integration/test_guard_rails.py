@@ -80,7 +80,11 @@ def test_no_speaker_moves_the_legitimate_vip_and_each_rejection_is_counted_with_
     legit = {Node(1).ip, Node(2).ip}
     assert fib_hops(lab) == legit
     _start_speakers(lab)
-    with GobgpClient(str(lab.socket("rr"))) as rr, GobgpClient(str(lab.socket("router"))) as router:
+    # a deadline, not a measure: on a loaded machine (load 10) gobgpd took over 5 s to answer
+    with (
+        GobgpClient(str(lab.socket("rr")), timeout=20) as rr,
+        GobgpClient(str(lab.socket("router")), timeout=20) as router,
+    ):
 
         def all_sent() -> None:
             up = {p.neighbor for p in rr.list_sessions("rr", advertised=False) if p.established}
@@ -148,6 +152,6 @@ def test_no_speaker_moves_the_legitimate_vip_and_each_rejection_is_counted_with_
     lab.supervisor.stop("exabgp-speakers-lb2")
     lab.set_health(2, "fail")
     wait_fib(lab, {Node(1).ip}, timeout=20)
-    with GobgpClient(str(lab.socket("rr"))) as rr:
+    with GobgpClient(str(lab.socket("rr")), timeout=20) as rr:
         [kept] = rr.list_paths(adj_in_of="172.16.1.12")
         assert (kept.prefix, kept.next_hop) == (VIP, Node(2).ip)
