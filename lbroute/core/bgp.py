@@ -91,8 +91,6 @@ class SessionSpec:
 class PeerSpec:
     address: str
     session: SessionSpec
-    # configured, but every connection from it refused (gobgpd's admin down)
-    admin_down: bool = False
 
 
 @dataclass(frozen=True)

@@ -23,16 +23,13 @@ from .bgp import DaemonConfig, DefinedSetSpec, PrefixMatch, RouteAction, SetKind
 from .rib import Path
 
 # why a path was rejected: metric labels, and what `lbroute peers` and `vips` print
-QUARANTINED = "quarantined"  # its speaker went over max_prefixes: every path held back a while
 UNKNOWN_SPEAKER = "unknown-speaker"  # no node the guard rails know holds the speaker's address
 VIP_POOL = "vip"  # not a VIP its speaker group may announce (its vips, else its pools)
 PREFIX_LENGTH = "prefix-length"  # inside a pool, but a length the group does not allow
 NEXT_HOP = "next-hop"  # not an address of the speaker's own node
 AS_PATH = "as-path"  # an AS path other than the one an LB speaker sends
 OTHER = "other"  # rejected, but no condition above explains it (a policy not written by lbroute)
-REASONS = (QUARANTINED, UNKNOWN_SPEAKER, VIP_POOL, PREFIX_LENGTH, NEXT_HOP, AS_PATH, OTHER)
-# a reject statement whose name ends so holds back a speaker after max-prefix shutdowns
-QUARANTINE_SUFFIX = "-quarantine"
+REASONS = (UNKNOWN_SPEAKER, VIP_POOL, PREFIX_LENGTH, NEXT_HOP, AS_PATH, OTHER)
 
 _Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -91,7 +88,7 @@ class Guard:
                 if st.spec.action is RouteAction.ACCEPT:
                     return None
                 if st.spec.action is RouteAction.REJECT:
-                    return _why(st, tried, path)
+                    return _why(tried, path)
             if st.spec.action is RouteAction.ACCEPT and _speaker_matches(st, path.source):
                 tried.append(st)
         return None
@@ -166,11 +163,9 @@ def _as_path_matches(spec: StatementSpec, path: Path) -> bool:
     return length == spec.as_path_length
 
 
-def _why(rejecting: _Statement, tried: list[_Statement], path: Path) -> str:
+def _why(tried: list[_Statement], path: Path) -> str:
     """The first condition, in the order a reader checks them, that every accepting
     statement meant for this speaker failed on."""
-    if rejecting.spec.name.endswith(QUARANTINE_SUFFIX):
-        return QUARANTINED
     if not tried:
         return UNKNOWN_SPEAKER
     in_pool = [st for st in tried if _prefix_matches(st, path.prefix)]
@@ -208,8 +203,6 @@ __all__ = [
     "NEXT_HOP",
     "OTHER",
     "PREFIX_LENGTH",
-    "QUARANTINED",
-    "QUARANTINE_SUFFIX",
     "REASONS",
     "UNKNOWN_SPEAKER",
     "VIP_POOL",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 
+from lbroute.core.rib import GRACEFUL_SHUTDOWN
 from lbroute.gobgp.client import GobgpClient
 from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import ip
@@ -113,7 +114,9 @@ def test_no_speaker_moves_the_legitimate_vip_and_each_rejection_is_counted_with_
             paths = [p for p in router.list_paths(with_attributes=True) if p.prefix == VIP]
             extra = [p for p in paths if p.next_hop == Node(2).ip and p.attributes and p.attributes.med == 0]
             assert {p.attributes.local_pref for p in paths if p.attributes} == {100}, paths
-            assert any(p.attributes and p.attributes.communities == ("65535:0",) for p in extra), paths
+            assert any(p.attributes and p.attributes.communities == (GRACEFUL_SHUTDOWN,) for p in extra), (
+                paths
+            )
 
         eventually(normalized, 15, what="the legitimate LB's path normalized at the router")
     # the router's FIB for the VIP: the two nodes, nothing else, nothing moved
