@@ -177,7 +177,7 @@ def _guard_rails(
         for node in cfg.nodes:
             on_node = _speakers_on(node, neighbors)
             if not on_node:
-                continue  # an empty neighbor set would match every neighbor at gobgpd
+                continue  # no statement on an empty neighbor set: never rely on what gobgpd matches then
             name = node_set_name(group.name, node.name)
             sets.append(bgp.DefinedSetSpec(bgp.SetKind.NEIGHBOR, name, neighbors=on_node))
             # a node address outside the node networks is a config problem; never a next-hop

@@ -3,7 +3,8 @@
 gobgpd rejects a path without saying which statement did it (its ``filtered`` flag is all
 there is), so the reason is found here by evaluating the global import assignment as
 gobgpd does — policies in order, statements in order, the first accept or reject wins,
-default accept, an empty neighbor set matching every neighbor — and, for a path that ends
+default accept, an empty neighbor set taken to match every neighbor (the cautious reading;
+lbroute writes none) — and, for a path that ends
 in a reject, by asking which condition kept every accepting statement meant for its
 speaker from matching. The same ``DaemonConfig`` the rr manager applies (its desired one)
 or the CLI reads back from the RR (its observed one) gives the same reasons.
@@ -139,7 +140,7 @@ def _holds(st: _Statement, path: Path) -> bool:
 
 
 def _speaker_matches(st: _Statement, source: str) -> bool:
-    if st.neighbors is None or not st.neighbors:  # gobgpd: an empty neighbor set holds everyone
+    if st.neighbors is None or not st.neighbors:  # empty: taken as everyone (see the module doc)
         return True
     return _in_any(source, st.neighbors)
 
