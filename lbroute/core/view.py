@@ -104,7 +104,10 @@ def vip_rows(
             status, problems = _lost_selection(at_router, chosen, installed, status, problems)
         if nodes is not None and nodes.nodes and installed and status != MISSING:
             foreign = _foreign(installed, at_rrs, nodes)
-            if foreign:
+            # a FIB that disagrees with BGP stays DRIFT, whatever else is wrong with it
+            if foreign and status == DRIFT:
+                problems = (*problems, *foreign)
+            elif foreign:
                 status, problems = FOREIGN, (*foreign, *problems)
         rows.append(
             VipRow(
@@ -260,7 +263,10 @@ def _wins_on(winners: list[Path], losers: list[Path]) -> str:
 def _foreign(installed: frozenset[str], at_rrs: list[Path], nodes: NodeMap) -> tuple[str, ...]:
     """FIB next-hops that are no known node's, or that only speakers on other nodes announce."""
     out = []
+    versions = {ipaddress.ip_address(a).version for n in nodes.nodes for a in n.addresses}
     for h in _sorted(installed):
+        if ipaddress.ip_address(h).version not in versions:
+            continue  # the guard rails name no node address of this family: nothing to judge by
         node = nodes.node_with_address(h)
         if node is None:
             out.append(f"the FIB forwards on {h}, which is no known node's address")

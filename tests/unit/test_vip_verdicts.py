@@ -240,3 +240,21 @@ def test_a_fib_next_hop_no_speaker_on_its_node_announces_or_on_no_node_is_foreig
     # without a node map, nothing is judged by nodes
     [row] = vip_rows([rr], fib)
     assert row.status == OK
+
+
+def test_a_fib_that_disagrees_with_bgp_stays_drift_and_a_family_without_node_addresses_is_not_judged() -> (
+    None
+):
+    rr = [Path(VIP, A, "172.16.1.2")]
+    router = [Path(VIP, A, "10.0.0.2", best=True)]
+    [row] = vip_rows([rr], [FibRoute(VIP, frozenset({A, X}))], router, nodes=NODES)
+    assert row.status == DRIFT
+    assert row.problems == (
+        "the FIB forwards on 10.0.0.99; the router's RIB has no path via it",
+        "the FIB forwards on 10.0.0.99, which is no known node's address",
+    )
+    vip6 = "2001:db8:1::1/128"
+    [row] = vip_rows(
+        [[Path(vip6, "fd00::11", "172.16.1.2")]], [FibRoute(vip6, frozenset({"fd00::11"}))], nodes=NODES
+    )
+    assert row.status == OK
