@@ -37,7 +37,7 @@ from lbroute.config import ConfigError, Problem, load_config
 from lbroute.config.loader import problems_of
 
 from . import config as announcer_config
-from . import exabgp_conf_file, lifecycle, metrics, preflight
+from . import connections, exabgp_conf_file, lifecycle, metrics, preflight
 from .config import AnnouncerConfig, next_hop_value, shown
 from .control import ControlRequest, ControlServer, ControlSocketError, request_drain
 from .exabgp import Announcer, ExabgpChannel, ExabgpGone
@@ -45,6 +45,7 @@ from .exabgp_config import render_exabgp_config
 from .kube_view import KubeUpdate
 from .lifecycle import (
     Close,
+    Connections,
     Converge,
     Converged,
     DrainRequested,
@@ -257,11 +258,15 @@ class Runner:
                 os.read(self.wake_r, 4096)
 
     def turn(self) -> None:
-        """One turn of the loop: every queued event, the maintenance file, then a tick (where
-        the burst is converged at once)."""
+        """One turn of the loop: every queued event, the maintenance file, the pod's connections
+        (while a marked drain may end when they are done), then a tick (where the burst is
+        converged at once)."""
         self._handle_events()
         maintenance = self.cfg.maintenance_file
         self.feed(MaintenanceFile(bool(maintenance) and os.path.lexists(maintenance or "")))
+        if lifecycle.counting_connections(self.state):
+            vips = [vip for s in self.state.services for vip in s.view.routes.vips or ()]
+            self.feed(Connections(connections.read_count(vips)))
         self.feed(Tick())
 
     def feed(self, event: lifecycle.Event) -> None:

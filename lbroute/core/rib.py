@@ -7,7 +7,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import NamedTuple
 
-GRACEFUL_SHUTDOWN = "65535:0"  # RFC 8326: the sender is about to withdraw; prefer other paths
+# RFC 8326: the path's speaker is about to go away; a router should prefer any other path
+GRACEFUL_SHUTDOWN = "65535:0"
 DEFAULT_LOCAL_PREF = 100  # what a path without LOCAL_PREF counts as, at gobgpd and FRR alike
 
 
@@ -40,6 +41,7 @@ class Path(NamedTuple):
     path_id: int = 0
     # kept from a neighbor whose session dropped, under graceful restart, until it is back
     stale: bool = False
+    communities: tuple[str, ...] = ()  # RFC 1997 communities as ASN:VALUE, in the order sent
     # in the forwarding set beside the best path (FRR marks one best and the rest multipath;
     # gobgpd 4.8 marks every member of the set best)
     multipath: bool = False
@@ -50,6 +52,11 @@ class Path(NamedTuple):
         """The router forwards on it: the best path or one of its multipath set."""
         return self.best or self.multipath
 
+    @property
+    def draining(self) -> bool:
+        """Its speaker marked it GRACEFUL_SHUTDOWN: the LB is being drained (make-before-break)."""
+        return GRACEFUL_SHUTDOWN in self.communities
+
 
 @dataclass(frozen=True)
 class FibRoute:
@@ -58,6 +65,7 @@ class FibRoute:
     prefix: str
     next_hops: frozenset[str]
     protocol: str = ""
+    nhid: int | None = None  # the next-hop object (a group, for a multipath route) it forwards on
 
 
 @functools.lru_cache(maxsize=65536)

@@ -13,10 +13,11 @@ one next-hop, and the FIB can forward on it only once. See docs/decisions/cli-vi
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from .guard import NodeMap
+from .nexthop_groups import GroupView
 from .rib import Attributes, FibRoute, Path, address_order, prefix_order
 
 OK = "OK"
@@ -46,6 +47,9 @@ class VipRow(NamedTuple):
     fib_next_hops: frozenset[str] | None  # None: the FIB has no route for the prefix
     status: str
     problems: tuple[str, ...] = ()  # why the status is not OK, one sentence each
+    # next-hops whose every path is marked GRACEFUL_SHUTDOWN: their LBs are draining
+    draining: frozenset[str] = frozenset()
+    fib_group: GroupView | None = None  # the next-hop group the FIB route uses, if known
     # router next-hops not forwarded on because their paths lost best-path selection
     unselected: frozenset[str] = frozenset()
 
@@ -61,6 +65,7 @@ def vip_rows(
     *,
     vip_pools: Iterable[str] = (),
     only: Iterable[str] | None = None,
+    groups: Mapping[int, GroupView] | None = None,
     nodes: NodeMap | None = None,
 ) -> list[VipRow]:
     """One row per VIP, sorted by address.
@@ -73,7 +78,9 @@ def vip_rows(
     """
     per_rr = [_by_prefix(rib) for rib in rr_ribs]
     router = _by_prefix(router_rib) if router_rib is not None else None
+    fib = list(fib)
     fib_by_prefix = {r.prefix: r.next_hops for r in fib}
+    group_of = {r.prefix: groups.get(r.nhid) for r in fib if r.nhid is not None} if groups else {}
 
     prefixes: set[str] = set()
     for rib in per_rr:
@@ -109,6 +116,7 @@ def vip_rows(
                 problems = (*problems, *foreign)
             elif foreign:
                 status, problems = FOREIGN, (*foreign, *problems)
+        marked = any(p.communities for p in at_rrs) or any(p.communities for p in at_router or ())
         rows.append(
             VipRow(
                 prefix=prefix,
@@ -121,6 +129,8 @@ def vip_rows(
                 fib_next_hops=installed,
                 status=status,
                 problems=problems,
+                draining=_draining([*at_rrs, *(at_router or ())]) if marked else frozenset(),
+                fib_group=group_of.get(prefix),
                 unselected=(
                     router_hops - chosen - (installed or frozenset())
                     if router_hops is not None and chosen is not None
@@ -129,6 +139,14 @@ def vip_rows(
             )
         )
     return rows
+
+
+def _draining(paths: list[Path]) -> frozenset[str]:
+    """Next-hops whose every path is marked GRACEFUL_SHUTDOWN (two pods on one node: both)."""
+    marked: dict[str, bool] = {}
+    for p in paths:
+        marked[p.next_hop] = marked.get(p.next_hop, True) and p.draining
+    return frozenset(hop for hop, all_marked in marked.items() if all_marked)
 
 
 def judge(

@@ -304,14 +304,16 @@ class GobgpClient:
                 if p.is_withdraw or (rejected_only and not p.filtered):
                     continue
                 source = p.neighbor_ip
+                next_hop, communities = reader.read(p.pattrs_binary)
                 append(
                     Path(
                         prefix,
-                        reader.next_hop(p.pattrs_binary),
+                        next_hop,
                         "" if source in _LOCAL_SOURCES else source,
                         p.best,
                         p.identifier,
                         p.stale,
+                        communities,
                         attributes=wire.attributes(p.pattrs_binary) if with_attributes else None,
                     )
                 )

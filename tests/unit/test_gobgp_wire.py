@@ -62,3 +62,34 @@ def test_the_attributes_best_path_selection_compares() -> None:
     # 2-byte ASNs, where 4-byte ones do not fit the attribute's length
     two = b"\x02\x03" + bytes(6)
     assert attributes([bytes([0x40, 2, len(two)]) + two]).as_path_length == 3
+
+
+def communities(*pairs: tuple[int, int], extended: bool = False) -> bytes:
+    value = b"".join(a.to_bytes(2, "big") + v.to_bytes(2, "big") for a, v in pairs)
+    if extended:
+        return bytes([0xD0, 8]) + len(value).to_bytes(2, "big") + value
+    return bytes([0xC0, 8, len(value)]) + value
+
+
+def test_communities_come_with_the_next_hop_in_the_order_sent() -> None:
+    reader = NextHopReader()
+    gshut = communities((65021, 100), (65535, 0))
+    assert reader.read([ORIGIN, AS_PATH, NEXT_HOP_11, LOCAL_PREF, gshut]) == (
+        "10.0.0.11",
+        ("65021:100", "65535:0"),
+    )
+    # before the next-hop, and in the extended-length form: the same
+    assert reader.read([communities((65535, 0), extended=True), ORIGIN, NEXT_HOP_11]) == (
+        "10.0.0.11",
+        ("65535:0",),
+    )
+    assert reader.read([ORIGIN, NEXT_HOP_11]) == ("10.0.0.11", ())
+    assert reader.read([ORIGIN, communities()]) == ("", ())
+
+
+def test_a_path_marked_graceful_shutdown_is_draining() -> None:
+    from lbroute.core.rib import Path
+
+    assert Path("10.1.1.1/32", "10.0.0.11", communities=("65021:1", "65535:0")).draining
+    assert not Path("10.1.1.1/32", "10.0.0.11", communities=("65021:1",)).draining
+    assert not Path("10.1.1.1/32", "10.0.0.11").draining

@@ -258,3 +258,30 @@ def test_a_fib_that_disagrees_with_bgp_stays_drift_and_a_family_without_node_add
         [[Path(vip6, "fd00::11", "172.16.1.2")]], [FibRoute(vip6, frozenset({"fd00::11"}))], nodes=NODES
     )
     assert row.status == OK
+
+
+def test_a_draining_next_hop_and_the_fib_group_are_on_the_row() -> None:
+    from lbroute.core.nexthop_groups import GroupView, MemberView, Resilient
+    from lbroute.core.rib import GRACEFUL_SHUTDOWN
+
+    gshut = (GRACEFUL_SHUTDOWN,)
+    rr = [
+        Path(VIP, A, "172.16.1.2"),
+        Path(VIP, B, "172.16.2.2", communities=gshut),
+        Path(VIP, C, "172.16.3.2", communities=gshut),
+        Path(VIP, C, "172.16.3.3"),  # a second pod on node C, not draining: C is not
+    ]
+    group = GroupView(
+        7,
+        200,
+        Resilient(256, 60, 300),
+        (
+            MemberView(A, "eth0", 256, 128, False),
+            MemberView(B, "eth0", 1, 0, True),
+            MemberView(C, "eth0", 256, 128, False),
+        ),
+    )
+    [row] = vip_rows([rr], [FibRoute(VIP, s(A, B, C), "200", nhid=7)], groups={7: group})
+    assert row.draining == {B} and row.fib_group == group and row.status == OK
+    [plain] = vip_rows([speaker_paths(VIP, A)], [FibRoute(VIP, s(A), nhid=9)], groups={})
+    assert plain.draining == frozenset() and plain.fib_group is None
