@@ -5,8 +5,9 @@
 #   lbroute-realserver run --config /etc/lbroute/realserver.yaml
 # It runs as uid 10001 with NET_ADMIN alone in its bounding set, in the pod's network
 # namespace, and a read-only root: nft loads the table through its file capability
-# (allowPrivilegeEscalation: true, as for gobgpd; docs/deploy.md). The ipvs driver talks
-# netlink from the Python process itself: it needs NET_ADMIN as an ambient capability.
+# (allowPrivilegeEscalation: true, as for gobgpd; docs/dataplane.md). The ipvs driver talks
+# netlink from the Python process itself, and lbroute-realserver runs ip, which keeps no
+# file capability: they need NET_ADMIN as an ambient capability (or root).
 # net.ipv4.ip_forward is the node's in a new pod namespace (1 on a Kubernetes node); where it
 # is not, set it with the pod's securityContext.sysctls: a container's /proc/sys is read-only.
 # lbroute-announcer is here only as the client of the drain protocol, for this container's
@@ -63,14 +64,14 @@ ENV DEBIAN_FRONTEND=noninteractive \
 COPY setup/install-debian-deps.sh /tmp/install-debian-deps.sh
 # nftables (nft, for both nft drivers), iproute2 (the realserver's VIPs on lo) and procps
 # (sysctl), from Debian; python3; libcap2-bin (setcap; iproute2 depends on it anyway).
-# nft and ip carry the file capability cap_net_admin: they alone get it at exec, from a
-# bounding set of NET_ADMIN (Kubernetes' runtimes give a non-root container's added
-# capabilities no further), and the Python process holds none
+# nft carries the file capability cap_net_admin: it alone gets it at exec, from a bounding
+# set of NET_ADMIN (Kubernetes' runtimes give a non-root container's added capabilities no
+# further), and the Python process holds none. Not ip: it drops a file capability at start
+# when not run by root, so the realserver needs NET_ADMIN as an ambient capability or root.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 libcap2-bin \
     && bash /tmp/install-debian-deps.sh nftables \
     && setcap cap_net_admin=+ep /usr/sbin/nft \
-    && setcap cap_net_admin=+ep /usr/bin/ip \
     && rm -rf /var/lib/apt/lists/* /tmp/install-debian-deps.sh \
     && groupadd --gid 10001 lbroute \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin lbroute
