@@ -10,7 +10,10 @@
 # user, as /tmp does (podman gives a tmpfs over an image's directory that directory's mode).
 
 # --- build: the build backend, at the lock's version (never in the final image) -------------
-FROM debian:bookworm-slim AS build
+# Docker users build FROM the official image; `make images` passes its own base where podman
+# has none (deploy/base-image.sh), never retagging an image it did not make
+ARG BASE=debian:bookworm-slim
+FROM ${BASE} AS build
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv \
@@ -53,7 +56,7 @@ RUN /opt/tools/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --whe
        'import announcer.main, announcer.kube_source, kubernetes.client'
 
 # --- the image ---------------------------------------------------------------------------------
-FROM debian:bookworm-slim
+FROM ${BASE}
 # exabgp in the foreground as this user, no CLI pipes, its log on stdout (the container's)
 ENV DEBIAN_FRONTEND=noninteractive \
     PATH=/opt/lbroute/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Makes the base image the Dockerfiles start FROM (debian:<codename>-slim) on a machine that
-# reaches no image registry: debootstrap --variant=minbase of this machine's own Debian
+# Makes a base image for the Dockerfiles (their ARG BASE, debian:<codename>-slim by default) on
+# a machine that reaches no image registry and has no such image: debootstrap --variant=minbase of this machine's own Debian
 # release, from the archive this machine's apt already uses, slimmed the way Debian's
-# official -slim images are, imported into podman and tagged with both names a FROM line
-# may resolve to (localhost/debian:... and docker.io/library/debian:...).
+# official -slim images are, imported into podman as localhost/lbroute/debian:<codename>-slim —
+# its own name only: an official image a user pulled is never removed or retagged.
 #
 # No host name is written here: the archive and its -updates/-security siblings are the
 # entries of apt's own sources (read by apt itself, deb822 and one-line lists alike), and an
@@ -17,7 +17,7 @@ set -euo pipefail
 log() { printf 'base-image: %s\n' "$*" >&2; }
 
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:?no VERSION_CODENAME in /etc/os-release}")
-names=("localhost/debian:${codename}-slim" "docker.io/library/debian:${codename}-slim")
+name="localhost/lbroute/debian:${codename}-slim"
 
 # "URI suite" for each Debian archive entry of this release in apt's sources, main only
 debian_entries() {
@@ -92,11 +92,10 @@ CFG
     : >etc/machine-id
 )
 
-for name in "${names[@]}"; do podman rmi -i "$name" >/dev/null; done
+podman rmi -i "$name" >/dev/null  # our own image of an earlier run, if any
 tar --numeric-owner -C "$rootfs" -c . | podman import \
     --change 'CMD ["bash"]' \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --message "debootstrap --variant=minbase ${codename}, slimmed (deploy/base-image.sh)" \
-    - "${names[0]}" >/dev/null
-podman tag "${names[0]}" "${names[1]}"
-log "${names[*]}: $(podman image inspect --format '{{.Size}}' "${names[0]}") bytes, $((SECONDS - started)) s"
+    - "$name" >/dev/null
+log "$name: $(podman image inspect --format '{{.Size}}' "$name") bytes, $((SECONDS - started)) s"

@@ -10,7 +10,10 @@
 # lbroute-rr then run as frr, to reach zebra's socket. See docs/deploy.md.
 
 # --- build: gobgpd, and the tools that build lbroute (never in the final image) ---------------
-FROM debian:bookworm-slim AS build
+# Docker users build FROM the official image; `make images` passes its own base where podman
+# has none (deploy/base-image.sh), never retagging an image it did not make
+ARG BASE=debian:bookworm-slim
+FROM ${BASE} AS build
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv libcap2-bin \
@@ -61,7 +64,7 @@ RUN /opt/tools/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --whe
        'import rr.main, lbroute.cli.main, lbroute.gobgp.apipb.gobgp_pb2_grpc, kubernetes.client'
 
 # --- the image ---------------------------------------------------------------------------------
-FROM debian:bookworm-slim
+FROM ${BASE}
 ENV DEBIAN_FRONTEND=noninteractive \
     PATH=/opt/lbroute/venv/bin:/opt/lbroute/gobgp/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     LBROUTE_LOG_FORMAT=json

@@ -15,7 +15,10 @@
 # check reads goes to /run/lbroute: mount an emptyDir shared with the sidecar there.
 
 # --- build: the build backend, at the lock's version (never in the final image) -------------
-FROM debian:bookworm-slim AS build
+# Docker users build FROM the official image; `make images` passes its own base where podman
+# has none (deploy/base-image.sh), never retagging an image it did not make
+ARG BASE=debian:bookworm-slim
+FROM ${BASE} AS build
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv \
@@ -57,7 +60,7 @@ RUN /opt/tools/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --whe
        'import dataplane.main, dataplane.realserver_main, dataplane.ipvs_netlink, announcer.main, kubernetes.client'
 
 # --- the image ---------------------------------------------------------------------------------
-FROM debian:bookworm-slim
+FROM ${BASE}
 ENV DEBIAN_FRONTEND=noninteractive \
     PATH=/opt/lbroute/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     LBROUTE_LOG_FORMAT=json

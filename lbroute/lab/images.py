@@ -51,6 +51,7 @@ KEEP = 4
 KEEP_SECONDS = 24 * 3600
 
 _FROM = re.compile(r"^FROM\s+(?:--\S+\s+)*(\S+)", re.MULTILINE | re.IGNORECASE)
+_BASE_ARG = re.compile(r"^ARG\s+BASE=(\S+)", re.MULTILINE | re.IGNORECASE)
 _COPY = re.compile(r"^COPY\s+(.+)$", re.MULTILINE | re.IGNORECASE)
 
 
@@ -63,11 +64,30 @@ def dockerfile(name: str) -> Path:
 
 
 def base_of(text: str) -> str:
-    """The image a Dockerfile's first stage starts from."""
+    """The image a Dockerfile's first stage starts from (``ARG BASE``'s default when the FROM
+    line is ``FROM ${BASE}``)."""
     found = _FROM.search(text)
     if found is None:
         raise LabError("the Dockerfile has no FROM line")
+    if found.group(1) in ("${BASE}", "$BASE"):
+        arg = _BASE_ARG.search(text)
+        if arg is None:
+            raise LabError("the Dockerfile starts FROM ${BASE} but has no ARG BASE=default")
+        return arg.group(1)
     return found.group(1)
+
+
+def own_base(official: str) -> str:
+    """The base image deploy/base-image.sh makes where podman has no ``official`` one: under
+    lbroute's own name, so that an image a user pulled is never removed or retagged."""
+    return f"localhost/lbroute/{official.rsplit('/', 1)[-1]}"
+
+
+def base_for(name: str) -> str:
+    """The base image ``name`` is built from: the Dockerfile's own where podman has it (pulled
+    by the user, or made by an earlier lbroute under that name), else lbroute's own."""
+    official = base_of(dockerfile(name).read_text())
+    return official if exists(official) else own_base(official)
 
 
 def copied_sources(text: str) -> list[str]:
@@ -123,8 +143,7 @@ def digest(name: str, base_id: str, tree: Path = SOURCE_TREE) -> str:
 
 
 def base_image_id(name: str) -> str | None:
-    base = base_of(dockerfile(name).read_text())
-    result = podman("image", "inspect", "--format", "{{.Id}}", base, check=False)
+    result = podman("image", "inspect", "--format", "{{.Id}}", base_for(name), check=False)
     if result.returncode != 0 or not result.stdout.strip():
         return None
     return result.stdout.strip()
@@ -134,8 +153,7 @@ def ref(name: str) -> str:
     """The image built from this tree: ``localhost/lbroute/NAME:VERSION-DIGEST``."""
     base = base_image_id(name)
     if base is None:
-        wanted = base_of(dockerfile(name).read_text())
-        raise LabError(f"no base image for {name} ({wanted}); run `make images`")
+        raise LabError(f"no base image for {name} ({base_for(name)}); run `make images`")
     return f"{REPOSITORY}/{name}:{version()}-{digest(name, base)}"
 
 
@@ -163,7 +181,7 @@ def ensure_base(name: str) -> None:
     if base_image_id(name) is not None:
         return
     started = time.monotonic()
-    log.info("images.base.making", target=base_of(dockerfile(name).read_text()))
+    log.info("images.base.making", target=base_for(name))
     result = subprocess.run(["bash", str(BASE_IMAGE_SCRIPT)], env=environment(), check=False)
     if result.returncode != 0:
         raise LabError(f"{BASE_IMAGE_SCRIPT} failed (exit {result.returncode}); its messages are above")
@@ -182,6 +200,7 @@ def build(name: str) -> str:
     argv = [
         "podman", "build", "--pull=never", "--network", "host", "--layers",
         *_build_mounts(),
+        "--build-arg", f"BASE={base_for(name)}",
         "--label", f"org.opencontainers.image.version={version()}",
         "--label", f"lbroute.inputs={image.rsplit('-', 1)[1]}",
         "-f", str(dockerfile(name)), "-t", image, "-t", f"{REPOSITORY}/{name}:{version()}",

@@ -14,6 +14,7 @@ import yaml
 from announcer.config import AnnouncerConfig
 from lbroute.config import load_config
 from lbroute.lab import daemons, images
+from lbroute.lab.errors import LabError
 from lbroute.lab.topology import Topology
 from rr.config import RrConfig
 
@@ -233,3 +234,24 @@ def test_an_image_keeps_no_command_whose_code_it_does_not_copy(dockerfile: Path)
     if dockerfile.name == "data-plane.Dockerfile":
         assert {"dataplane", "announcer"} <= copied
         assert {"lbroute-dataplane", "lbroute-realserver", "lbroute-announcer"}.isdisjoint(removed)
+
+
+def test_the_base_is_an_argument_whose_default_is_the_official_image() -> None:
+    text = "ARG BASE=debian:bookworm-slim\nFROM ${BASE} AS build\nRUN true\nFROM ${BASE}\n"
+    assert images.base_of(text) == "debian:bookworm-slim"
+    with pytest.raises(LabError, match="no ARG BASE"):
+        images.base_of("FROM ${BASE}\n")
+    # where podman has no official image, lbroute's own, under its own name
+    assert images.own_base("debian:bookworm-slim") == "localhost/lbroute/debian:bookworm-slim"
+    assert images.own_base("docker.io/library/debian:bookworm-slim") == "localhost/lbroute/debian:bookworm-slim"
+
+
+def test_the_base_image_script_makes_and_removes_only_its_own_image() -> None:
+    """It once removed and retagged docker.io/library/debian:<codename>-slim: an image a user
+    may have pulled. Every image name it touches is lbroute's own."""
+    script = (ROOT / "deploy" / "base-image.sh").read_text()
+    code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("#"))
+    assert "docker.io" not in code and "podman tag" not in code
+    assert 'name="localhost/lbroute/debian:${codename}-slim"' in code
+    assert [line.split()[:3] for line in code.splitlines() if "podman rmi" in line] == [["podman", "rmi", "-i"]]
+    assert 'podman rmi -i "$name"' in code
