@@ -242,8 +242,9 @@ def test_the_base_is_an_argument_whose_default_is_the_official_image() -> None:
     with pytest.raises(LabError, match="no ARG BASE"):
         images.base_of("FROM ${BASE}\n")
     # where podman has no official image, lbroute's own, under its own name
-    assert images.own_base("debian:bookworm-slim") == "localhost/lbroute/debian:bookworm-slim"
-    assert images.own_base("docker.io/library/debian:bookworm-slim") == "localhost/lbroute/debian:bookworm-slim"
+    ours = "localhost/lbroute/debian:bookworm-slim"
+    assert images.own_base("debian:bookworm-slim") == ours
+    assert images.own_base("docker.io/library/debian:bookworm-slim") == ours
 
 
 def test_the_base_image_script_makes_and_removes_only_its_own_image() -> None:
@@ -253,5 +254,5 @@ def test_the_base_image_script_makes_and_removes_only_its_own_image() -> None:
     code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("#"))
     assert "docker.io" not in code and "podman tag" not in code
     assert 'name="localhost/lbroute/debian:${codename}-slim"' in code
-    assert [line.split()[:3] for line in code.splitlines() if "podman rmi" in line] == [["podman", "rmi", "-i"]]
-    assert 'podman rmi -i "$name"' in code
+    removals = [line.strip() for line in code.splitlines() if "podman rmi" in line]
+    assert len(removals) == 1 and removals[0].startswith('podman rmi -i "$name"'), removals
