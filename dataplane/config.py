@@ -180,7 +180,17 @@ class DataplaneConfig(CommonConfig):
     keepalived_config: str | None = None
 
     def problems(self) -> list[Problem]:
-        return self._service_problems(dsr=self.driver == "nft-dsr")
+        problems = self._service_problems(dsr=self.driver == "nft-dsr")
+        if self.netns and self.driver == "ipvs":
+            # IpvsKernel's socket and the sloppy_tcp sysctl are the caller's namespace's
+            problems.append(
+                Problem(
+                    "netns",
+                    "the ipvs driver programs only its own namespace; drop netns and run "
+                    "lbroute-dataplane inside that namespace, or use an nft driver",
+                )
+            )
+        return problems
 
     def warnings(self) -> list[Problem]:
         out = []
