@@ -21,7 +21,7 @@ from pathlib import Path
 import structlog
 
 from lbroute import logs
-from lbroute.config import ConfigError, Problem, load_config
+from lbroute.config import ConfigError, Problem, load_config, owned_file
 from lbroute.kernel.ip import IpCommandError
 from lbroute.kernel.nft import NFT, Nft
 
@@ -34,7 +34,6 @@ from .sources import KubeConfigError
 
 EXIT_CONFIG = 2
 log = structlog.get_logger()
-KEEPALIVED_HEADER = "# written by lbroute-dataplane render-keepalived"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -140,12 +139,11 @@ def _render_keepalived(cfg: DataplaneConfig, path: str, output: Path | None) -> 
     if output is None:
         sys.stdout.write(text)
         return 0
-    if output.exists() and not output.read_text(errors="replace").startswith(KEEPALIVED_HEADER):
-        print(f"{output}: exists and was not written by render-keepalived; not overwritten", file=sys.stderr)
+    try:
+        owned_file.write(output, text, header=keepalived.HEADER, writer="render-keepalived")
+    except owned_file.OutputError as err:
+        print(f"render-keepalived: --output: {err}", file=sys.stderr)
         return EXIT_CONFIG
-    tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(output)
     return 0
 
 
