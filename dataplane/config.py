@@ -176,7 +176,7 @@ class DataplaneConfig(CommonConfig):
     flow_timeout: int = Field(120, ge=5, le=86400)
     flow_slots: int = Field(65535, ge=1024, le=1 << 20)
     ipvs: IpvsConfig = IpvsConfig()
-    # where ``lbroute-dataplane render-keepalived`` may write (ipvs driver)
+    # where ``lbroute-dataplane render-keepalived`` writes without --output (else stdout)
     keepalived_config: str | None = None
 
     def problems(self) -> list[Problem]:

@@ -80,13 +80,6 @@ class NftDriver:
         desired = self.table(dp)
         return nftables.differences(desired, self._observe(desired))
 
-    def remove(self) -> bool:
-        """Delete our table (``lbroute-dataplane remove``); False when there was none."""
-        if nft_rules.LB_TABLE not in self.nft.tables(nft_rules.FAMILY):
-            return False
-        self.nft.load(nftables.removal(nft_rules.FAMILY, nft_rules.LB_TABLE))
-        return True
-
 
 class IpvsBackend(Protocol):
     def observe(self) -> IpvsState: ...

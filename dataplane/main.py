@@ -4,7 +4,8 @@ lbroute-dataplane config check FILE            validate; exit 2 with one line pe
 lbroute-dataplane plan --config FILE           what run would change in the kernel now; changes nothing
 lbroute-dataplane run --config FILE            keep the kernel's table converged until SIGTERM
 lbroute-dataplane render-keepalived --config FILE [--output PATH]
-                                               the seed's ipvs.conf for keepalived (static backends)
+                                               the seed's ipvs.conf for keepalived (static backends),
+                                               to PATH, else the config's keepalived_config, else stdout
 
 run leaves its table in the kernel when it stops (the pod keeps forwarding through a drain
 and a restart adopts it); SIGHUP reloads the config (a bad one is refused, the old one runs on).
@@ -47,7 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render-keepalived", help="the seed's ipvs.conf for keepalived")
     render.add_argument("--config", required=True)
     render.add_argument(
-        "--output", type=Path, default=None, help="write here (only a file this command wrote)"
+        "--output",
+        type=Path,
+        default=None,
+        help="write here (only over a file this command wrote); default: keepalived_config, else stdout",
     )
     return parser
 
@@ -90,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path}: ok ({cfg.driver}, {len(cfg.services)} services, {static} static backends)")
         return 0
     if args.command == "render-keepalived":
-        return _render_keepalived(cfg, path, args.output)
+        output = args.output or (Path(cfg.keepalived_config) if cfg.keepalived_config else None)
+        return _render_keepalived(cfg, path, output)
     for warning in cfg.warnings():
         log.warning("dataplane.config.warning", target=warning.where, error=warning.what)
     try:

@@ -185,6 +185,21 @@ def test_render_keepalived_output_it_cannot_use_is_one_line_and_exit_2(
     assert sorted(p.name for p in tmp_path.iterdir()) == before and list((tmp_path / "adir").iterdir()) == []
 
 
+def test_render_keepalived_writes_to_keepalived_config_without_output(tmp_path: Path) -> None:
+    cfg = tmp_path / "dp.yaml"
+    target = tmp_path / "ipvs.conf"
+    cfg.write_text(shipped("dataplane.yaml", tmp_path) + f"keepalived_config: {target}\n")
+    result = run("dataplane.main", "render-keepalived", "--config", str(cfg))
+    assert result.returncode == 0 and result.stdout == "", result.stderr
+    assert "lb_algo mh" in target.read_text()
+    other = tmp_path / "other.conf"  # --output wins
+    assert (
+        run("dataplane.main", "render-keepalived", "--config", str(cfg), "--output", str(other)).returncode
+        == 0
+    )
+    assert other.read_text() == target.read_text()
+
+
 def test_render_keepalived_replaces_its_own_file_0600(tmp_path: Path) -> None:
     cfg = tmp_path / "dp.yaml"
     cfg.write_text(shipped("dataplane.yaml", tmp_path))
