@@ -14,9 +14,7 @@ and a restart adopts it); SIGHUP reloads the config (a bad one is refused, the o
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
 
 import structlog
@@ -26,7 +24,7 @@ from lbroute.config import ConfigError, Problem, load_config, owned_file
 from lbroute.kernel.ip import IpCommandError
 from lbroute.kernel.nft import NFT, Nft
 
-from . import desired, keepalived
+from . import desired, keepalived, signals
 from .config import DataplaneConfig
 from .controller import Controller
 from .drivers import Driver, IpvsDriver, LoadFailed, NftDriver
@@ -153,19 +151,7 @@ def _render_keepalived(cfg: DataplaneConfig, path: str, output: Path | None) -> 
 
 
 def _run(cfg: DataplaneConfig, path: str, controller: Controller) -> int:
-    stop = threading.Event()
-
-    def on_stop(*_: object) -> None:
-        stop.set()
-        controller.wake()
-
-    def on_hup(*_: object) -> None:
-        controller.reload_pending = True
-        controller.wake()
-
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGHUP, on_hup)
+    stop = signals.install(controller)
     if cfg.metrics.port:
         try:
             serve(controller.metrics, cfg.metrics.address, cfg.metrics.port)
