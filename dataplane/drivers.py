@@ -124,6 +124,7 @@ class IpvsDriver:
     def converge(self, dp: Dataplane) -> Converged:
         ops = self.ops(dp)
         if not ops:
+            self.owned = self._wanted  # none dropped is left in the kernel
             return Converged(False, "none")
         try:
             self.kernel.apply(ops)

@@ -194,6 +194,27 @@ def test_the_driver_deletes_only_what_it_desired_before_and_leaves_the_rest() ->
     driver.converge(dp(["172.16.1.10"]))  # api dropped on reload: ours, so deleted
     assert kernel.state == held(FOREIGN, stale, *desired_state(dp(["172.16.1.10"])).services)
     assert not driver.converge(dp(["172.16.1.10"])).changed
+    # deleted, it is no longer ours: another program that takes its VIP and port keeps it
+    theirs = (IpvsService("10.1.1.2", 443, scheduler="wrr", flags=0), (IpvsDest("192.168.0.7", 443),))
+    kernel.state = held(*kernel.state.services, theirs)
+    assert (
+        not driver.converge(dp(["172.16.1.10"])).changed and kernel.state.service(theirs[0].key) == theirs[0]
+    )
+
+
+def test_a_service_someone_else_deleted_is_no_longer_ours() -> None:
+    """Deleted behind our back (ipvsadm -D) and then dropped from our config: nothing to do,
+    and the VIP and port are not ours any more, whoever takes them next."""
+    kernel = FakeIpvs()
+    driver = IpvsDriver(kernel)
+    driver.converge(dp(["172.16.1.10"], ["172.16.3.10"]))
+    kernel.state = held(*(x for x in kernel.state.services if x[0].vip != "10.1.1.2"))
+    assert not driver.converge(dp(["172.16.1.10"])).changed
+    theirs = (IpvsService("10.1.1.2", 443, scheduler="wrr", flags=0), (IpvsDest("192.168.0.7", 443),))
+    kernel.state = held(*kernel.state.services, theirs)
+    assert (
+        not driver.converge(dp(["172.16.1.10"])).changed and kernel.state.service(theirs[0].key) == theirs[0]
+    )
 
 
 def test_a_kernel_without_ipvs_is_a_load_failure_not_a_crash() -> None:
