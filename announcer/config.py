@@ -337,6 +337,14 @@ class AnnouncerConfig(StrictModel):
             raise ValueError(
                 "drain_ends_when_idle needs drain_graceful_shutdown: true (a plain drain withdraws at once)"
             )
+        forwarding = [i for i, s in enumerate(self.services) if s.check and s.check.kind == "dataplane"]
+        if self.drain_ends_when_idle and forwarding:
+            # a forwarding data plane holds no socket on a VIP: the pod would look idle at once
+            raise ValueError(
+                f"drain_ends_when_idle counts the pod's sockets on its VIPs, and services[{forwarding[0]}] "
+                "has a dataplane check: its data plane forwards and holds none, so the drain would end "
+                "at once; drop drain_ends_when_idle (the drain then marks for drain_seconds)"
+            )
         return self
 
     @model_validator(mode="after")

@@ -1,10 +1,12 @@
 """How many TCP connections to the VIPs the pod holds, from ``/proc/net/tcp`` and ``tcp6``.
 
 The announcer shares the pod's network namespace with its data plane, so the kernel's socket
-table there lists the connections the LB serves on its VIPs. A make-before-break drain with
-``drain_ends_when_idle`` withdraws once none is left. Reading the table costs one pass over
-the pod's sockets (about a millisecond for a few thousand); it is read only while a marked
-drain waits, once per loop turn.
+table there lists the connections an LB that terminates TCP on its VIPs serves (a proxy in the
+pod). A forwarding data plane (``lbroute-dataplane``: nft-nat, nft-dsr, ipvs) holds no socket,
+so its count is always 0: the config refuses ``drain_ends_when_idle`` beside a ``dataplane``
+check. A make-before-break drain with ``drain_ends_when_idle`` withdraws once none is left.
+Reading the table costs one pass over the pod's sockets (about a millisecond for a few
+thousand); it is read only while a marked drain waits, once per loop turn.
 """
 
 from __future__ import annotations

@@ -1,65 +1,16 @@
-"""Writing exabgp.conf for ``render-exabgp-config --output FILE``.
-
-The file holds MD5 keys, so it is created 0600 and never exists with other permissions
-or half written: the text goes to a temporary file beside it, which is renamed over it.
-An existing FILE is replaced only if it starts with the renderer's own header line:
-whatever else lives at that path was not written by us and is not ours to destroy.
-"""
+"""Writing exabgp.conf for ``render-exabgp-config --output FILE``: it holds MD5 keys, so it
+goes through ``lbroute.config.owned_file`` (0600, never half written, only over a file that
+starts with the renderer's header)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import stat
-from pathlib import Path
+from lbroute.config.owned_file import OutputError
+from lbroute.config.owned_file import write as write_owned
 
 from .exabgp_config import HEADER
 
-
-class OutputError(Exception):
-    pass
-
-
-def _ours(path: Path) -> None:
-    """Raise OutputError unless ``path`` is absent or a file this renderer wrote."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return
-    except OSError as err:
-        raise OutputError(f"cannot use {path}: {err.strerror}") from None
-    if stat.S_ISLNK(mode):
-        raise OutputError(f"{path} is a symbolic link; give the path of the file itself")
-    if not stat.S_ISREG(mode):
-        raise OutputError(f"{path} exists and is not a regular file; choose another --output")
-    try:
-        with open(path, "rb") as existing:
-            first = existing.read(len(HEADER) + 1)
-    except OSError as err:
-        raise OutputError(f"cannot read {path} to see who wrote it: {err.strerror}") from None
-    if first.rstrip(b"\n") != HEADER.encode():
-        raise OutputError(
-            f"{path} exists and was not written by render-exabgp-config (its first line is not the "
-            "renderer's header); remove it or choose another --output"
-        )
+__all__ = ["OutputError", "write"]
 
 
 def write(path: str, text: str) -> None:
-    target = Path(path)
-    _ours(target)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    except OSError as err:
-        raise OutputError(f"cannot write {path}: {err.strerror}") from None
-    try:
-        with os.fdopen(fd, "w") as out:
-            os.fchmod(out.fileno(), 0o600)  # whatever the umask
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except OSError as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise OutputError(f"cannot write {path}: {err.strerror}") from None
+    write_owned(path, text, header=HEADER, writer="render-exabgp-config")

@@ -63,8 +63,9 @@ def probe_exec(check: HealthCheckConfig) -> tuple[bool, str]:
     return result.returncode == 0, f"exit {result.returncode}" if result.returncode else ""
 
 
-def probe_dataplane(check: HealthCheckConfig, service: str) -> tuple[bool, str]:
-    """The data plane's own status: synced, the kernel holding its table, a ready backend."""
+def probe_dataplane(check: HealthCheckConfig, service: str, now: float) -> tuple[bool, str]:
+    """The data plane's own status at ``now`` (wall clock, as the status's ``written_at``):
+    synced, the kernel holding its table, fresh, a ready backend."""
     try:
         text = read_text_file(check.status_file or "", max_bytes=STATUS_BYTES, what="a data-plane status")
         status = parse_status(text)
@@ -72,7 +73,7 @@ def probe_dataplane(check: HealthCheckConfig, service: str) -> tuple[bool, str]:
         return False, err.problems[0].what if err.problems else "unreadable"
     except StatusUnreadable as err:
         return False, str(err)
-    return gate(status, check.dataplane_service or service, now=time.time(), max_age=check.max_age)
+    return gate(status, check.dataplane_service or service, now=now, max_age=check.max_age)
 
 
 PROBES: dict[str, Callable[[HealthCheckConfig], tuple[bool, str]]] = {
@@ -82,11 +83,12 @@ PROBES: dict[str, Callable[[HealthCheckConfig], tuple[bool, str]]] = {
 }
 
 
-def run_probe(service: str, check: HealthCheckConfig) -> ProbeResult:
+def run_probe(service: str, check: HealthCheckConfig, *, now: float | None = None) -> ProbeResult:
+    """One check; ``now`` (the wall clock if not given) judges a dataplane status's age."""
     started = time.monotonic()
     try:
         if check.kind == "dataplane":
-            ok, reason = probe_dataplane(check, service)
+            ok, reason = probe_dataplane(check, service, time.time() if now is None else now)
         else:
             ok, reason = PROBES[check.kind](check)
     except (OSError, http.client.HTTPException) as err:
@@ -115,7 +117,7 @@ class ProbeLoop:
     def _run(self) -> None:
         next_at = time.monotonic()
         while not self._stop.is_set():
-            self.report(run_probe(self.service, self.check))
+            self.report(run_probe(self.service, self.check, now=time.time()))
             next_at += self.check.interval
             now = time.monotonic()
             if next_at < now:  # fell behind (a slow probe): no burst of catch-up probes

@@ -176,11 +176,21 @@ class DataplaneConfig(CommonConfig):
     flow_timeout: int = Field(120, ge=5, le=86400)
     flow_slots: int = Field(65535, ge=1024, le=1 << 20)
     ipvs: IpvsConfig = IpvsConfig()
-    # where ``lbroute-dataplane render-keepalived`` may write (ipvs driver)
+    # where ``lbroute-dataplane render-keepalived`` writes without --output (else stdout)
     keepalived_config: str | None = None
 
     def problems(self) -> list[Problem]:
-        return self._service_problems(dsr=self.driver == "nft-dsr")
+        problems = self._service_problems(dsr=self.driver == "nft-dsr")
+        if self.netns and self.driver == "ipvs":
+            # IpvsKernel's socket and the sloppy_tcp sysctl are the caller's namespace's
+            problems.append(
+                Problem(
+                    "netns",
+                    "the ipvs driver programs only its own namespace; drop netns and run "
+                    "lbroute-dataplane inside that namespace, or use an nft driver",
+                )
+            )
+        return problems
 
     def warnings(self) -> list[Problem]:
         out = []

@@ -80,13 +80,6 @@ class NftDriver:
         desired = self.table(dp)
         return nftables.differences(desired, self._observe(desired))
 
-    def remove(self) -> bool:
-        """Delete our table (``lbroute-dataplane remove``); False when there was none."""
-        if nft_rules.LB_TABLE not in self.nft.tables(nft_rules.FAMILY):
-            return False
-        self.nft.load(nftables.removal(nft_rules.FAMILY, nft_rules.LB_TABLE))
-        return True
-
 
 class IpvsBackend(Protocol):
     def observe(self) -> IpvsState: ...
@@ -97,7 +90,11 @@ class IpvsBackend(Protocol):
 
 
 class IpvsDriver:
-    """The ``mh`` scheduler through netlink (``ipvs_netlink.IpvsKernel`` on a kernel with IPVS)."""
+    """The ``mh`` scheduler through netlink (``ipvs_netlink.IpvsKernel`` on a kernel with IPVS).
+
+    It deletes only services it desired before in this run (a service dropped on reload);
+    the kernel's other services belong to others, and one dropped from the config while the
+    driver was not running stays (``ipvsadm -D`` removes it)."""
 
     name = "ipvs"
 
@@ -105,6 +102,8 @@ class IpvsDriver:
         self.kernel = kernel
         self.forward = "tun" if forward == "tun" else "nat"
         self.sloppy_tcp = sloppy_tcp
+        self.owned: frozenset[tuple[str, int, int]] = frozenset()
+        self._wanted: frozenset[tuple[str, int, int]] = frozenset()
 
     def prepare(self) -> None:
         """``net.ipv4.vs.sloppy_tcp``: a flow the router moves here mid-connection is taken over."""
@@ -115,16 +114,23 @@ class IpvsDriver:
             observed = self.kernel.observe()
         except OSError as err:
             raise LoadFailed(f"cannot read IPVS: {err}") from None
-        return plan(desired_state(dp, self.forward), observed)  # type: ignore[arg-type]
+        desired = desired_state(dp, self.forward)  # type: ignore[arg-type]
+        ops = plan(desired, observed, self.owned)
+        # ours from now on: what we may hold in the kernel (a failed apply may leave part of it)
+        self._wanted = frozenset(s.key for s, _ in desired.services)
+        self.owned |= self._wanted
+        return ops
 
     def converge(self, dp: Dataplane) -> Converged:
         ops = self.ops(dp)
         if not ops:
+            self.owned = self._wanted  # none dropped is left in the kernel
             return Converged(False, "none")
         try:
             self.kernel.apply(ops)
         except OSError as err:
             raise LoadFailed(f"IPVS refused: {err}") from None
+        self.owned = self._wanted  # the ones dropped are deleted: no longer ours
         return Converged(True, "full", tuple(str(op) for op in ops))
 
     def differences(self, dp: Dataplane) -> list[str]:

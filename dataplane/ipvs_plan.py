@@ -27,6 +27,10 @@ SVC_F_SCHED_MH_PORT = 0x0010  # IP_VS_SVC_F_SCHED2
 FWD_MASQ = 0x0000  # IP_VS_CONN_F_MASQ
 FWD_TUNNEL = 0x0002  # IP_VS_CONN_F_TUNNEL
 FORWARD = {"nat": FWD_MASQ, "tun": FWD_TUNNEL}
+# the schedulers Linux ships (net/netfilter/ipvs/ip_vs_*.c); another name is ENOENT
+SCHEDULERS = frozenset(
+    {"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -104,13 +108,18 @@ def _dest_ops(service: IpvsService, have: Sequence[IpvsDest], want: Sequence[Ipv
     return ops
 
 
-def plan(desired: IpvsState, observed: IpvsState) -> list[IpvsOp]:
-    """Operations, in order, that make ``observed`` into ``desired``; none when equal.
-    Services not desired go first (their VIPs are free again), then each desired one."""
+def plan(
+    desired: IpvsState, observed: IpvsState, owned: frozenset[tuple[str, int, int]] = frozenset()
+) -> list[IpvsOp]:
+    """Operations, in order, that make our services in ``observed`` into ``desired``; none
+    when equal. The kernel's IPVS is shared (kube-proxy, keepalived): a service is ours only
+    if it is desired or in ``owned`` (desired earlier, dropped from the config since), and
+    every other one is left as it is. Ours not desired go first (their VIPs are free again),
+    then each desired one."""
     ops: list[IpvsOp] = []
     wanted = {s.key for s, _ in desired.services}
     for s, _ in observed.services:
-        if s.key not in wanted:
+        if s.key in owned and s.key not in wanted:
             ops.append(IpvsOp("del-service", s))
     for s, want in desired.services:
         have_service = observed.service(s.key)
@@ -127,13 +136,18 @@ def plan(desired: IpvsState, observed: IpvsState) -> list[IpvsOp]:
 def apply(state: IpvsState, ops: Sequence[IpvsOp]) -> IpvsState:
     """What the kernel holds after ``ops``, as IPVS keeps its lists (the fake for tests and a
     check of ``plan``: ``apply(observed, plan(desired, observed)) == desired``). Refuses what
-    the kernel refuses: a second service or destination with the same key, a missing one."""
+    the kernel refuses: a second service or destination with the same key, a missing one, a
+    scheduler it does not have, a negative weight."""
     services: dict[tuple[str, int, int], tuple[IpvsService, list[IpvsDest]]] = {
         s.key: (s, list(d)) for s, d in state.services
     }
     order = [s.key for s, _ in state.services]
     for op in ops:
         key = op.service.key
+        if op.verb in ("add-service", "set-service") and op.service.scheduler not in SCHEDULERS:
+            raise ValueError(f"{op}: no scheduler {op.service.scheduler} (ENOENT)")
+        if op.dest is not None and op.dest.weight < 0:
+            raise ValueError(f"{op}: weight {op.dest.weight} (ERANGE)")
         if op.verb == "add-service":
             if key in services:
                 raise ValueError(f"{op}: the service exists (EEXIST)")

@@ -14,12 +14,14 @@ from lbroute.core.dataplane import Dataplane
 from .ipvs_plan import FWD_TUNNEL, desired_state
 
 CHECK_SECONDS = 5
+# the first line: ``render-keepalived --output`` replaces only a file that starts with it
+HEADER = "# written by lbroute-dataplane render-keepalived: one virtual_server per service,"
 
 
 def render(dp: Dataplane, *, forward: str = "nat") -> str:
     state = desired_state(dp, "tun" if forward == "tun" else "nat")
     lines = [
-        "# written by lbroute-dataplane render-keepalived: one virtual_server per service,",
+        HEADER,
         "# real servers in Maglev order (mh's table depends on it); do not edit, render again",
         "global_defs {",
         "    router_id lbroute-dataplane",

@@ -4,7 +4,8 @@ lbroute-dataplane config check FILE            validate; exit 2 with one line pe
 lbroute-dataplane plan --config FILE           what run would change in the kernel now; changes nothing
 lbroute-dataplane run --config FILE            keep the kernel's table converged until SIGTERM
 lbroute-dataplane render-keepalived --config FILE [--output PATH]
-                                               the seed's ipvs.conf for keepalived (static backends)
+                                               the seed's ipvs.conf for keepalived (static backends),
+                                               to PATH, else the config's keepalived_config, else stdout
 lbroute-dataplane status --config FILE [--max-age S]
                                                exit 0 while run keeps the kernel's table (the pod's
                                                readiness probe), else 1 and why
@@ -16,22 +17,20 @@ and a restart adopts it); SIGHUP reloads the config (a bad one is refused, the o
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
 import structlog
 
 from lbroute import logs
-from lbroute.config import ConfigError, Problem, load_config
+from lbroute.config import ConfigError, Problem, load_config, owned_file
 from lbroute.config.loader import read_text_file
 from lbroute.core.dataplane import StatusUnreadable, parse_status, working
 from lbroute.kernel.ip import IpCommandError
 from lbroute.kernel.nft import NFT, Nft
 
-from . import desired, keepalived
+from . import desired, keepalived, signals
 from .config import DataplaneConfig
 from .controller import Controller
 from .drivers import Driver, IpvsDriver, LoadFailed, NftDriver
@@ -41,7 +40,6 @@ from .sources import KubeConfigError
 EXIT_CONFIG = 2
 STATUS_BYTES = 1 << 22  # as the announcer's check reads it: ~3 MB for 64 services of 1,000 backends
 log = structlog.get_logger()
-KEEPALIVED_HEADER = "# written by lbroute-dataplane render-keepalived"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,7 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render-keepalived", help="the seed's ipvs.conf for keepalived")
     render.add_argument("--config", required=True)
     render.add_argument(
-        "--output", type=Path, default=None, help="write here (only a file this command wrote)"
+        "--output",
+        type=Path,
+        default=None,
+        help="write here (only over a file this command wrote); default: keepalived_config, else stdout",
     )
     return parser
 
@@ -103,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path}: ok ({cfg.driver}, {len(cfg.services)} services, {static} static backends)")
         return 0
     if args.command == "render-keepalived":
-        return _render_keepalived(cfg, path, args.output)
+        output = args.output or (Path(cfg.keepalived_config) if cfg.keepalived_config else None)
+        return _render_keepalived(cfg, path, output)
     if args.command == "status":
         return _status(cfg, args.max_age)
     for warning in cfg.warnings():
@@ -176,29 +178,16 @@ def _render_keepalived(cfg: DataplaneConfig, path: str, output: Path | None) -> 
     if output is None:
         sys.stdout.write(text)
         return 0
-    if output.exists() and not output.read_text(errors="replace").startswith(KEEPALIVED_HEADER):
-        print(f"{output}: exists and was not written by render-keepalived; not overwritten", file=sys.stderr)
+    try:
+        owned_file.write(output, text, header=keepalived.HEADER, writer="render-keepalived")
+    except owned_file.OutputError as err:
+        print(f"render-keepalived: --output: {err}", file=sys.stderr)
         return EXIT_CONFIG
-    tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(output)
     return 0
 
 
 def _run(cfg: DataplaneConfig, path: str, controller: Controller) -> int:
-    stop = threading.Event()
-
-    def on_stop(*_: object) -> None:
-        stop.set()
-        controller.wake()
-
-    def on_hup(*_: object) -> None:
-        controller.reload_pending = True
-        controller.wake()
-
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGHUP, on_hup)
+    stop = signals.install(controller)
     if cfg.metrics.port:
         try:
             serve(controller.metrics, cfg.metrics.address, cfg.metrics.port)

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 
 import structlog
 
@@ -21,6 +19,7 @@ from lbroute import logs
 from lbroute.config import ConfigError, Problem, load_config
 from lbroute.kernel.ip import IpCommandError
 
+from . import signals
 from .config import RealserverConfig, address_from_env
 from .main import EXIT_CONFIG
 from .realserver import Realserver
@@ -76,19 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     except KubeConfigError as err:
         print(f"lbroute-realserver: {err}", file=sys.stderr)
         return 1
-    stop = threading.Event()
-
-    def on_stop(*_: object) -> None:
-        stop.set()
-        agent.wake()
-
-    def on_hup(*_: object) -> None:
-        agent.reload_pending = True
-        agent.wake()
-
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGHUP, on_hup)
+    stop = signals.install(agent)
     log.info("realserver.started", target=me, count=len(cfg.services))
     try:
         agent.run(stop, lambda: load_config(path, RealserverConfig))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from lbroute.core.dataplane import Status, gate
 from lbroute.core.nexthop_groups import GroupView
 from lbroute.core.rib import FibRoute
 from lbroute.core.view import DEGRADED, VipRow, status_counts, vip_rows
 from lbroute.lab.configs import pod_dir
+from lbroute.lab.dataplane import STATUS_MAX_AGE
 from lbroute.lab.lab import Lab
 
 from .argtypes import vip_prefix
@@ -147,20 +150,32 @@ def lab_dataplane(targets: Targets) -> dict[str, list[dict[str, Any]]]:
     if room is None:
         return {}
     out: dict[str, list[dict[str, Any]]] = {}
+    now = time.time()
     for node in lab.topology.nodes:
         status = room.status(pod_dir(lab.dir, node))
-        for s in status.services if status else ():
-            out.setdefault(f"{s.vip}/32", []).append(
-                {
-                    "lb": f"lb{node.index}",
-                    "driver": status.driver if status else "",
-                    "generation": status.generation if status else 0,
-                    "digest": s.digest,
-                    "backends": list(s.backends),
-                    "draining": list(s.draining),
-                    "in_sync": bool(status and status.in_sync),
-                }
-            )
+        if status is not None:
+            for vip, entry in dataplane_entries(f"lb{node.index}", status, now=now):
+                out.setdefault(vip, []).append(entry)
+    return out
+
+
+def dataplane_entries(lb: str, status: Status, *, now: float) -> list[tuple[str, dict[str, Any]]]:
+    """One LB's status, per VIP. In sync means what the announcer's ``dataplane`` check
+    passes (``gate``, with the lab's ``max_age``): a stale status file is not in sync."""
+    out = []
+    for s in status.services:
+        ok, why = gate(status, s.name, now=now, max_age=STATUS_MAX_AGE)
+        entry = {
+            "lb": lb,
+            "driver": status.driver,
+            "generation": status.generation,
+            "digest": s.digest,
+            "backends": list(s.backends),
+            "draining": list(s.draining),
+            "in_sync": ok,
+            "reason": why,
+        }
+        out.append((f"{s.vip}/32", entry))
     return out
 
 
@@ -182,6 +197,10 @@ def print_dataplane(per_vip: dict[str, list[dict[str, Any]]]) -> None:
             )
     print()
     print_table(table)
+    for vip, lbs in sorted(per_vip.items()):
+        for e in lbs:
+            if e["reason"]:
+                print(f"{vip} {e['lb']}: {e['reason']}")
 
 
 def run_vips(args: argparse.Namespace) -> int:

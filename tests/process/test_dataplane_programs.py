@@ -156,8 +156,67 @@ def test_render_keepalived_never_overwrites_a_file_it_did_not_write(tmp_path: Pa
     theirs.write_text("global_defs { router_id theirs }\n")
     result = run("dataplane.main", "render-keepalived", "--config", str(cfg), "--output", str(theirs))
     assert result.returncode == 2
-    assert "not written by render-keepalived; not overwritten" in result.stderr
+    assert "exists and was not written by render-keepalived" in result.stderr
     assert theirs.read_text() == "global_defs { router_id theirs }\n"
+
+
+@pytest.mark.parametrize(
+    ("where", "what"),
+    [
+        ("missing/ipvs.conf", "No such file or directory"),
+        ("adir", "exists and is not a regular file"),
+        ("link.conf", "is a symbolic link"),
+    ],
+)
+def test_render_keepalived_output_it_cannot_use_is_one_line_and_exit_2(
+    tmp_path: Path, where: str, what: str
+) -> None:
+    """A missing directory, a directory, a link (to a file it wrote, even): refused in one line,
+    nothing written, no temporary file left."""
+    cfg = tmp_path / "dp.yaml"
+    cfg.write_text(shipped("dataplane.yaml", tmp_path))
+    (tmp_path / "adir").mkdir()
+    mine = tmp_path / "mine.conf"
+    assert (
+        run("dataplane.main", "render-keepalived", "--config", str(cfg), "--output", str(mine)).returncode
+        == 0
+    )
+    (tmp_path / "link.conf").symlink_to(mine)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = run(
+        "dataplane.main", "render-keepalived", "--config", str(cfg), "--output", str(tmp_path / where)
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and what in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before and list((tmp_path / "adir").iterdir()) == []
+
+
+def test_render_keepalived_writes_to_keepalived_config_without_output(tmp_path: Path) -> None:
+    cfg = tmp_path / "dp.yaml"
+    target = tmp_path / "ipvs.conf"
+    cfg.write_text(shipped("dataplane.yaml", tmp_path) + f"keepalived_config: {target}\n")
+    result = run("dataplane.main", "render-keepalived", "--config", str(cfg))
+    assert result.returncode == 0 and result.stdout == "", result.stderr
+    assert "lb_algo mh" in target.read_text()
+    other = tmp_path / "other.conf"  # --output wins
+    assert (
+        run("dataplane.main", "render-keepalived", "--config", str(cfg), "--output", str(other)).returncode
+        == 0
+    )
+    assert other.read_text() == target.read_text()
+
+
+def test_render_keepalived_replaces_its_own_file_0600(tmp_path: Path) -> None:
+    cfg = tmp_path / "dp.yaml"
+    cfg.write_text(shipped("dataplane.yaml", tmp_path))
+    out = tmp_path / "ipvs.conf"
+    for _ in range(2):  # the second run replaces the file the first wrote
+        result = run("dataplane.main", "render-keepalived", "--config", str(cfg), "--output", str(out))
+        assert result.returncode == 0, result.stderr
+    assert out.stat().st_mode & 0o777 == 0o600 and out.read_text().startswith(
+        "# written by lbroute-dataplane"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dp.yaml", "ipvs.conf"]
 
 
 def test_render_keepalived_refuses_backends_it_cannot_know(tmp_path: Path) -> None:

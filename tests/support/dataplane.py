@@ -32,7 +32,8 @@ def namespace() -> Iterator[str]:
         yield name
     finally:
         ip("netns", "del", name, check=False)
-        assert name not in list_netns()
+    # after the body succeeded only: an assert in ``finally`` would hide the body's own error
+    assert name not in list_netns(), f"namespace {name} is still there after ip netns del"
 
 
 def kernel_buckets(netns: str, service: str = "web") -> tuple[str, ...] | None:

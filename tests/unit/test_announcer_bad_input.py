@@ -411,3 +411,21 @@ def test_log_level_must_be_one_of_the_levels(capsys: pytest.CaptureFixture[str],
     code, lines, _ = cli(capsys, "--log-level", "garbage", "config", "check", str(write(tmp_path)))
     assert code == 2 and len(lines) == 1 and "invalid choice: 'garbage'" in lines[0], lines
     assert cli(capsys, "--log-level", "debug", "config", "check", str(write(tmp_path)))[0] == 0
+
+
+def test_a_drain_that_ends_when_idle_is_refused_beside_a_forwarding_data_plane(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The data plane forwards: no socket on a VIP in the pod, so the drain would end at once."""
+    dataplane = {"kind": "dataplane", "status_file": str(tmp_path / "dp.json")}
+    services = [{"name": "web", "vips": ["10.1.1.1/32"], "check": dataplane}]
+    drain = {"drain_graceful_shutdown": True, "drain_ends_when_idle": True}
+    code, lines = check(capsys, write(tmp_path, services=services, **drain))
+    assert code == 2 and len(lines) == 1, lines
+    assert "services[0] has a dataplane check" in lines[0] and "drop drain_ends_when_idle" in lines[0]
+    # each alone is fine
+    assert check(capsys, write(tmp_path, services=services, drain_graceful_shutdown=True))[0] == 0
+    tcp = [
+        {"name": "web", "vips": ["10.1.1.1/32"], "check": {"kind": "tcp", "host": "127.0.0.1", "port": 80}}
+    ]
+    assert check(capsys, write(tmp_path, services=tcp, **drain))[0] == 0

@@ -11,7 +11,10 @@ from lbroute.cli.errors import TargetError
 from lbroute.cli.main import parser
 from lbroute.cli.output import duration, print_json, timestamp
 from lbroute.cli.targets import Targets, resolve
+from lbroute.cli.vips_cmd import dataplane_entries
+from lbroute.core.dataplane import Dataplane, Endpoint, ServiceSpec, next_table, status_of
 from lbroute.core.session import Session, sessions_order
+from lbroute.lab.dataplane import STATUS_MAX_AGE
 
 
 def args_of(*argv: str) -> argparse.Namespace:
@@ -165,3 +168,19 @@ def test_json_lists_are_one_object_per_line_and_valid(capsys: pytest.CaptureFixt
         assert json.loads(out) == data
         if isinstance(data, list) and data:
             assert len(out.strip().splitlines()) == len(data) + 2
+
+
+def test_vips_lab_in_sync_is_the_announcers_gate_so_a_stale_status_is_not() -> None:
+    """The status file says in sync; written long ago (the controller is gone), it is not."""
+    web = next_table(ServiceSpec("web", "10.1.1.1", 80, 80), [Endpoint("172.16.1.10")], None, 251, 7)
+    status = status_of(
+        "nft-nat", Dataplane((web,), 251, 7), now=100.0, synced=True, in_sync=True, generation=3
+    )
+    fresh = dataplane_entries("lb1", status, now=100.0 + STATUS_MAX_AGE)
+    assert [(vip, e["in_sync"], e["reason"]) for vip, e in fresh] == [("10.1.1.1/32", True, "")]
+    [(_, stale)] = dataplane_entries("lb1", status, now=100.0 + STATUS_MAX_AGE + 1)
+    assert (
+        stale["in_sync"] is False
+        and "old" in stale["reason"]
+        and "is lbroute-dataplane running?" in stale["reason"]
+    )

@@ -3,10 +3,12 @@ applies a pass all or nothing, refusing when told to (as ``nft -f`` does)."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
 
+from dataplane import signals
 from dataplane.config import DataplaneConfig
 from dataplane.controller import Controller
 from dataplane.drivers import Converged, LoadFailed
@@ -130,3 +132,33 @@ def test_a_reload_that_needs_a_restart_is_refused_and_the_old_config_runs(
     )
     assert c.cfg.driver == "nft-nat" and c.cfg.netns is None
     assert sample(c, "lbroute_dataplane_config_reloads_total", result="refused") == 1
+
+
+class _Loop:
+    def __init__(self) -> None:
+        self.reload_pending = False
+        self.woken = 0
+
+    def wake(self) -> None:
+        self.woken += 1
+
+
+def test_both_programs_signals_stop_or_reload_and_wake_the_loop() -> None:
+    """SIGHUP sets reload_pending, SIGTERM and SIGINT the stop event; each wakes the loop. The
+    handlers are called as the interpreter would, no signal is sent."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    loop = _Loop()
+    try:
+        stop = signals.install(loop)
+        handler = signal.getsignal(signal.SIGHUP)
+        assert callable(handler)
+        handler(signal.SIGHUP, None)
+        assert loop.reload_pending and not stop.is_set() and loop.woken == 1
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(sig)
+            assert callable(handler)
+            handler(sig, None)
+        assert stop.is_set() and loop.woken == 3
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)

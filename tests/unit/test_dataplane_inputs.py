@@ -115,6 +115,7 @@ services:
 def test_a_good_config_loads() -> None:
     cfg = load_config_text(BASE, DataplaneConfig)
     assert cfg.driver == "nft-nat" and cfg.services[0].spec().target_port == 80
+    assert load_config_text("netns: lb1\n" + BASE, DataplaneConfig).netns == "lb1"  # nft: honoured
 
 
 @pytest.mark.parametrize(
@@ -150,6 +151,11 @@ def test_a_good_config_loads() -> None:
             BASE + "  - name: web\n    vip: 10.1.1.1\n    port: 80\n    backends: [172.16.1.11]\n",
             ["services[1].name: web is services[0]'s name too",
              "services[1]: 10.1.1.1:80 is services[0]'s VIP and port too"],
+        ),
+        (
+            "driver: ipvs\nnetns: lb1\n" + BASE,
+            ["netns: the ipvs driver programs only its own namespace; drop netns and run "
+             "lbroute-dataplane inside that namespace, or use an nft driver"],
         ),
         (
             BASE.replace("vip: 10.1.1.1", "vip: 2001:db8::1"),

@@ -3,15 +3,17 @@ what fails and says why, and a config that forgets the file."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from announcer.config import AnnouncerConfig, HealthCheckConfig
+from announcer.lifecycle import ProbeResult
 from announcer.probes import run_probe
 from lbroute.config import ConfigError, load_config_text
 from lbroute.core.dataplane import Dataplane, Endpoint, ServiceSpec, next_table, status_json, status_of
+
+NOW = 1_700_000_000.0  # the probe's clock, passed in: no test here reads the wall clock
 
 
 def write_status(path: Path, *, ready: bool = True, age: float = 0.0, in_sync: bool = True) -> None:
@@ -19,7 +21,7 @@ def write_status(path: Path, *, ready: bool = True, age: float = 0.0, in_sync: b
     kept = next_table(spec, [Endpoint("172.16.1.10")], None, 251, 1)
     table = next_table(spec, [Endpoint("172.16.1.10", ready=ready)], kept, 251, 1)
     dp = Dataplane((table,), 251, 1)
-    status = status_of("nft-nat", dp, now=time.time() - age, synced=True, in_sync=in_sync, generation=1)
+    status = status_of("nft-nat", dp, now=NOW - age, synced=True, in_sync=in_sync, generation=1)
     path.write_text(status_json(status))
 
 
@@ -27,9 +29,13 @@ def check(path: Path, **extra: object) -> HealthCheckConfig:
     return HealthCheckConfig(kind="dataplane", status_file=str(path), max_age=5, **extra)  # type: ignore[arg-type]
 
 
+def probe(service: str, check: HealthCheckConfig, now: float = NOW) -> ProbeResult:
+    return run_probe(service, check, now=now)
+
+
 def test_a_fresh_status_with_a_ready_backend_passes(tmp_path: Path) -> None:
     write_status(tmp_path / "s.json")
-    result = run_probe("web", check(tmp_path / "s.json"))
+    result = probe("web", check(tmp_path / "s.json"))
     assert result.ok and result.reason == ""
 
 
@@ -45,21 +51,21 @@ def test_a_status_that_does_not_hold_fails_saying_why(
     tmp_path: Path, kw: dict[str, object], reason: str
 ) -> None:
     write_status(tmp_path / "s.json", **kw)  # type: ignore[arg-type]
-    result = run_probe("web", check(tmp_path / "s.json"))
+    result = probe("web", check(tmp_path / "s.json"))
     assert not result.ok and reason in result.reason
 
 
 def test_a_missing_or_foreign_file_fails_without_a_crash(tmp_path: Path) -> None:
-    assert "cannot read" in run_probe("web", check(tmp_path / "nope.json")).reason
+    assert "cannot read" in probe("web", check(tmp_path / "nope.json")).reason
     (tmp_path / "other.json").write_text('{"something": "else"}')
-    assert "version" in run_probe("web", check(tmp_path / "other.json")).reason
-    assert "not a regular file" in run_probe("web", check(tmp_path)).reason
+    assert "version" in probe("web", check(tmp_path / "other.json")).reason
+    assert "not a regular file" in probe("web", check(tmp_path)).reason
 
 
 def test_another_service_of_the_data_plane_can_be_named(tmp_path: Path) -> None:
     write_status(tmp_path / "s.json")
-    assert not run_probe("front", check(tmp_path / "s.json")).ok
-    assert run_probe("front", check(tmp_path / "s.json", dataplane_service="web")).ok
+    assert not probe("front", check(tmp_path / "s.json")).ok
+    assert probe("front", check(tmp_path / "s.json", dataplane_service="web")).ok
 
 
 def test_a_dataplane_check_needs_its_status_file() -> None:
@@ -67,3 +73,10 @@ def test_a_dataplane_check_needs_its_status_file() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config_text(text, AnnouncerConfig)
     assert any("a dataplane check needs status_file" in str(p) for p in caught.value.problems)
+
+
+def test_the_status_age_is_judged_by_the_clock_passed_in(tmp_path: Path) -> None:
+    write_status(tmp_path / "s.json")  # written at NOW; max_age 5
+    assert probe("web", check(tmp_path / "s.json"), now=NOW + 5).ok
+    late = probe("web", check(tmp_path / "s.json"), now=NOW + 6)
+    assert not late.ok and "status is 6.0s old (more than 5s)" in late.reason

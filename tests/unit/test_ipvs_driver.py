@@ -93,6 +93,41 @@ def test_the_fake_kernel_refuses_what_ipvs_refuses() -> None:
         apply(IpvsState(), [IpvsOp("add-service", svc), IpvsOp("add-service", svc)])
     with pytest.raises(ValueError, match="ESRCH"):
         apply(IpvsState(), [IpvsOp("add-dest", svc, IpvsDest("172.16.1.10", 80))])
+    with pytest.raises(ValueError, match="ESRCH"):
+        apply(IpvsState(), [IpvsOp("del-service", svc)])
+    with pytest.raises(ValueError, match="ENOENT"):
+        apply(IpvsState(), [IpvsOp("add-service", IpvsService("10.1.1.1", 80, scheduler="maglev"))])
+    with pytest.raises(ValueError, match="ERANGE"):
+        apply(
+            IpvsState(),
+            [IpvsOp("add-service", svc), IpvsOp("add-dest", svc, IpvsDest("172.16.1.10", 80, weight=-1))],
+        )
+    held = apply(
+        IpvsState(), [IpvsOp("add-service", svc), IpvsOp("add-dest", svc, IpvsDest("172.16.1.10", 80))]
+    )
+    with pytest.raises(ValueError, match="ENOENT"):
+        apply(held, [IpvsOp("del-dest", svc, IpvsDest("172.16.2.10", 80))])
+
+
+# kube-proxy's IPVS service for the cluster's API server: in the same kernel, not ours
+FOREIGN = (IpvsService("10.96.0.1", 443, scheduler="rr", flags=0), (IpvsDest("192.168.0.5", 6443),))
+
+
+def held(*services: tuple[IpvsService, tuple[IpvsDest, ...]]) -> IpvsState:
+    """A kernel's services as IPVS lists them (``apply`` and the adapter sort by key)."""
+    return IpvsState(tuple(sorted(services, key=lambda x: x[0].key)))
+
+
+def test_a_service_we_do_not_own_is_never_planned() -> None:
+    ours = desired_state(dp(["172.16.1.10"], ["172.16.3.10"]))
+    observed = held(FOREIGN, *ours.services)
+    assert plan(ours, observed) == []
+    fewer = desired_state(dp(["172.16.1.10"]))
+    # not owned: the dropped api service stays too (it may be someone else's); owned: it goes
+    assert plan(fewer, observed) == []
+    owned = frozenset(s.key for s, _ in ours.services)
+    assert [str(o) for o in plan(fewer, observed, owned)] == ["del-service 10.1.1.2:443"]
+    assert apply(observed, plan(fewer, observed, owned)) == held(FOREIGN, *fewer.services)
 
 
 backend_sets = st.sets(st.integers(1, 60).map(lambda i: f"172.16.{i}.10"), max_size=8)
@@ -103,11 +138,10 @@ backend_sets = st.sets(st.integers(1, 60).map(lambda i: f"172.16.{i}.10"), max_s
 def test_property_plan_then_apply_is_desired_in_maglev_order(
     first: set[str], second: set[str], api: bool
 ) -> None:
-    observed = apply(
-        IpvsState(), plan(desired_state(dp(sorted(first), ["172.16.99.1"] if api else None)), IpvsState())
-    )
+    before = desired_state(dp(sorted(first), ["172.16.99.1"] if api else None))
+    observed = apply(IpvsState(), plan(before, IpvsState()))
     want = desired_state(dp(sorted(second)))
-    after = apply(observed, plan(want, observed))
+    after = apply(observed, plan(want, observed, frozenset(s.key for s, _ in before.services)))
     assert after == want
     for _, dests in after.services:
         assert [d.address for d in dests] == maglev.backend_order(d.address for d in dests)
@@ -144,6 +178,43 @@ def test_the_driver_converges_once_and_then_writes_nothing() -> None:
     assert driver.converge(dp(["172.16.1.10", "172.16.2.10"])).changed
     assert not driver.converge(dp(["172.16.1.10", "172.16.2.10"])).changed
     assert len(kernel.batches) == 1 and driver.differences(dp(["172.16.1.10", "172.16.2.10"])) == []
+
+
+def test_the_driver_deletes_only_what_it_desired_before_and_leaves_the_rest() -> None:
+    kernel = FakeIpvs()
+    stale = (IpvsService("10.1.1.9", 80), (IpvsDest("172.16.9.10", 80),))  # from an earlier run
+    kernel.state = held(FOREIGN, stale)
+    driver = IpvsDriver(kernel)
+    driver.converge(dp(["172.16.1.10"], ["172.16.3.10"]))
+    assert (
+        kernel.state.service(FOREIGN[0].key) == FOREIGN[0]
+        and kernel.state.dests(FOREIGN[0].key) == FOREIGN[1]
+    )
+    assert kernel.state.service(stale[0].key) is not None
+    driver.converge(dp(["172.16.1.10"]))  # api dropped on reload: ours, so deleted
+    assert kernel.state == held(FOREIGN, stale, *desired_state(dp(["172.16.1.10"])).services)
+    assert not driver.converge(dp(["172.16.1.10"])).changed
+    # deleted, it is no longer ours: another program that takes its VIP and port keeps it
+    theirs = (IpvsService("10.1.1.2", 443, scheduler="wrr", flags=0), (IpvsDest("192.168.0.7", 443),))
+    kernel.state = held(*kernel.state.services, theirs)
+    assert (
+        not driver.converge(dp(["172.16.1.10"])).changed and kernel.state.service(theirs[0].key) == theirs[0]
+    )
+
+
+def test_a_service_someone_else_deleted_is_no_longer_ours() -> None:
+    """Deleted behind our back (ipvsadm -D) and then dropped from our config: nothing to do,
+    and the VIP and port are not ours any more, whoever takes them next."""
+    kernel = FakeIpvs()
+    driver = IpvsDriver(kernel)
+    driver.converge(dp(["172.16.1.10"], ["172.16.3.10"]))
+    kernel.state = held(*(x for x in kernel.state.services if x[0].vip != "10.1.1.2"))
+    assert not driver.converge(dp(["172.16.1.10"])).changed
+    theirs = (IpvsService("10.1.1.2", 443, scheduler="wrr", flags=0), (IpvsDest("192.168.0.7", 443),))
+    kernel.state = held(*kernel.state.services, theirs)
+    assert (
+        not driver.converge(dp(["172.16.1.10"])).changed and kernel.state.service(theirs[0].key) == theirs[0]
+    )
 
 
 def test_a_kernel_without_ipvs_is_a_load_failure_not_a_crash() -> None:
