@@ -1,8 +1,9 @@
-"""Writing exabgp.conf for ``render-exabgp-config --output FILE``.
+"""Writing a rendered config for ``render-exabgp-config --output FILE`` (and
+``render-bfdd-config --output FILE``).
 
-The file holds MD5 keys, so it is created 0600 and never exists with other permissions
-or half written: the text goes to a temporary file beside it, which is renamed over it.
-An existing FILE is replaced only if it starts with the renderer's own header line:
+exabgp.conf holds MD5 keys, so a rendered file is created 0600 and never exists with other
+permissions or half written: the text goes to a temporary file beside it, which is renamed
+over it. An existing FILE is replaced only if it starts with the renderer's own header line:
 whatever else lives at that path was not written by us and is not ours to destroy.
 """
 
@@ -20,8 +21,8 @@ class OutputError(Exception):
     pass
 
 
-def _ours(path: Path) -> None:
-    """Raise OutputError unless ``path`` is absent or a file this renderer wrote."""
+def _ours(path: Path, header: str, command: str) -> None:
+    """Raise OutputError unless ``path`` is absent or a file the renderer of ``header`` wrote."""
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
@@ -34,19 +35,21 @@ def _ours(path: Path) -> None:
         raise OutputError(f"{path} exists and is not a regular file; choose another --output")
     try:
         with open(path, "rb") as existing:
-            first = existing.read(len(HEADER) + 1)
+            first = existing.read(len(header) + 1)
     except OSError as err:
         raise OutputError(f"cannot read {path} to see who wrote it: {err.strerror}") from None
-    if first.rstrip(b"\n") != HEADER.encode():
+    if first.rstrip(b"\n") != header.encode():
         raise OutputError(
-            f"{path} exists and was not written by render-exabgp-config (its first line is not the "
+            f"{path} exists and was not written by {command} (its first line is not the "
             "renderer's header); remove it or choose another --output"
         )
 
 
-def write(path: str, text: str) -> None:
+def write(path: str, text: str, *, header: str = HEADER, command: str = "render-exabgp-config") -> None:
+    """``text`` (which starts with ``header``) to ``path``, mode 0600, replacing only a file that
+    starts with ``header`` too."""
     target = Path(path)
-    _ours(target)
+    _ours(target, header, command)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)

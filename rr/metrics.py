@@ -28,6 +28,7 @@ class RrMetrics:
     config_stale: Gauge
     daemon_restarts: Counter
     global_settings_differ: Gauge
+    bfd_up: Gauge
 
     @classmethod
     def create(cls) -> RrMetrics:
@@ -74,18 +75,28 @@ class RrMetrics:
                 ["field"],
                 registry=r,
             ),
+            bfd_up=Gauge(
+                "lbroute_rr_bfd_up",
+                "1 when the BFD session with the peer is up, 0 while it is down or starting; "
+                "only peers with BFD have a series",
+                ["peer", "group"],
+                registry=r,
+            ),
         )
 
     def record_sessions(self, sessions: list[Session]) -> None:
         """Replace the per-peer series: peers that are gone drop out instead of lingering."""
         self.session_up.clear()
         self.prefixes.clear()
+        self.bfd_up.clear()
         for s in sessions:
             self.session_up.labels(s.neighbor, s.group).set(1 if s.established else 0)
             self.prefixes.labels(s.neighbor, s.group, "received").set(s.received)
             self.prefixes.labels(s.neighbor, s.group, "accepted").set(s.accepted)
             self.prefixes.labels(s.neighbor, s.group, "rejected").set(s.rejected)
             self.prefixes.labels(s.neighbor, s.group, "stale").set(s.stale)
+            if s.bfd:
+                self.bfd_up.labels(s.neighbor, s.group).set(1 if s.bfd_up else 0)
 
 
 def serve(metrics: RrMetrics, address: str) -> None:

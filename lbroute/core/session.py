@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .rib import address_order
 
 ESTABLISHED = "ESTABLISHED"
+BFD_UP = "UP"
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,15 @@ class Session:
     admin_down: bool = False
     graceful_restart: str = ""  # "" off, "on" (both ways), "helper" (keeps the neighbor's paths only)
     stale: int = 0  # paths kept, stale, while the neighbor restarts (graceful restart)
+    bfd: str = ""  # "" no BFD; else UP, DOWN, INIT or ADMIN_DOWN: gobgpd's BFD session with the neighbor
 
     @property
     def established(self) -> bool:
         return self.state == ESTABLISHED
+
+    @property
+    def bfd_up(self) -> bool:
+        return self.bfd == BFD_UP
 
     @property
     def rejected(self) -> int:
