@@ -18,6 +18,8 @@ from .topology import Topology
 DEFAULT_RESTART_TIME = 30
 # the upstream router: gobgpd + zebra driven by lbroute-rr (role router), or FRR's bgpd + zebra
 ROUTER_KINDS = ("gobgp", "frr")
+# BFD's interval (ms, both ways) and multiplier in the lab: the product's default, 0.9 s to detect
+DEFAULT_BFD = (300, 3)
 
 
 class ScenarioError(ValueError):
@@ -41,6 +43,10 @@ class Scenario:
     graceful_restart: int | None = None
     # which upstream router the lab runs (ROUTER_KINDS)
     router: str = "gobgp"
+    # BFD (interval in ms, multiplier) between the RRs and every LB pod's bfdd, and between a
+    # gobgp router and the RRs when there are two (docs/decisions/bfd.md); None: no BFD at all.
+    # `lab up` gives DEFAULT_BFD; a test asks for it, so the others run as they did before BFD
+    bfd: tuple[int, int] | None = None
 
     def for_topology(self, topo: Topology) -> Scenario:
         """This scenario checked against ``topo``, with the graceful-restart default filled in:
@@ -72,7 +78,17 @@ class Scenario:
             out.append(f"graceful_restart {self.graceful_restart}: 0 (none) to 4095 seconds")
         if self.router not in ROUTER_KINDS:
             out.append(f"router {shown(self.router)}: use {' or '.join(ROUTER_KINDS)}")
+        if self.bfd is not None:
+            interval, multiplier = self.bfd
+            if not (10 <= interval <= 60000 and 2 <= multiplier <= 255):
+                out.append(f"bfd {self.bfd}: an interval of 10 to 60000 ms and a multiplier of 2 to 255")
         return out
+
+    def router_bfd(self, topo: Topology) -> tuple[int, int] | None:
+        """BFD between the router and the RRs: only with two of them and a gobgp router. With
+        one, graceful restart keeps forwarding through its restart and BFD would end that
+        (the router's config refuses it); FRR's bgpd runs no bfdd in the lab."""
+        return self.bfd if topo.rrs >= 2 and self.router == "gobgp" else None
 
     def group_overrides(self) -> dict[str, object]:
         """The keys this scenario replaces in the RR's speaker group config."""
@@ -96,11 +112,13 @@ class Scenario:
             "speaker_timers": list(self.speaker_timers) if self.speaker_timers else None,
             "graceful_restart": self.graceful_restart,
             "router": self.router,
+            "bfd": list(self.bfd) if self.bfd else None,
         }
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Scenario:
         timers = raw.get("speaker_timers")
+        bfd = raw.get("bfd")
         return cls(
             kube_api=str(raw.get("kube_api", "")),
             wrong_md5=tuple(int(i) for i in raw.get("wrong_md5", ())),
@@ -109,6 +127,7 @@ class Scenario:
             speaker_timers=None if timers is None else (int(timers[0]), int(timers[1])),
             graceful_restart=None if raw.get("graceful_restart") is None else int(raw["graceful_restart"]),
             router=str(raw.get("router", "gobgp")),  # a lab from before router kinds ran gobgpd
+            bfd=None if bfd is None else (int(bfd[0]), int(bfd[1])),  # before BFD: none
         )
 
 
