@@ -130,7 +130,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     ):  # fmt: skip
         p = lab.add_parser(verb, help=text)
         p.add_argument("who", metavar="lbN|rr|rr2", type=fault_target)
-        p.set_defaults(handler=run_hang, hang=verb == "hang")
+        if verb == "hang":
+            p.add_argument(
+                "--stop",
+                action="store_true",
+                help="stop its processes with SIGSTOP instead (by their recorded PIDs): its kernel "
+                "still answers, TCP sessions stay open, as with a hung daemon",
+            )
+        p.set_defaults(handler=run_hang, hang=verb == "hang", stop=False)
         faults.append(p)
     link = lab.add_parser("link", help="take a host's link down (carrier lost, as a pulled cable) or up")
     link.add_argument("who", metavar="lbN|rr|rr2", type=fault_target)
@@ -287,8 +294,12 @@ def run_health(args: argparse.Namespace) -> int:
 def run_hang(args: argparse.Namespace) -> int:
     lab = _up(args.prefix)
     if args.hang:
-        ns = lab.hang(args.who)
-        what = f"{args.who} hung: every frame on {ns}'s eth0 dropped, both ways"
+        ns = lab.hang(args.who, stop=args.stop)
+        what = (
+            f"{args.who} hung: its processes stopped (SIGSTOP)"
+            if args.stop
+            else f"{args.who} hung: every frame on {ns}'s eth0 dropped, both ways"
+        )
         changed = True
     else:
         changed = lab.unhang(args.who)

@@ -407,26 +407,42 @@ class Lab:
         eventually(lambda: _assert_exists(socket), timeout, what=f"{name} socket", context=self.logs_tail)
         return time.monotonic()
 
-    def hang(self, who: str) -> str:
+    def hang(self, who: str, *, stop: bool = False) -> str:
         """``lab hang``: the host ``who`` (lbN: LB node N and its pod; rr, rr2) answers nothing
-        from now on: every frame on its link is dropped, both ways, in its own namespace.
-        Nothing is killed or told; its peers find out by BFD, or by their hold timer.
-        Returns the namespace."""
+        from now on: every frame on its link is dropped, both ways, in its own namespace; or
+        (``stop``) its processes are stopped with SIGSTOP, by their recorded PIDs, while its
+        kernel still answers (TCP stays open, as with a hung daemon). Nothing is killed or
+        told; its peers find out by BFD, or by their hold timer. Returns the namespace."""
         ns, _ = self._fault_target(who)
-        if nft_rules.has_table(ns, nft_rules.HANG):
+        if who in self.faults()["hung"]:
             raise LabError(
                 f"{who} of lab {self.prefix!r} is hung already; `lbroute lab unhang {who}` resumes it"
             )
-        nft_rules.load(ns, nft_rules.hang("eth0"))
-        log.info("lab.hung", prefix=self.prefix, target=who)
+        if stop:
+            for record in self._fault_processes(who):
+                processes.pause(record, True)
+        else:
+            nft_rules.load(ns, nft_rules.hang("eth0"))
+        log.info("lab.hung", prefix=self.prefix, target=who, op="stopped" if stop else "dropped")
         return ns
 
     def unhang(self, who: str) -> bool:
-        """Undo ``hang``; whether ``who`` was hung."""
+        """Undo ``hang`` (either kind); whether ``who`` was hung."""
         ns, _ = self._fault_target(who)
         was = nft_rules.delete(ns, nft_rules.HANG)
+        for record in self._fault_processes(who):
+            if processes.is_stopped(record):
+                was = processes.pause(record, False) or was
         log.info("lab.unhung", prefix=self.prefix, target=who, op="resumed" if was else "was not hung")
         return was
+
+    def _fault_processes(self, who: str) -> list[ProcessRecord]:
+        """The recorded processes of host ``who``: an LB pod's daemons, an RR's gobgpd and manager."""
+        if who.startswith("lb"):
+            names = [f"exabgp-{who}", f"bfdd-{who}", f"responder-{who}"]
+        else:
+            names = [f"gobgpd-{who}", f"rr-manager-{who}"]
+        return [self.state.processes[n] for n in names if n in self.state.processes]
 
     def set_link(self, who: str, up: bool) -> None:
         """``lab link``: the bridge's port to ``who`` down (its link loses carrier, as a pulled
@@ -443,7 +459,8 @@ class Lab:
         hung, down = [], []
         for who in hosts:
             ns, port = self._fault_target(who)
-            if nft_rules.has_table(ns, nft_rules.HANG):
+            stopped = any(processes.is_stopped(r) for r in self._fault_processes(who))
+            if stopped or nft_rules.has_table(ns, nft_rules.HANG):
                 hung.append(who)
             if not ports.get(port, True):
                 down.append(who)

@@ -1,7 +1,8 @@
 """Issue #14 against real gobgpd 4.8, FRR bfdd, zebra and exabgp: a host that goes silent
-(``lab hang``: every frame on its link dropped) leaves the router's FIB within a second with
-BFD, and only at the hold timer without; with two RRs a hung RR costs no VIP; with one RR the
-router runs no BFD towards it and graceful restart keeps the FIB whole through its restart."""
+(``lab hang``: every frame on its link dropped, or its processes stopped) leaves the
+router's FIB within a second with BFD, and only at the hold timer without; with two RRs a
+hung RR costs no VIP; with one RR the router runs no BFD towards it and graceful restart
+keeps the FIB whole through its restart."""
 
 from __future__ import annotations
 
@@ -38,9 +39,13 @@ def speakers_bfd_up(lab: Lab, who: str, count: int) -> None:
     assert len(sessions) == count and all(s.established and s.bfd_up for s in sessions), sessions
 
 
-@pytest.mark.parametrize("bfd", [DEFAULT_BFD, None], ids=["bfd", "hold-timer"])
+@pytest.mark.parametrize(
+    ("bfd", "stop"),
+    [(DEFAULT_BFD, False), (DEFAULT_BFD, True), (None, False)],
+    ids=["bfd-frames-dropped", "bfd-sigstop", "hold-timer-frames-dropped"],
+)
 def test_a_hung_lb_node_leaves_the_fib_within_a_second_with_bfd_and_comes_back(
-    make_lab: LabFactory, bfd: tuple[int, int] | None
+    make_lab: LabFactory, bfd: tuple[int, int] | None, stop: bool
 ) -> None:
     lab = make_lab(lbs=2, bfd=bfd)
     n1, n2 = Node(1).ip, Node(2).ip
@@ -50,7 +55,7 @@ def test_a_hung_lb_node_leaves_the_fib_within_a_second_with_bfd_and_comes_back(
         eventually(lambda: speakers_bfd_up(lab, "rr", 2), 10, what="BFD up", context=lab.logs_tail)
         [towards_rr] = lab.router.sessions()
         assert towards_rr.bfd == "", towards_rr
-    lab.hang("lb1")
+    lab.hang("lb1", stop=stop)
     gone = wait_fib(lab, {n2}, timeout=10)
     # the node answers nothing; the RR finds out by BFD (or its hold timer) alone
     if bfd:
