@@ -6,7 +6,7 @@ VENV        := .venv
 BIN         := $(VENV)/bin
 LAB_PREFIX  ?= lbr
 
-.PHONY: demo test setup deps venv stubs lint unit process integration bench bench-rr bench-restart bench-cli bench-announcer clean lab-down
+.PHONY: demo test setup deps venv stubs lint unit process integration bench bench-rr bench-restart bench-cli bench-announcer bench-bfd clean lab-down
 
 demo: setup
 	$(BIN)/lbroute lab demo --prefix $(LAB_PREFIX)
@@ -59,6 +59,9 @@ bench-cli: setup
 
 bench-announcer: setup
 	$(BIN)/python -m benchmarks.announcer --prefix $(LAB_PREFIX)
+
+bench-bfd: setup
+	$(BIN)/python -m benchmarks.bfd
 
 lab-down:
 	$(BIN)/lbroute lab down --prefix $(LAB_PREFIX)
