@@ -6,12 +6,12 @@ VENV        := .venv
 BIN         := $(VENV)/bin
 LAB_PREFIX  ?= lbr
 
-.PHONY: demo test setup deps venv stubs lint unit process integration bench bench-rr bench-restart bench-cli bench-announcer bench-bfd clean lab-down
+.PHONY: demo test setup deps venv stubs lint unit process integration images images-deps lock integration-images bench bench-rr bench-restart bench-cli bench-announcer bench-bfd clean lab-down
 
 demo: setup
 	$(BIN)/lbroute lab demo --prefix $(LAB_PREFIX)
 
-test: setup lint
+test: setup lint images
 	$(BIN)/pytest tests
 
 setup: deps venv stubs
@@ -44,6 +44,23 @@ process: setup
 
 integration: setup
 	$(BIN)/pytest -m integration tests
+
+# the two images (deploy/*.Dockerfile), tagged with a digest of what goes into them: built
+# only when this tree's are missing (a few seconds to find out); a base image is made with
+# debootstrap first where there is none (deploy/base-image.sh)
+images: setup images-deps
+	$(BIN)/python -m lbroute.lab.images build
+
+images-deps:
+	@bash setup/install-podman.sh
+
+# the integration tests that run the LB pods and RRs from the images (also part of `test`)
+integration-images: setup images
+	$(BIN)/pytest -m images tests
+
+# deploy/requirements.txt, the images' pinned Python packages, from pyproject.toml
+lock: venv
+	$(BIN)/python -m lbroute.lab.images lock
 
 bench: setup
 	$(BIN)/python -m benchmarks.convergence

@@ -84,7 +84,8 @@ def _ipv4_router_id(value: str) -> str:
 _CONF_SYNTAX = set(";{}#\"\\'")
 
 
-def _command_line(value: str) -> str:
+def command_line(value: str) -> str:
+    """``value``, or a ValueError if exabgp.conf's ``run`` line could not hold it as it is."""
     bad = sorted({c for c in value if c in _CONF_SYNTAX or not c.isprintable()})
     if bad:
         raise ValueError(
@@ -122,7 +123,7 @@ NextHop = Annotated[str, AfterValidator(usable_next_hop)]
 NextHop6 = Annotated[str, AfterValidator(usable_next_hop), AfterValidator(_ipv6_next_hop)]
 ListenAddress = Annotated[str, AfterValidator(address), AfterValidator(_one_address)]
 RouterId = Annotated[str, AfterValidator(address), AfterValidator(_ipv4_router_id)]
-CommandLine = Annotated[str, AfterValidator(_command_line)]
+CommandLine = Annotated[str, AfterValidator(command_line)]
 
 
 class HealthCheckConfig(StrictModel):
@@ -218,27 +219,25 @@ class ExabgpConfig(StrictModel):
     """
 
     neighbors: tuple[ExabgpNeighbor, ...] = Field(min_length=1)
-    local_address: Address
+    # the pod's own address; when not set here, read at render time from local_address_env,
+    # which the downward API fills (status.podIP): one config for every pod of a DaemonSet
+    local_address: Address | None = None
+    local_address_env: str = "POD_IP"
     router_id: RouterId | None = Field(None, validate_default=True)
     asn: int = Field(65021, ge=1, le=4294967295)
     hold_time: int = Field(3, ge=3, le=65535)
     families: tuple[Literal["ipv4 unicast", "ipv6 unicast"], ...] = Field(("ipv4 unicast",), min_length=1)
-    announcer_command: CommandLine = (
-        "/usr/local/bin/lbroute-announcer run --config /etc/lbroute/announcer.yaml"
-    )
+    # None: the lbroute-announcer that renders exabgp.conf, run with the file it renders
+    # (so the path is right wherever it is installed: a venv, /usr/local, the image)
+    announcer_command: CommandLine | None = None
     # bfdd's sessions to the same neighbors (render-bfdd-config); None: no BFD
     bfd: BfdConfig | None = None
 
     @field_validator("local_address")
     @classmethod
-    def _one_family(cls, value: str, info: ValidationInfo) -> str:
-        version = ipaddress.ip_address(value).version
-        for i, neighbor in enumerate(info.data.get("neighbors") or ()):
-            if ipaddress.ip_address(neighbor.address).version != version:
-                raise ValueError(
-                    f"{value} and neighbors[{i}].address {neighbor.address} are of different families; "
-                    "exabgp needs both of one"
-                )
+    def _one_family(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and (why := _family_problem(value, info.data.get("neighbors") or ())):
+            raise ValueError(why)
         return value
 
     @field_validator("router_id")
@@ -246,11 +245,47 @@ class ExabgpConfig(StrictModel):
     def _router_id_for_ipv6(cls, value: str | None, info: ValidationInfo) -> str | None:
         local = info.data.get("local_address")
         if value is None and local and ipaddress.ip_address(local).version == 6:
-            raise ValueError(
-                f"required when local_address is IPv6 ({local}); a BGP router-id is an IPv4 address "
-                "such as 10.0.0.11"
-            )
+            raise ValueError(_NO_ROUTER_ID.format(local=local, where="local_address"))
         return value
+
+    def resolve_local_address(
+        self, environ: dict[str, str] | None = None
+    ) -> tuple[str | None, list[Problem]]:
+        """``local_address``, else ``$local_address_env`` checked as the file's value would be."""
+        if self.local_address is not None:
+            return self.local_address, []
+        env = os.environ if environ is None else environ
+        var = self.local_address_env
+        raw = env.get(var, "")
+        if not raw:
+            why = f"not set and ${var} is empty; set local_address or give the pod {var} from status.podIP"
+            return None, [Problem("exabgp.local_address", why)]
+        try:
+            value = address(raw)
+        except ValueError as err:
+            return None, [Problem(f"${var}", str(err))]
+        family = _family_problem(value, self.neighbors)
+        if family is not None:
+            return None, [Problem(f"${var}", family)]
+        if self.router_id is None and ipaddress.ip_address(value).version == 6:
+            return None, [Problem("exabgp.router_id", _NO_ROUTER_ID.format(local=value, where=f"${var}"))]
+        return value, []
+
+
+_NO_ROUTER_ID = (
+    "required when {where} is IPv6 ({local}); a BGP router-id is an IPv4 address such as 10.0.0.11"
+)
+
+
+def _family_problem(local: str, neighbors: tuple[ExabgpNeighbor, ...]) -> str | None:
+    version = ipaddress.ip_address(local).version
+    for i, neighbor in enumerate(neighbors):
+        if ipaddress.ip_address(neighbor.address).version != version:
+            return (
+                f"{local} and neighbors[{i}].address {neighbor.address} are of different families; "
+                "exabgp needs both of one"
+            )
+    return None
 
 
 class KubernetesConfig(StrictModel):
@@ -260,7 +295,24 @@ class KubernetesConfig(StrictModel):
 
 class MetricsConfig(StrictModel):
     address: ListenAddress = "127.0.0.1"
+    # instead of address: the pod's own address from this variable (status.podIP), read at
+    # start and checked the same way, so one config serves every pod and Prometheus reaches it
+    address_env: str | None = None
     port: int = Field(9473, ge=0, le=65535)  # 0: no metrics listener
+
+    def resolve_address(self, environ: dict[str, str] | None = None) -> tuple[str | None, list[Problem]]:
+        if self.address_env is None:
+            return self.address, []
+        env = os.environ if environ is None else environ
+        raw = env.get(self.address_env, "")
+        if not raw:
+            var = self.address_env
+            why = f"${var} is empty; give the pod {var} from status.podIP, or set address"
+            return None, [Problem("metrics.address_env", why)]
+        try:
+            return _one_address(address(raw)), []
+        except ValueError as err:
+            return None, [Problem(f"${self.address_env}", str(err))]
 
 
 class AnnouncerConfig(StrictModel):

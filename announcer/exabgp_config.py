@@ -15,16 +15,28 @@ from .config import ExabgpConfig
 HEADER = "# exabgp.conf written by lbroute-announcer render-exabgp-config; render it again to change it"
 
 
-def render_exabgp_config(cfg: ExabgpConfig, passwords: Mapping[str, str] | None = None) -> str:
-    """``passwords``: neighbor address -> MD5 key, read and checked by ``md5_keys.read_keys``."""
+def render_exabgp_config(
+    cfg: ExabgpConfig,
+    passwords: Mapping[str, str] | None = None,
+    *,
+    local_address: str | None = None,
+    command: str | None = None,
+) -> str:
+    """``passwords``: neighbor address -> MD5 key, read and checked by ``md5_keys.read_keys``;
+    ``local_address`` and ``command``: what the file leaves to the renderer (the pod's address
+    from the environment, this install's announcer), resolved by the caller."""
     passwords = passwords or {}
-    router_id = cfg.router_id or cfg.local_address
-    blocks = [f"{HEADER}\nprocess announcer {{\n    run {cfg.announcer_command};\n    encoder json;\n}}\n"]
+    local = cfg.local_address or local_address
+    run = cfg.announcer_command or command
+    if local is None or run is None:
+        raise ValueError("render_exabgp_config needs local_address and command when the config has none")
+    router_id = cfg.router_id or local
+    blocks = [f"{HEADER}\nprocess announcer {{\n    run {run};\n    encoder json;\n}}\n"]
     for neighbor in cfg.neighbors:
         lines = [
             f"neighbor {neighbor.address} {{",
             f"    router-id {router_id};",
-            f"    local-address {cfg.local_address};",
+            f"    local-address {local};",
             f"    local-as {cfg.asn};",
             f"    peer-as {cfg.asn};",
             f"    hold-time {cfg.hold_time};",

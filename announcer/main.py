@@ -22,10 +22,12 @@ import queue
 import select
 import signal
 import sys
+import sysconfig
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any, NoReturn
 
 import structlog
@@ -35,6 +37,7 @@ from lbroute import logs
 from lbroute.config import ConfigError, Problem, load_config
 from lbroute.config.loader import problems_of
 
+from . import config as announcer_config
 from . import exabgp_conf_file, lifecycle, metrics, preflight
 from .bfdd_config import HEADER as BFDD_HEADER
 from .bfdd_config import render_bfdd_config
@@ -210,8 +213,11 @@ class Runner:
     def open_inputs(self) -> None:
         """The listeners: a StartupError (exit 2) before anything is sent to exabgp."""
         if self.cfg.metrics.port:
+            address, problems = self.cfg.metrics.resolve_address()
+            if address is None:
+                raise StartupError(str(problems[0]))
             try:
-                metrics.serve(self.cfg.metrics.address, self.cfg.metrics.port)
+                metrics.serve(address, self.cfg.metrics.port)
             except metrics.MetricsError as err:
                 raise StartupError(f"metrics: {err}") from None
         if self.cfg.control_socket:
@@ -392,14 +398,29 @@ def config_check(path: str, next_hop: str | None, next_hop6: str | None) -> int:
     return 0
 
 
+def default_announcer_command(path: str) -> str:
+    """This install's ``lbroute-announcer``, run with the config being rendered: right in a
+    venv, under /usr/local and in the image alike (a ValueError if exabgp.conf cannot hold it)."""
+    program = Path(sysconfig.get_path("scripts")) / "lbroute-announcer"
+    return announcer_config.command_line(f"{program} run --config {Path(path).resolve()}")
+
+
 def render(path: str, output: str | None) -> int:
     cfg = load_config(path, AnnouncerConfig)
     if cfg.exabgp is None:
         raise ConfigError(path, [Problem("exabgp", "required to render exabgp's config")])
     keys, problems = read_keys(cfg.exabgp)
+    local, local_problems = cfg.exabgp.resolve_local_address()
+    problems += local_problems
+    command = cfg.exabgp.announcer_command
+    if command is None:
+        try:
+            command = default_announcer_command(path)
+        except ValueError as err:
+            problems.append(Problem("exabgp.announcer_command", f"not set, and the default cannot be: {err}"))
     if problems:
         raise ConfigError(path, problems)
-    text = render_exabgp_config(cfg.exabgp, keys)
+    text = render_exabgp_config(cfg.exabgp, keys, local_address=local, command=command)
     if output is None:
         # stdout is fine here: this command is not exabgp's API process
         sys.stdout.write(text)

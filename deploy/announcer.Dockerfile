@@ -1,30 +1,71 @@
 # The LB pod's BGP sidecar: exabgp 4.2 running lbroute-announcer as its API process.
-# NODE_IP (the next-hop) comes from the downward API: status.hostIP.
-FROM debian:bookworm-slim
+# The command renders exabgp.conf from the announcer's config ($LBROUTE_ANNOUNCER_CONFIG,
+# default /etc/lbroute/announcer.yaml) into /run/lbroute, then starts exabgp
+# (deploy/announcer-entrypoint.sh). NODE_IP (the next-hop, status.hostIP) and POD_IP
+# (exabgp's local address, status.podIP) come from the downward API when the config does
+# not name them. Runs as uid 10001 with no capability and a read-only root: exabgp only
+# connects out, and sets TCP MD5 keys on its own sockets. Mount a writable /run/lbroute: an
+# emptyDir shared with the data-plane container (the drain socket lives there too) or a
+# tmpfs. The image has no such directory, so a tmpfs there starts sticky and open to every
+# user, as /tmp does (podman gives a tmpfs over an image's directory that directory's mode).
 
-ENV DEBIAN_FRONTEND=noninteractive \
-    PATH=/opt/lbroute/venv/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    exabgp_api_cli=false \
-    exabgp_daemon_drop=false \
-    exabgp_daemon_user=root \
-    exabgp_log_destination=stdout \
-    LBROUTE_LOG_FORMAT=json
-
+# --- build: the build backend, at the lock's version (never in the final image) -------------
+FROM debian:bookworm-slim AS build
+ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates python3 python3-venv \
+    && apt-get install -y --no-install-recommends python3 python3-venv \
     && rm -rf /var/lib/apt/lists/*
-
 WORKDIR /src
-COPY setup/install-debian-deps.sh setup/install-debian-deps.sh
-RUN bash setup/install-debian-deps.sh exabgp && rm -rf /var/lib/apt/lists/*
+COPY deploy/requirements.txt deploy/requirements.txt
+RUN python3 -m venv /opt/tools \
+    && grep -E '^setuptools==' deploy/requirements.txt > /tmp/tools.txt \
+    && /opt/tools/bin/pip install --no-cache-dir --no-deps -r /tmp/tools.txt
 
+# --- venv: the third-party packages, every one at the lock's version ---------------------------
+# Left out: gRPC and protobuf (the announcer never talks to gobgpd: an import-linter
+# contract), the build backend, and aiohttp with what only it needs (the kubernetes
+# client's asyncio half, kubernetes/aio, which lbroute does not use).
+FROM build AS venv
+RUN python3 -m venv --without-pip /opt/lbroute/venv \
+    && grep -v -E '^(#|grpcio|grpcio-tools|protobuf|setuptools|aiohttp|aiohttp-retry|aiohappyeyeballs|aiosignal|attrs|frozenlist|multidict|propcache|yarl)(=|$| )' \
+       deploy/requirements.txt > /tmp/runtime.txt \
+    && /opt/tools/bin/pip --python /opt/lbroute/venv/bin/python install --no-cache-dir --no-deps \
+       -r /tmp/runtime.txt \
+    && rm -rf /opt/lbroute/venv/lib/python3.11/site-packages/kubernetes/aio
+
+# --- app: lbroute itself, staged under /out ---------------------------------------------------
+FROM venv AS app
 COPY pyproject.toml README.md ./
 COPY lbroute lbroute
 COPY rr rr
 COPY announcer announcer
-RUN python3 -m venv /opt/lbroute/venv && /opt/lbroute/venv/bin/pip install --no-cache-dir . \
-    && install -m 0755 announcer/exabgp_launcher.py /usr/local/bin/lbroute-exabgp
+ARG SITE=/out/opt/lbroute/venv/lib/python3.11/site-packages
+RUN /opt/tools/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /tmp/wheel . \
+    && /opt/tools/bin/pip --python /opt/lbroute/venv/bin/python install --no-cache-dir --no-deps \
+       --no-compile --prefix /out/opt/lbroute/venv /tmp/wheel/lbroute-*.whl \
+    && chmod -R a+rX,go-w /out \
+    && /opt/lbroute/venv/bin/python -m compileall -q -s /out -p / "$SITE" \
+    && PYTHONPATH="$SITE" /opt/lbroute/venv/bin/python -P -c \
+       'import announcer.main, announcer.kube_source, kubernetes.client'
 
-COPY configs /etc/lbroute
-# exabgp itself, started so that its reconnect backoff starts over after each session that came up
-CMD ["/usr/local/bin/lbroute-exabgp", "/etc/lbroute/exabgp.conf"]
+# --- the image ---------------------------------------------------------------------------------
+FROM debian:bookworm-slim
+# exabgp in the foreground as this user, no CLI pipes, its log on stdout (the container's)
+ENV DEBIAN_FRONTEND=noninteractive \
+    PATH=/opt/lbroute/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    exabgp_api_cli=false \
+    exabgp_daemon_drop=false \
+    exabgp_daemon_daemonize=false \
+    exabgp_log_destination=stdout \
+    LBROUTE_LOG_FORMAT=json
+COPY setup/install-debian-deps.sh /tmp/install-debian-deps.sh
+RUN bash /tmp/install-debian-deps.sh exabgp \
+    && rm -rf /var/lib/apt/lists/* /tmp/install-debian-deps.sh \
+    && groupadd --gid 10001 lbroute \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin lbroute
+COPY --from=venv /opt/lbroute/venv /opt/lbroute/venv
+COPY --from=app /out/ /
+COPY --chmod=0755 announcer/exabgp_launcher.py /usr/local/bin/lbroute-exabgp
+COPY --chmod=0755 deploy/announcer-entrypoint.sh /usr/local/bin/lbroute-sidecar
+USER 10001:10001
+CMD ["/usr/local/bin/lbroute-sidecar"]

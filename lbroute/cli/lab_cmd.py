@@ -12,10 +12,10 @@ import os
 import sys
 from typing import Any
 
-from lbroute.lab import traffic
+from lbroute.lab import images, traffic
 from lbroute.lab.errors import LabError
 from lbroute.lab.lab import Lab, Progress
-from lbroute.lab.scenario import DEFAULT_BFD, ROUTER_KINDS, Scenario
+from lbroute.lab.scenario import DEFAULT_BFD, ROUTER_KINDS, LabImages, Scenario
 from lbroute.lab.topology import DEFAULT_VIP, MAX_LBS, VIP_POOL, VIP_POOL6, Service, Topology, parse_service
 
 from . import lab_demo
@@ -71,6 +71,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         metavar="MSxN|off",
         help="BFD between the RRs and every LB pod (and the router and the RRs, with two), this "
         "interval in ms times this multiplier; off for none (default 300x3)",
+    )
+    up.add_argument(
+        "--images",
+        action="store_true",
+        help="run each LB pod's exabgp + announcer and each RR's gobgpd + lbroute-rr from the "
+        "images `make images` built from this tree (podman, inside the lab's namespaces)",
     )
     _timeout(up, "for the router's FIB to converge")
     up.set_defaults(handler=run_up)
@@ -183,19 +189,29 @@ def run_up(args: argparse.Namespace) -> int:
     services = tuple(parse_service(s) for s in args.service) or (Service("web", DEFAULT_VIP),)
     topo = Topology(args.prefix, args.lbs, services, args.rrs)
     lab = Lab(args.prefix, progress=None if args.json else progress(f"lab {args.prefix} up"))
-    scenario = Scenario(graceful_restart=args.graceful_restart, router=args.router, bfd=args.bfd)
+    built = None
+    if args.images:
+        refs = images.built_refs()  # this tree's, or a LabError saying to run `make images`
+        built = LabImages(announcer=refs["announcer"], control_plane=refs["control-plane"])
+    scenario = Scenario(
+        graceful_restart=args.graceful_restart, router=args.router, images=built, bfd=args.bfd
+    )
     seconds = lab.up(topo, scenario, timeout=args.timeout)
-    report = {
+    report: dict[str, Any] = {
         "prefix": args.prefix,
         "lbs": args.lbs,
         "rrs": args.rrs,
         "router": args.router,
         "seconds": round(seconds, 3),
     }
+    if built:
+        report["images"] = {"announcer": built.announcer, "control-plane": built.control_plane}
     if args.json:
         print_json({**report, "router_fib": _fib_json(lab)})
         return 0
     print(f"lab {args.prefix} up: {args.lbs} LBs, {args.router} router, FIB converged in {seconds:.2f}s")
+    if built:
+        print(f"  LB pods from {built.announcer}, RRs from {built.control_plane}")
     print_fib(lab)
     return 0
 
@@ -235,6 +251,8 @@ def run_status(args: argparse.Namespace) -> int:
     )
     for name, proc in status["processes"].items():
         print(f"  {name:<22} pid {proc['pid']:<8} {'running' if proc['alive'] else 'EXITED'}")
+    for name, box in status["containers"].items():
+        print(f"  {name:<22} container {box['id']:<12} {'running' if box['running'] else 'EXITED'}")
     for kind, names in status["faults"].items():
         if names:
             print(f"  {kind.replace('_', ' ')}: {', '.join(names)}")

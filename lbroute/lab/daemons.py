@@ -217,8 +217,9 @@ def announcer_config(
     bfdd.conf when ``bfd`` is given (multihop, to every RR, from the pod's address).
 
     IPv4 VIPs go out via the node's IPv4 address, IPv6 VIPs via its IPv6 one, both over
-    the one IPv4 session to each RR."""
-    announcer = VENV_BIN / "lbroute-announcer"
+    the one IPv4 session to each RR. The ``run`` line is the renderer's default: the
+    announcer of the install that renders it (this venv's, or the sidecar image's own) with
+    this file, so one config serves both."""
     health = {"kind": "http", "url": f"http://{node.pod_ip}:80/healthz", **CHECK}
     return {
         "next_hop": node.ip,
@@ -243,7 +244,6 @@ def announcer_config(
             "asn": ASN,
             "hold_time": 3,
             "families": [family.replace("-", " ") for family in topo.families],  # exabgp's spelling
-            "announcer_command": f"{announcer} run --config {pod_dir / 'announcer.yaml'}",
             **({"bfd": bfd_config(bfd)} if bfd else {}),
         },
     }

@@ -26,7 +26,8 @@ from lbroute.core.echo import shown
 from lbroute.kernel.ip import IpCommandError, ip, ip_json, list_netns
 from lbroute.polling import Timeout, eventually
 
-from . import configs, daemons, frr_router, network, nft_rules, processes
+from . import configs, daemons, frr_router, network, nft_rules, podman, processes
+from .containers import Containers, give_to_image_user, rr_gobgpd, rr_manager, speaker
 from .errors import LabError
 from .expectations import Fib, expected_fib
 from .router import GobgpRib, Router, RouterRib
@@ -49,7 +50,7 @@ log = structlog.get_logger()
 # told of each phase a long command has finished, with the seconds since the command began
 Progress = Callable[[str, float], None]
 # what a failure half-way through building raises as a LabError, and what it leaves
-_BUILD_FAILURES = (IpCommandError, OSError, subprocess.SubprocessError, Timeout)
+_BUILD_FAILURES = (IpCommandError, OSError, subprocess.SubprocessError, Timeout, podman.PodmanError)
 
 
 def preflight() -> list[str]:
@@ -129,6 +130,11 @@ class Lab:
         return Supervisor(self.state.processes, self.dir / "logs", self._save)
 
     @property
+    def containers(self) -> Containers:
+        """The lab's containers (``--images``), by the records of its current state."""
+        return Containers(self.state.containers, self.dir, self.prefix, self._save)
+
+    @property
     def router_kind(self) -> str:
         """``gobgp`` (gobgpd + zebra, driven by lbroute-rr) or ``frr`` (FRR's bgpd + zebra)."""
         return self.scenario.router
@@ -162,7 +168,7 @@ class Lab:
         first namespace exists: a bad one leaves nothing behind. A failure after that
         leaves the lab as it is, for inspection, and says how to remove it.
         """
-        problems = preflight()
+        problems = preflight() + (podman.problems() if scenario and scenario.images else [])
         if problems:
             raise LabError("; ".join(problems))
         if topo.prefix != self.prefix:
@@ -258,7 +264,9 @@ class Lab:
         left alone: a ``LabError`` names them.
         """
         made_here = self.exists()
-        ended = self.supervisor.stop_all()
+        # containers first, by recorded id, then any labelled with this lab's directory
+        ended = self.containers.remove_all() if made_here and podman.installed() else []
+        ended += self.supervisor.stop_all()
         existing = set(list_netns())
         lookalikes = {ns for ns in existing if self._named_like_ours(ns)}
         ours = set(self.state.namespaces)
@@ -321,6 +329,15 @@ class Lab:
                 name: {"pid": rec.pid, "alive": processes.is_alive(rec), "netns": rec.netns}
                 for name, rec in self.state.processes.items()
             },
+            "containers": {
+                name: {
+                    "id": rec.id[:12],
+                    "running": self.containers.is_running(name),
+                    "netns": rec.netns,
+                    "image": rec.image,
+                }
+                for name, rec in self.state.containers.items()
+            },
             "expected": {k: sorted(v) for k, v in self.expected_fib().items()},
             "router_fib": {k: sorted(v) for k, v in self.router_fib().items()} if up else {},
             "faults": self.faults() if up else {},
@@ -328,7 +345,9 @@ class Lab:
         }
 
     def logs_tail(self, lines: int = 15) -> str:
-        return self.supervisor.logs_tail(lines)
+        return "\n".join(
+            tail for tail in (self.supervisor.logs_tail(lines), self.containers.logs_tail(lines)) if tail
+        )
 
     def metrics(self, who: str = "rr") -> str:
         """The Prometheus text a manager serves inside its namespace: the router's, or an RR's
@@ -388,22 +407,33 @@ class Lab:
 
     def kill(self, who: str) -> None:
         """``kill -9`` the BGP daemon of ``who``: its sessions drop without a NOTIFICATION."""
+        if self.bgp_daemon(who) in self.state.containers:
+            self.containers.stop(self.bgp_daemon(who), grace=0)  # SIGKILL at once, and removed
+            return
         processes.stop(self._bgp_record(who), sig=signal.SIGKILL, grace=2.0)
 
     def start(self, who: str, *, timeout: float = 10.0) -> float:
         """Start the BGP daemon of ``who`` afresh; returns the monotonic time its socket appeared."""
         name = self.bgp_daemon(who)
-        record = self._bgp_record(who)
-        if processes.is_alive(record):
-            raise LabError(f"{name} of lab {self.prefix!r} is running (pid {record.pid})")
-        if name == "bgpd":
-            socket = frr_router.vty_socket(self.router_dir)
-            argv = frr_router.bgpd_argv(self.router_dir)
-        else:
+        if name in self.state.containers:  # an RR's gobgpd, from the image
+            container = self.state.containers[name]
+            if self.containers.is_running(name):
+                raise LabError(f"{name} of lab {self.prefix!r} is running (container {container.id[:12]})")
             socket = self.socket(who)
-            argv = daemons.gobgpd_argv(socket)
-        socket.unlink(missing_ok=True)  # gobgpd refuses to start on a stale socket file
-        self.supervisor.spawn(name, argv, record.netns)
+            socket.unlink(missing_ok=True)  # gobgpd refuses to start on a stale socket file
+            self.containers.run(rr_gobgpd(container.image, container.netns, socket))
+        else:
+            record = self._bgp_record(who)
+            if processes.is_alive(record):
+                raise LabError(f"{name} of lab {self.prefix!r} is running (pid {record.pid})")
+            if name == "bgpd":
+                socket = frr_router.vty_socket(self.router_dir)
+                argv = frr_router.bgpd_argv(self.router_dir)
+            else:
+                socket = self.socket(who)
+                argv = daemons.gobgpd_argv(socket)
+            socket.unlink(missing_ok=True)  # gobgpd refuses to start on a stale socket file
+            self.supervisor.spawn(name, argv, record.netns)
         eventually(lambda: _assert_exists(socket), timeout, what=f"{name} socket", context=self.logs_tail)
         return time.monotonic()
 
@@ -419,6 +449,12 @@ class Lab:
                 f"{who} of lab {self.prefix!r} is hung already; `lbroute lab unhang {who}` resumes it"
             )
         if stop:
+            boxed = [n for n in (f"exabgp-{who}", f"gobgpd-{who}") if n in self.state.containers]
+            if boxed:
+                raise LabError(
+                    f"{who} of lab {self.prefix!r} runs {boxed[0]} in a container, which --stop does "
+                    f"not reach; `lbroute lab hang {who}` drops its frames instead"
+                )
             for record in self._fault_processes(who):
                 processes.pause(record, True)
         else:
@@ -533,10 +569,10 @@ class Lab:
         )
         try:
             yield
-        except LabError:
-            raise  # says so already
         except _BUILD_FAILURES as err:
             raise LabError(f"{command} failed: {err}; {hint}") from None
+        except LabError:
+            raise  # says so already
         except BaseException as err:
             err.add_note(hint)
             raise
@@ -561,7 +597,7 @@ class Lab:
         if record is None:
             known = sorted(
                 n.removeprefix("gobgpd-") if n.startswith("gobgpd-") else "router"
-                for n in self.state.processes
+                for n in [*self.state.processes, *self.state.containers]
                 if n.startswith("gobgpd-") or n == "bgpd"
             )
             raise LabError(f"no BGP daemon {who!r} in lab {self.prefix!r}; known: {', '.join(known)}")
@@ -569,12 +605,17 @@ class Lab:
 
     def _start_core(self, topo: Topology, core: configs.CoreFiles) -> None:
         supervisor = self.supervisor
+        images = self.scenario.images
         supervisor.spawn("zebra", daemons.zebra_argv(core.router_dir), topo.router_ns)
         if self.router_kind == "gobgp":
             supervisor.spawn("gobgpd-router", daemons.gobgpd_argv(self.socket("router")), topo.router_ns)
         for j in range(1, topo.rrs + 1):
             who = topo.rr_name(j)
-            supervisor.spawn(f"gobgpd-{who}", daemons.gobgpd_argv(self.socket(who)), topo.rr_ns(j))
+            if images:  # the RR from the control-plane image, as its own user
+                give_to_image_user(self.socket(who).parent)
+                self.containers.run(rr_gobgpd(images.control_plane, topo.rr_ns(j), self.socket(who)))
+            else:
+                supervisor.spawn(f"gobgpd-{who}", daemons.gobgpd_argv(self.socket(who)), topo.rr_ns(j))
         eventually(lambda: _assert_exists(core.zserv), 10, what="zebra's zserv.api", context=self.logs_tail)
         if self.router_kind == "frr":  # bgpd reads its frr.conf and connects to zebra itself
             supervisor.spawn("bgpd", frr_router.bgpd_argv(core.router_dir), topo.router_ns)
@@ -582,6 +623,10 @@ class Lab:
             supervisor.spawn("rr-manager-router", _rr_manager_argv(core.router_config), topo.router_ns)
         for j in range(1, topo.rrs + 1):
             who = topo.rr_name(j)
+            if images:
+                spec = rr_manager(images.control_plane, topo.rr_ns(j), self.socket(who), core.rr_configs[who])
+                self.containers.run(spec)
+                continue
             # it talks to gobgpd over the unix socket either way; in explicit-peer mode it runs in
             # the root namespace, to reach the (fake) API server on loopback
             netns = None if self.scenario.kube_api else topo.rr_ns(j)
@@ -600,13 +645,18 @@ class Lab:
             ],
             topo.lb_ns(node.index),
         )  # fmt: skip
-        if self.scenario.bfd:
+        if self.scenario.bfd:  # a process beside either kind of speaker (the image has no bfdd)
             bfdd_dir = configs.bfdd_dir(self.dir, node)
             (bfdd_dir / "bfdd.vty").unlink(missing_ok=True)
             supervisor.spawn(f"bfdd-{lb}", daemons.bfdd_argv(bfdd_dir), topo.lb_ns(node.index))
             eventually(
                 lambda: _assert_exists(bfdd_dir / "bfdd.vty"), 10, what=f"bfdd-{lb}", context=self.logs_tail
             )
+        images = self.scenario.images
+        if images:  # the sidecar image renders its own exabgp.conf from announcer.yaml
+            give_to_image_user(lb_dir)
+            self.containers.run(speaker(images.announcer, topo.lb_ns(node.index), lb_dir, lb))
+            return
         supervisor.spawn(
             f"exabgp-{lb}",
             daemons.exabgp_argv(lb_dir / "exabgp.conf"),
@@ -617,10 +667,11 @@ class Lab:
 
     def _remove_node(self, topo: Topology, node: Node) -> None:
         lb = f"lb{node.index}"
-        if f"exabgp-{lb}" in self.state.processes:
+        if f"exabgp-{lb}" in self.state.processes or f"exabgp-{lb}" in self.state.containers:
             self.drain(node)
+        # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once
+        self.containers.stop(f"exabgp-{lb}", forget=True)
         for name in (f"exabgp-{lb}", f"bfdd-{lb}", f"responder-{lb}"):
-            # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once
             self.supervisor.stop(name, forget=True)
         network.remove_node(topo, node, self._forget_namespace)
         self._save()

@@ -7,7 +7,7 @@ with. Each knob is checked against the topology before anything is created.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from lbroute.core.echo import shown
@@ -24,6 +24,14 @@ DEFAULT_BFD = (300, 3)
 
 class ScenarioError(ValueError):
     """A scenario that cannot be built on the topology it is given."""
+
+
+@dataclass(frozen=True)
+class LabImages:
+    """The images a lab runs its LB pods' sidecars and its RRs from (``lab up --images``)."""
+
+    announcer: str
+    control_plane: str
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,9 @@ class Scenario:
     # gobgp router and the RRs when there are two (docs/decisions/bfd.md); None: no BFD at all.
     # `lab up` gives DEFAULT_BFD; a test asks for it, so the others run as they did before BFD
     bfd: tuple[int, int] | None = None
+    # the LB pods' exabgp + announcer and the RRs' gobgpd + lbroute-rr from these images
+    # (lbroute/lab/containers.py); None: all of them as processes
+    images: LabImages | None = None
 
     def for_topology(self, topo: Topology) -> Scenario:
         """This scenario checked against ``topo``, with the graceful-restart default filled in:
@@ -82,6 +93,10 @@ class Scenario:
             interval, multiplier = self.bfd
             if not (10 <= interval <= 60000 and 2 <= multiplier <= 255):
                 out.append(f"bfd {self.bfd}: an interval of 10 to 60000 ms and a multiplier of 2 to 255")
+        if self.images and self.kube_api:
+            out.append("images: not with kube_api, whose RR managers run in the root namespace")
+        if self.images and self.rogue_lb:
+            out.append("images: not with rogue_lb (the image renders exabgp.conf itself, without its routes)")
         return out
 
     def router_bfd(self, topo: Topology) -> tuple[int, int] | None:
@@ -113,6 +128,7 @@ class Scenario:
             "graceful_restart": self.graceful_restart,
             "router": self.router,
             "bfd": list(self.bfd) if self.bfd else None,
+            "images": asdict(self.images) if self.images else None,
         }
 
     @classmethod
@@ -128,6 +144,7 @@ class Scenario:
             graceful_restart=None if raw.get("graceful_restart") is None else int(raw["graceful_restart"]),
             router=str(raw.get("router", "gobgp")),  # a lab from before router kinds ran gobgpd
             bfd=None if bfd is None else (int(bfd[0]), int(bfd[1])),  # before BFD: none
+            images=LabImages(**raw["images"]) if raw.get("images") else None,
         )
 
 

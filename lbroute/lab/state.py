@@ -41,6 +41,21 @@ class ProcessRecord:
 
 
 @dataclass
+class ContainerRecord:
+    """A container the lab runs (``--images``): written before ``podman run``, id and conmon
+    filled in once it runs (lbroute/lab/containers.py)."""
+
+    name: str  # the lab's name for it: gobgpd-rr, rr-manager-rr, exabgp-lb1
+    container: str  # podman's name for it: <prefix>-<name>
+    id: str  # "" until ``podman run`` answered
+    conmon_pid: int
+    conmon_start: int  # /proc/<pid>/stat field 22 of conmon: guards against a recycled PID
+    netns: str
+    image: str
+    log: str
+
+
+@dataclass
 class LabState:
     prefix: str
     lbs: int = 0
@@ -48,6 +63,7 @@ class LabState:
     services: list[dict[str, object]] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)
     processes: dict[str, ProcessRecord] = field(default_factory=dict)
+    containers: dict[str, ContainerRecord] = field(default_factory=dict)
     # what the lab was asked to do differently, fixed at `up`
     scenario: Scenario = field(default_factory=Scenario)
 
@@ -65,8 +81,9 @@ class LabState:
         try:
             raw = json.loads(path.read_text())
             procs = {k: ProcessRecord(**v) for k, v in raw.pop("processes", {}).items()}
+            containers = {k: ContainerRecord(**v) for k, v in raw.pop("containers", {}).items()}
             scenario = Scenario.from_json(raw.pop("scenario", {}))
-            return cls(processes=procs, scenario=scenario, **raw)
+            return cls(processes=procs, containers=containers, scenario=scenario, **raw)
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError, AttributeError) as err:

@@ -8,6 +8,8 @@ import stat
 import subprocess
 import sys
 
+import pytest
+
 from lbroute.config import load_config
 from lbroute.core.bgp import plan
 from lbroute.gobgp.client import GobgpClient
@@ -22,6 +24,7 @@ from tests.support.lab import LabFactory
 NODES = ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"]
 
 
+@pytest.mark.also_from_images
 def test_three_lbs_make_one_ecmp_route_with_three_node_next_hops(
     make_lab: LabFactory, router_kind: str
 ) -> None:
@@ -50,6 +53,7 @@ def test_three_lbs_make_one_ecmp_route_with_three_node_next_hops(
     assert {p.source for p in router_paths} == {"10.0.0.2"}
 
 
+@pytest.mark.also_from_images
 def test_fib_follows_scale_3_1_4(make_lab: LabFactory, router_kind: str) -> None:
     lab = make_lab(lbs=3, router=router_kind)
     lab.scale(1)

@@ -65,6 +65,7 @@ def desired_of(lab: Lab, who: str) -> Any:
 # --- restart recovery -------------------------------------------------------------------------
 
 
+@pytest.mark.also_from_images
 def test_graceful_restart_keeps_every_vip_in_the_fib_while_the_rr_restarts(
     make_lab: LabFactory, router_kind: str
 ) -> None:
@@ -146,6 +147,7 @@ def test_graceful_restart_gives_up_on_an_rr_that_stays_away(make_lab: LabFactory
     log.info("test.rr_gone", emptied=round(emptied, 3))
 
 
+@pytest.mark.also_from_images
 def test_killed_rr_gobgpd_gets_its_config_back_at_once_and_the_fib_recovers(
     make_lab: LabFactory, router_kind: str
 ) -> None:

@@ -71,6 +71,14 @@ def test_a_busy_metrics_port_is_one_line_and_exit_2(start: Start, tmp_path: Path
     )
 
 
+def test_metrics_on_the_pods_address_need_that_address(start: Start, tmp_path: Path) -> None:
+    line = refused_at_start(start(metrics={"address_env": "LBROUTE_TEST_UNSET_POD_IP", "port": 9473}))
+    assert line == (
+        f"{tmp_path / 'announcer.yaml'}: metrics.address_env: $LBROUTE_TEST_UNSET_POD_IP is empty; give the "
+        "pod LBROUTE_TEST_UNSET_POD_IP from status.podIP, or set address"
+    )
+
+
 def test_a_missing_control_socket_directory_is_one_line_and_exit_2(start: Start, tmp_path: Path) -> None:
     path = tmp_path / "nope" / "announcer.sock"
     line = refused_at_start(start(control_socket=str(path)))

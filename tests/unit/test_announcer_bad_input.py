@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -301,6 +302,67 @@ def test_rendered_config_has_one_process_block(capsys: pytest.CaptureFixture[str
 
 
 # --- paths config check looks at ---------------------------------------------------------------
+
+
+def test_metrics_listen_on_the_pods_address_from_the_environment_never_on_every_address() -> None:
+    from announcer.config import MetricsConfig
+
+    metrics = MetricsConfig(address_env="POD_IP")
+    assert metrics.resolve_address({"POD_IP": "172.16.7.2"}) == ("172.16.7.2", [])
+    for raw, why in (("0.0.0.0", "would listen on every address"), ("pod", "is not an IP address")):
+        address, [problem] = metrics.resolve_address({"POD_IP": raw})
+        assert address is None and problem.where == "$POD_IP" and why in problem.what
+    assert MetricsConfig().resolve_address({"POD_IP": "172.16.7.2"}) == ("127.0.0.1", [])
+
+
+def test_without_a_command_the_rendering_announcer_runs_the_rendered_config(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The default is this install's own lbroute-announcer (here: this venv's, in the image: the
+    image's venv), never a path that may not exist, run with the file that was rendered."""
+    path = write(tmp_path, exabgp=EXABGP)
+    code, _, out = cli(capsys, "render-exabgp-config", str(path))
+    assert code == 0
+    program = Path(sys.executable).parent / "lbroute-announcer"
+    assert program.is_file()
+    assert f"    run {program} run --config {path.resolve()};\n" in out
+
+
+def test_a_config_path_exabgp_conf_cannot_hold_is_one_problem(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    odd = tmp_path / "a;b"
+    odd.mkdir()
+    path = write(odd, exabgp=EXABGP)
+    code, lines, out = cli(capsys, "render-exabgp-config", str(path))
+    assert (code, out) == (2, "") and len(lines) == 1, lines
+    assert lines[0].startswith(f"{path}: exabgp.announcer_command: not set, and the default cannot be: ")
+
+
+def test_the_local_address_comes_from_the_pods_environment_when_the_file_has_none(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One ConfigMap for every pod of a DaemonSet: each pod's address from the downward API."""
+    path = write(tmp_path, exabgp={"neighbors": [{"address": "10.0.0.2"}]})
+    monkeypatch.delenv("POD_IP", raising=False)
+    code, lines, out = cli(capsys, "render-exabgp-config", str(path))
+    assert (code, out) == (2, "") and lines == [
+        f"{path}: exabgp.local_address: not set and $POD_IP is empty; set local_address or give the "
+        "pod POD_IP from status.podIP"
+    ]
+    monkeypatch.setenv("POD_IP", "172.16.7.2")
+    code, _, out = cli(capsys, "render-exabgp-config", str(path))
+    assert code == 0
+    assert "    local-address 172.16.7.2;\n" in out and "    router-id 172.16.7.2;\n" in out
+    for bad, what in (("2001:db8::7", "of different families"), ("pod" * 40, "is not an IP address")):
+        monkeypatch.setenv("POD_IP", bad)
+        code, lines, out = cli(capsys, "render-exabgp-config", str(path))
+        assert (code, out) == (2, "") and len(lines) == 1, lines
+        assert lines[0].startswith(f"{path}: $POD_IP: ") and what in lines[0] and len(lines[0]) < 300, lines
+    # the file's own value wins over the environment
+    monkeypatch.setenv("POD_IP", "172.16.7.2")
+    code, _, out = cli(capsys, "render-exabgp-config", str(write(tmp_path, exabgp=EXABGP)))
+    assert code == 0 and "    local-address 172.16.1.2;\n" in out and "172.16.7.2" not in out
 
 
 def test_config_check_says_when_the_drain_marker_cannot_be_written(

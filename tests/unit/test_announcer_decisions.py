@@ -89,7 +89,10 @@ def test_rendered_exabgp_config_has_the_fast_timers_and_md5() -> None:
     cfg = ExabgpConfig.model_validate(
         {"neighbors": [{"address": "10.0.0.2"}, {"address": "10.0.0.3"}], "local_address": "172.16.1.2"}
     )
-    text = render_exabgp_config(cfg, {"10.0.0.3": "s3cret"})
+    command = "/opt/lbroute/venv/bin/lbroute-announcer run --config /etc/lbroute/announcer.yaml"
+    text = render_exabgp_config(cfg, {"10.0.0.3": "s3cret"}, local_address="10.9.9.9", command=command)
+    assert f"    run {command};" in text
+    assert "10.9.9.9" not in text  # the file's local_address wins over the environment's
     assert text.count("hold-time 3;") == 2
     assert "neighbor 10.0.0.2 {" in text and "local-address 172.16.1.2;" in text
     assert text.count("md5-password") == 1 and 'md5-password "s3cret";' in text

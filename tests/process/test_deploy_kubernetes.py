@@ -1,0 +1,279 @@
+"""What a user applies, checked offline: every Kubernetes manifest against the API's own
+schemas (kubernetes-validate, strict, Kubernetes 1.33), the kustomize builds (kubectl, when
+there is one), the configs inside them loaded by the programs' own loaders and in step with
+the manifests around them, least privilege, the alert rules (promtool, with unit tests of
+each alert) and the systemd units (systemd-analyze)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from announcer.config import AnnouncerConfig
+from lbroute.config import load_config, load_config_text
+from rr.config import RrConfig
+
+ROOT = Path(__file__).parents[2]
+KUBE = ROOT / "deploy" / "kubernetes"
+BASE, SERVICE_VIPS = KUBE / "base", KUBE / "service-vips"
+KUBERNETES_VERSION = "1.33.0"
+PROMTOOL = Path("/opt/lbroute/promtool/usr/bin/promtool")
+PROMETHEUS = ROOT / "deploy" / "prometheus"
+SYSTEMD = ROOT / "deploy" / "systemd"
+
+
+def kustomization(directory: Path) -> dict[str, Any]:
+    return yaml.safe_load((directory / "kustomization.yaml").read_text())
+
+
+def manifest_files() -> list[Path]:
+    """Every file a kustomization lists as a resource (not another kustomization)."""
+    out = []
+    for directory in (BASE, SERVICE_VIPS):
+        for entry in kustomization(directory)["resources"]:
+            if (directory / entry).is_file():
+                out.append(directory / entry)
+    return out
+
+
+def objects(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+@pytest.mark.parametrize("path", manifest_files(), ids=lambda p: str(p.relative_to(KUBE)))
+def test_every_manifest_validates_strictly(path: Path) -> None:
+    for obj in objects(path):
+        # raises on an unknown field (strict), a wrong type or a missing required one
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_strict_validation_refuses_a_misspelt_field() -> None:
+    [deployment] = objects(BASE / "rr" / "deployment.yaml")
+    deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolcy"] = "Never"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
+def build(directory: Path) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("no kubectl on this machine: its kustomize builds the base (the files are checked above)")
+    out = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+
+
+def one(objs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    [found] = [o for o in objs if o["kind"] == kind and o["metadata"]["name"].startswith(name)]
+    return found
+
+
+@pytest.mark.parametrize("directory", [BASE, SERVICE_VIPS], ids=["base", "service-vips"])
+def test_kustomize_builds_what_validates_with_the_config_files_as_they_are(directory: Path) -> None:
+    built = build(directory)
+    for obj in built:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"]["namespace"] in ("lbroute", "web"), obj["metadata"]
+    # one config, not two: the ConfigMaps hold the very files the loaders read below
+    announcer_file = (
+        directory / "announcer.yaml" if directory == SERVICE_VIPS else BASE / "lb" / "announcer.yaml"
+    )
+    announcer_map = one(built, "ConfigMap", "lbroute-announcer-")
+    assert announcer_map["data"] == {"announcer.yaml": announcer_file.read_text()}
+    assert one(built, "ConfigMap", "lbroute-rr-")["data"] == {
+        "rr.yaml": (BASE / "rr" / "rr.yaml").read_text()
+    }
+    # the pods mount the generated (hash-named) ConfigMaps
+    lb = one(built, "Deployment", "lbroute-lb")["spec"]["template"]["spec"]
+    [config] = [v for v in lb["volumes"] if v["name"] == "config"]
+    assert config["configMap"]["name"] == announcer_map["metadata"]["name"]
+
+
+def test_the_configs_in_the_manifests_load_with_the_programs_own_loaders() -> None:
+    rr = load_config(BASE / "rr" / "rr.yaml", RrConfig)
+    assert rr.warnings() == []  # no guard rail off
+    base = load_config(BASE / "lb" / "announcer.yaml", AnnouncerConfig)
+    service_vips = load_config(SERVICE_VIPS / "announcer.yaml", AnnouncerConfig)
+    assert base.exabgp is not None and service_vips.exabgp is not None
+    # the overlay's announcer differs from the base's only in where the VIPs come from
+    differs = {"services", "kubernetes"}
+    assert base.model_dump(exclude=differs) == service_vips.model_dump(exclude=differs)
+    assert [s.check for s in base.services] == [s.check for s in service_vips.services]
+    assert service_vips.uses_kubernetes and not base.uses_kubernetes
+
+
+def _pod(path: Path) -> dict[str, Any]:
+    [deployment] = objects(path)
+    return dict(deployment["spec"]["template"])
+
+
+def _container(pod: dict[str, Any], name: str) -> dict[str, Any]:
+    [found] = [c for c in pod["spec"]["containers"] if c["name"] == name]
+    return dict(found)
+
+
+def _mount(container: dict[str, Any], volume: str) -> str:
+    [found] = [m["mountPath"] for m in container["volumeMounts"] if m["name"] == volume]
+    return str(found)
+
+
+def test_the_configs_name_what_the_manifests_around_them_provide() -> None:
+    rr = load_config(BASE / "rr" / "rr.yaml", RrConfig)
+    announcer = load_config(BASE / "lb" / "announcer.yaml", AnnouncerConfig)
+    assert announcer.exabgp is not None
+    lb_pod, rr_pod = _pod(BASE / "lb" / "deployment.yaml"), _pod(BASE / "rr" / "deployment.yaml")
+    speaker, manager = _container(lb_pod, "speaker"), _container(rr_pod, "lbroute-rr")
+    # the speakers talk to the RR where it listens, with the key the RR expects
+    [neighbor] = announcer.exabgp.neighbors
+    assert [neighbor.address] == list(rr.listen_addresses) == [rr.router_id]
+    [group] = rr.speaker_groups
+    assert neighbor.md5_password_file == f"{_mount(speaker, 'bgp-md5')}/lb"
+    assert group.md5_password_file == f"{_mount(manager, 'bgp-md5')}/lb"
+    assert all(n.md5_password_file == f"{_mount(manager, 'bgp-md5')}/router" for n in rr.neighbors)
+    # the RR admits the LB pods: its selector is their label, in their namespace
+    assert group.kubernetes is not None and group.kubernetes.namespace == "lbroute"
+    key, _, value = group.kubernetes.label_selector.partition("=")
+    assert lb_pod["metadata"]["labels"][key] == value
+    # the addresses and files the configs name, the pod spec gives
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in speaker["env"]}
+    assert env[announcer.next_hop_env] == "status.hostIP" and env["NODE_IPS"] == "status.hostIPs"
+    assert (
+        env[announcer.exabgp.local_address_env] == env[str(announcer.metrics.address_env)] == "status.podIP"
+    )
+    assert {p["containerPort"] for p in speaker["ports"]} == {announcer.metrics.port}
+    assert f"/etc/lbroute/{Path(_config_key(speaker)).name}" == "/etc/lbroute/announcer.yaml"
+    assert _mount(manager, "gobgpd-socket") == str(Path(rr.gobgpd.removeprefix("unix://")).parent)
+    assert (
+        rr.metrics_address
+        == f"{rr.router_id}:{_container(rr_pod, 'lbroute-rr')['ports'][0]['containerPort']}"
+    )
+    # both preStop hooks drain through the announcer's control socket, on the shared emptyDir
+    for container in lb_pod["spec"]["containers"]:
+        command = container["lifecycle"]["preStop"]["exec"]["command"]
+        assert command == ["lbroute-announcer", "drain", "--socket", announcer.control_socket]
+        assert _mount(container, "lbroute-run") == str(Path(str(announcer.control_socket)).parent)
+    # the grace period outlasts the drain
+    assert (
+        lb_pod["spec"]["terminationGracePeriodSeconds"] > announcer.drain_seconds + 2 * announcer.ack_timeout
+    )
+    # the NetworkPolicy lets BGP out to the RR and the metrics in
+    [policy] = objects(BASE / "lb" / "networkpolicy.yaml")
+    bgp = [r for r in policy["spec"]["egress"] if r.get("ports") == [{"protocol": "TCP", "port": 179}]]
+    assert bgp and bgp[0]["to"] == [{"ipBlock": {"cidr": f"{neighbor.address}/32"}}]
+    assert any(
+        r.get("ports") == [{"protocol": "TCP", "port": announcer.metrics.port}]
+        for r in policy["spec"]["ingress"]
+    )
+
+
+def _config_key(container: dict[str, Any]) -> str:
+    [value] = [e["value"] for e in container["env"] if e["name"] == "LBROUTE_ANNOUNCER_CONFIG"]
+    return str(value)
+
+
+def test_least_privilege() -> None:
+    for path in (BASE / "lb" / "deployment.yaml", BASE / "rr" / "deployment.yaml"):
+        pod = _pod(path)["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] == 10001
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert context["capabilities"]["drop"] == ["ALL"] and context["readOnlyRootFilesystem"], container
+            added = context["capabilities"].get("add", [])
+            # only gobgpd binds a port below 1024; only it may take its file capability at exec
+            assert added == (["NET_BIND_SERVICE"] if container["name"] == "gobgpd" else []), container
+            assert context["allowPrivilegeEscalation"] == (container["name"] == "gobgpd"), container
+    verbs = set()
+    for path in (BASE / "rr" / "rbac.yaml", SERVICE_VIPS / "rbac.yaml"):
+        for obj in objects(path):
+            for rule in obj.get("rules", []):
+                verbs |= set(rule["verbs"])
+    assert verbs == {"list", "watch"}
+    [rr_role] = [o for o in objects(BASE / "rr" / "rbac.yaml") if o["kind"] == "Role"]
+    assert rr_role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}]
+    [lb_account] = objects(BASE / "lb" / "serviceaccount.yaml")
+    assert lb_account["automountServiceAccountToken"] is False  # static VIPs: no API access at all
+
+
+def promtool(*args: str, cwd: Path = PROMETHEUS) -> subprocess.CompletedProcess[str]:
+    if not PROMTOOL.exists():
+        pytest.fail(f"{PROMTOOL} is missing; `make images` installs it (setup/install-podman.sh)")
+    return subprocess.run([str(PROMTOOL), *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+
+
+def test_the_alert_rules_check_and_each_fires_as_its_unit_test_says() -> None:
+    checked = promtool("check", "rules", "alerts.yaml")
+    assert checked.returncode == 0 and "SUCCESS: 5 rules found" in checked.stdout, (
+        checked.stdout + checked.stderr
+    )
+    tested = promtool("test", "rules", "alerts.test.yaml")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def test_the_alert_unit_tests_can_fail(tmp_path: Path) -> None:
+    # an alert that fires a minute later than its test expects is caught
+    (tmp_path / "alerts.yaml").write_text(
+        (PROMETHEUS / "alerts.yaml").read_text().replace("for: 1m", "for: 2m", 1)
+    )
+    shutil.copy(PROMETHEUS / "alerts.test.yaml", tmp_path)
+    tested = promtool("test", "rules", "alerts.test.yaml", cwd=tmp_path)
+    assert tested.returncode == 1 and "LbrouteBgpSessionDown" in tested.stdout + tested.stderr
+
+
+def test_the_scrape_config_checks(tmp_path: Path) -> None:
+    """Debian's promtool is built without Kubernetes discovery: the file is checked with each
+    kubernetes_sd_configs replaced by a static target; the jobs, relabelling and rule file
+    are checked as they are."""
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    for job in config["scrape_configs"]:
+        if job.pop("kubernetes_sd_configs", None) is not None:
+            job["static_configs"] = [{"targets": ["127.0.0.1:9473"]}]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    shutil.copy(PROMETHEUS / "alerts.yaml", tmp_path)
+    checked = promtool("check", "config", "prometheus.yml", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_systemd_units_verify(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("no systemd-analyze on this machine")
+    units = tmp_path / "etc" / "systemd" / "system"
+    units.mkdir(parents=True)
+    # the targets and units they name (network-online.target ...): this machine's
+    shutil.copytree("/usr/lib/systemd/system", tmp_path / "usr/lib/systemd/system", symlinks=True)
+    for unit in SYSTEMD.glob("*.service"):
+        shutil.copy(unit, units)
+        for line in unit.read_text().splitlines():
+            # what the units run, where an installed host has it (docs/deploy.md)
+            if line.startswith(("ExecStart=", "ExecStartPre=")):
+                program = tmp_path / line.split("=", 1)[1].lstrip("-+").split()[0].lstrip("/")
+                program.parent.mkdir(parents=True, exist_ok=True)
+                program.write_text("#!/bin/sh\n")
+                program.chmod(0o755)
+    shutil.copytree(SYSTEMD / "router", units, dirs_exist_ok=True)
+    names = sorted(p.name for p in SYSTEMD.glob("*.service"))
+    assert names == ["gobgpd.service", "lbroute-rr.service", "zebra.service"]
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", f"--root={tmp_path}", *(str(units / n) for n in names)],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "SYSTEMD_LOG_LEVEL": "notice"},
+    )  # fmt: skip
+    said = result.stdout + result.stderr
+    assert result.returncode == 0, said
+    assert "Unknown" not in said and "ignoring" not in said, said
+
+
+def test_a_config_the_programs_refuse_would_fail_this_check() -> None:
+    """The loaders are not lenient here: a misspelt key in the RR's file is refused."""
+    from lbroute.config import ConfigError
+
+    text = (BASE / "rr" / "rr.yaml").read_text().replace("resync_interval", "resync_intervall")
+    with pytest.raises(ConfigError, match="resync_intervall"):
+        load_config_text(text, RrConfig, source="rr.yaml")
