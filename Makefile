@@ -6,7 +6,7 @@ VENV        := .venv
 BIN         := $(VENV)/bin
 LAB_PREFIX  ?= lbr
 
-.PHONY: demo test setup deps venv stubs lint unit process integration images images-deps lock integration-images bench bench-rr bench-restart bench-cli bench-announcer bench-bfd clean lab-down
+.PHONY: demo test setup deps venv stubs lint unit process integration images images-deps lock integration-images bench bench-rr bench-restart bench-cli bench-announcer bench-hold bench-dataplane bench-dataplane-throughput bench-bfd clean lab-down
 
 demo: setup
 	$(BIN)/lbroute lab demo --prefix $(LAB_PREFIX)
@@ -33,7 +33,7 @@ stubs: $(BIN)/.installed
 lint: venv stubs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy lbroute rr announcer
+	$(BIN)/mypy lbroute rr announcer dataplane
 	$(BIN)/lint-imports
 
 unit: setup
@@ -79,6 +79,15 @@ bench-announcer: setup
 
 bench-bfd: setup
 	$(BIN)/python -m benchmarks.bfd
+
+bench-hold: setup
+	$(BIN)/python -m benchmarks.hold --prefix $(LAB_PREFIX)
+
+bench-dataplane: setup
+	$(BIN)/python -m benchmarks.dataplane_held --prefix $(LAB_PREFIX)
+
+bench-dataplane-throughput: setup
+	$(BIN)/python -m benchmarks.dataplane_throughput --prefix $(LAB_PREFIX)
 
 lab-down:
 	$(BIN)/lbroute lab down --prefix $(LAB_PREFIX)

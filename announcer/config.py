@@ -127,15 +127,22 @@ CommandLine = Annotated[str, AfterValidator(command_line)]
 
 
 class HealthCheckConfig(StrictModel):
-    """One probe per service: ``http`` (status, optional body match), ``tcp`` connect or ``exec``."""
+    """One probe per service: ``http`` (status, optional body match), ``tcp`` connect, ``exec``,
+    or ``dataplane``: ``lbroute-dataplane``'s status file says the kernel holds its table and
+    the service has a ready backend (docs/decisions/dataplane-gate.md)."""
 
-    kind: Literal["http", "tcp", "exec"]
+    kind: Literal["http", "tcp", "exec", "dataplane"]
     url: str | None = None  # http
     expect_status: int = Field(200, ge=100, le=599)
     body_contains: str | None = None
     host: str | None = None  # tcp
     port: int | None = Field(None, ge=1, le=65535)
     command: tuple[str, ...] = ()  # exec, argv (no shell)
+    status_file: str | None = None  # dataplane: lbroute-dataplane's status_file
+    dataplane_service: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9_]{0,23}$"
+    )  # default: this service's name
+    max_age: float = Field(30.0, gt=0, le=3600)  # dataplane: an older status fails (the controller is gone)
     interval: float = Field(1.0, gt=0, le=3600)
     timeout: float = Field(0.5, gt=0, le=60)
     rise: int = Field(3, ge=1, le=100)
@@ -149,6 +156,8 @@ class HealthCheckConfig(StrictModel):
             raise ValueError("a tcp check needs host and port")
         if self.kind == "exec" and not self.command:
             raise ValueError("an exec check needs command: [argv, ...]")
+        if self.kind == "dataplane" and not self.status_file:
+            raise ValueError("a dataplane check needs status_file: the path lbroute-dataplane writes")
         if self.timeout > self.interval:
             raise ValueError(f"timeout {self.timeout} is longer than interval {self.interval}")
         return self
@@ -329,10 +338,26 @@ class AnnouncerConfig(StrictModel):
     control_socket: str | None = None
     drain_marker: str | None = None
     drain_seconds: float = Field(5.0, ge=0, le=3600)
+    # make-before-break (docs/decisions/make-before-break-drain.md): a drain first marks the
+    # routes GRACEFUL_SHUTDOWN (65535:0) for drain_seconds, then withdraws. Only for a router
+    # whose FIB keeps a marked next-hop's busy buckets (lbroute-rr's fib mode resilient);
+    # off: withdraw, then drain_seconds (what any router understands)
+    drain_graceful_shutdown: bool = False
+    # with drain_graceful_shutdown: withdraw as soon as no TCP connection to a VIP is left in
+    # the pod's network namespace (read from /proc/net/tcp), at the latest after drain_seconds
+    drain_ends_when_idle: bool = False
     ack_timeout: float = Field(5.0, gt=0, le=60)
     metrics: MetricsConfig = MetricsConfig()
     exabgp: ExabgpConfig | None = None
     kubernetes: KubernetesConfig | None = None
+
+    @model_validator(mode="after")
+    def _idle_needs_marking(self) -> AnnouncerConfig:
+        if self.drain_ends_when_idle and not self.drain_graceful_shutdown:
+            raise ValueError(
+                "drain_ends_when_idle needs drain_graceful_shutdown: true (a plain drain withdraws at once)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> AnnouncerConfig:

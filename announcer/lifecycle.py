@@ -5,7 +5,12 @@ which service, when to converge (after a burst of events, coalesced; again a sec
 a failure), the maintenance switch (a file or SIGUSR1/SIGUSR2), and the drain
 (docs/decisions/drain-protocol.md): requested by the control socket, by SIGTERM or by
 the marker an earlier instance left; withdrawn once exabgp acknowledged every withdrawal;
-over ``drain_seconds`` later; then exit if SIGTERM asked for it.
+over ``drain_seconds`` later; then exit if SIGTERM asked for it. With
+``drain_graceful_shutdown`` the drain is make-before-break
+(docs/decisions/make-before-break-drain.md): the routes are first re-announced marked
+GRACEFUL_SHUTDOWN, and withdrawn ``drain_seconds`` after exabgp acknowledged the marks (or
+as soon as the pod serves no connection, with ``drain_ends_when_idle``); the drain is over
+with the withdrawal.
 
 Nothing here reads a clock, a socket or a file: ``now`` comes in with each event and the
 effects say what to do. ``main.Runner`` feeds the events and carries out the effects; a
@@ -22,7 +27,7 @@ from .config import AnnouncerConfig
 from .health import Action, Observation, Phase, Thresholds
 from .health import step as health_step
 from .kube_view import KubeUpdate
-from .state import NextHops, Route, ServiceView, all_routes, decide
+from .state import GRACEFUL_SHUTDOWN, NextHops, Route, ServiceView, all_routes, decide, marked
 
 RETRY_SECONDS = 1.0  # a failed converge is tried again, with the latest desired set, this much later
 
@@ -89,6 +94,13 @@ class Tick:
     """Time passed: the point where a burst of events is converged at once."""
 
 
+@dataclass(frozen=True)
+class Connections:
+    """How many TCP connections to the VIPs the pod holds (read while a marked drain waits)."""
+
+    count: int
+
+
 Event = (
     Started
     | ProbeResult
@@ -98,6 +110,7 @@ Event = (
     | MaintenanceFile
     | Converged
     | Tick
+    | Connections
 )
 
 # --- effects (Converge above is one) ----------------------------------------------------------
@@ -105,7 +118,7 @@ Event = (
 
 @dataclass(frozen=True)
 class Reply:
-    """Write one line (``withdrawn``, ``drained``) to control-socket client ``request``."""
+    """Write one line (``marked``, ``withdrawn``, ``drained``) to control-socket client ``request``."""
 
     request: int
     line: str
@@ -167,6 +180,9 @@ class Drain:
     withdrawn_at: float | None = None  # when exabgp had acknowledged every withdrawal
     done: bool = False
     marker_pending: bool = False
+    # make-before-break: the routes are announced marked GRACEFUL_SHUTDOWN (not withdrawn yet)
+    marking: bool = False
+    marked_at: float | None = None  # when exabgp had acknowledged the marked routes
 
 
 @dataclass(frozen=True)
@@ -181,6 +197,8 @@ class State:
     dirty: bool = True  # something changed since the last converge
     retry_at: float | None = None
     announced: int = 0  # routes exabgp acknowledged at the last converge
+    graceful_shutdown: bool = False  # drains are make-before-break
+    ends_when_idle: bool = False  # ... and end early when no connection is left
 
 
 def initial(cfg: AnnouncerConfig, next_hops: NextHops) -> State:
@@ -192,7 +210,13 @@ def initial(cfg: AnnouncerConfig, next_hops: NextHops) -> State:
         )
         for s in cfg.services
     )
-    return State(services, next_hops, cfg.drain_seconds)
+    return State(
+        services,
+        next_hops,
+        cfg.drain_seconds,
+        graceful_shutdown=cfg.drain_graceful_shutdown,
+        ends_when_idle=cfg.drain_ends_when_idle,
+    )
 
 
 def static_routes(state: State) -> frozenset[Route]:
@@ -201,11 +225,35 @@ def static_routes(state: State) -> frozenset[Route]:
 
 
 def deadline(state: State) -> float | None:
-    """The next moment ``step`` wants a Tick for, if any (a retry, the end of the drain)."""
+    """The next moment ``step`` wants a Tick for, if any (a retry, the end of the marking or of
+    the drain)."""
     times = [state.retry_at] if state.retry_at is not None else []
-    if state.drain is not None and state.drain.withdrawn_at is not None and not state.drain.done:
-        times.append(state.drain.withdrawn_at + state.drain_seconds)
+    drain = state.drain
+    over = deadline_of_marking(state)
+    if over is not None:
+        times.append(over)
+    if drain is not None and drain.withdrawn_at is not None and not drain.done:
+        times.append(drain.withdrawn_at + _after_withdrawal(state))
     return min(times) if times else None
+
+
+def deadline_of_marking(state: State) -> float | None:
+    """When a make-before-break drain's marked routes have had their time, once they are marked."""
+    drain = state.drain
+    if drain is None or not drain.marking or drain.marked_at is None:
+        return None
+    return drain.marked_at + state.drain_seconds
+
+
+def counting_connections(state: State) -> bool:
+    """Whether the pod's connections are wanted now (``Connections`` events end the marking)."""
+    drain = state.drain
+    return state.ends_when_idle and drain is not None and drain.marking and drain.marked_at is not None
+
+
+def _after_withdrawal(state: State) -> float:
+    """How long a drain lasts after its withdrawal: the drain period, unless it was spent marked."""
+    return 0.0 if state.drain is not None and state.drain.marked_at is not None else state.drain_seconds
 
 
 def step(state: State, event: Event, now: float) -> tuple[State, tuple[Effect, ...]]:
@@ -227,6 +275,10 @@ def step(state: State, event: Event, now: float) -> tuple[State, tuple[Effect, .
         state = _converged(state, event, now, effects)
     elif isinstance(event, Tick):
         state = _tick(state, now, effects)
+    elif isinstance(event, Connections):
+        if counting_connections(state) and event.count == 0:
+            effects.append(Log("announcer.drain.idle"))
+            state = _end_marking(state, effects)
     else:
         assert_never(event)
     return _timers(state, now, effects), tuple(effects)
@@ -327,8 +379,20 @@ def _maintenance(state: State, effects: list[Effect]) -> State:
 
 
 def _begin_drain(state: State, effects: list[Effect], *, marker: bool) -> State:
+    """A drain: withdraw at once; or, make-before-break, mark first (a respawned announcer, whose
+    predecessor's marking time is unknown, withdraws at once)."""
+    if state.graceful_shutdown and marker:
+        effects.append(Log("announcer.drain.started", {"count": state.announced, "op": "graceful-shutdown"}))
+        return replace(state, drain=Drain(marker_pending=marker, marking=True), dirty=True)
     effects.append(Log("announcer.drain.started", {"count": state.announced}))
     state = replace(state, drain=Drain(marker_pending=marker), dirty=True)
+    return _observe(state, Observation.DRAIN, effects)
+
+
+def _end_marking(state: State, effects: list[Effect]) -> State:
+    """The marked routes have had their time: now the withdrawal."""
+    assert state.drain is not None
+    state = replace(state, drain=replace(state.drain, marking=False), dirty=True)
     return _observe(state, Observation.DRAIN, effects)
 
 
@@ -338,6 +402,8 @@ def _drain_requested(state: State, event: DrainRequested, effects: list[Effect])
     drain = state.drain
     assert drain is not None
     if event.request is not None:
+        if drain.marked_at is not None:
+            effects.append(Reply(event.request, "marked"))
         if drain.done:
             effects += [
                 Reply(event.request, "withdrawn"),
@@ -356,10 +422,16 @@ def _drain_requested(state: State, event: DrainRequested, effects: list[Effect])
 
 
 def _tick(state: State, now: float, effects: list[Effect]) -> State:
+    over = deadline_of_marking(state)
+    if over is not None and now >= over:  # withdrawn in this very tick
+        effects.append(Log("announcer.drain.marking_over"))
+        state = _end_marking(state, effects)
     due = state.retry_at is not None and now >= state.retry_at
     if not (state.dirty or due):
         return state
     desired, hold = decide((s.view for s in state.services), state.next_hops)
+    if state.drain is not None and state.drain.marking:
+        desired = marked(desired)
     effects.append(Converge(desired, hold))
     state = replace(state, dirty=False, retry_at=None)
     if state.drain is not None and state.drain.marker_pending:
@@ -373,9 +445,27 @@ def _converged(state: State, event: Converged, now: float, effects: list[Effect]
     # a drain also waits for certainty: a route exabgp may hold must be withdrawn explicitly
     retry = not event.ok or (drain is not None and not event.certain)
     state = replace(state, retry_at=now + RETRY_SECONDS if retry else None, announced=event.announced)
-    withdrawn = not event.converge.desired and not event.converge.hold and event.ok and event.certain
-    if drain is not None and drain.withdrawn_at is None and withdrawn:
-        effects.append(Log("announcer.drain.withdrawn", {"seconds": state.drain_seconds}))
+    empty = not event.converge.desired and not event.converge.hold
+    # the answer to a converge of the marked routes (every converge while marking is one)
+    marks = all(GRACEFUL_SHUTDOWN in r.communities for r in event.converge.desired)
+    if (
+        drain is not None
+        and drain.marking
+        and drain.marked_at is None
+        and marks
+        and event.ok
+        and event.certain
+    ):
+        if empty:  # nothing to mark: nothing to wait for
+            return _end_marking(state, effects)
+        effects.append(
+            Log("announcer.drain.marked", {"count": event.announced, "seconds": state.drain_seconds})
+        )
+        effects += [Reply(r, "marked") for r in drain.requests]
+        return replace(state, drain=replace(drain, marked_at=now))
+    withdrawn = empty and event.ok and event.certain
+    if drain is not None and not drain.marking and drain.withdrawn_at is None and withdrawn:
+        effects.append(Log("announcer.drain.withdrawn", {"seconds": _after_withdrawal(state)}))
         effects += [Reply(r, "withdrawn") for r in drain.requests]
         state = replace(state, drain=replace(drain, withdrawn_at=now))
     return state
@@ -385,7 +475,7 @@ def _timers(state: State, now: float, effects: list[Effect]) -> State:
     drain = state.drain
     if drain is None or drain.done or drain.withdrawn_at is None:
         return state
-    if now < drain.withdrawn_at + state.drain_seconds:
+    if now < drain.withdrawn_at + _after_withdrawal(state):
         return state
     effects.append(Log("announcer.drain.done"))
     for request in drain.requests:

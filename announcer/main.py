@@ -38,7 +38,7 @@ from lbroute.config import ConfigError, Problem, load_config
 from lbroute.config.loader import problems_of
 
 from . import config as announcer_config
-from . import exabgp_conf_file, lifecycle, metrics, preflight
+from . import connections, exabgp_conf_file, lifecycle, metrics, preflight
 from .bfdd_config import HEADER as BFDD_HEADER
 from .bfdd_config import render_bfdd_config
 from .config import AnnouncerConfig, next_hop_value, shown
@@ -48,6 +48,7 @@ from .exabgp_config import render_exabgp_config
 from .kube_view import KubeUpdate
 from .lifecycle import (
     Close,
+    Connections,
     Converge,
     Converged,
     DrainRequested,
@@ -269,11 +270,15 @@ class Runner:
                 os.read(self.wake_r, 4096)
 
     def turn(self) -> None:
-        """One turn of the loop: every queued event, the maintenance file, then a tick (where
-        the burst is converged at once)."""
+        """One turn of the loop: every queued event, the maintenance file, the pod's connections
+        (while a marked drain may end when they are done), then a tick (where the burst is
+        converged at once)."""
         self._handle_events()
         maintenance = self.cfg.maintenance_file
         self.feed(MaintenanceFile(bool(maintenance) and os.path.lexists(maintenance or "")))
+        if lifecycle.counting_connections(self.state):
+            vips = [vip for s in self.state.services for vip in s.view.routes.vips or ()]
+            self.feed(Connections(connections.read_count(vips)))
         self.feed(Tick())
 
     def feed(self, event: lifecycle.Event) -> None:

@@ -16,10 +16,15 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from lbroute.config import ConfigError
+from lbroute.config.loader import read_text_file
+from lbroute.core.dataplane import StatusUnreadable, gate, parse_status
+
 from .config import HealthCheckConfig
 from .lifecycle import ProbeResult
 
 HTTP_BODY_BYTES = 65536
+STATUS_BYTES = 1 << 22  # the status of 64 services with 1,000 backends each is ~3 MB
 
 
 def probe_http(check: HealthCheckConfig) -> tuple[bool, str]:
@@ -58,6 +63,18 @@ def probe_exec(check: HealthCheckConfig) -> tuple[bool, str]:
     return result.returncode == 0, f"exit {result.returncode}" if result.returncode else ""
 
 
+def probe_dataplane(check: HealthCheckConfig, service: str) -> tuple[bool, str]:
+    """The data plane's own status: synced, the kernel holding its table, a ready backend."""
+    try:
+        text = read_text_file(check.status_file or "", max_bytes=STATUS_BYTES, what="a data-plane status")
+        status = parse_status(text)
+    except ConfigError as err:
+        return False, err.problems[0].what if err.problems else "unreadable"
+    except StatusUnreadable as err:
+        return False, str(err)
+    return gate(status, check.dataplane_service or service, now=time.time(), max_age=check.max_age)
+
+
 PROBES: dict[str, Callable[[HealthCheckConfig], tuple[bool, str]]] = {
     "http": probe_http,
     "tcp": probe_tcp,
@@ -68,7 +85,10 @@ PROBES: dict[str, Callable[[HealthCheckConfig], tuple[bool, str]]] = {
 def run_probe(service: str, check: HealthCheckConfig) -> ProbeResult:
     started = time.monotonic()
     try:
-        ok, reason = PROBES[check.kind](check)
+        if check.kind == "dataplane":
+            ok, reason = probe_dataplane(check, service)
+        else:
+            ok, reason = PROBES[check.kind](check)
     except (OSError, http.client.HTTPException) as err:
         # a refused, reset or timed-out probe is a failed check, never a crash
         ok, reason = False, f"{type(err).__name__}: {err}"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .health import HealthState, Phase
+
+# RFC 8326: a route about to be withdrawn; a make-before-break drain marks its routes with it
+GRACEFUL_SHUTDOWN = "65535:0"
 
 
 @dataclass(frozen=True, order=True)
@@ -110,6 +113,16 @@ def decide(views: Iterable[ServiceView], next_hops: NextHops) -> tuple[frozenset
         elif view.wanted:
             desired |= view.routes.routes(next_hops)
     return frozenset(desired), frozenset(hold)
+
+
+def marked(routes: frozenset[Route]) -> frozenset[Route]:
+    """The routes with GRACEFUL_SHUTDOWN added to their communities (once)."""
+    return frozenset(
+        replace(r, communities=(*r.communities, GRACEFUL_SHUTDOWN))
+        if GRACEFUL_SHUTDOWN not in r.communities
+        else r
+        for r in routes
+    )
 
 
 def commands(

@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from lbroute.config import Problem, StrictModel
 from lbroute.config.types import Address, Network, is_wildcard, shorten
@@ -204,6 +204,51 @@ class ZebraConfig(StrictModel):
     software_name: str = "frr8.2"
 
 
+# protocol numbers a route of ours must not carry: the kernel's own, zebra's and FRR's daemons'
+_TAKEN_PROTOCOLS = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 11: "zebra"} | {
+    n: "FRR's" for n in range(186, 198)
+}
+
+
+class FibConfig(StrictModel):
+    """The router's kernel FIB (docs/decisions/resilient-fib.md).
+
+    ``zebra`` (the default): gobgpd hands its multipath routes to FRR's zebra, which installs
+    ordinary hash-threshold groups. ``resilient``: lbroute-rr writes each VIP's route as a
+    resilient next-hop group itself (no zebra); ``buckets``, ``idle_timer`` and
+    ``unbalanced_timer`` (seconds; 0: never force a rebalance) are the kernel's group
+    parameters. Ours are the next-hop objects with ``protocol`` and an ID in ``nexthop_ids``,
+    and the routes with ``protocol``. After gobgpd (or the manager) starts, the kernel is
+    held as it is until a session has been up ``settle_seconds``, for at most ``hold_seconds``.
+    """
+
+    mode: Literal["zebra", "resilient"] = "zebra"
+    buckets: int = Field(256, ge=2, le=65535)
+    idle_timer: int = Field(60, ge=1, le=86400)
+    unbalanced_timer: int = Field(300, ge=0, le=86400)
+    protocol: int = Field(200, ge=0, le=255)
+    nexthop_ids: tuple[int, int] = (2_000_000_000, 2_000_999_999)
+    settle_seconds: float = Field(5.0, ge=0, le=600)
+    hold_seconds: float = Field(90.0, gt=0, le=86400)
+
+    @field_validator("protocol")
+    @classmethod
+    def _a_protocol_of_ours(cls, value: int) -> int:
+        if value in _TAKEN_PROTOCOLS:
+            raise ValueError(
+                f"{value} is {_TAKEN_PROTOCOLS[value]}; take one nobody else writes routes with, such as 200"
+            )
+        return value
+
+    @field_validator("nexthop_ids")
+    @classmethod
+    def _a_range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        first, last = value
+        if not 1 <= first <= last <= 4294967295:
+            raise ValueError(f"{first}-{last}: give [first, last] with 1 <= first <= last < 2^32")
+        return value
+
+
 class RrConfig(StrictModel):
     role: Literal["route-reflector", "router"]
     gobgpd: GobgpdTarget = Field(description="gRPC target: unix:///path/gobgp.sock or host:port")
@@ -215,6 +260,7 @@ class RrConfig(StrictModel):
     speaker_groups: tuple[SpeakerGroupConfig, ...] = ()
     neighbors: tuple[NeighborConfig, ...] = ()
     zebra: ZebraConfig | None = None
+    fib: FibConfig = FibConfig()
     resync_interval: float = Field(30.0, gt=0, le=3600)
     # Prometheus endpoint; None serves none. Never the unspecified address.
     metrics_address: MetricsAddress | None = None
@@ -237,6 +283,12 @@ class RrConfig(StrictModel):
             yield Problem("speaker_groups", "for role route-reflector; a router peers with its RRs")
         if self.role == "route-reflector" and self.zebra is not None:
             yield Problem("zebra", "for role router; the RR does not program a FIB")
+        if self.role == "route-reflector" and self.fib.mode != "zebra":
+            yield Problem("fib.mode", "for role router; the RR does not program a FIB")
+        if self.fib.mode == "resilient" and self.zebra is not None:
+            yield Problem(
+                "zebra", "fib.mode resilient writes the FIB itself, without zebra: drop zebra (or the mode)"
+            )
         yield from self._bfd_needs_a_second_rr()
         yield from _repeated("speaker_groups", "name", [g.name for g in self.speaker_groups])
         yield from _repeated("neighbors", "address", [n.address for n in self.neighbors])

@@ -28,6 +28,7 @@ from lbroute.core import bgp
 from lbroute.gobgp.client import GobgpClient
 from lbroute.gobgp.errors import GobgpUnavailable
 
+from . import fib_writer
 from .config import RrConfig
 from .daemon_watch import DaemonWatch
 from .desired import desired_config
@@ -165,6 +166,9 @@ def _run(
     log.info("rr.started", target=cfg.gobgpd, role=cfg.role, count=len(speakers.informers))
     speakers.start()
     watching = DaemonWatch(client, reconciler, stop).start()
+    fib = (
+        fib_writer.start(cfg.fib, client, stop, cfg.resync_interval) if cfg.fib.mode == "resilient" else None
+    )
     try:
         if speakers.informers:
             # fail static: touch nothing until the pods are known (an unknown group is not empty)
@@ -174,6 +178,8 @@ def _run(
         reconciler.run(cfg.resync_interval, stop, first_within=wait)
     finally:
         stop.set()
+        if fib is not None:
+            fib.stop()
         speakers.stop()
         watching.join(1.0)  # long enough for a wait for gobgpd to end and see ``stop``
         client.close()  # ends an event stream the watch thread may still be reading

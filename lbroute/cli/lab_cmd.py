@@ -12,10 +12,13 @@ import os
 import sys
 from typing import Any
 
+from lbroute.lab import hold as hold_probe
 from lbroute.lab import images, traffic
+from lbroute.lab.dataplane import DRIVERS as DATAPLANE_DRIVERS
+from lbroute.lab.dataplane import MAX_BACKENDS, Backends
 from lbroute.lab.errors import LabError
 from lbroute.lab.lab import Lab, Progress
-from lbroute.lab.scenario import DEFAULT_BFD, ROUTER_KINDS, LabImages, Scenario
+from lbroute.lab.scenario import DEFAULT_BFD, FIB_MODES, ROUTER_KINDS, LabImages, Scenario
 from lbroute.lab.topology import DEFAULT_VIP, MAX_LBS, VIP_POOL, VIP_POOL6, Service, Topology, parse_service
 
 from . import lab_demo
@@ -58,6 +61,20 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "(default: 30 with one RR, none with two)",
     )
     up.add_argument(
+        "--dataplane",
+        choices=DATAPLANE_DRIVERS,
+        default="",
+        help="the seed's whole system: lbroute-dataplane in every LB pod with this driver, and "
+        "backend (web) pods behind a web node (default: each LB pod answers itself)",
+    )
+    up.add_argument(
+        "--backends",
+        type=bounded_int(1, MAX_BACKENDS),
+        default=3,
+        metavar="N",
+        help=f"with --dataplane: backend pods at start (1 to {MAX_BACKENDS}, default %(default)s)",
+    )
+    up.add_argument(
         "--router",
         choices=ROUTER_KINDS,
         default="gobgp",
@@ -78,12 +95,36 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="run each LB pod's exabgp + announcer and each RR's gobgpd + lbroute-rr from the "
         "images `make images` built from this tree (podman, inside the lab's namespaces)",
     )
+    up.add_argument(
+        "--fib",
+        choices=FIB_MODES,
+        default="zebra",
+        help="the gobgp router's FIB: zebra's hash-threshold groups, or resilient next-hop groups "
+        "that lbroute-rr writes (then the LBs drain make-before-break) (default %(default)s)",
+    )
+    up.add_argument(
+        "--drain-seconds",
+        type=bounded_seconds(600),
+        default=None,
+        metavar="SECONDS",
+        help="the announcers' drain period (default 1)",
+    )
     _timeout(up, "for the router's FIB to converge")
     up.set_defaults(handler=run_up)
+
+    backends = lab.add_parser("backends", help="set the data plane's backends and wait for every LB's table")
+    backends.add_argument(
+        "count", type=bounded_int(1, MAX_BACKENDS), metavar="N", help="backends web1..webN from now on"
+    )
+    _timeout(backends, "for every LB's kernel to hold the new table")
+    backends.set_defaults(handler=run_backends)
 
     scale = lab.add_parser("scale", help="change the number of LBs and wait for the FIB to follow")
     scale.add_argument(
         "lbs", type=bounded_int(0, MAX_LBS), metavar="N", help=f"LB pods from now on (0 to {MAX_LBS})"
+    )
+    scale.add_argument(
+        "--kill", action="store_true", help="LBs that go are killed (SIGKILL), not drained: a pod that dies"
     )
     _timeout(scale, "for the router's FIB to follow")
     scale.set_defaults(handler=run_scale)
@@ -105,6 +146,46 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help=f"requests, a new connection each (1 to {traffic.MAX_REQUESTS}, default %(default)s)",
     )
     probe.set_defaults(handler=run_probe)
+
+    hold = lab.add_parser(
+        "hold",
+        help="hold N connections open from the client namespace to a VIP across a disruption; "
+        "count per LB (with a data plane: through it, per backend) how many were lost",
+    )
+    hold.add_argument(
+        "--vip", default=DEFAULT_VIP.split("/")[0], help="a VIP of the lab (default %(default)s)"
+    )
+    hold.add_argument(
+        "--connections",
+        type=bounded_int(1, hold_probe.MAX_CONNECTIONS),
+        default=300,
+        metavar="N",
+        help=f"connections, each a new source port (1 to {hold_probe.MAX_CONNECTIONS}, default %(default)s)",
+    )
+    hold.add_argument(
+        "--seconds",
+        type=bounded_seconds(hold_probe.MAX_SECONDS),
+        default=10.0,
+        metavar="S",
+        help="how long to hold them once the disruption is over (or, with none, once open), a line "
+        "each way every 100 ms (default %(default)g)",
+    )
+    hold.add_argument(
+        "--during",
+        choices=hold_probe.DISRUPTIONS,
+        default="none",
+        help="what happens once they are open: an LB added, the last one killed or drained, the RR's "
+        "or the router's gobgpd restarted (default %(default)s)",
+    )
+    hold.add_argument(
+        "--close-after",
+        type=bounded_seconds(hold_probe.MAX_SECONDS),
+        default=None,
+        metavar="S",
+        help="the client closes every connection S seconds after all are open (say, within a drain "
+        "period), whether the disruption is over or not",
+    )
+    hold.set_defaults(handler=run_hold)
 
     restart = lab.add_parser(
         "restart",
@@ -152,7 +233,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     faults.append(link)
 
     demo = lab_demo.add_parser(lab)
-    for p in (up, scale, status, probe, restart, down, *health, *faults, demo):
+    for p in (up, scale, backends, status, probe, hold, restart, down, *health, *faults, demo):
         p.add_argument(
             "--prefix",
             type=lab_name,
@@ -194,7 +275,14 @@ def run_up(args: argparse.Namespace) -> int:
         refs = images.built_refs()  # this tree's, or a LabError saying to run `make images`
         built = LabImages(announcer=refs["announcer"], control_plane=refs["control-plane"])
     scenario = Scenario(
-        graceful_restart=args.graceful_restart, router=args.router, images=built, bfd=args.bfd
+        graceful_restart=args.graceful_restart,
+        router=args.router,
+        fib=args.fib,
+        drain_seconds=args.drain_seconds,
+        images=built,
+        dataplane=args.dataplane,
+        backends=args.backends,
+        bfd=args.bfd,
     )
     seconds = lab.up(topo, scenario, timeout=args.timeout)
     report: dict[str, Any] = {
@@ -202,6 +290,7 @@ def run_up(args: argparse.Namespace) -> int:
         "lbs": args.lbs,
         "rrs": args.rrs,
         "router": args.router,
+        "fib": args.fib,
         "seconds": round(seconds, 3),
     }
     if built:
@@ -209,7 +298,10 @@ def run_up(args: argparse.Namespace) -> int:
     if args.json:
         print_json({**report, "router_fib": _fib_json(lab)})
         return 0
-    print(f"lab {args.prefix} up: {args.lbs} LBs, {args.router} router, FIB converged in {seconds:.2f}s")
+    print(
+        f"lab {args.prefix} up: {args.lbs} LBs, {args.router} router, {args.fib} FIB, "
+        f"FIB converged in {seconds:.2f}s"
+    )
     if built:
         print(f"  LB pods from {built.announcer}, RRs from {built.control_plane}")
     print_fib(lab)
@@ -218,7 +310,7 @@ def run_up(args: argparse.Namespace) -> int:
 
 def run_scale(args: argparse.Namespace) -> int:
     lab = Lab(args.prefix, progress=None if args.json else progress(f"lab {args.prefix} scale"))
-    seconds = lab.scale(args.lbs, timeout=args.timeout)
+    seconds = lab.scale(args.lbs, timeout=args.timeout, kill=args.kill)
     if args.json:
         print_json(
             {
@@ -231,6 +323,19 @@ def run_scale(args: argparse.Namespace) -> int:
         return 0
     print(f"lab {args.prefix} scaled to {args.lbs} LBs; router FIB followed in {seconds:.2f}s")
     print_fib(lab)
+    return 0
+
+
+def run_backends(args: argparse.Namespace) -> int:
+    lab = _up(args.prefix)
+    lab.set_backends(Backends(tuple(range(1, args.count + 1))), timeout=args.timeout)
+    room = lab.dataplane
+    assert room is not None
+    table = room.backends().table()
+    if args.json:
+        print_json({"prefix": args.prefix, "backends": room.backends().addresses(), "buckets": len(table)})
+        return 0
+    print(f"lab {args.prefix}: {args.count} backends; every LB's kernel holds the new table")
     return 0
 
 
@@ -274,6 +379,42 @@ def run_probe(args: argparse.Namespace) -> int:
     for lb, count in result["answers"].items():
         print(f"  {lb}: {count} answers")
     print(f"  failed: {result['failed']}" + (f" {result['failures']}" if result["failed"] else ""))
+    return 0
+
+
+def run_hold(args: argparse.Namespace) -> int:
+    hold_probe.check_hold(args.vip, args.connections, args.seconds, args.close_after)
+    lab = _up(args.prefix)
+    lab.progress = None if args.json else progress(f"lab {args.prefix} hold")
+    disrupt, leaving = hold_probe.disruption(lab, args.during)
+    result = hold_probe.hold_during(
+        lab, args.vip, args.connections, args.seconds, disrupt, close_after=args.close_after, leaving=leaving
+    )
+    report = {"prefix": args.prefix, "fib": lab.scenario.fib, "during": args.during, **result}
+    if args.json:
+        print_json(report)
+        return 0
+    answers = result["answered_by"]
+    through = f", through {lab.scenario.dataplane} to the backends" if answers == "backend" else ""
+    print(
+        f"{result['held']} of {result['connections']} connections held from {lab.topology.client_ns} to "
+        f"{args.vip}{through} for {result['held_seconds']:g}s ({lab.scenario.fib} FIB, "
+        f"during: {args.during}, which took {result['disruption_seconds']:g}s):"
+    )
+    for name, c in (result["by_lb"] if answers == "lb" else result["by_backend"]).items():
+        mark = "  (left)" if name == leaving else ""
+        print(f"  {name}: {c['held']} held, {c['lost']} lost{mark}")
+    if answers == "lb":
+        print(f"  lost on surviving LBs: {result['lost_on_surviving']} of {result['held_on_surviving']}")
+    else:
+        print(
+            f"  lost: {result['lost']} of {result['held']}"
+            + (f" {result['lost_by_kind']}" if result["lost"] else "")
+        )
+    if leaving:
+        print(f"  lost on {leaving}, which left: {result['lost_on_leaving']}")
+    if result["open_failures"]:
+        print(f"  not opened: {result['open_failures']}")
     return 0
 
 

@@ -64,6 +64,8 @@ class Targets:
 
     # when no target was given and no single lab stood in: the labs that run, if several
     labs_running: tuple[str, ...] = ()
+    # the lab these targets came from (--lab, or the one lab running), "" for none
+    lab: str = ""
 
     def need_rrs(self) -> tuple[Daemon, ...]:
         if not self.rrs:
@@ -220,7 +222,7 @@ def lab_targets(lab: Lab, pools: list[str], timeout: float = DEFAULT_TIMEOUT) ->
     else:
         lab_router = Daemon("router", f"unix://{lab.socket('router')}", "router")
     lab_pools = tuple(dict.fromkeys([*(str(pool) for pool in VIP_POOLS), *pools]))
-    return Targets(rrs, lab_router, lab.topology.router_ns, lab_pools, timeout)
+    return Targets(rrs, lab_router, lab.topology.router_ns, lab_pools, timeout, lab=lab.prefix)
 
 
 def _checked(addresses: list[str], variable: str) -> list[str]:

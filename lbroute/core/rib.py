@@ -7,6 +7,9 @@ import ipaddress
 from dataclasses import dataclass
 from typing import NamedTuple
 
+# RFC 8326: the path's speaker is about to go away; a router should prefer any other path
+GRACEFUL_SHUTDOWN = "65535:0"
+
 
 class Path(NamedTuple):
     """One BGP path for a prefix, as a gobgpd holds it.
@@ -22,6 +25,12 @@ class Path(NamedTuple):
     path_id: int = 0
     # kept from a neighbor whose session dropped, under graceful restart, until it is back
     stale: bool = False
+    communities: tuple[str, ...] = ()  # RFC 1997 communities as ASN:VALUE, in the order sent
+
+    @property
+    def draining(self) -> bool:
+        """Its speaker marked it GRACEFUL_SHUTDOWN: the LB is being drained (make-before-break)."""
+        return GRACEFUL_SHUTDOWN in self.communities
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,7 @@ class FibRoute:
     prefix: str
     next_hops: frozenset[str]
     protocol: str = ""
+    nhid: int | None = None  # the next-hop object (a group, for a multipath route) it forwards on
 
 
 @functools.lru_cache(maxsize=65536)

@@ -13,9 +13,10 @@ one next-hop, and the FIB can forward on it only once. See docs/decisions/cli-vi
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
+from .nexthop_groups import GroupView
 from .rib import FibRoute, Path, address_order, prefix_order
 
 OK = "OK"
@@ -39,6 +40,9 @@ class VipRow(NamedTuple):
     fib_next_hops: frozenset[str] | None  # None: the FIB has no route for the prefix
     status: str
     problems: tuple[str, ...] = ()  # why the status is not OK, one sentence each
+    # next-hops whose every path is marked GRACEFUL_SHUTDOWN: their LBs are draining
+    draining: frozenset[str] = frozenset()
+    fib_group: GroupView | None = None  # the next-hop group the FIB route uses, if known
 
     @property
     def ok(self) -> bool:
@@ -52,6 +56,7 @@ def vip_rows(
     *,
     vip_pools: Iterable[str] = (),
     only: Iterable[str] | None = None,
+    groups: Mapping[int, GroupView] | None = None,
 ) -> list[VipRow]:
     """One row per VIP, sorted by address.
 
@@ -61,7 +66,9 @@ def vip_rows(
     """
     per_rr = [_by_prefix(rib) for rib in rr_ribs]
     router = _by_prefix(router_rib) if router_rib is not None else None
+    fib = list(fib)
     fib_by_prefix = {r.prefix: r.next_hops for r in fib}
+    group_of = {r.prefix: groups.get(r.nhid) for r in fib if r.nhid is not None} if groups else {}
 
     prefixes: set[str] = set()
     for rib in per_rr:
@@ -87,6 +94,7 @@ def vip_rows(
         installed = fib_by_prefix.get(prefix)
         held_stale = frozenset([p.next_hop for p in at_router if p.stale]) if at_router else frozenset()
         status, problems = judge(rr_hops, router_hops, installed, held_stale)
+        marked = any(p.communities for p in at_rrs) or any(p.communities for p in at_router or ())
         rows.append(
             VipRow(
                 prefix=prefix,
@@ -99,9 +107,19 @@ def vip_rows(
                 fib_next_hops=installed,
                 status=status,
                 problems=problems,
+                draining=_draining([*at_rrs, *(at_router or ())]) if marked else frozenset(),
+                fib_group=group_of.get(prefix),
             )
         )
     return rows
+
+
+def _draining(paths: list[Path]) -> frozenset[str]:
+    """Next-hops whose every path is marked GRACEFUL_SHUTDOWN (two pods on one node: both)."""
+    marked: dict[str, bool] = {}
+    for p in paths:
+        marked[p.next_hop] = marked.get(p.next_hop, True) and p.draining
+    return frozenset(hop for hop, all_marked in marked.items() if all_marked)
 
 
 def judge(

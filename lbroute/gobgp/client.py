@@ -305,14 +305,16 @@ class GobgpClient:
                 if p.is_withdraw:
                     continue
                 source = p.neighbor_ip
+                next_hop, communities = reader.read(p.pattrs_binary)
                 append(
                     Path(
                         prefix,
-                        reader.next_hop(p.pattrs_binary),
+                        next_hop,
                         "" if source in _LOCAL_SOURCES else source,
                         p.best,
                         p.identifier,
                         p.stale,
+                        communities,
                     )
                 )
         if ordered:

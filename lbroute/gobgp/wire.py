@@ -1,10 +1,13 @@
-"""The next-hop of a path from BGP's wire encoding, as gobgpd hands it out with ``enable_only_binary``.
+"""The next-hop and communities of a path from BGP's wire encoding, as gobgpd hands it out with
+``enable_only_binary``.
 
 Reading a large RIB, most of the client's time went into unpacking one protobuf ``Any``
 per attribute per path. gobgpd can instead send each attribute as its RFC 4271 bytes
 (flags, type code, length, value); picking NEXT_HOP (type 3) or MP_REACH_NLRI's next-hop
-(type 14, RFC 4760) out of those is a few slice operations. Next-hops repeat across
-thousands of paths, so their text form is cached by their bytes.
+(type 14, RFC 4760) out of those is a few slice operations, and so is COMMUNITIES (type 8,
+RFC 1997: four bytes each, ASN then value), which carries GRACEFUL_SHUTDOWN (RFC 8326) for
+a draining LB. Attributes repeat across thousands of paths, so what each holds is cached
+by its bytes.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import ipaddress
 from collections.abc import Sequence
 
 NEXT_HOP = 3
+COMMUNITIES = 8
 MP_REACH_NLRI = 14
 _EXTENDED_LENGTH = 0x10
 _MAX_REMEMBERED = 4096  # AS_PATHs of a full eBGP table are mostly distinct: stop remembering
@@ -27,6 +31,7 @@ class NextHopReader:
 
     def __init__(self) -> None:
         self._seen: dict[bytes, str] = {}  # attribute -> its next-hop, "" when it holds none
+        self._communities: dict[bytes, tuple[str, ...]] = {}
 
     def next_hop(self, attributes: Sequence[bytes]) -> str:
         """The path's next-hop as text; "" when it carries none (never for a unicast path)."""
@@ -40,6 +45,37 @@ class NextHopReader:
             if hop:
                 return hop
         return ""
+
+    def read(self, attributes: Sequence[bytes]) -> tuple[str, tuple[str, ...]]:
+        """(next-hop, communities as ``ASN:VALUE`` in the order sent) of one path."""
+        hop = ""
+        communities: tuple[str, ...] = ()
+        seen = self._seen
+        for attribute in attributes:
+            if attribute[1] == COMMUNITIES:
+                communities = self._communities_of(attribute)
+                continue
+            if hop:
+                continue
+            found = seen.get(attribute)
+            if found is None:
+                found = _next_hop_in(attribute)
+                if len(seen) < _MAX_REMEMBERED:
+                    seen[attribute] = found
+            hop = found
+        return hop, communities
+
+    def _communities_of(self, attribute: bytes) -> tuple[str, ...]:
+        known = self._communities.get(attribute)
+        if known is None:
+            raw = _value(attribute)
+            known = tuple(
+                f"{int.from_bytes(raw[i : i + 2], 'big')}:{int.from_bytes(raw[i + 2 : i + 4], 'big')}"
+                for i in range(0, len(raw) - 3, 4)
+            )
+            if len(self._communities) < _MAX_REMEMBERED:
+                self._communities[attribute] = known
+        return known
 
 
 def _next_hop_in(attribute: bytes) -> str:

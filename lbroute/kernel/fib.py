@@ -21,7 +21,8 @@ Family = Literal["inet", "inet6"]
 FAMILIES: tuple[Family, ...] = ("inet", "inet6")
 
 
-def _prefix(entry: dict[str, Any], family: Family) -> str:
+def route_prefix(entry: dict[str, Any], family: Family) -> str:
+    """An ``ip -j route`` entry's destination as a prefix (``default`` and bare addresses too)."""
     dst = str(entry["dst"])
     if dst == "default":
         return "0.0.0.0/0" if family == "inet" else "::/0"
@@ -41,17 +42,23 @@ def _gateways(hop: dict[str, Any]) -> list[str]:
 
 def parse_routes(entries: list[dict[str, Any]], family: Family = "inet") -> list[FibRoute]:
     """One route per prefix, in the order the kernel listed them."""
-    chosen: dict[str, tuple[int, set[str], str]] = {}  # prefix -> (metric, gateways, protocol)
+    chosen: dict[
+        str, tuple[int, set[str], str, int | None]
+    ] = {}  # prefix -> (metric, gateways, protocol, nhid)
     for entry in entries:
-        prefix = _prefix(entry, family)
+        prefix = route_prefix(entry, family)
         metric = int(entry.get("metric", 0))
         hops = {g for h in entry.get("nexthops", []) for g in _gateways(h)} | set(_gateways(entry))
         protocol = str(entry.get("protocol", ""))
+        nhid = int(entry["nhid"]) if "nhid" in entry else None
         if prefix not in chosen or metric < chosen[prefix][0]:
-            chosen[prefix] = (metric, hops, protocol)
+            chosen[prefix] = (metric, hops, protocol, nhid)
         elif metric == chosen[prefix][0]:
             chosen[prefix][1].update(hops)  # one next-hop of a multipath route, listed on its own
-    return [FibRoute(prefix, frozenset(hops), protocol) for prefix, (_, hops, protocol) in chosen.items()]
+    return [
+        FibRoute(prefix, frozenset(hops), protocol, nhid)
+        for prefix, (_, hops, protocol, nhid) in chosen.items()
+    ]
 
 
 def read_fib(

@@ -48,9 +48,9 @@ def list_netns() -> list[str]:
     return [entry["name"] for entry in ip_json("netns", "list")]
 
 
-def sysctl(netns: str, key: str, value: str) -> None:
-    result = subprocess.run(
-        netns_exec(netns, "sysctl", "-q", "-w", f"{key}={value}"), capture_output=True, text=True
-    )
+def sysctl(netns: str | None, key: str, value: str) -> None:
+    """Set ``key`` inside ``netns`` (None: the caller's own namespace)."""
+    argv = ["sysctl", "-q", "-w", f"{key}={value}"]
+    result = subprocess.run(netns_exec(netns, *argv) if netns else argv, capture_output=True, text=True)
     if result.returncode != 0:
         raise IpCommandError(["sysctl", key], result.stderr)

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import daemons, frr_router
+from . import daemons, dataplane, frr_router
 from .errors import LabError
 from .scenario import Scenario
 from .topology import ROUTER_IP, Node, Topology
@@ -72,6 +72,7 @@ def router_config_of(directory: Path, topo: Topology, scenario: Scenario) -> dic
         graceful_restart=bool(scenario.graceful_restart),
         metrics_address=f"{ROUTER_IP}:{daemons.RR_METRICS_PORT}",
         bfd=scenario.router_bfd(topo),
+        fib=scenario.fib,
     )
 
 
@@ -117,15 +118,29 @@ def write_pod(directory: Path, topo: Topology, scenario: Scenario, node: Node) -
     """One pod's files; returns its exabgp.conf."""
     lb_dir = pod_dir(directory, node)
     lb_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in ("health", "maintenance", "drained"):
+    for leftover in ("health", "maintenance", "drained", "dataplane.json"):
         (lb_dir / leftover).unlink(missing_ok=True)  # a scale back up is a new pod
     md5_file = None
     if scenario.kube_api:  # explicit-peer mode: every session needs the key, some get a wrong one
         key = daemons.WRONG_MD5_KEY if scenario.md5_key_is_wrong(node.index) else daemons.LAB_MD5_KEY
         md5_file = daemons.write_private(lb_dir / "md5.key", key + "\n")
+    check = None
+    if scenario.dataplane:
+        # the data plane's own status gates the announcer (lbroute.lab.dataplane)
+        check = dataplane.announcer_check(lb_dir)
+        dataplane.write_pod_config(directory, topo, node, lb_dir, scenario.dataplane, scenario.backends)
     announcer_yaml = daemons.write_yaml(
         lb_dir / "announcer.yaml",
-        daemons.announcer_config(topo, node, lb_dir, md5_file=md5_file, bfd=scenario.bfd),
+        daemons.announcer_config(
+            topo,
+            node,
+            lb_dir,
+            md5_file=md5_file,
+            graceful_shutdown=scenario.fib == "resilient",
+            drain_seconds=scenario.drain_seconds,
+            check=check,
+            bfd=scenario.bfd,
+        ),
     )
     conf = lb_dir / "exabgp.conf"
     _render(daemons.render_exabgp_argv(announcer_yaml, conf), announcer_yaml, node)

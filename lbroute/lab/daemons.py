@@ -163,9 +163,11 @@ def router_config(
     *,
     graceful_restart: bool = False,
     metrics_address: str | None = None,
+    fib: str = "zebra",
     bfd: tuple[int, int] | None = None,
 ) -> dict[str, object]:
-    """``bfd``: with every RR (the lab gives it only with two: with one it would be refused)."""
+    """``fib``: zebra writes the FIB, or (``resilient``) the manager does, as resilient groups.
+    ``bfd``: with every RR (the lab gives it only with two: with one it would be refused)."""
     per_rr: dict[str, object] = {"graceful_restart": {}} if graceful_restart else {}
     if bfd:
         per_rr["bfd"] = bfd_config(bfd)
@@ -186,12 +188,20 @@ def router_config(
             }
             for j in range(1, topo.rrs + 1)
         ],
-        "zebra": {"url": f"unix:{zserv}", "version": 6, "software_name": "frr8.2"},
+        **(
+            {"zebra": {"url": f"unix:{zserv}", "version": 6, "software_name": "frr8.2"}}
+            if fib == "zebra"
+            else {"fib": {"mode": fib, **RESILIENT_FIB}}
+        ),
         "resync_interval": resync,
     }
     if metrics_address:
         out["metrics_address"] = metrics_address
     return out
+
+
+# the lab's resilient groups: the defaults but a shorter settle (the lab's RR tables are small)
+RESILIENT_FIB = {"buckets": 256, "idle_timer": 60, "unbalanced_timer": 300, "settle_seconds": 2}
 
 
 def _router_rr_timers() -> dict[str, int]:
@@ -202,6 +212,8 @@ def _router_rr_timers() -> dict[str, int]:
 # the lab's health check: fall x interval = 0.6 s to detect a failure, with room on a busy machine
 CHECK = {"interval": 0.2, "timeout": 0.15, "rise": 3, "fall": 3}
 DRAIN_SECONDS = 1.0
+# the pods' echo port: long-lived connections for the hold probe (lbroute lab hold)
+ECHO_PORT = 7
 ANNOUNCER_METRICS_PORT = 9473
 
 
@@ -211,6 +223,9 @@ def announcer_config(
     pod_dir: Path,
     *,
     md5_file: Path | None = None,
+    graceful_shutdown: bool = False,
+    drain_seconds: float | None = None,
+    check: dict[str, object] | None = None,
     bfd: tuple[int, int] | None = None,
 ) -> dict[str, object]:
     """The announcer's config for one LB pod; its ``exabgp`` part renders exabgp.conf too, and
@@ -219,8 +234,10 @@ def announcer_config(
     IPv4 VIPs go out via the node's IPv4 address, IPv6 VIPs via its IPv6 one, both over
     the one IPv4 session to each RR. The ``run`` line is the renderer's default: the
     announcer of the install that renders it (this venv's, or the sidecar image's own) with
-    this file, so one config serves both."""
-    health = {"kind": "http", "url": f"http://{node.pod_ip}:80/healthz", **CHECK}
+    this file, so one config serves both. ``check``: the services' health check (default: the
+    responder's /healthz). ``graceful_shutdown``: drain make-before-break (for a router with a
+    resilient FIB)."""
+    health = check or {"kind": "http", "url": f"http://{node.pod_ip}:80/healthz", **CHECK}
     return {
         "next_hop": node.ip,
         "next_hop6": node.ip6,
@@ -232,7 +249,8 @@ def announcer_config(
         "maintenance_file": str(pod_dir / "maintenance"),
         "control_socket": str(pod_dir / "announcer.sock"),
         "drain_marker": str(pod_dir / "drained"),
-        "drain_seconds": DRAIN_SECONDS,
+        "drain_seconds": DRAIN_SECONDS if drain_seconds is None else drain_seconds,
+        "drain_graceful_shutdown": graceful_shutdown,
         # the pod's own address, inside the pod's namespace: never a wildcard in the root namespace
         "metrics": {"address": node.pod_ip, "port": ANNOUNCER_METRICS_PORT},
         "exabgp": {

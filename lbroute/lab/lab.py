@@ -28,6 +28,7 @@ from lbroute.polling import Timeout, eventually
 
 from . import configs, daemons, frr_router, network, nft_rules, podman, processes
 from .containers import Containers, give_to_image_user, rr_gobgpd, rr_manager, speaker
+from .dataplane import Backends, DataplaneRoom
 from .errors import LabError
 from .expectations import Fib, expected_fib
 from .router import GobgpRib, Router, RouterRib
@@ -135,6 +136,27 @@ class Lab:
         return Containers(self.state.containers, self.dir, self.prefix, self._save)
 
     @property
+    def dataplane(self) -> DataplaneRoom | None:
+        """The data-plane room of a lab built with one (``--dataplane``), else None."""
+        if not self.scenario.dataplane:
+            return None
+        return DataplaneRoom(
+            self.dir, self.topology, self.scenario.dataplane, self.supervisor, self._record_namespace
+        )
+
+    def set_backends(self, backends: Backends, *, timeout: float = 30.0) -> None:
+        """``lab backends``: the data plane's backends from now on (see lbroute.lab.dataplane)."""
+        room = self.dataplane
+        if room is None or not self.is_up():
+            raise LabError(
+                f"lab {self.prefix!r} has no data plane up; `lbroute lab up --dataplane nft-dsr` builds one"
+            )
+        with self._left_for_inspection("lab backends"):
+            room.set_backends(
+                backends, {n.index: configs.pod_dir(self.dir, n) for n in self.topology.nodes}, timeout
+            )
+
+    @property
     def router_kind(self) -> str:
         """``gobgp`` (gobgpd + zebra, driven by lbroute-rr) or ``frr`` (FRR's bgpd + zebra)."""
         return self.scenario.router
@@ -207,6 +229,9 @@ class Lab:
                     nft_rules.load(topo.rr_ns(j), nft_rules.bfd_redirect())
             for node in topo.nodes:
                 network.build_node(topo, node, self._record_namespace)
+            room = self.dataplane
+            if room is not None:
+                room.build(resolved.backends)  # the backends answer before any LB announces
             self._phase("namespaces built", started)
             self._start_core(topo, core)
             for node in topo.nodes:
@@ -220,7 +245,9 @@ class Lab:
         log.info("lab.up", prefix=self.prefix, count=topo.lbs, seconds=round(seconds, 3))
         return seconds
 
-    def scale(self, lbs: int, *, timeout: float = 30.0) -> float:
+    def scale(self, lbs: int, *, timeout: float = 30.0, kill: bool = False) -> float:
+        """``lbs`` LBs from now on: new ones added, the last ones drained and removed (``kill``:
+        ended with SIGKILL instead, as a pod that dies)."""
         if not self.is_up():
             raise LabError(
                 f"lab {self.prefix!r} is not up; run `lbroute lab up --prefix {self.prefix}` first"
@@ -236,12 +263,15 @@ class Lab:
         configs.write_pods(self.dir, target, self.scenario, added)
         with self._left_for_inspection("lab scale"):
             for i in range(current.lbs, lbs, -1):
-                self._remove_node(current, Node(i))
-                self._phase(f"lb{i} drained and removed", started)
+                self._remove_node(current, Node(i), kill=kill)
+                self._phase(f"lb{i} {'killed' if kill else 'drained'} and removed", started)
             self.state.lbs = lbs
             self._save()
             for node in added:
                 network.build_node(target, node, self._record_namespace)
+                room = self.dataplane
+                if room is not None:
+                    room.node_added(node)
             if added:
                 self._phase("namespaces built", started)
             for node in added:
@@ -405,6 +435,17 @@ class Lab:
         self._phase("router sessions back, no stale path", started)
         return whole, time.monotonic() - answered
 
+    def restart_manager(self, who: str = "router") -> None:
+        """``kill -9`` the route-control manager of ``who`` (router, rr, rr2) and start it again,
+        with the same config: what it finds in gobgpd and the kernel must be left as it is."""
+        name = f"rr-manager-{who}"
+        record = self.state.processes.get(name)
+        if record is None:
+            raise LabError(f"no {name} in lab {self.prefix!r}")
+        self.supervisor.stop(name, sig=signal.SIGKILL, grace=2.0)
+        self.supervisor.spawn(name, _rr_manager_argv(self.dir / "config" / f"{who}.yaml"), record.netns)
+        log.info("lab.restarted", prefix=self.prefix, target=name)
+
     def kill(self, who: str) -> None:
         """``kill -9`` the BGP daemon of ``who``: its sessions drop without a NOTIFICATION."""
         if self.bgp_daemon(who) in self.state.containers:
@@ -475,7 +516,7 @@ class Lab:
     def _fault_processes(self, who: str) -> list[ProcessRecord]:
         """The recorded processes of host ``who``: an LB pod's daemons, an RR's gobgpd and manager."""
         if who.startswith("lb"):
-            names = [f"exabgp-{who}", f"bfdd-{who}", f"responder-{who}"]
+            names = [f"exabgp-{who}", f"bfdd-{who}", f"responder-{who}", f"dataplane-{who}"]
         else:
             names = [f"gobgpd-{who}", f"rr-manager-{who}"]
         return [self.state.processes[n] for n in names if n in self.state.processes]
@@ -524,6 +565,11 @@ class Lab:
             raise LabError(f"lab {self.prefix!r} is not up")
         if not 1 <= lb <= self.state.lbs:
             raise LabError(f"lb{lb} does not exist; the lab has lb1..lb{self.state.lbs}")
+        if self.scenario.dataplane:
+            raise LabError(
+                "with --dataplane the announcers check the data plane, not the responder: "
+                "`lbroute lab backends N` changes what they see"
+            )
         path = configs.pod_dir(self.dir, Node(lb)) / "health"
         if mode == "ok":
             path.unlink(missing_ok=True)
@@ -590,7 +636,12 @@ class Lab:
             self.state.namespaces.remove(name)
 
     def _named_like_ours(self, ns: str) -> bool:
-        return re.fullmatch(rf"{re.escape(self.prefix)}-(net|router|rr\d*|node\d+|lb\d+)", ns) is not None
+        return (
+            re.fullmatch(
+                rf"{re.escape(self.prefix)}-(net|router|client|rr\d*|node\d+|lb\d+|webnode|web\d+)", ns
+            )
+            is not None
+        )
 
     def _bgp_record(self, who: str) -> ProcessRecord:
         record = self.state.processes.get(self.bgp_daemon(who))
@@ -606,7 +657,9 @@ class Lab:
     def _start_core(self, topo: Topology, core: configs.CoreFiles) -> None:
         supervisor = self.supervisor
         images = self.scenario.images
-        supervisor.spawn("zebra", daemons.zebra_argv(core.router_dir), topo.router_ns)
+        zebra = self.scenario.fib == "zebra"  # else the router's lbroute-rr writes its FIB itself
+        if zebra:
+            supervisor.spawn("zebra", daemons.zebra_argv(core.router_dir), topo.router_ns)
         if self.router_kind == "gobgp":
             supervisor.spawn("gobgpd-router", daemons.gobgpd_argv(self.socket("router")), topo.router_ns)
         for j in range(1, topo.rrs + 1):
@@ -616,7 +669,10 @@ class Lab:
                 self.containers.run(rr_gobgpd(images.control_plane, topo.rr_ns(j), self.socket(who)))
             else:
                 supervisor.spawn(f"gobgpd-{who}", daemons.gobgpd_argv(self.socket(who)), topo.rr_ns(j))
-        eventually(lambda: _assert_exists(core.zserv), 10, what="zebra's zserv.api", context=self.logs_tail)
+        if zebra:
+            eventually(
+                lambda: _assert_exists(core.zserv), 10, what="zebra's zserv.api", context=self.logs_tail
+            )
         if self.router_kind == "frr":  # bgpd reads its frr.conf and connects to zebra itself
             supervisor.spawn("bgpd", frr_router.bgpd_argv(core.router_dir), topo.router_ns)
         else:
@@ -641,7 +697,7 @@ class Lab:
             f"responder-{lb}",
             [
                 str(daemons.VENV_BIN / "python"), "-m", "lbroute.lab.responder", "--name", lb, "--port", "80",
-                "--health-file", str(lb_dir / "health"),
+                "--health-file", str(lb_dir / "health"), "--echo-port", str(daemons.ECHO_PORT),
             ],
             topo.lb_ns(node.index),
         )  # fmt: skip
@@ -652,6 +708,9 @@ class Lab:
             eventually(
                 lambda: _assert_exists(bfdd_dir / "bfdd.vty"), 10, what=f"bfdd-{lb}", context=self.logs_tail
             )
+        room = self.dataplane
+        if room is not None:
+            room.start_pod(node, lb_dir)
         images = self.scenario.images
         if images:  # the sidecar image renders its own exabgp.conf from announcer.yaml
             give_to_image_user(lb_dir)
@@ -665,14 +724,17 @@ class Lab:
             cwd=lb_dir,
         )
 
-    def _remove_node(self, topo: Topology, node: Node) -> None:
+    def _remove_node(self, topo: Topology, node: Node, *, kill: bool = False) -> None:
         lb = f"lb{node.index}"
-        if f"exabgp-{lb}" in self.state.processes or f"exabgp-{lb}" in self.state.containers:
+        pod = f"exabgp-{lb}"
+        if (pod in self.state.processes or pod in self.state.containers) and not kill:
             self.drain(node)
-        # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once
-        self.containers.stop(f"exabgp-{lb}", forget=True)
-        for name in (f"exabgp-{lb}", f"bfdd-{lb}", f"responder-{lb}"):
-            self.supervisor.stop(name, forget=True)
+        # a container stopped at once is a pod killed: as for a process, its kernel closes the session
+        self.containers.stop(pod, forget=True, grace=0 if kill else 5.0)
+        for name in (pod, f"bfdd-{lb}", f"responder-{lb}", f"dataplane-{lb}"):
+            # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once; killed,
+            # its kernel closes the session and the RR withdraws as soon
+            self.supervisor.stop(name, forget=True, sig=signal.SIGKILL if kill else signal.SIGTERM)
         network.remove_node(topo, node, self._forget_namespace)
         self._save()
 

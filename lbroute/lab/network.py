@@ -15,7 +15,17 @@ from lbroute.kernel.ip import ip, sysctl
 
 from . import processes
 from .state import ProcessRecord
-from .topology import ROUTER_IP, ROUTER_IP6, VIP_POOL, VIP_POOL6, Node, Topology
+from .topology import (
+    CLIENT_GATEWAY,
+    CLIENT_IP,
+    CLIENT_NET,
+    ROUTER_IP,
+    ROUTER_IP6,
+    VIP_POOL,
+    VIP_POOL6,
+    Node,
+    Topology,
+)
 
 Record = Callable[[str], None]
 
@@ -56,6 +66,15 @@ def build_core(topo: Topology, record: Record) -> None:
     # L4 hash: flows from one client spread over all next-hops, in both families
     sysctl(topo.router_ns, "net.ipv4.fib_multipath_hash_policy", "1")
     sysctl(topo.router_ns, "net.ipv6.fib_multipath_hash_policy", "1")
+    # the client namespace behind the router, whose traffic the router forwards
+    sysctl(topo.router_ns, "net.ipv4.ip_forward", "1")
+    add_namespace(topo.client_ns, record)
+    veth(topo.router_ns, "client0", topo.client_ns, "eth0")
+    ip("addr", "add", f"{CLIENT_GATEWAY}/{CLIENT_NET.prefixlen}", "dev", "client0", netns=topo.router_ns)
+    ip("link", "set", "client0", "up", netns=topo.router_ns)
+    ip("addr", "add", f"{CLIENT_IP}/{CLIENT_NET.prefixlen}", "dev", "eth0", netns=topo.client_ns)
+    ip("link", "set", "eth0", "up", netns=topo.client_ns)
+    ip("route", "add", "default", "via", CLIENT_GATEWAY, netns=topo.client_ns)
     for j in range(1, topo.rrs + 1):
         add_namespace(topo.rr_ns(j), record)
         attach_to_bridge(topo, topo.rr_ns(j), f"rr{j}", f"{topo.rr_ip(j)}/24", f"{topo.rr_ip6(j)}/64")
@@ -84,9 +103,11 @@ def build_node(topo: Topology, node: Node, record: Record) -> None:
             add_address6(lb_ns, vip, "lo")
         else:
             ip("addr", "add", vip, "dev", "lo", netns=lb_ns)
-    # the node hands VIP traffic to its LB pod (seed Table 3.2 (2)), in both families
+    # the node hands VIP traffic to its LB pod (seed Table 3.2 (2)), in both families, and the
+    # answers to the lab's clients back to the router
     ip("route", "add", str(VIP_POOL), "via", node.pod_ip, netns=node_ns)
     ip("route", "add", str(VIP_POOL6), "via", node.pod_ip6, netns=node_ns)
+    ip("route", "add", str(CLIENT_NET), "via", ROUTER_IP, netns=node_ns)
     # each RR reaches this pod's BGP speaker through the node
     for j in range(1, topo.rrs + 1):
         ip("route", "replace", node.pod_subnet, "via", node.ip, netns=topo.rr_ns(j))

@@ -2,8 +2,10 @@
 
 Runs inside the pod's namespace, bound to the VIPs' port on one dual-stack socket (IPv4
 and IPv6 VIPs alike); enough to see which LB the router's ECMP hash picked for each flow.
-``/healthz`` is what the announcer's health check asks; ``lbroute lab break|heal|flap``
-steer it through a small file:
+With ``--echo-port`` it also keeps long-lived connections: every line it reads there it
+answers with ``<name> <line>``, for as long as the client keeps the connection open (the
+hold probe, ``lbroute.lab.hold_loop``). ``/healthz`` is what the announcer's health check
+asks; ``lbroute lab break|heal|flap`` steer it through a small file:
 
     no file or "ok"   200
     "fail"            503
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import socket
+import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -73,13 +76,46 @@ class DualStackServer(ThreadingHTTPServer):
         super().server_bind()
 
 
+MAX_ECHO_LINE = 256  # bytes; a longer line ends the connection
+
+
+def make_echo_handler(name: str) -> type[socketserver.StreamRequestHandler]:
+    class Echo(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            prefix = name.encode() + b" "
+            while line := self.rfile.readline(MAX_ECHO_LINE):
+                if not line.endswith(b"\n"):
+                    return
+                self.wfile.write(prefix + line)
+                self.wfile.flush()
+
+    return Echo
+
+
+class EchoServer(socketserver.ThreadingTCPServer):
+    """Dual-stack, like the HTTP one; hundreds of connections may arrive at once."""
+
+    address_family = socket.AF_INET6
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 1024
+
+    def server_bind(self) -> None:
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", required=True)
     parser.add_argument("--port", type=int, default=80)
     parser.add_argument("--health-file", type=Path, default=None)
+    parser.add_argument("--echo-port", type=int, default=None, help="also echo lines on this port")
     args = parser.parse_args(argv)
     # inside the pod's own namespace, whose only addresses are the pod's and its VIPs
+    if args.echo_port:
+        echo = EchoServer(("::", args.echo_port), make_echo_handler(args.name))
+        threading.Thread(target=echo.serve_forever, name="echo", daemon=True).start()
     server = DualStackServer(("::", args.port), make_handler(args.name, HealthSwitch(args.health_file)))
     server.daemon_threads = True
     server.serve_forever()

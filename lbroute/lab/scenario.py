@@ -20,6 +20,8 @@ DEFAULT_RESTART_TIME = 30
 ROUTER_KINDS = ("gobgp", "frr")
 # BFD's interval (ms, both ways) and multiplier in the lab: the product's default, 0.9 s to detect
 DEFAULT_BFD = (300, 3)
+# the gobgp router's FIB: zebra's hash-threshold groups, or resilient groups lbroute-rr writes
+FIB_MODES = ("zebra", "resilient")
 
 
 class ScenarioError(ValueError):
@@ -49,6 +51,10 @@ class Scenario:
     # graceful restart between router and RRs: the RRs' restart time in seconds, 0 for none;
     # None until the lab resolves it for its RR count (``for_topology``)
     graceful_restart: int | None = None
+    # the LB pods' data plane (lbroute.lab.dataplane): "" for the stand-in responder, or
+    # nft-nat / nft-dsr with this many backends behind the web node at ``up``
+    dataplane: str = ""
+    backends: int = 3
     # which upstream router the lab runs (ROUTER_KINDS)
     router: str = "gobgp"
     # BFD (interval in ms, multiplier) between the RRs and every LB pod's bfdd, and between a
@@ -58,6 +64,11 @@ class Scenario:
     # the LB pods' exabgp + announcer and the RRs' gobgpd + lbroute-rr from these images
     # (lbroute/lab/containers.py); None: all of them as processes
     images: LabImages | None = None
+    # the router's FIB: "zebra" (hash-threshold groups) or "resilient" (lbroute-rr writes
+    # resilient groups; the LBs drain make-before-break, marking their paths GRACEFUL_SHUTDOWN)
+    fib: str = "zebra"
+    # the announcers' drain period in seconds (None: the lab's 1 s)
+    drain_seconds: float | None = None
 
     def for_topology(self, topo: Topology) -> Scenario:
         """This scenario checked against ``topo``, with the graceful-restart default filled in:
@@ -85,6 +96,10 @@ class Scenario:
             hold, keepalive = self.speaker_timers
             if not (hold >= 3 and keepalive >= 1 and keepalive * 3 <= hold):
                 out.append(f"speaker_timers {self.speaker_timers}: hold >= 3 s and keepalive <= hold / 3")
+        if self.dataplane not in ("", "nft-nat", "nft-dsr"):
+            out.append(f"dataplane {self.dataplane!r}: nft-nat or nft-dsr")
+        if self.dataplane and not 1 <= self.backends <= 40:
+            out.append(f"backends {self.backends}: between 1 and 40")
         if self.graceful_restart is not None and not 0 <= self.graceful_restart <= 4095:
             out.append(f"graceful_restart {self.graceful_restart}: 0 (none) to 4095 seconds")
         if self.router not in ROUTER_KINDS:
@@ -95,8 +110,18 @@ class Scenario:
                 out.append(f"bfd {self.bfd}: an interval of 10 to 60000 ms and a multiplier of 2 to 255")
         if self.images and self.kube_api:
             out.append("images: not with kube_api, whose RR managers run in the root namespace")
+        if self.images and self.dataplane:
+            out.append("images: not with dataplane (the data plane has no image yet)")
         if self.images and self.rogue_lb:
             out.append("images: not with rogue_lb (the image renders exabgp.conf itself, without its routes)")
+        if self.fib not in FIB_MODES:
+            out.append(f"fib {shown(self.fib)}: use {' or '.join(FIB_MODES)}")
+        elif self.fib == "resilient" and self.router != "gobgp":
+            out.append(
+                "fib resilient: for router gobgp (lbroute-rr writes the FIB); frr's zebra writes its own"
+            )
+        if self.drain_seconds is not None and not 0 <= self.drain_seconds <= 600:
+            out.append(f"drain_seconds {self.drain_seconds}: 0 to 600")
         return out
 
     def router_bfd(self, topo: Topology) -> tuple[int, int] | None:
@@ -126,9 +151,13 @@ class Scenario:
             "max_prefixes": self.max_prefixes,
             "speaker_timers": list(self.speaker_timers) if self.speaker_timers else None,
             "graceful_restart": self.graceful_restart,
+            "dataplane": self.dataplane,
+            "backends": self.backends,
             "router": self.router,
             "bfd": list(self.bfd) if self.bfd else None,
             "images": asdict(self.images) if self.images else None,
+            "fib": self.fib,
+            "drain_seconds": self.drain_seconds,
         }
 
     @classmethod
@@ -142,9 +171,13 @@ class Scenario:
             max_prefixes=None if raw.get("max_prefixes") is None else int(raw["max_prefixes"]),
             speaker_timers=None if timers is None else (int(timers[0]), int(timers[1])),
             graceful_restart=None if raw.get("graceful_restart") is None else int(raw["graceful_restart"]),
+            dataplane=str(raw.get("dataplane", "")),
+            backends=int(raw.get("backends", 3)),
             router=str(raw.get("router", "gobgp")),  # a lab from before router kinds ran gobgpd
             bfd=None if bfd is None else (int(bfd[0]), int(bfd[1])),  # before BFD: none
             images=LabImages(**raw["images"]) if raw.get("images") else None,
+            fib=str(raw.get("fib", "zebra")),
+            drain_seconds=None if raw.get("drain_seconds") is None else float(raw["drain_seconds"]),
         )
 
 

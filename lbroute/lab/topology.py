@@ -1,6 +1,7 @@
 """Names and addresses of the lab, computed from a few numbers. Pure: no I/O.
 
-    client/router   10.0.0.1       fd00::1       ─┐
+    client          10.2.0.2 ──veth── router (10.2.0.1): the hold probe's, behind the router
+    router          10.0.0.1       fd00::1       ─┐
     route reflector 10.0.0.2       fd00::2       ─┤ bridge "<prefix>-net" (its own namespace)
     node i          10.0.0.(10+i)  fd00::(10+i)  ─┘
         └──veth── LB pod i  172.16.i.2  fd16:i::2  (VIPs on lo)
@@ -8,8 +9,8 @@
 Dual-stack: every host has an IPv4 and an IPv6 address on the node network (the IPv6
 one written with the same digits). BGP runs over IPv4; IPv6 VIPs ride those sessions
 (ipv6-unicast) with the node's IPv6 address as next-hop. The router and the RR reach the
-pod range through the nodes; each node routes both VIP pools to its pod. All of it lives
-in namespaces the lab creates.
+pod range through the nodes; each node routes both VIP pools to its pod, and the client
+network back through the router. All of it lives in namespaces the lab creates.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ VIP_POOL6 = ipaddress.ip_network("2001:db8:1::/48")
 VIP_POOLS = (VIP_POOL, VIP_POOL6)
 ROUTER_IP = "10.0.0.1"
 ROUTER_IP6 = "fd00::1"
+# clients behind the router, so that their traffic is forwarded as a router's is (hashed per
+# packet), not sent from the router's own sockets: the hold probe runs there
+CLIENT_NET = ipaddress.ip_network("10.2.0.0/24")
+CLIENT_IP = "10.2.0.2"
+CLIENT_GATEWAY = "10.2.0.1"
 DEFAULT_VIP = "10.1.1.1/32"
 MAX_LBS = 64
 # a lab's name: it names namespaces (<prefix>-router: within the kernel's 15 characters) and
@@ -109,6 +115,10 @@ class Topology:
     @property
     def router_ns(self) -> str:
         return f"{self.prefix}-router"
+
+    @property
+    def client_ns(self) -> str:
+        return f"{self.prefix}-client"
 
     def rr_ns(self, j: int = 1) -> str:
         return f"{self.prefix}-rr" if j == 1 else f"{self.prefix}-rr{j}"

@@ -152,7 +152,8 @@ def test_the_lab_listens_only_where_it_means_to(make_lab: LabFactory, router_kin
     # gobgpd: BGP on the lab address and its unix API socket, nothing else (no pprof, no
     # metrics on 127.0.0.1:6060); managers' metrics on their namespace's own address; the
     # announcer's metrics on the pod address; the pod's responder is its data plane (port 80,
-    # one socket for IPv4 and IPv6 VIPs alike: ss shows it as *:80)
+    # one socket for IPv4 and IPv6 VIPs alike: ss shows it as *:80; and *:7 for the hold
+    # probe's echo)
     lab = make_lab(lbs=2, rrs=2, router=router_kind)
     topo = lab.topology
     router_tcp = {
@@ -167,8 +168,8 @@ def test_the_lab_listens_only_where_it_means_to(make_lab: LabFactory, router_kin
         topo.router_ns: router_tcp[router_kind],
         topo.rr_ns(1): {("10.0.0.2:179", "gobgpd"), ("10.0.0.2:9180", "lbroute-rr")},
         topo.rr_ns(2): {("10.0.0.3:179", "gobgpd"), ("10.0.0.3:9180", "lbroute-rr")},
-        topo.lb_ns(1): {("172.16.1.2:9473", "lbroute-announc"), ("*:80", "python")},
-        topo.lb_ns(2): {("172.16.2.2:9473", "lbroute-announc"), ("*:80", "python")},
+        topo.lb_ns(1): {("172.16.1.2:9473", "lbroute-announc"), ("*:80", "python"), ("*:7", "python")},
+        topo.lb_ns(2): {("172.16.2.2:9473", "lbroute-announc"), ("*:80", "python"), ("*:7", "python")},
     }
     unix = {
         topo.router_ns: {
@@ -181,7 +182,8 @@ def test_the_lab_listens_only_where_it_means_to(make_lab: LabFactory, router_kin
         topo.lb_ns(1): {("lb1/announcer.sock", "lbroute-announc")},
         topo.lb_ns(2): {("lb2/announcer.sock", "lbroute-announc")},
     }
-    assert set(lab.state.namespaces) == {topo.net_ns, topo.node_ns(1), topo.node_ns(2), *tcp}
+    # the client namespace (behind the router, for the hold probe) listens on nothing
+    assert set(lab.state.namespaces) == {topo.net_ns, topo.client_ns, topo.node_ns(1), topo.node_ns(2), *tcp}
     for ns in lab.state.namespaces:
         found = listeners(ns)
         assert {(a, p) for kind, a, p in found if kind == "tcp"} == tcp.get(ns, set()), ns

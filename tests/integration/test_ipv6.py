@@ -56,10 +56,15 @@ def test_a_128_vip_from_three_lbs_is_a_three_way_ecmp_route_that_the_cli_shows(m
 
     # fib: table and JSON
     fib = {r["prefix"]: r for r in cli_json(lab, "fib")}
-    assert fib[WEB6] == {"prefix": WEB6, "protocol": "bgp", "next_hops": list(NODE6.values())}
+    assert {k: fib[WEB6][k] for k in ("prefix", "protocol", "next_hops")} == {
+        "prefix": WEB6,
+        "protocol": "bgp",
+        "next_hops": list(NODE6.values()),
+    }
+    assert fib[WEB6]["group"]["type"] == "hash-threshold"  # zebra's next-hop group
     assert table(cli(lab, "fib", "--vip", WEB6).stdout) == [
-        ["PREFIX", "PROTOCOL", "NEXT-HOPS"],
-        [WEB6, "bgp", ",".join(NODE6.values())],
+        ["PREFIX", "PROTOCOL", "NEXT-HOPS", "GROUP"],
+        [WEB6, "bgp", ",".join(NODE6.values()), "hash-threshold", str(fib[WEB6]["nhid"])],
     ]
 
     # diff: equal, then a next-hop written into the kernel by hand is named (both sides)

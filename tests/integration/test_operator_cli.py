@@ -102,11 +102,24 @@ def test_vips_peers_rib_and_fib_say_what_the_lab_set_up(make_lab: LabFactory, ro
     assert [r[:4] for r in rib_rows[1:]] == [["rr", API, NODE[1], POD[1]], ["rr", API, NODE[2], POD[2]]]
 
     fib = {r["prefix"]: r for r in cli_json(lab, "fib")}
-    assert fib[WEB] == {"prefix": WEB, "protocol": "bgp", "next_hops": [NODE[1], NODE[2], NODE[3]]}
+    web = fib[WEB]
+    assert {k: web[k] for k in ("prefix", "protocol", "next_hops")} == {
+        "prefix": WEB,
+        "protocol": "bgp",
+        "next_hops": [NODE[1], NODE[2], NODE[3]],
+    }
+    # zebra installs an ordinary group: no buckets, nothing draining
+    assert web["group"]["id"] == web["nhid"] and web["group"]["type"] == "hash-threshold"
+    assert [(h["gateway"], h["buckets"]) for h in web["group"]["next_hops"]] == [
+        (NODE[i], None) for i in (1, 2, 3)
+    ]
     assert fib[API]["next_hops"] == [NODE[1], NODE[2]]
-    assert fib["10.0.0.0/24"]["next_hops"] == []
+    assert fib["10.0.0.0/24"]["next_hops"] == [] and fib["10.0.0.0/24"]["group"] is None
     fib_rows = table(cli(lab, "fib", "--vip", API).stdout)
-    assert fib_rows == [["PREFIX", "PROTOCOL", "NEXT-HOPS"], [API, "bgp", f"{NODE[1]},{NODE[2]}"]]
+    assert fib_rows == [
+        ["PREFIX", "PROTOCOL", "NEXT-HOPS", "GROUP"],
+        [API, "bgp", f"{NODE[1]},{NODE[2]}", "hash-threshold", str(fib[API]["nhid"])],
+    ]
 
     result = cli(lab, "diff")
     assert "all 2 VIP(s)" in result.stdout
@@ -184,7 +197,13 @@ def test_fib_vips_and_diff_read_ipv6_routes_written_by_hand(make_lab: LabFactory
     ip("-6", "route", "add", vip6, "nexthop", "via", "fd00::12", "nexthop", "via", "fd00::11",
        netns=router_ns)  # fmt: skip
     fib = {r["prefix"]: r for r in cli_json(lab, "fib")}
-    assert fib[vip6] == {"prefix": vip6, "protocol": None, "next_hops": ["fd00::11", "fd00::12"]}
+    assert fib[vip6] == {
+        "prefix": vip6,
+        "protocol": None,
+        "next_hops": ["fd00::11", "fd00::12"],
+        "nhid": None,
+        "group": None,
+    }
     assert fib[WEB]["next_hops"] == [NODE[1]]  # IPv4 first, as before
     assert list(fib).index(WEB) < list(fib).index(vip6)
     [only] = cli_json(lab, "fib", "--vip", vip6)

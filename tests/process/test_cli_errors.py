@@ -46,6 +46,14 @@ def run_cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.Complet
         (["lab", "up", "--timeout", "inf"], "'inf' is not a positive number of seconds"),
         (["lab", "up", "--service", "web"], "expected NAME=VIP"),
         (["lab"], "required: COMMAND"),
+        (["lab", "hold", "--connections", "0"], "give a whole number from 1 to 2000"),
+        (["lab", "hold", "--seconds", "601"], "at most 600"),
+        (["lab", "hold", "--vip", "192.0.2.1"], "requests go only to the lab's VIP pools"),
+        (["lab", "hold", "--vip", "2001:db8:1::1"], "client namespace has IPv4 only"),
+        (["lab", "hold", "--close-after", "0"], "'0' is not a positive number of seconds"),
+        (["lab", "hold", "--during", "reboot"], "invalid choice: 'reboot'"),
+        (["lab", "hold", "--prefix", "nosuch"], "lab 'nosuch' is not up"),
+        (["lab", "up", "--fib", "bird"], "invalid choice: 'bird'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv: list[str], says: str) -> None:

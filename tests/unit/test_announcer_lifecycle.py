@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from announcer.kube_view import KubeUpdate
 from announcer.lifecycle import (
     RETRY_SECONDS,
     Close,
+    Connections,
     Converge,
     Converged,
     DrainRequested,
@@ -44,7 +46,7 @@ from announcer.lifecycle import (
     static_routes,
     step,
 )
-from announcer.state import NextHops, Route
+from announcer.state import GRACEFUL_SHUTDOWN, NextHops, Route
 
 NH = "10.0.0.11"
 HOPS = NextHops(NH)
@@ -76,7 +78,11 @@ KUBE = config(
 
 def short(effect: Effect) -> str:
     if isinstance(effect, Converge):
-        parts = [f"+{r.prefix}" for r in sorted(effect.desired)] + [f"hold {p}" for p in sorted(effect.hold)]
+        parts = [
+            f"+{r.prefix}" + (f"[{' '.join(r.communities)}]" if r.communities else "")
+            for r in sorted(effect.desired)
+        ]
+        parts += [f"hold {p}" for p in sorted(effect.hold)]
         return "converge " + (" ".join(parts) or "-")
     if isinstance(effect, Reply):
         return f"reply {effect.request} {effect.line}"
@@ -113,7 +119,10 @@ def run(
 
 
 UP = "converge +10.1.1.1/32"
+MARKED = "converge +10.1.1.1/32[65535:0]"
 NONE = "converge -"
+GSHUT = config(drain_graceful_shutdown=True)
+GSHUT_IDLE = config(drain_graceful_shutdown=True, drain_ends_when_idle=True)
 OK, BAD = ProbeResult("web", True), ProbeResult("web", False)
 
 TABLE: list[tuple[str, AnnouncerConfig, list[tuple[float, Event | str, list[str]]]]] = [
@@ -313,6 +322,130 @@ TABLE: list[tuple[str, AnnouncerConfig, list[tuple[float, Event | str, list[str]
         ],
     ),
     (
+        "make-before-break-marks-waits-the-period-then-withdraws-and-the-drain-is-over",
+        GSHUT,
+        [
+            (0, Started(), ["web init>up"]),
+            (0, Tick(), [UP]),
+            (0, ACK, []),
+            (1, DrainRequested(request=1), ["drain.started"]),  # still up: marked, not withdrawn
+            (1.1, Tick(), [MARKED, "marker"]),
+            (1.2, ACK, ["drain.marked", "reply 1 marked"]),
+            (3, OK, []),
+            (6.1, Tick(), []),
+            (6.2, Tick(), ["drain.marking_over", "web up>draining", NONE]),
+            (6.2, ACK, ["drain.withdrawn", "reply 1 withdrawn", "drain.done", "reply 1 drained", "close 1"]),
+            (
+                7,
+                DrainRequested(request=2),
+                ["reply 2 marked", "reply 2 withdrawn", "reply 2 drained", "close 2"],
+            ),
+        ],
+    ),
+    (
+        "make-before-break-the-period-starts-with-exabgp-s-ack-of-the-marks",
+        GSHUT,
+        [
+            (0, Started(), ["web init>up"]),
+            (0, DrainRequested(request=1), ["drain.started"]),
+            (0, Tick(), [MARKED, "marker"]),
+            (0, NACK, []),
+            (1, Tick(), [MARKED]),
+            (1, ACK, ["drain.marked", "reply 1 marked"]),
+            (2, DrainRequested(request=2, exit=True), ["reply 2 marked"]),
+            (5.9, Tick(), []),
+            (6, Tick(), ["drain.marking_over", "web up>draining", NONE]),
+            (
+                6,
+                ACK,
+                [
+                    "drain.withdrawn",
+                    "reply 1 withdrawn",
+                    "reply 2 withdrawn",
+                    "drain.done",
+                    "reply 1 drained",
+                    "close 1",
+                    "reply 2 drained",
+                    "close 2",
+                    "exit",
+                ],
+            ),
+        ],
+    ),
+    (
+        "make-before-break-a-service-that-fails-while-marked-is-withdrawn-at-once",
+        config(
+            drain_graceful_shutdown=True, services=[{"name": "web", "vips": ["10.1.1.1/32"], "check": CHECK}]
+        ),
+        [
+            (0, OK, []),
+            (0, OK, ["web init>up"]),
+            (0, DrainRequested(request=1), ["drain.started"]),
+            (0, Tick(), [MARKED, "marker"]),
+            (0, ACK, ["drain.marked", "reply 1 marked"]),
+            (1, BAD, []),
+            (2, BAD, ["web up>down"]),
+            (2, Tick(), [NONE]),
+            (2, ACK, []),  # withdrawn for its check, but the drain goes on to its end
+            (5, Tick(), ["drain.marking_over", "web down>draining", NONE]),
+            (5, ACK, ["drain.withdrawn", "reply 1 withdrawn", "drain.done", "reply 1 drained", "close 1"]),
+        ],
+    ),
+    (
+        "make-before-break-with-nothing-to-mark-withdraws-at-once",
+        config(
+            drain_graceful_shutdown=True, services=[{"name": "web", "vips": ["10.1.1.1/32"], "check": CHECK}]
+        ),
+        [
+            (0, BAD, []),
+            (0, BAD, ["web init>down"]),
+            (0, DrainRequested(request=1), ["drain.started"]),
+            (0, Tick(), [NONE, "marker"]),
+            (0, ACK, ["web down>draining"]),
+            (0, Tick(), [NONE]),
+            (0, ACK, ["drain.withdrawn", "reply 1 withdrawn"]),  # never marked: the period follows
+            (5, Tick(), ["drain.done", "reply 1 drained", "close 1"]),
+        ],
+    ),
+    (
+        "make-before-break-ends-when-the-pod-serves-no-connection",
+        GSHUT_IDLE,
+        [
+            (0, Started(), ["web init>up"]),
+            (0, DrainRequested(request=1), ["drain.started"]),
+            (0, Connections(0), []),  # not marked yet: the router may still send new flows
+            (0, Tick(), [MARKED, "marker"]),
+            (0, ACK, ["drain.marked", "reply 1 marked"]),
+            (1, Connections(4), []),
+            (2, Connections(0), ["drain.idle", "web up>draining"]),
+            (2, Tick(), [NONE]),
+            (2, ACK, ["drain.withdrawn", "reply 1 withdrawn", "drain.done", "reply 1 drained", "close 1"]),
+            (3, Connections(0), []),
+        ],
+    ),
+    (
+        "make-before-break-a-respawn-into-a-drain-withdraws-at-once",
+        GSHUT,
+        [
+            (0, Started(drain_marker=True), ["drain.resumed", "drain.started", "web init>draining"]),
+            (0, Tick(), [NONE]),
+            (0, ACK, ["drain.withdrawn"]),
+            (4.9, Tick(), []),
+            (5, Tick(), ["drain.done"]),
+        ],
+    ),
+    (
+        "without-make-before-break-connection-counts-change-nothing",
+        UNCHECKED,
+        [
+            (0, Started(), ["web init>up"]),
+            (0, DrainRequested(request=1), ["drain.started", "web up>draining"]),
+            (0, Tick(), [NONE, "marker"]),
+            (0, Connections(0), []),
+            (0, ACK, ["drain.withdrawn", "reply 1 withdrawn"]),
+        ],
+    ),
+    (
         "an-event-for-an-unknown-service-is-logged-and-changes-nothing",
         UNCHECKED,
         [
@@ -357,13 +490,15 @@ def test_deadline_says_when_the_next_tick_matters() -> None:
 
 # --- properties over random runs -------------------------------------------------------------
 
-TWO = config(
-    drain_seconds=2,
-    services=[
-        {"name": "web", "vips": ["10.1.1.1/32"], "check": CHECK},
-        {"name": "api", "vips": ["10.1.2.1/32"]},
-        {"name": "k8s", "kubernetes": {"namespace": "a", "name": "b", "withdraw_without_endpoints": True}},
-    ],
+SERVICES = [
+    {"name": "web", "vips": ["10.1.1.1/32"], "check": CHECK},
+    {"name": "api", "vips": ["10.1.2.1/32"]},
+    {"name": "k8s", "kubernetes": {"namespace": "a", "name": "b", "withdraw_without_endpoints": True}},
+]
+TWO = config(drain_seconds=2, services=SERVICES)
+# make-before-break, ending early when idle
+TWO_MARKED = config(
+    drain_seconds=2, drain_graceful_shutdown=True, drain_ends_when_idle=True, services=SERVICES
 )
 
 events = st.one_of(
@@ -377,6 +512,10 @@ events = st.one_of(
     st.builds(DrainRequested, st.none() | st.just(0), st.booleans()),
     st.builds(MaintenanceSignal, st.booleans()),
     st.builds(MaintenanceFile, st.booleans()),
+    st.builds(Connections, st.integers(0, 2)),
+    # ticks are what time passing is made of: often, so that drains run to their end
+    st.just(Tick()),
+    st.just(Tick()),
     st.just(Tick()),
 )
 # each step: an event, how exabgp answers a converge it causes, and the time that passes first
@@ -384,10 +523,10 @@ runs = st.lists(st.tuples(events, st.sampled_from([ACK, NACK, UNSURE]), st.float
 History = list[tuple[State, Event, float, tuple[Effect, ...], State]]
 
 
-def simulate(steps: list[tuple[Event, str, float]]) -> History:
+def simulate(cfg: AnnouncerConfig, steps: list[tuple[Event, str, float]]) -> History:
     """Every (before, event, now, effects, after), carrying out converges as ``main.Runner``
     does: the answer is fed back at once, before anything else happens."""
-    state, _ = step(initial(TWO, HOPS), Started(), 0.0)
+    state, _ = step(initial(cfg, HOPS), Started(), 0.0)
     now = 0.0
     requests = itertools.count(1)
     out: History = []
@@ -409,49 +548,87 @@ def simulate(steps: list[tuple[Event, str, float]]) -> History:
     return out
 
 
+def unmarked(routes: frozenset[Route]) -> frozenset[Route]:
+    return frozenset(
+        replace(r, communities=tuple(c for c in r.communities if c != GRACEFUL_SHUTDOWN)) for r in routes
+    )
+
+
+@pytest.mark.parametrize("cfg", [TWO, TWO_MARKED], ids=["withdraw-first", "make-before-break"])
 @settings(max_examples=300, deadline=None, database=None)
-@given(runs)
-def test_properties_of_every_run(steps: list[tuple[Event, str, float]]) -> None:
-    history = simulate(steps)
+@given(steps=runs)
+def test_properties_of_every_run(cfg: AnnouncerConfig, steps: list[tuple[Event, str, float]]) -> None:
+    history = simulate(cfg, steps)
     replies: dict[int, list[str]] = {}
     exits = 0
-    drain_asked_at: float | None = None
+    idle_at: float | None = None  # when a Connections(0) came while marked
     for before, event, now, effects, after in history:
         # pure: the same input gives the same output, and the input is not changed
         assert step(before, event, now) == (after, effects)
-        if isinstance(event, DrainRequested) and drain_asked_at is None:
-            drain_asked_at = now
+        drain = after.drain
+        marking = drain is not None and drain.marking
+        if isinstance(event, Connections) and event.count == 0 and before.drain and before.drain.marked_at:
+            idle_at = now
         for effect in effects:
             if isinstance(effect, Converge):
                 assert isinstance(event, Tick), "converges are coalesced to the tick"
                 up = {s.name for s in after.services if s.view.health.phase is Phase.UP}
                 allowed = {r for s in after.services if s.name in up for r in s.view.routes.routes(HOPS)}
-                assert effect.desired <= allowed, "only UP services are announced"
-                if after.drain is not None or after.maintenance:
+                assert unmarked(effect.desired) <= allowed, "only UP services are announced"
+                marks = {GRACEFUL_SHUTDOWN in r.communities for r in effect.desired}
+                if marking:
+                    assert marks <= {True}, "a make-before-break drain marks every route it announces"
+                else:
+                    assert marks <= {False}, "routes are marked only while a make-before-break drain waits"
+                if (drain is not None and not marking) or after.maintenance:
                     assert effect.desired == frozenset(), (
-                        "nothing is announced while draining or in maintenance"
+                        "nothing is announced while withdrawing a drain or in maintenance"
                     )
             elif isinstance(effect, Reply):
                 replies.setdefault(effect.request, []).append(effect.line)
-                assert replies[effect.request] in (["withdrawn"], ["withdrawn", "drained"]), replies
+                heard = replies[effect.request]
+                assert (
+                    heard == ["marked", "withdrawn", "drained"][: len(heard)]
+                    or heard
+                    == [
+                        "withdrawn",
+                        "drained",
+                    ][: len(heard)]
+                ), replies
                 if effect.line == "withdrawn":
-                    assert after.drain is not None and after.drain.withdrawn_at is not None
+                    assert drain is not None and drain.withdrawn_at is not None
+                if effect.line == "marked":
+                    assert cfg.drain_graceful_shutdown and drain is not None and drain.marked_at is not None
             elif isinstance(effect, Close):
-                assert replies.get(effect.request) == ["withdrawn", "drained"], "closed after the last answer"
+                assert replies.get(effect.request, [])[-2:] == ["withdrawn", "drained"], (
+                    "closed after the last answer"
+                )
                 replies[effect.request].append("closed")
             elif isinstance(effect, Exit):
                 exits += 1
-                assert after.drain is not None and after.drain.exit and after.drain.done
-                assert after.drain.withdrawn_at is not None
-                assert now >= after.drain.withdrawn_at + TWO.drain_seconds
-        if after.drain is not None:
+                assert drain is not None and drain.exit and drain.done
+                assert drain.withdrawn_at is not None
+                after_withdrawal = 0 if drain.marked_at is not None else cfg.drain_seconds
+                assert now >= drain.withdrawn_at + after_withdrawal
+        if drain is not None and not marking:
             assert all(s.view.health.phase is Phase.DRAINING for s in after.services), "draining is terminal"
-            if after.drain.withdrawn_at is not None and (
-                before.drain is None or before.drain.withdrawn_at is None
-            ):
-                # withdrawn only on exabgp's word: every command of an empty set acknowledged
-                assert isinstance(event, Converged) and event.ok and event.certain, event
-                assert event.converge == Converge(frozenset(), frozenset())
+        if (
+            drain is not None
+            and drain.withdrawn_at is not None
+            and (before.drain is None or before.drain.withdrawn_at is None)
+        ):
+            # withdrawn only on exabgp's word: every command of an empty set acknowledged
+            assert isinstance(event, Converged) and event.ok and event.certain, event
+            assert event.converge == Converge(frozenset(), frozenset())
+        if before.drain is not None and before.drain.marking and not marking:
+            # a marked drain withdraws after its period, when idle, or at once with nothing marked
+            marked_at = before.drain.marked_at
+            if marked_at is None:
+                assert isinstance(event, Converged) and not event.converge.desired and not event.converge.hold
+            else:
+                assert now >= marked_at + cfg.drain_seconds or idle_at == now, (now, marked_at)
+        if not cfg.drain_graceful_shutdown:
+            assert drain is None or (not drain.marking and drain.marked_at is None)
     assert exits <= 1
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from announcer.config import AnnouncerConfig
+from dataplane.config import DataplaneConfig, RealserverConfig
 from lbroute.config import ConfigError, load_config, load_config_text
 from rr.config import RrConfig
 
@@ -39,7 +40,12 @@ def test_models_are_frozen() -> None:
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.rglob("*.yaml")), ids=lambda p: str(p.relative_to(CONFIGS)))
 def test_shipped_examples_are_valid(path: Path) -> None:
-    model = AnnouncerConfig if path.name.startswith("announcer") else RrConfig
+    models = {
+        "announcer": AnnouncerConfig,
+        "dataplane-realserver": RealserverConfig,
+        "dataplane": DataplaneConfig,
+    }
+    model = next((m for prefix, m in models.items() if path.name.startswith(prefix)), RrConfig)
     load_config(path, model)
 
 
@@ -319,4 +325,37 @@ def test_group_names_and_neighbor_addresses_are_each_given_once() -> None:
     assert problems(text) == [
         "speaker_groups[1].name: 'a' is also speaker_groups[0]'s",
         "neighbors[2].address: '10.0.0.1' is also neighbors[0]'s",
+    ]
+
+
+ROUTER = "role: router\ngobgpd: unix:///run/x.sock\nasn: 65021\nrouter_id: 10.0.0.1\n"
+
+
+def test_the_fib_mode_is_zebra_unless_asked_and_resilient_refuses_what_would_not_be_ours() -> None:
+    assert load_config_text(ROUTER, RrConfig, source="x.yaml").fib.mode == "zebra"
+    cfg = load_config_text(ROUTER + "fib: {mode: resilient}\n", RrConfig, source="x.yaml")
+    assert (cfg.fib.buckets, cfg.fib.idle_timer, cfg.fib.unbalanced_timer, cfg.fib.protocol) == (
+        256,
+        60,
+        300,
+        200,
+    )
+    assert problems(ROUTER + "fib: {mode: resilient, protocol: 186}\n") == [
+        "fib.protocol: 186 is FRR's; take one nobody else writes routes with, such as 200"
+    ]
+    assert problems(ROUTER + "fib: {mode: resilient, protocol: 2}\n") == [
+        "fib.protocol: 2 is kernel; take one nobody else writes routes with, such as 200"
+    ]
+    assert problems(ROUTER + "fib: {mode: resilient, nexthop_ids: [20, 10]}\n") == [
+        "fib.nexthop_ids: 20-10: give [first, last] with 1 <= first <= last < 2^32"
+    ]
+    assert problems(ROUTER + "fib: {mode: resilient, buckets: 70000}\n") == [
+        "fib.buckets: Input should be less than or equal to 65535 (got 70000)"
+    ]
+    both = ROUTER + "fib: {mode: resilient}\nzebra: {url: 'unix:/run/frr/zserv.api'}\n"
+    assert problems(both) == [
+        "zebra: fib.mode resilient writes the FIB itself, without zebra: drop zebra (or the mode)"
+    ]
+    assert problems(BASE + "fib: {mode: resilient}\n") == [
+        "fib.mode: for role router; the RR does not program a FIB"
     ]

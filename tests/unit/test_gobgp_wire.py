@@ -45,3 +45,34 @@ def test_ipv6_next_hop_from_mp_reach_global_before_link_local() -> None:
 def test_no_next_hop() -> None:
     assert NextHopReader().next_hop([ORIGIN, AS_PATH, LOCAL_PREF]) == ""
     assert NextHopReader().next_hop([]) == ""
+
+
+def communities(*pairs: tuple[int, int], extended: bool = False) -> bytes:
+    value = b"".join(a.to_bytes(2, "big") + v.to_bytes(2, "big") for a, v in pairs)
+    if extended:
+        return bytes([0xD0, 8]) + len(value).to_bytes(2, "big") + value
+    return bytes([0xC0, 8, len(value)]) + value
+
+
+def test_communities_come_with_the_next_hop_in_the_order_sent() -> None:
+    reader = NextHopReader()
+    gshut = communities((65021, 100), (65535, 0))
+    assert reader.read([ORIGIN, AS_PATH, NEXT_HOP_11, LOCAL_PREF, gshut]) == (
+        "10.0.0.11",
+        ("65021:100", "65535:0"),
+    )
+    # before the next-hop, and in the extended-length form: the same
+    assert reader.read([communities((65535, 0), extended=True), ORIGIN, NEXT_HOP_11]) == (
+        "10.0.0.11",
+        ("65535:0",),
+    )
+    assert reader.read([ORIGIN, NEXT_HOP_11]) == ("10.0.0.11", ())
+    assert reader.read([ORIGIN, communities()]) == ("", ())
+
+
+def test_a_path_marked_graceful_shutdown_is_draining() -> None:
+    from lbroute.core.rib import Path
+
+    assert Path("10.1.1.1/32", "10.0.0.11", communities=("65021:1", "65535:0")).draining
+    assert not Path("10.1.1.1/32", "10.0.0.11", communities=("65021:1",)).draining
+    assert not Path("10.1.1.1/32", "10.0.0.11").draining

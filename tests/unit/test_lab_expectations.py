@@ -98,6 +98,9 @@ def test_graceful_restart_defaults_by_the_number_of_rrs() -> None:
         (Scenario(speaker_timers=(3, 2)), "speaker_timers"),
         (Scenario(graceful_restart=5000), "graceful_restart 5000"),
         (Scenario(router="bird"), "router 'bird': use gobgp or frr"),
+        (Scenario(fib="bird"), "fib 'bird': use zebra or resilient"),
+        (Scenario(router="frr", fib="resilient"), "fib resilient: for router gobgp"),
+        (Scenario(drain_seconds=601), "drain_seconds 601"),
     ],
 )
 def test_a_scenario_the_topology_cannot_carry_is_refused(scenario: Scenario, says: str) -> None:
@@ -111,6 +114,8 @@ def test_the_scenario_survives_the_state_file_and_renders_its_group_overrides() 
         speaker_timers=(30, 10), graceful_restart=0, router="frr",
     )  # fmt: skip
     assert Scenario.from_json(scenario.to_json()) == scenario
+    resilient = Scenario(fib="resilient", drain_seconds=4.0)
+    assert Scenario.from_json(resilient.to_json()) == resilient
     # a lab recorded before there were router kinds ran gobgpd
     assert Scenario.from_json({"graceful_restart": 30}).router == "gobgp"
     assert Scenario.from_json({}) == Scenario()

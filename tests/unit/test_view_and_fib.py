@@ -55,7 +55,7 @@ def test_parse_multipath_route_with_nexthop_object() -> None:
         {"dst": "default", "gateway": "10.0.0.254", "dev": "eth0", "flags": []},
     ]
     routes = parse_routes(entries)
-    assert routes[1] == FibRoute("10.1.1.1/32", frozenset({A, B}), "bgp")
+    assert routes[1] == FibRoute("10.1.1.1/32", frozenset({A, B}), "bgp", nhid=10)
     assert routes[0].next_hops == frozenset()
     assert routes[2].prefix == "0.0.0.0/0" and routes[2].next_hops == frozenset({"10.0.0.254"})
 
@@ -87,7 +87,7 @@ def test_parse_ipv6_routes() -> None:
     assert routes["2001:db8::1/128"].next_hops == frozenset({"fd00::11", "fd00::12", "fd00::13"})
     assert routes["2001:db8::2/128"] == FibRoute("2001:db8::2/128", frozenset({"fd00::11"}), "bgp")
     assert routes["2001:db8::3/128"] == FibRoute(
-        "2001:db8::3/128", frozenset({"fd00::11", "fd00::12"}), "bgp"
+        "2001:db8::3/128", frozenset({"fd00::11", "fd00::12"}), "bgp", nhid=3
     )
     # two routes for one prefix: the kernel forwards on the lower metric
     assert routes["2001:db8::6/128"].next_hops == frozenset({"fd00::11"})

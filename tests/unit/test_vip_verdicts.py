@@ -166,3 +166,30 @@ def test_paths_the_router_keeps_stale_while_its_rr_restarts_are_named() -> None:
     # back to normal: the RR holds them again and the router's copies are fresh
     [row] = vip_rows([speaker_paths(VIP, A, B)], [FibRoute(VIP, s(A, B))], router_paths(VIP, A, B))
     assert row.status == OK and not any("stale" in p for p in row.problems)
+
+
+def test_a_draining_next_hop_and_the_fib_group_are_on_the_row() -> None:
+    from lbroute.core.nexthop_groups import GroupView, MemberView, Resilient
+    from lbroute.core.rib import GRACEFUL_SHUTDOWN
+
+    gshut = (GRACEFUL_SHUTDOWN,)
+    rr = [
+        Path(VIP, A, "172.16.1.2"),
+        Path(VIP, B, "172.16.2.2", communities=gshut),
+        Path(VIP, C, "172.16.3.2", communities=gshut),
+        Path(VIP, C, "172.16.3.3"),  # a second pod on node C, not draining: C is not
+    ]
+    group = GroupView(
+        7,
+        200,
+        Resilient(256, 60, 300),
+        (
+            MemberView(A, "eth0", 256, 128, False),
+            MemberView(B, "eth0", 1, 0, True),
+            MemberView(C, "eth0", 256, 128, False),
+        ),
+    )
+    [row] = vip_rows([rr], [FibRoute(VIP, s(A, B, C), "200", nhid=7)], groups={7: group})
+    assert row.draining == {B} and row.fib_group == group and row.status == OK
+    [plain] = vip_rows([speaker_paths(VIP, A)], [FibRoute(VIP, s(A), nhid=9)], groups={})
+    assert plain.draining == frozenset() and plain.fib_group is None
