@@ -11,15 +11,10 @@ name, loaded in one ``nft -f`` transaction and deleted by that name, never anyon
 
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
-
-from lbroute.kernel.ip import netns_exec
+from lbroute.kernel.nft import NFT, Nft, NftError
 
 from .errors import LabError
 
-NFT = Path("/usr/sbin/nft")
 BFD_REDIRECT = ("inet", "lbroute-bfd")
 HANG = ("netdev", "lbroute-hang")
 
@@ -46,26 +41,30 @@ def hang(device: str) -> str:
 
 
 def load(netns: str, text: str) -> None:
-    _nft(netns, "-f", "-", stdin=text)
+    _run(netns, "-f", "-", stdin=text)
 
 
 def has_table(netns: str, table: tuple[str, str]) -> bool:
     family, name = table
-    listed = json.loads(_nft(netns, "-j", "list", "tables", family) or '{"nftables": []}')
-    return any(item.get("table", {}).get("name") == name for item in listed.get("nftables", []))
+    try:
+        return name in Nft(netns).tables(family)
+    except NftError as err:
+        raise LabError(f"in {netns}: {err}") from None
 
 
 def delete(netns: str, table: tuple[str, str]) -> bool:
     """Delete our table if it is there; whether it was."""
     if not has_table(netns, table):
         return False
-    _nft(netns, "delete", "table", *table)
+    _run(netns, "delete", "table", *table)
     return True
 
 
-def _nft(netns: str, *args: str, stdin: str | None = None) -> str:
-    argv = netns_exec(netns, str(NFT), *args)
-    result = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False, timeout=30)
-    if result.returncode != 0:
-        raise LabError(f"nft {' '.join(args[:3])} in {netns}: {result.stderr.strip()[:300]}")
-    return result.stdout
+def _run(netns: str, *args: str, stdin: str | None = None) -> str:
+    try:
+        return Nft(netns).run(*args, stdin=stdin)
+    except NftError as err:
+        raise LabError(f"in {netns}: {err}") from None
+
+
+__all__ = ["BFD_REDIRECT", "HANG", "NFT", "bfd_redirect", "delete", "hang", "has_table", "load"]
