@@ -94,7 +94,22 @@ def _gobgpd_target(value: str) -> str:
     host = host.removeprefix("[").removesuffix("]")
     if not (sep and host and _port(port) is not None and _is_host(host)):
         raise ValueError(f"{shorten(value)} is not a gRPC target such as {_TARGET_EXAMPLE}")
+    # gobgpd's gRPC has no authentication: whoever reaches it rewrites the guard rails
+    if not _is_loopback(host):
+        raise ValueError(
+            f"{shorten(value)}: gobgpd's API has no authentication; use its unix socket or a "
+            "loopback address (127.0.0.1, ::1, localhost)"
+        )
     return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _is_host(host: str) -> bool:
@@ -122,11 +137,23 @@ class KubernetesPeersConfig(StrictModel):
     kubeconfig: str | None = None
 
 
+class NodeConfig(StrictModel):
+    """A node LB pods run on. Its speakers are the addresses inside ``pod_cidrs``, and the
+    only next-hops they may announce are ``addresses`` (the node's own, one per IP version):
+    a pod cannot send traffic to another node, to the router, or to an unused address."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    addresses: tuple[Address, ...] = Field(min_length=1, max_length=2)
+    pod_cidrs: tuple[Network, ...] = Field(min_length=1)
+
+
 class SpeakerGroupConfig(StrictModel):
     """LB speakers: admitted by source address (dynamic neighbors) or one peer per pod (kubernetes).
 
     Routes they send pass the guard rails: inside ``vip_pools``, a length from
-    ``allowed_prefix_lengths``, a next-hop inside ``node_networks``, at most ``max_prefixes``.
+    ``allowed_prefix_lengths`` (or, when ``vips`` is given, one of those VIPs exactly), a
+    next-hop inside ``node_networks`` (and, when the config lists ``nodes``, the address of
+    the speaker's own node), at most ``max_prefixes``.
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
@@ -143,6 +170,8 @@ class SpeakerGroupConfig(StrictModel):
     max_prefixes: int = Field(1000, ge=1, le=4294967295)
     # BFD with every speaker of the group (each LB pod runs bfdd beside exabgp); None: none
     bfd: SpeakerBfdConfig | None = None
+    # the VIPs these speakers serve; empty: any inside vip_pools (a speaker may take another's)
+    vips: tuple[Network, ...] = ()
 
     @model_validator(mode="after")
     def _one_way_in(self) -> SpeakerGroupConfig:
@@ -161,6 +190,13 @@ class SpeakerGroupConfig(StrictModel):
             net = ipaddress.ip_network(pool)
             if not any(net.prefixlen <= n <= net.max_prefixlen for n in self.allowed_prefix_lengths):
                 problems.append(f"vip_pools: no allowed prefix length fits inside {pool}")
+        pools = [ipaddress.ip_network(p) for p in self.vip_pools]
+        for j, vip in enumerate(self.vips):
+            net = ipaddress.ip_network(vip)
+            if not any(net.version == p.version and net.subnet_of(p) for p in pools):  # type: ignore[arg-type]
+                problems.append(f"vips[{j}]: {vip} is in none of vip_pools; add its pool or fix the VIP")
+            elif net.prefixlen not in self.allowed_prefix_lengths:
+                problems.append(f"vips[{j}]: {vip} has a length allowed_prefix_lengths does not allow")
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -258,6 +294,8 @@ class RrConfig(StrictModel):
     listen_port: int = Field(179, ge=-1, le=65535)
     cluster_id: Address | None = None
     speaker_groups: tuple[SpeakerGroupConfig, ...] = ()
+    # where each speaker lives (pod CIDR -> node address); empty: any next-hop in node_networks
+    nodes: tuple[NodeConfig, ...] = ()
     neighbors: tuple[NeighborConfig, ...] = ()
     zebra: ZebraConfig | None = None
     fib: FibConfig = FibConfig()
@@ -293,6 +331,7 @@ class RrConfig(StrictModel):
         yield from _repeated("speaker_groups", "name", [g.name for g in self.speaker_groups])
         yield from _repeated("neighbors", "address", [n.address for n in self.neighbors])
         yield from self._speaker_ranges()
+        yield from self._node_problems()
         for (i, where, net), (k, earlier, other) in _overlaps(self._places("vip_pools")):
             if i == k:
                 yield Problem(where, f"{net} overlaps {earlier} {other} of the same group; keep one")
@@ -319,6 +358,34 @@ class RrConfig(StrictModel):
             yield Problem(
                 where, f"{net} overlaps {earlier} {other}: gobgpd admits a speaker there to one of them only"
             )
+
+    def _node_problems(self) -> Iterator[Problem]:
+        """Each speaker address must lead to one node, each node address be one node's only,
+        and be a next-hop the speaker groups' node networks allow."""
+        if self.nodes and self.role == "router":
+            yield Problem("nodes", "for role route-reflector; the router takes what its RRs accept")
+        yield from _repeated("nodes", "name", [n.name for n in self.nodes])
+        owner: dict[str, int] = {}
+        node_nets = [ipaddress.ip_network(n) for g in self.speaker_groups for n in g.node_networks]
+        for i, node in enumerate(self.nodes):
+            versions = [ipaddress.ip_address(a).version for a in node.addresses]
+            if len(set(versions)) != len(versions):
+                yield Problem(f"nodes[{i}].addresses", "one address per IP version (the node's next-hop)")
+            for j, a in enumerate(node.addresses):
+                where = f"nodes[{i}].addresses[{j}]"
+                if a in owner:
+                    yield Problem(where, f"{a} is also nodes[{owner[a]}]'s")
+                owner.setdefault(a, i)
+                ip = ipaddress.ip_address(a)
+                if self.speaker_groups and not any(ip.version == n.version and ip in n for n in node_nets):
+                    yield Problem(where, f"{a} is in no speaker group's node_networks: add it there")
+        cidrs = [
+            (i, f"nodes[{i}].pod_cidrs[{j}]", ipaddress.ip_network(c))
+            for i, node in enumerate(self.nodes)
+            for j, c in enumerate(node.pod_cidrs)
+        ]
+        for (_, where, net), (_, earlier, other) in _overlaps(cidrs):
+            yield Problem(where, f"{net} overlaps {earlier} {other}: a speaker there would have two nodes")
 
     def _places(self, field: str) -> list[tuple[int, str, IPNetwork]]:
         """(group index, place, network) for every entry of a speaker-group list of networks."""
@@ -349,6 +416,14 @@ class RrConfig(StrictModel):
             for j, p in enumerate(g.node_networks):
                 if ipaddress.ip_network(p).prefixlen == 0:
                     out.append(Problem(f"{at}.node_networks[{j}]", f"{p} accepts any next-hop"))
+        if self.speaker_groups and not self.nodes and self.role == "route-reflector":
+            out.append(
+                Problem(
+                    "nodes",
+                    "none listed: a speaker may announce any next-hop inside node_networks "
+                    "(another node's, the router's); list each node's address and pod CIDRs",
+                )
+            )
         # an explicit peer wins over a dynamic range in gobgpd, but the group's guard rails still
         # judge what it sends: everything outside the group's pools would be rejected
         for i, n in enumerate(self.neighbors):

@@ -35,6 +35,9 @@ REARM_EVERY = 30.0
 # away and may come straight back (a restart): re-armed every time
 STABLE_SESSION = 5.0
 _DOWN = frozenset({"IDLE", "ACTIVE", "UNKNOWN"})
+# a speaker over its limit reconnects and is cut off again many times a second: one log line
+# per peer at most this often, with the count since the last
+MAX_PREFIX_LOG_EVERY = 10.0
 
 
 class DaemonWatch:
@@ -58,6 +61,9 @@ class DaemonWatch:
         # established peers, and since when
         self._established: dict[str, float] = {}
         self._rearmed_at: dict[str, float] = {}
+        # max-prefix shutdowns per peer not logged yet, and when the last line was
+        self._cut_off: dict[str, int] = {}
+        self._cut_off_logged: dict[str, float] = {}
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="gobgpd-watch", daemon=True)
@@ -98,6 +104,8 @@ class DaemonWatch:
     def _handle(self, report: WatchReport) -> None:
         match report:
             case SessionReport(address, state):
+                if report.max_prefix_shutdown and not report.initial:
+                    self._max_prefix_shutdown(address)
                 established = report.established
                 name = "rr.peer.up" if established else "rr.peer.down" if state in _DOWN else "rr.peer.state"
                 log.info(name, peer=address, state=state)
@@ -115,6 +123,14 @@ class DaemonWatch:
                     name = "rr.prefix.withdrawn" if path.withdrawn else "rr.prefix.changed"
                     log.info(name, prefix=path.prefix, peer=path.source)
                 self._refresh(force=False)
+
+    def _max_prefix_shutdown(self, address: str) -> None:
+        self.reconciler.metrics.max_prefix_shutdowns.labels(address).inc()
+        self._cut_off[address] = self._cut_off.get(address, 0) + 1
+        now = self._clock()
+        if now - self._cut_off_logged.get(address, -MAX_PREFIX_LOG_EVERY) >= MAX_PREFIX_LOG_EVERY:
+            self._cut_off_logged[address] = now
+            log.warning("rr.peer.max_prefix_shutdown", peer=address, count=self._cut_off.pop(address))
 
     def _rearm(self, address: str) -> None:
         try:

@@ -1,20 +1,53 @@
 """From the operator's config (and what Kubernetes lists) to the gobgpd configuration it implies. Pure.
 
 The guard rails live here as gobgpd import policy on the global RIB, one policy per
-speaker group: a route from the group's speakers is accepted only if its prefix lies in
-the group's VIP pools with an allowed length and its next-hop lies in a node network;
-every other route from those speakers is rejected. Routes from anyone else (the
-upstream router) fall through to the assignment's default, accept.
+speaker group. A route from the group's speakers is accepted only if its prefix is one
+the group may announce (its ``vips``, else any of its pools' allowed lengths), its AS path
+is what an LB speaker sends, and its next-hop is the address of the speaker's own node
+(``nodes``: one accept statement per node, matching the speakers inside its pod CIDRs);
+without ``nodes`` any next-hop in the node networks. Every accepted route leaves with
+the attributes best-path selection compares set alike (``NORMALIZED``), so no speaker can
+pull traffic to itself or push it away. Every other route from those speakers is
+rejected. Routes from anyone else (the upstream router) fall through to the assignment's
+default, accept. See docs/decisions/guard-rails.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import ipaddress
 from collections.abc import Mapping
 
 from lbroute.core import bgp
+from lbroute.core.rib import DEFAULT_LOCAL_PREF
 
-from .config import BfdConfig, NeighborConfig, RrConfig, SpeakerBfdConfig, SpeakerGroupConfig, TimersConfig
+from .config import (
+    BfdConfig,
+    NeighborConfig,
+    NodeConfig,
+    RrConfig,
+    SpeakerBfdConfig,
+    SpeakerGroupConfig,
+    TimersConfig,
+)
+
+# every standard community but GRACEFUL_SHUTDOWN (65535:0, RFC 8326: "about to withdraw,
+# prefer the others", which the announcer's drain sends and must reach the router). Go's
+# RE2 has no lookahead, so: an ASN below 65535, or 65535 with any other value.
+COMMUNITIES_BUT_GRACEFUL_SHUTDOWN = (
+    r"^(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-4]):"
+    r"|^65535:[1-9]"
+)
+# what every accepted speaker route carries into the RIB: one LOCAL_PREF, MED 0 (what a
+# path without MED counts as at gobgpd and FRR alike: gobgpd cannot delete the attribute),
+# origin IGP, no community but GRACEFUL_SHUTDOWN
+NORMALIZED = bgp.SetAttributes(
+    local_pref=DEFAULT_LOCAL_PREF,
+    med=0,
+    origin_igp=True,
+    remove_communities=(COMMUNITIES_BUT_GRACEFUL_SHUTDOWN,),
+)
 
 
 def _families(
@@ -101,47 +134,113 @@ def speaker_set_name(group: str) -> str:
     return f"{bgp.OWNER_TAG}-speakers-{group}"
 
 
-def guard_policy_name(group: str) -> str:
-    return f"{bgp.OWNER_TAG}-guard-{group}"
+def node_set_name(group: str, node: str) -> str:
+    return f"{bgp.OWNER_TAG}-speakers-{group}-on-{node}"
+
+
+def guard_policy_prefix(group: str) -> str:
+    """Every guard policy of ``group`` starts so; a digest of its statements follows."""
+    return f"{bgp.OWNER_TAG}-guard-{group}-"
+
+
+def _prefix_matches(group: SpeakerGroupConfig, version: int) -> list[bgp.PrefixMatch]:
+    if group.vips:
+        nets = [ipaddress.ip_network(v) for v in group.vips]
+        return sorted(bgp.PrefixMatch(str(n), n.prefixlen, n.prefixlen) for n in nets if n.version == version)
+    matches = []
+    for pool in group.vip_pools:
+        net = ipaddress.ip_network(pool)
+        if net.version != version:
+            continue
+        for length in sorted(set(group.allowed_prefix_lengths)):
+            if net.prefixlen <= length <= net.max_prefixlen:
+                matches.append(bgp.PrefixMatch(str(net), length, length))
+    return sorted(matches)
+
+
+def _speakers_on(node: NodeConfig, neighbors: tuple[str, ...]) -> tuple[str, ...]:
+    """The part of the group's speaker ranges (CIDRs, or pods' host prefixes) inside the node's
+    pod CIDRs: two CIDRs overlap only when one holds the other, so it is the smaller one."""
+    out = set()
+    for c in node.pod_cidrs:
+        cidr = ipaddress.ip_network(c)
+        for n in neighbors:
+            net = ipaddress.ip_network(n)
+            if net.version != cidr.version:
+                continue
+            if net.subnet_of(cidr):  # type: ignore[arg-type]
+                out.add(str(net))
+            elif cidr.subnet_of(net):  # type: ignore[arg-type]
+                out.add(str(cidr))
+    return tuple(sorted(out, key=lambda t: (ipaddress.ip_network(t).version, ipaddress.ip_network(t))))
+
+
+def _inside(
+    net: ipaddress.IPv4Network | ipaddress.IPv6Network,
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> bool:
+    return any(net.version == n.version and net.subnet_of(n) for n in networks)  # type: ignore[arg-type]
 
 
 def _guard_rails(
-    group: SpeakerGroupConfig, speakers: tuple[str, ...]
+    cfg: RrConfig, group: SpeakerGroupConfig, speakers: tuple[str, ...]
 ) -> tuple[tuple[bgp.DefinedSetSpec, ...], bgp.PolicySpec]:
-    """One accept statement per IP version that has pools (gobgpd refuses a prefix set that
-    mixes families: "multiple families"), then one reject for everything else they send."""
+    """Accept statements per node (or for all node networks) and IP version that has VIPs
+    (gobgpd refuses a prefix set that mixes families: "multiple families"), then one reject
+    for everything else the group's speakers send.
+
+    The policy is named after a digest of its statements: a change is a new policy, added
+    beside the old and swapped in with the import assignment in one call (``bgp.plan``), so
+    no route meets a moment without guard rails."""
     speaker_set = speaker_set_name(group.name)
-    policy = guard_policy_name(group.name)
     neighbors = group.dynamic_prefixes or tuple(_host_prefix(a) for a in speakers)
     sets = [bgp.DefinedSetSpec(bgp.SetKind.NEIGHBOR, speaker_set, neighbors=tuple(sorted(neighbors)))]
+    # an LB speaker sends an empty AS path over iBGP, its own AS alone over eBGP
+    as_path_length = 0 if (group.peer_asn or cfg.asn) == cfg.asn else 1
+    node_nets = [ipaddress.ip_network(n) for n in group.node_networks]
+    # (statement name suffix, neighbor set, next-hop networks) for each way in
+    ways: list[tuple[str, str, list[ipaddress.IPv4Network | ipaddress.IPv6Network]]] = []
+    if cfg.nodes:
+        for node in cfg.nodes:
+            on_node = _speakers_on(node, neighbors)
+            if not on_node:
+                continue  # no statement on an empty neighbor set: never rely on what gobgpd matches then
+            name = node_set_name(group.name, node.name)
+            sets.append(bgp.DefinedSetSpec(bgp.SetKind.NEIGHBOR, name, neighbors=on_node))
+            # a node address outside the node networks is a config problem; never a next-hop
+            hops = [ipaddress.ip_network(_host_prefix(a)) for a in node.addresses]
+            ways.append((f"{node.name}-", name, [h for h in hops if _inside(h, node_nets)]))
+    else:
+        ways.append(("", speaker_set, node_nets))
     statements = []
     for version, suffix in ((4, ""), (6, "6")):
-        matches = []
-        for pool in group.vip_pools:
-            net = ipaddress.ip_network(pool)
-            if net.version != version:
-                continue
-            for length in sorted(set(group.allowed_prefix_lengths)):
-                if net.prefixlen <= length <= net.max_prefixlen:
-                    matches.append(bgp.PrefixMatch(str(net), length, length))
-        next_hops = tuple(n for n in group.node_networks if ipaddress.ip_network(n).version == version)
-        if not matches or not next_hops:
+        matches = _prefix_matches(group, version)
+        if not matches:
             continue  # nothing of this version is acceptable: the reject statement takes it all
         vips = f"{bgp.OWNER_TAG}-vips{suffix}-{group.name}"
-        sets.append(bgp.DefinedSetSpec(bgp.SetKind.PREFIX, vips, prefixes=tuple(sorted(matches))))
-        statements.append(
-            bgp.StatementSpec(
-                name=f"{policy}-accept{suffix}",
-                action=bgp.RouteAction.ACCEPT,
-                neighbor_set=speaker_set,
-                prefix_set=vips,
-                next_hop_in=next_hops,
+        sets.append(bgp.DefinedSetSpec(bgp.SetKind.PREFIX, vips, prefixes=tuple(matches)))
+        for name, neighbor_set, hops in ways:
+            next_hops = tuple(str(h) for h in hops if h.version == version)
+            if not next_hops:
+                continue
+            statements.append(
+                bgp.StatementSpec(
+                    name=f"{name}accept{suffix}",
+                    action=bgp.RouteAction.ACCEPT,
+                    neighbor_set=neighbor_set,
+                    prefix_set=vips,
+                    next_hop_in=next_hops,
+                    as_path_length=as_path_length,
+                    set_attributes=NORMALIZED,
+                )
             )
-        )
     statements.append(
-        bgp.StatementSpec(name=f"{policy}-reject", action=bgp.RouteAction.REJECT, neighbor_set=speaker_set)
+        bgp.StatementSpec(name="reject", action=bgp.RouteAction.REJECT, neighbor_set=speaker_set)
     )
-    return tuple(sets), bgp.PolicySpec(policy, tuple(statements))
+    digest = hashlib.sha256(repr(statements).encode()).hexdigest()[:8]
+    policy = f"{guard_policy_prefix(group.name)}{digest}"
+    named = tuple(dataclasses.replace(st, name=f"{policy}-{st.name}") for st in statements)
+    return tuple(sets), bgp.PolicySpec(policy, named)
 
 
 def desired_config(
@@ -165,7 +264,7 @@ def desired_config(
         members = tuple(sorted(set(speakers.get(g.name, ())))) if g.kubernetes else ()
         if g.kubernetes and not members:
             continue  # no speakers: nothing to guard, and an empty neighbor set would be clutter
-        group_sets, policy = _guard_rails(g, members)
+        group_sets, policy = _guard_rails(cfg, g, members)
         sets += group_sets
         policies.append(policy)
         password = secrets.get(g.md5_password_file, "") if g.md5_password_file else ""

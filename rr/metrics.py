@@ -22,11 +22,13 @@ class RrMetrics:
     registry: CollectorRegistry
     session_up: Gauge
     prefixes: Gauge
+    rejected: Gauge
     reconcile_runs: Counter
     reconcile_errors: Counter
     reconcile_seconds: Histogram
     config_stale: Gauge
     daemon_restarts: Counter
+    max_prefix_shutdowns: Counter
     global_settings_differ: Gauge
     bfd_up: Gauge
 
@@ -48,6 +50,12 @@ class RrMetrics:
                 ["peer", "group", "kind"],
                 registry=r,
             ),
+            rejected=Gauge(
+                "lbroute_rr_rejected_prefixes",
+                "paths per peer the guard rails reject, by reason (lbroute.core.guard.REASONS)",
+                ["peer", "group", "reason"],
+                registry=r,
+            ),
             reconcile_runs=Counter("lbroute_rr_reconcile_runs", "reconcile passes finished", registry=r),
             reconcile_errors=Counter(
                 "lbroute_rr_reconcile_errors", "reconcile passes that failed", ["kind"], registry=r
@@ -66,6 +74,12 @@ class RrMetrics:
             daemon_restarts=Counter(
                 "lbroute_rr_daemon_reconnects",
                 "times gobgpd answered again after the connection dropped",
+                registry=r,
+            ),
+            max_prefix_shutdowns=Counter(
+                "lbroute_rr_max_prefix_shutdowns",
+                "sessions gobgpd ended because the peer sent more prefixes than max_prefixes",
+                ["peer"],
                 registry=r,
             ),
             global_settings_differ=Gauge(
@@ -89,7 +103,10 @@ class RrMetrics:
         self.session_up.clear()
         self.prefixes.clear()
         self.bfd_up.clear()
+        self.rejected.clear()
         for s in sessions:
+            for reason, count in s.rejected_by:
+                self.rejected.labels(s.neighbor, s.group, reason).set(count)
             self.session_up.labels(s.neighbor, s.group).set(1 if s.established else 0)
             self.prefixes.labels(s.neighbor, s.group, "received").set(s.received)
             self.prefixes.labels(s.neighbor, s.group, "accepted").set(s.accepted)

@@ -50,6 +50,7 @@ def run_peers(args: argparse.Namespace) -> int:
             "HOLD",
             "GR",
             "BFD",
+            "WHY",
         )
     ]
     for s in sessions:
@@ -61,6 +62,7 @@ def run_peers(args: argparse.Namespace) -> int:
                 s.peer_group or "-",
                 s.state
                 + (" (admin down)" if s.admin_down else "")
+                + (" (max-prefix shutdown)" if s.max_prefix_shutdown else "")
                 + (f" ({s.stale} stale kept)" if s.stale else ""),
                 duration(s.age(now)),
                 str(s.received),
@@ -70,10 +72,16 @@ def run_peers(args: argparse.Namespace) -> int:
                 f"{s.hold_time}s" if s.hold_time else "-",
                 s.graceful_restart or "-",
                 s.bfd or "-",
+                rejected_why(s),
             )
         )
     print_table(table)
     return 0
+
+
+def rejected_why(s: Session) -> str:
+    """``next-hop=2,vip=2``: why the guard rails rejected what they did (one cell, no spaces)."""
+    return ",".join(f"{reason}={count}" for reason, count in s.rejected_by) or "-"
 
 
 def session_json(s: Session, now: float) -> dict[str, Any]:
@@ -86,11 +94,13 @@ def session_json(s: Session, now: float) -> dict[str, Any]:
         "description": s.description or None,
         "state": s.state,
         "admin_down": s.admin_down,
+        "max_prefix_shutdown": s.max_prefix_shutdown,
         "since": timestamp(s.since) if s.since is not None else None,
         "seconds_in_state": round(age, 3) if age is not None else None,
         "received": s.received,
         "accepted": s.accepted,
         "rejected": s.rejected,
+        "rejected_by": dict(s.rejected_by),
         "advertised": s.advertised,
         "hold_time": s.hold_time,
         "graceful_restart": s.graceful_restart or None,

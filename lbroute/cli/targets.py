@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from lbroute.core.bgp import Family
+from lbroute.core.guard import Guard, NodeMap
 from lbroute.core.rib import FibRoute, Path
 from lbroute.core.session import Session
 from lbroute.frr.vtysh import Vtysh, VtyshError
@@ -236,7 +237,17 @@ def _checked(addresses: list[str], variable: str) -> list[str]:
 # --- reading, with errors an operator can act on ---------------------------------------------
 
 
-def read_paths(daemon: Daemon, timeout: float, *, prefixes: tuple[str, ...] = ()) -> list[Path]:
+def read_node_map(daemon: Daemon, timeout: float) -> NodeMap:
+    """Where the speakers live, from the RR's guard-rail policy (empty without ``nodes``)."""
+    with _talking_to(daemon, timeout) as client:
+        return Guard(client.observe()).nodes()
+
+
+def read_paths(
+    daemon: Daemon, timeout: float, *, prefixes: tuple[str, ...] = (), with_attributes: bool = False
+) -> list[Path]:
+    """``with_attributes``: also what best-path selection compares (gobgpd only: FRR's paths
+    come without)."""
     if daemon.kind == "frr":
         with _vtysh_of(daemon, timeout) as vtysh:
             out: list[Path] = []
@@ -247,10 +258,12 @@ def read_paths(daemon: Daemon, timeout: float, *, prefixes: tuple[str, ...] = ()
                 out += vtysh.list_paths(prefixes=mine, family=family)
             return out
     with _talking_to(daemon, timeout) as client:
-        return paths_of_both_families(client, prefixes)
+        return paths_of_both_families(client, prefixes, with_attributes=with_attributes)
 
 
-def paths_of_both_families(client: GobgpClient, prefixes: tuple[str, ...] = ()) -> list[Path]:
+def paths_of_both_families(
+    client: GobgpClient, prefixes: tuple[str, ...] = (), *, with_attributes: bool = False
+) -> list[Path]:
     """IPv4 then IPv6 unicast paths (gobgpd lists one family per call); with ``prefixes``, only
     the families they are of."""
     out: list[Path] = []
@@ -258,7 +271,7 @@ def paths_of_both_families(client: GobgpClient, prefixes: tuple[str, ...] = ()) 
         mine = tuple(p for p in prefixes if ipaddress.ip_network(p, strict=False).version == version)
         if prefixes and not mine:
             continue
-        out += client.list_paths(family, prefixes=mine, ordered=False)
+        out += client.list_paths(family, prefixes=mine, ordered=False, with_attributes=with_attributes)
     return out
 
 

@@ -8,14 +8,22 @@ from typing import Any
 
 from lbroute.core.nexthop_groups import GroupView
 from lbroute.core.rib import FibRoute
-from lbroute.core.view import VipRow, status_counts, vip_rows
+from lbroute.core.view import DEGRADED, VipRow, status_counts, vip_rows
 from lbroute.lab.configs import pod_dir
 from lbroute.lab.lab import Lab
 
 from .argtypes import vip_prefix
 from .fib_cmd import group_json, read_groups
 from .output import addresses, join, print_json, print_table
-from .targets import Targets, add_target_args, no_cyclic_gc, read_kernel_fib, read_paths, resolve
+from .targets import (
+    Targets,
+    add_target_args,
+    no_cyclic_gc,
+    read_kernel_fib,
+    read_node_map,
+    read_paths,
+    resolve,
+)
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,7 +31,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "vips",
         help="per VIP: speakers, paths at the RR and router, next-hops in the router's FIB, a status",
         description="One row per VIP with a status: OK; DEGRADED (the FIB forwards on fewer next-hops "
-        "than the speakers announce); DRIFT (the FIB and BGP disagree); MISSING (no FIB route).",
+        "than the speakers announce, e.g. a path lost best-path selection); STEERED (the router forwards "
+        "on some paths alone because their attributes win); DRIFT (the FIB and BGP disagree); FOREIGN "
+        "(the FIB forwards on a next-hop that is no known node's, or that no speaker on that node "
+        "announces); MISSING (no FIB route).",
     )
     p.add_argument("--vip", type=vip_prefix, metavar="PREFIX", help="only this VIP")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -46,10 +57,21 @@ def collect_rows(targets: Targets, only: str | None = None) -> list[VipRow]:
         router_rib = (
             read_paths(targets.router, targets.timeout, prefixes=prefixes) if targets.router else None
         )
+        nodes = read_node_map(rrs[0], targets.timeout)
         routes, groups = fib.result()
-    return vip_rows(
-        rr_ribs, routes, router_rib, vip_pools=targets.vip_pools, only=[only] if only else None, groups=groups
-    )
+    wanted = [only] if only else None
+    pools = targets.vip_pools
+    rows = vip_rows(rr_ribs, routes, router_rib, vip_pools=pools, only=wanted, groups=groups, nodes=nodes)
+    # a path that lost selection: the router's attributes (read for those VIPs only) say why
+    lost = tuple(r.prefix for r in rows if r.status == DEGRADED and r.unselected)
+    if lost and router_rib is not None and targets.router is not None:
+        again = read_paths(targets.router, targets.timeout, prefixes=lost, with_attributes=True)
+        redone = {
+            r.prefix: r
+            for r in vip_rows(rr_ribs, routes, again, vip_pools=pools, only=lost, groups=groups, nodes=nodes)
+        }
+        rows = [redone.get(r.prefix, r) for r in rows]
+    return rows
 
 
 def _fib_and_groups(targets: Targets, only: str | None) -> tuple[list[FibRoute], dict[int, GroupView]]:

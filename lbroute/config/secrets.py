@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 from .loader import read_secret_file
 
 # Linux refuses a longer key (TCP_MD5SIG_MAXKEYLEN, in bytes); so does every BGP speaker here
@@ -21,4 +24,17 @@ def read_md5_key(file: str) -> str:
         raise ValueError(f"{file} must hold an MD5 key of 1 to {MD5_KEY_MAX_BYTES} bytes")
     if not key.isprintable():
         raise ValueError(f"{file}: the key holds a control character; an MD5 key is one line of text")
+    problem = open_to_others(os.stat(file).st_mode)
+    if problem:
+        raise ValueError(f"{file}: {problem}")
     return key
+
+
+def open_to_others(mode: int) -> str:
+    """Why a key file with this mode will not do ("" when only its owner and group can use it)."""
+    if mode & stat.S_IRWXO:
+        return (
+            f"mode {stat.S_IMODE(mode):04o} lets every user read the key; "
+            "make it 0600 or 0400 (chmod 600, or a Secret volume's defaultMode: 0400)"
+        )
+    return ""

@@ -98,7 +98,8 @@ class SessionSpec:
     route_reflector_client: bool = False
     cluster_id: str = ""
     passive: bool = False
-    auth_password: str = ""
+    # a secret: never in a repr, so never in a log line, a traceback or an error message
+    auth_password: str = field(default="", repr=False)
     graceful_restart: GracefulRestart | None = None
     bfd: Bfd | None = None
 
@@ -160,14 +161,35 @@ class RouteAction(enum.Enum):
 
 
 @dataclass(frozen=True)
+class SetAttributes:
+    """What an accepting statement writes into the path before it enters the RIB: the
+    attributes best-path selection compares, set alike for every path it accepts.
+
+    ``local_pref`` 0 and ``med`` None leave the attribute as it came; ``remove_communities``
+    are regular expressions over "ASN:VALUE" (gobgpd's REMOVE).
+    """
+
+    local_pref: int = 0
+    med: int | None = None
+    origin_igp: bool = False
+    remove_communities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class StatementSpec:
-    """If every given condition holds, ``action``. Empty conditions are not checked."""
+    """If every given condition holds, ``action``. Empty conditions are not checked.
+
+    ``next_hop_in``: networks the path's next-hop lies in; ``as_path_length``: the AS path
+    holds exactly this many ASes.
+    """
 
     name: str
     action: RouteAction
     neighbor_set: str = ""
     prefix_set: str = ""
     next_hop_in: tuple[str, ...] = ()
+    as_path_length: int | None = None
+    set_attributes: SetAttributes | None = None
 
 
 @dataclass(frozen=True)
@@ -516,27 +538,35 @@ def _is_guarded(address: str, networks: list[ipaddress.IPv4Network | ipaddress.I
 
 
 def _plan_policies(want: DaemonConfig, have: DaemonConfig, foreign: tuple[str, ...]) -> list[Operation]:
+    """Make before break: a new policy is added beside the old one and the whole import
+    assignment swapped to it in one call, so no route ever meets an assignment without its
+    guard (gobgpd's default is accept). Our policies are named after their content
+    (``rr.desired``), so a change is a new name; only a policy changed under the same name
+    must leave the assignment before it is deleted and added again."""
     ops: list[Operation] = []
     want_pol = {p.name: p for p in want.policies}
     have_pol = {p.name: p for p in have.policies}
     want_sets = {(d.kind, d.name): d for d in want.defined_sets}
     have_sets = {(d.kind, d.name): d for d in have.defined_sets}
-    # a policy changes by delete + add, and gobgpd deletes only what is not assigned
-    going = {n for n in have_pol if n not in want_pol or have_pol[n] != want_pol[n]}
     assigned = foreign + have.import_policies
-    kept = tuple(n for n in assigned if n not in going)
-    if kept != assigned:
-        ops.append(SetImportPolicies(kept))
-    ops += [DeletePolicy(n) for n in sorted(going)]
+    # gobgpd deletes only what is not assigned, and cannot hold two policies of one name
+    in_place = {n for n in have_pol if n in want_pol and have_pol[n] != want_pol[n]}
+    if in_place:
+        kept = tuple(n for n in assigned if n not in in_place)
+        if kept != assigned:
+            ops.append(SetImportPolicies(kept))
+            assigned = kept
+        ops += [DeletePolicy(n) for n in sorted(in_place)]
     ops += [
         SetDefinedSet(want_sets[k])
         for k in sorted(want_sets, key=_set_key)
         if want_sets[k] != have_sets.get(k)
     ]
-    ops += [AddPolicy(want_pol[n]) for n in sorted(want_pol) if n not in have_pol or n in going]
+    ops += [AddPolicy(want_pol[n]) for n in sorted(want_pol) if n not in have_pol or n in in_place]
     target = foreign + want.import_policies
-    if target != kept:
+    if target != assigned:
         ops.append(SetImportPolicies(target))
+    ops += [DeletePolicy(n) for n in sorted(have_pol.keys() - want_pol.keys())]
     ops += [DeleteDefinedSet(*k) for k in sorted(have_sets.keys() - want_sets.keys(), key=_set_key)]
     return ops
 

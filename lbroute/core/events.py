@@ -26,6 +26,8 @@ class SessionReport:
     neighbor: str
     state: str
     initial: bool = False  # part of the snapshot gobgpd sends when a watch starts
+    # gobgpd ended the session: the neighbor sent more prefixes than max_prefixes allows
+    max_prefix_shutdown: bool = False
 
     @property
     def established(self) -> bool:

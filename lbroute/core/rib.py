@@ -9,6 +9,22 @@ from typing import NamedTuple
 
 # RFC 8326: the path's speaker is about to go away; a router should prefer any other path
 GRACEFUL_SHUTDOWN = "65535:0"
+DEFAULT_LOCAL_PREF = 100  # what a path without LOCAL_PREF counts as, at gobgpd and FRR alike
+
+
+class Attributes(NamedTuple):
+    """What best-path selection compares, in its order (RFC 4271 9.1.2.2), read only when
+    asked for: ``None`` for an attribute the path does not carry."""
+
+    local_pref: int | None = None
+    as_path_length: int = 0
+    origin: int = 0  # 0 IGP, 1 EGP, 2 INCOMPLETE
+    med: int | None = None
+    communities: tuple[str, ...] = ()  # "ASN:VALUE"
+
+    @property
+    def preference(self) -> int:
+        return DEFAULT_LOCAL_PREF if self.local_pref is None else self.local_pref
 
 
 class Path(NamedTuple):
@@ -26,6 +42,15 @@ class Path(NamedTuple):
     # kept from a neighbor whose session dropped, under graceful restart, until it is back
     stale: bool = False
     communities: tuple[str, ...] = ()  # RFC 1997 communities as ASN:VALUE, in the order sent
+    # in the forwarding set beside the best path (FRR marks one best and the rest multipath;
+    # gobgpd 4.8 marks every member of the set best)
+    multipath: bool = False
+    attributes: Attributes | None = None  # None: not read
+
+    @property
+    def selected(self) -> bool:
+        """The router forwards on it: the best path or one of its multipath set."""
+        return self.best or self.multipath
 
     @property
     def draining(self) -> bool:

@@ -33,9 +33,12 @@ class Session:
     peer_group: str = ""
     description: str = ""
     admin_down: bool = False
+    max_prefix_shutdown: bool = False  # down because it sent more than max_prefixes
     graceful_restart: str = ""  # "" off, "on" (both ways), "helper" (keeps the neighbor's paths only)
     stale: int = 0  # paths kept, stale, while the neighbor restarts (graceful restart)
     bfd: str = ""  # "" no BFD; else UP, DOWN, INIT or ADMIN_DOWN: gobgpd's BFD session with the neighbor
+    # (reason, paths) the guard rails rejected, in core.guard.REASONS order; () when none or unread
+    rejected_by: tuple[tuple[str, int], ...] = ()
 
     @property
     def established(self) -> bool:

@@ -13,17 +13,24 @@ one next-hop, and the FIB can forward on it only once. See docs/decisions/cli-vi
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
+from .guard import NodeMap
 from .nexthop_groups import GroupView
-from .rib import FibRoute, Path, address_order, prefix_order
+from .rib import Attributes, FibRoute, Path, address_order, prefix_order
 
 OK = "OK"
-DEGRADED = "DEGRADED"  # the FIB forwards on fewer next-hops than the speakers announce
+# the FIB forwards on fewer next-hops than the speakers announce (a path may have lost
+# best-path selection at the router: said so, in those words)
+DEGRADED = "DEGRADED"
+# the router forwards on some paths alone because their attributes win best-path selection
+STEERED = "STEERED"
 DRIFT = "DRIFT"  # the FIB and BGP disagree: it forwards where BGP does not say, or misses a RIB path
+# the FIB forwards on a next-hop that is no known node's, or that no speaker on that node announces
+FOREIGN = "FOREIGN"
 MISSING = "MISSING"  # announced, but no route in the FIB at all
-STATUSES = (OK, DEGRADED, DRIFT, MISSING)
+STATUSES = (OK, DEGRADED, STEERED, DRIFT, FOREIGN, MISSING)
 
 
 class VipRow(NamedTuple):
@@ -43,6 +50,8 @@ class VipRow(NamedTuple):
     # next-hops whose every path is marked GRACEFUL_SHUTDOWN: their LBs are draining
     draining: frozenset[str] = frozenset()
     fib_group: GroupView | None = None  # the next-hop group the FIB route uses, if known
+    # router next-hops not forwarded on because their paths lost best-path selection
+    unselected: frozenset[str] = frozenset()
 
     @property
     def ok(self) -> bool:
@@ -57,12 +66,15 @@ def vip_rows(
     vip_pools: Iterable[str] = (),
     only: Iterable[str] | None = None,
     groups: Mapping[int, GroupView] | None = None,
+    nodes: NodeMap | None = None,
 ) -> list[VipRow]:
     """One row per VIP, sorted by address.
 
     A VIP is a prefix an RR or the router holds, or a FIB route inside one of ``vip_pools``
     (so a route someone added by hand shows up although BGP knows nothing of it). ``only``
     narrows the rows to those prefixes, FIB-only ones included whatever the pools.
+    ``nodes`` (from the RR's guard rails) lets FIB next-hops be checked against the nodes
+    and the speakers on them.
     """
     per_rr = [_by_prefix(rib) for rib in rr_ribs]
     router = _by_prefix(router_rib) if router_rib is not None else None
@@ -93,7 +105,17 @@ def vip_rows(
         router_hops = frozenset([p.next_hop for p in at_router]) if at_router is not None else None
         installed = fib_by_prefix.get(prefix)
         held_stale = frozenset([p.next_hop for p in at_router if p.stale]) if at_router else frozenset()
-        status, problems = judge(rr_hops, router_hops, installed, held_stale)
+        chosen = _selected(at_router) if at_router is not None else None
+        status, problems = judge(rr_hops, chosen, installed, held_stale)
+        if at_router and chosen is not None and status in (OK, DEGRADED):
+            status, problems = _lost_selection(at_router, chosen, installed, status, problems)
+        if nodes is not None and nodes.nodes and installed and status != MISSING:
+            foreign = _foreign(installed, at_rrs, nodes)
+            # a FIB that disagrees with BGP stays DRIFT, whatever else is wrong with it
+            if foreign and status == DRIFT:
+                problems = (*problems, *foreign)
+            elif foreign:
+                status, problems = FOREIGN, (*foreign, *problems)
         marked = any(p.communities for p in at_rrs) or any(p.communities for p in at_router or ())
         rows.append(
             VipRow(
@@ -109,6 +131,11 @@ def vip_rows(
                 problems=problems,
                 draining=_draining([*at_rrs, *(at_router or ())]) if marked else frozenset(),
                 fib_group=group_of.get(prefix),
+                unselected=(
+                    router_hops - chosen - (installed or frozenset())
+                    if router_hops is not None and chosen is not None
+                    else frozenset()
+                ),
             )
         )
     return rows
@@ -173,6 +200,102 @@ def judge(
         return OK, ()
     lost = _sorted(announced - installed)
     return DEGRADED, tuple(f"an RR holds a path via {h}; the FIB does not forward on it" for h in lost)
+
+
+def _selected(paths: list[Path]) -> frozenset[str]:
+    """Next-hops of the paths the router forwards on (its best path and multipath set). A
+    router that marks none (a reader that does not know) has all of them count as chosen."""
+    chosen = [p.next_hop for p in paths if p.selected]
+    return frozenset(chosen) if chosen else frozenset(p.next_hop for p in paths)
+
+
+def _lost_selection(
+    paths: list[Path],
+    chosen: frozenset[str],
+    installed: frozenset[str] | None,
+    status: str,
+    problems: tuple[str, ...],
+) -> tuple[str, tuple[str, ...]]:
+    """Router paths that are not forwarded on because they lost best-path selection: not a
+    disagreement between the FIB and BGP. STEERED when the winners' attributes say why."""
+    lost = [
+        p for p in paths if p.next_hop not in chosen and (installed is None or p.next_hop not in installed)
+    ]
+    if not lost:
+        return status, problems
+    winners = [p for p in paths if p.next_hop in chosen]
+    why = _wins_on(winners, lost)
+    if why:
+        line = f"the router forwards on {_list(chosen)} alone: their paths win best-path selection on {why}"
+        return STEERED, (line, *problems)
+    lines = tuple(
+        f"the router's path via {h} lost best-path selection; the FIB does not forward on it"
+        for h in _sorted({p.next_hop for p in lost})
+    )
+    return DEGRADED, (*problems, *lines)
+
+
+def _local_pref(a: Attributes) -> int:
+    return a.preference
+
+
+def _as_path_length(a: Attributes) -> int:
+    return a.as_path_length
+
+
+def _origin(a: Attributes) -> int:
+    return a.origin
+
+
+def _med(a: Attributes) -> int:
+    return a.med or 0
+
+
+# (name, value, whether the higher value wins), in best-path selection's order
+_COMPARED: tuple[tuple[str, Callable[[Attributes], int], bool], ...] = (
+    ("LOCAL_PREF", _local_pref, True),
+    ("AS path length", _as_path_length, False),
+    ("origin", _origin, False),
+    ("MED", _med, False),
+)
+
+
+def _wins_on(winners: list[Path], losers: list[Path]) -> str:
+    """The first attribute (RFC 4271's order) on which every winner beats the best loser, as
+    "LOCAL_PREF (500 over 100)"; "" when the attributes were not read or tie."""
+    ws = [p.attributes for p in winners if p.attributes is not None]
+    ls = [p.attributes for p in losers if p.attributes is not None]
+    if not ws or not ls:
+        return ""
+    for name, value, higher_wins in _COMPARED:
+        w = [value(a) for a in ws]
+        best_loser = max(value(a) for a in ls) if higher_wins else min(value(a) for a in ls)
+        worst_winner = min(w) if higher_wins else max(w)
+        if worst_winner != best_loser:
+            if (worst_winner > best_loser) == higher_wins:
+                return f"{name} ({worst_winner} over {best_loser})"
+            return ""
+    return ""
+
+
+def _foreign(installed: frozenset[str], at_rrs: list[Path], nodes: NodeMap) -> tuple[str, ...]:
+    """FIB next-hops that are no known node's, or that only speakers on other nodes announce."""
+    out = []
+    versions = {ipaddress.ip_address(a).version for n in nodes.nodes for a in n.addresses}
+    for h in _sorted(installed):
+        if ipaddress.ip_address(h).version not in versions:
+            continue  # the guard rails name no node address of this family: nothing to judge by
+        node = nodes.node_with_address(h)
+        if node is None:
+            out.append(f"the FIB forwards on {h}, which is no known node's address")
+            continue
+        sources = {p.source for p in at_rrs if p.next_hop == h and p.source}
+        if sources and not any(node.holds_speaker(s) for s in sources):
+            out.append(
+                f"the FIB forwards on {h}; no speaker on that node announces it "
+                f"(only {_list(sources)}, on other nodes)"
+            )
+    return tuple(out)
 
 
 def differences(rows: Iterable[VipRow]) -> list[VipRow]:

@@ -161,6 +161,8 @@ def _path(prefix: str, entry: Any) -> Path:
         next_hop=str(hops[0].get("ip", "")),
         source=str(entry.get("peerId", "")),
         best=bool(entry.get("bestpath", False)),
+        # the rest of the ECMP set FRR forwards on
+        multipath=bool(entry.get("multipath", False)),
         # the table's JSON has no add-path identifier (only one prefix's detail has)
         path_id=0,
         stale=bool(entry.get("stale", False)),

@@ -14,6 +14,7 @@ gobgpd's names become the core's words here and nowhere else (``_SESSION_STATES`
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -23,12 +24,12 @@ from typing import Concatenate, ParamSpec, TypeVar
 import grpc
 import grpc.experimental
 
-from lbroute.core import bgp
+from lbroute.core import bgp, guard
 from lbroute.core.events import PrefixesTouched, SessionReport, SnapshotDone, TouchedPath, WatchReport
 from lbroute.core.rib import Path
 from lbroute.core.session import BFD_UP, ESTABLISHED, Session
 
-from . import policy_next_hops
+from . import policy_next_hops, wire
 from .apipb import attribute_pb2 as attr
 from .apipb import common_pb2 as common
 from .apipb import gobgp_pb2 as api
@@ -278,6 +279,8 @@ class GobgpClient:
         adj_in_of: str | None = None,
         prefixes: tuple[str, ...] = (),
         ordered: bool = True,
+        with_attributes: bool = False,
+        rejected_only: bool = False,
     ) -> list[Path]:
         """Paths in the global RIB, or in one peer's adj-RIB-in when ``adj_in_of`` is given.
 
@@ -286,6 +289,8 @@ class GobgpClient:
         ``batch_size`` gobgpd streams while it walks its table instead of after, so it works
         while this process parses: a 64k-path read went from ~0.6 s to ~0.4 s.
         ``ordered=False`` keeps gobgpd's order and saves the sort on a large RIB.
+        ``with_attributes`` decodes what best-path selection compares (``Path.attributes``);
+        ``rejected_only`` (with ``adj_in_of``) lists only the paths the import policy rejects.
         """
         request = api.ListPathRequest(
             table_type=api.TABLE_TYPE_ADJ_IN if adj_in_of else api.TABLE_TYPE_GLOBAL,
@@ -293,6 +298,7 @@ class GobgpClient:
             family=family_pb(family),
             prefixes=[api.TableLookupPrefix(prefix=p) for p in prefixes],
             enable_only_binary=True,
+            enable_filtered=rejected_only,
             batch_size=_LIST_BATCH,
         )
         reader = NextHopReader()
@@ -302,7 +308,7 @@ class GobgpClient:
             dest = response.destination
             prefix = dest.prefix
             for p in dest.paths:
-                if p.is_withdraw:
+                if p.is_withdraw or (rejected_only and not p.filtered):
                     continue
                 source = p.neighbor_ip
                 next_hop, communities = reader.read(p.pattrs_binary)
@@ -315,6 +321,7 @@ class GobgpClient:
                         p.identifier,
                         p.stale,
                         communities,
+                        attributes=wire.attributes(p.pattrs_binary) if with_attributes else None,
                     )
                 )
         if ordered:
@@ -332,7 +339,31 @@ class GobgpClient:
         """
         peers = self.list_peers_raw(advertised=advertised)
         in_rib = self._paths_by_source(peers)
-        return [_session(at, p, in_rib, self._stale_paths(p), advertised=advertised) for p in peers]
+        sessions = [_session(at, p, in_rib, self._stale_paths(p), advertised=advertised) for p in peers]
+        if not any(s.rejected for s in sessions):
+            return sessions
+        judge = guard.Guard(self.observe())
+        return [
+            dataclasses.replace(s, rejected_by=self._rejected_by(judge, s, p)) if s.rejected else s
+            for s, p in zip(sessions, peers, strict=True)
+        ]
+
+    def _rejected_by(self, judge: guard.Guard, s: Session, peer: api.Peer) -> tuple[tuple[str, int], ...]:
+        """Why the import policy rejects each path of ``s`` its adj-RIB-in holds: gobgpd marks a
+        path filtered and says no more, so the reason is read from the policy (``core.guard``)."""
+        families = sorted(
+            {
+                _FAMILY_OF[key]
+                for a in peer.afi_safis
+                if (key := (a.config.family.afi, a.config.family.safi)) in _FAMILY_OF
+            }
+        )
+        paths = [
+            p
+            for family in families
+            for p in self.list_paths(family, adj_in_of=s.neighbor, with_attributes=True, rejected_only=True)
+        ]
+        return tuple(guard.rejected_counts(judge, paths).items())
 
     def _paths_by_source(self, peers: list[api.Peer]) -> Counter[str]:
         """How many paths of each peer the global RIB holds, in the families peers have sent."""
@@ -515,6 +546,9 @@ def _reports(response: api.WatchEventResponse) -> Iterator[WatchReport]:
             neighbor=_neighbor_of(peer),
             state=_session_state(peer.state.session_state),
             initial=event.type == api.WatchEventResponse.PeerEvent.TYPE_INIT,
+            # gobgpd 4.8 reports the shutdown as an admin state of its own (measured: IDLE
+            # with ADMIN_STATE_PFX_CT, then at once a new session from a dynamic neighbor)
+            max_prefix_shutdown=peer.state.admin_state == api.PeerState.ADMIN_STATE_PFX_CT,
         )
     elif kind == "table":
         # an End-of-RIB marker (or a non-IP NLRI) names no prefix
@@ -560,6 +594,7 @@ def _session(at: str, p: api.Peer, in_rib: Counter[str], stale: int, *, advertis
         peer_group=p.conf.peer_group or p.state.peer_group,
         description=p.conf.description,
         admin_down=p.state.admin_state == api.PeerState.ADMIN_STATE_DOWN,
+        max_prefix_shutdown=p.state.admin_state == api.PeerState.ADMIN_STATE_PFX_CT,
         graceful_restart=("helper" if gr.helper_only else "on") if gr.enabled else "",
         stale=stale,
         bfd=_BFD_STATES.get(p.state.bfd_state.session_state, ""),
@@ -718,12 +753,47 @@ def _policy_pb(spec: bgp.PolicySpec) -> api.Policy:
             conditions.neighbor_set.CopyFrom(api.MatchSet(type=api.MatchSet.TYPE_ANY, name=st.neighbor_set))
         if st.prefix_set:
             conditions.prefix_set.CopyFrom(api.MatchSet(type=api.MatchSet.TYPE_ANY, name=st.prefix_set))
-        statements.append(
-            api.Statement(
-                name=st.name, conditions=conditions, actions=api.Actions(route_action=_ACTIONS[st.action])
+        if st.as_path_length is not None:
+            conditions.as_path_length.CopyFrom(
+                api.AsPathLength(type=api.COMPARISON_EQ, length=st.as_path_length)
             )
-        )
+        actions = api.Actions(route_action=_ACTIONS[st.action])
+        if st.set_attributes is not None:
+            _set_actions(actions, st.set_attributes)
+        statements.append(api.Statement(name=st.name, conditions=conditions, actions=actions))
     return api.Policy(name=spec.name, statements=statements)
+
+
+def _set_actions(actions: api.Actions, s: bgp.SetAttributes) -> None:
+    if s.local_pref:
+        actions.local_pref.CopyFrom(api.LocalPrefAction(value=s.local_pref))
+    if s.med is not None:
+        actions.med.CopyFrom(api.MedAction(type=api.MedAction.TYPE_REPLACE, value=s.med))
+    if s.origin_igp:
+        actions.origin_action.CopyFrom(api.OriginAction(origin=api.ORIGIN_TYPE_IGP))
+    if s.remove_communities:
+        actions.community.CopyFrom(
+            api.CommunityAction(type=api.CommunityAction.TYPE_REMOVE, communities=list(s.remove_communities))
+        )
+
+
+def _set_attributes_of(a: api.Actions) -> bgp.SetAttributes | None:
+    """What ``_set_actions`` wrote, as gobgpd lists it back; None when it sets nothing.
+    An action of another kind (MOD, ADD, REPLACE of communities) reads as something no desired
+    statement has, so the plan replaces the policy."""
+    found = bgp.SetAttributes(
+        local_pref=a.local_pref.value if a.HasField("local_pref") else 0,
+        med=(a.med.value if a.med.type == api.MedAction.TYPE_REPLACE else -1) if a.HasField("med") else None,
+        origin_igp=a.HasField("origin_action") and a.origin_action.origin == api.ORIGIN_TYPE_IGP,
+        remove_communities=(
+            tuple(a.community.communities)
+            if a.HasField("community") and a.community.type == api.CommunityAction.TYPE_REMOVE
+            else ("(not a removal)",)
+            if a.HasField("community")
+            else ()
+        ),
+    )
+    return None if found == bgp.SetAttributes() else found
 
 
 def _policy_of(p: api.Policy) -> bgp.PolicySpec:
@@ -737,6 +807,12 @@ def _policy_of(p: api.Policy) -> bgp.PolicySpec:
                 neighbor_set=c.neighbor_set.name if c.HasField("neighbor_set") else "",
                 prefix_set=c.prefix_set.name if c.HasField("prefix_set") else "",
                 next_hop_in=policy_next_hops.networks(c.next_hop_in_list),
+                as_path_length=(
+                    c.as_path_length.length
+                    if c.HasField("as_path_length") and c.as_path_length.type == api.COMPARISON_EQ
+                    else None
+                ),
+                set_attributes=_set_attributes_of(st.actions),
             )
         )
     return bgp.PolicySpec(name=p.name, statements=tuple(statements))

@@ -15,6 +15,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
+from lbroute.core.rib import Attributes
+
 NEXT_HOP = 3
 COMMUNITIES = 8
 MP_REACH_NLRI = 14
@@ -100,3 +102,46 @@ def _address(raw: bytes) -> str:
     if len(raw) in (4, 16):
         return str(ipaddress.ip_address(raw))
     return ""
+
+
+ORIGIN = 1
+AS_PATH = 2
+MULTI_EXIT_DISC = 4
+LOCAL_PREF = 5
+_AS_SET = 1
+
+
+def attributes(raw: Sequence[bytes]) -> Attributes:
+    """What best-path selection compares, from a path's wire attributes (read only when
+    asked: the guard rails' reasons and the tests that show what reached which daemon)."""
+    found: dict[str, object] = {}
+    for attribute in raw:
+        code, value = attribute[1], _value(attribute)
+        if code == ORIGIN and value:
+            found["origin"] = value[0]
+        elif code == AS_PATH:
+            found["as_path_length"] = _as_path_length(value)
+        elif code == MULTI_EXIT_DISC and len(value) == 4:
+            found["med"] = int.from_bytes(value, "big")
+        elif code == LOCAL_PREF and len(value) == 4:
+            found["local_pref"] = int.from_bytes(value, "big")
+        elif code == COMMUNITIES:
+            found["communities"] = tuple(
+                f"{int.from_bytes(value[i : i + 2], 'big')}:{int.from_bytes(value[i + 2 : i + 4], 'big')}"
+                for i in range(0, len(value) - 3, 4)
+            )
+    return Attributes(**found)  # type: ignore[arg-type]
+
+
+def _as_path_length(value: bytes) -> int:
+    """Its length as best-path selection counts it (an AS_SET counts 1), in 4-byte ASNs as
+    gobgpd hands paths out, else in 2-byte ones when 4 do not fit the attribute."""
+    for width in (4, 2):
+        length, i = 0, 0
+        while i + 2 <= len(value):
+            kind, count = value[i], value[i + 1]
+            i += 2 + count * width
+            length += 1 if kind == _AS_SET else count
+        if i == len(value):
+            return length
+    return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from .scenario import rogue_routes
-from .topology import ASN, NODE_NET, NODE_NET6, POD_RANGE, ROUTER_IP, VIP_POOLS, Node, Topology
+from .topology import ASN, MAX_LBS, NODE_NET, NODE_NET6, POD_RANGE, ROUTER_IP, VIP_POOLS, Node, Topology
 
 LAB_MD5_KEY = "lab-md5-key"
 WRONG_MD5_KEY = "not-the-lab-key"
@@ -119,6 +119,8 @@ def rr_config(
         "allowed_prefix_lengths": [32, 128],
         "node_networks": [str(NODE_NET), str(NODE_NET6)],
         "max_prefixes": 100,
+        # the lab's VIPs, and no other inside the pools
+        "vips": sorted({s.vip for s in topo.services}),
     }
     if bfd:
         group["bfd"] = bfd_config(bfd)
@@ -135,6 +137,11 @@ def rr_config(
         "router_id": topo.rr_ip(j),
         "listen_addresses": [topo.rr_ip(j)],
         "speaker_groups": [group],
+        # every node the lab can scale to: a speaker names only its own node as next-hop
+        "nodes": [
+            {"name": f"node{n.index}", "addresses": [n.ip, n.ip6], "pod_cidrs": [n.pod_subnet]}
+            for n in (Node(i) for i in range(1, MAX_LBS + 1))
+        ],
         # passive towards the router: after a restart of this gobgpd the router reconnects at
         # once (its manager re-arms the dropped peer), sooner than our own connect loop would
         "neighbors": [

@@ -32,7 +32,7 @@ from lbroute.lab import daemons, network
 from lbroute.lab.processes import spawn, stop
 from lbroute.polling import until
 from rr.config import RrConfig
-from rr.desired import desired_config
+from rr.desired import NORMALIZED, desired_config
 from rr.reconcile import Reconciler
 from tests.support.lab import unique_prefix
 from tests.support.programs import run
@@ -121,14 +121,25 @@ def test_every_object_reads_back_as_written(gobgpd: Path) -> None:
         # gobgpd 4.8 lists a next-hop network's address only; written as its two ends, it reads
         # back whole (lbroute/gobgp/policy_next_hops.py)
         listed = {
-            st.name: list(st.conditions.next_hop_in_list)
+            st.name.split("-", 4)[-1]: list(st.conditions.next_hop_in_list)
             for r in client._stub.ListPolicy(api.ListPolicyRequest())
             for st in r.policy.statements
+            if r.policy.name.startswith("lbroute-guard-pods-")
         }
-        assert listed["lbroute-guard-pods-accept"] == ["10.0.0.0", "10.0.0.255"]
-        assert listed["lbroute-guard-pods-accept6"] == ["2001:db8::", "2001:db8::ffff:ffff:ffff:ffff"]
+        assert listed["accept"] == ["10.0.0.0", "10.0.0.255"]
+        assert listed["accept6"] == ["2001:db8::", "2001:db8::ffff:ffff:ffff:ffff"]
         accept = observed.policies[0].statements[0]
-        assert (accept.name, accept.next_hop_in) == ("lbroute-guard-explicit-accept", ("10.0.0.0/24",))
+        assert accept.name.startswith("lbroute-guard-explicit-") and accept.next_hop_in == ("10.0.0.0/24",)
+        # the normalized attributes and the AS-path condition read back as written: eBGP
+        # speakers (pods, AS 65099) send one AS, iBGP ones none
+        accepts = [
+            st for p in observed.policies for st in p.statements if st.action is bgp.RouteAction.ACCEPT
+        ]
+        assert {st.set_attributes for st in accepts} == {NORMALIZED}
+        assert sorted({(st.neighbor_set, st.as_path_length) for st in accepts}) == [
+            ("lbroute-speakers-explicit", 0),
+            ("lbroute-speakers-pods", 1),
+        ]
         upstream = next(p for p in observed.peers if p.address == "10.0.0.1")
         assert upstream.session.cluster_id == "10.0.0.9" and upstream.session.route_reflector_client
         # BFD as written: the group (port 4784: multihop to the pods' bfdd), the explicit speaker
@@ -204,13 +215,64 @@ def test_every_object_reads_back_as_written(gobgpd: Path) -> None:
             }
         )
         todo = Reconciler(client, desired_config(grown)).reconcile_once()
+        # make before break: the new policy beside the old, the assignment swapped, the old gone
         assert [type(op).__name__ for op in todo.operations] == [
-            "SetImportPolicies",
-            "DeletePolicy",
             "AddPolicy",
             "SetImportPolicies",
+            "DeletePolicy",
         ]
         assert bgp.plan(desired_config(grown), client.observe()).operations == ()
+
+
+def test_per_node_guard_rails_and_a_groups_vips_read_back_as_written(gobgpd: Path) -> None:
+    nodes = [
+        {
+            "name": "n5",
+            "addresses": ["10.0.0.15", "2001:db8::15"],
+            "pod_cidrs": ["172.16.5.0/24", "fd00:5::/64"],
+        },
+        {"name": "n6", "addresses": ["10.0.0.16"], "pod_cidrs": ["172.16.6.0/24"]},
+    ]
+    groups = [{**g, "vips": ["10.1.1.1/32", "2001:db8:1::1/128"]} for g in CONFIG["speaker_groups"]]  # type: ignore[attr-defined]
+    cfg = RrConfig.model_validate(
+        {**CONFIG, "gobgpd": f"unix://{gobgpd}", "nodes": nodes, "speaker_groups": groups}
+    )
+    assert cfg.problems() == []
+    desired = desired_config(cfg, secrets={"/key": "k3y"}, speakers={"explicit": ("172.16.5.2", "fd00:5::2")})
+    with GobgpClient(str(gobgpd)) as client:
+        client.wait_ready(10)
+        Reconciler(client, desired).reconcile(give_up_after=10)
+        observed = client.observe()
+        assert bgp.plan(desired, observed).operations == ()
+        assert observed.owned() == desired.owned()
+        hops = {
+            st.name.split("-", 4)[-1]: st.next_hop_in
+            for p in observed.policies
+            if p.name.startswith("lbroute-guard-pods-")
+            for st in p.statements
+        }
+        assert hops == {
+            "n5-accept": ("10.0.0.15/32",),
+            "n6-accept": ("10.0.0.16/32",),
+            "n5-accept6": ("2001:db8::15/128",),
+            "reject": (),
+        }
+        vips = {d.name: d.prefixes for d in observed.defined_sets if d.kind is bgp.SetKind.PREFIX}
+        assert vips["lbroute-vips-pods"] == (bgp.PrefixMatch("10.1.1.1/32", 32, 32),)
+        # a second pod on another node: its set appears, the policy is replaced, nothing else
+        more = desired_config(
+            cfg, secrets={"/key": "k3y"}, speakers={"explicit": ("172.16.5.2", "fd00:5::2", "172.16.6.2")}
+        )
+        todo = Reconciler(client, more).reconcile_once()
+        assert [type(op).__name__ for op in todo.operations] == [
+            "SetDefinedSet",
+            "SetDefinedSet",
+            "AddPolicy",
+            "SetImportPolicies",
+            "DeletePolicy",
+            "AddPeer",
+        ]
+        assert bgp.plan(more, client.observe()).operations == ()
 
 
 def test_the_router_role_reads_back_as_written_with_graceful_restart_helper(gobgpd: Path) -> None:

@@ -411,3 +411,20 @@ def test_a_speaker_over_its_max_prefix_limit_is_cut_off(make_lab: LabFactory) ->
     with GobgpClient(str(lab.socket("rr"))) as rr:
         assert Node(1).pod_ip not in {p.source for p in rr.list_paths()}
     assert fib_hops(lab) == node_ips(2)
+
+    # and so do we: a metric that counts every shutdown, a log event, none for lb2
+    def said() -> None:
+        text = lab.metrics("rr")
+        assert metric(text, "lbroute_rr_max_prefix_shutdowns_total", peer=Node(1).pod_ip) >= 1
+        assert f'peer="{Node(2).pod_ip}"' not in "".join(
+            line for line in text.splitlines() if line.startswith("lbroute_rr_max_prefix_shutdowns_total")
+        )
+        events = [
+            json.loads(line) for line in (lab.dir / "logs" / "rr-manager-rr.log").read_text().splitlines()
+        ]
+        assert any(
+            e.get("event") == "rr.peer.max_prefix_shutdown" and e.get("peer") == Node(1).pod_ip
+            for e in events
+        )
+
+    eventually(said, 15, what="max-prefix shutdowns in our metrics and log", context=lab.logs_tail)

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from tests.support.programs import run
-from tests.support.rr import GROUP, KUBE_GROUP, RR
+from tests.support.rr import GROUP, KUBE_GROUP, NODES, RR
 
 
 def write(tmp_path: Path, raw: dict[str, Any], name: str = "rr.yaml") -> Path:
@@ -46,7 +46,7 @@ def test_plan_with_an_empty_gobgpd_target_is_one_line_not_a_traceback(tmp_path: 
 
 
 def test_config_check_says_what_turns_a_guard_rail_off_and_passes(tmp_path: Path) -> None:
-    path = write(tmp_path, {**RR, "speaker_groups": [{**GROUP, "vip_pools": ["0.0.0.0/0"]}]})
+    path = write(tmp_path, {**RR, "nodes": NODES, "speaker_groups": [{**GROUP, "vip_pools": ["0.0.0.0/0"]}]})
     result = run("rr.main", "config", "check", str(path))
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [
@@ -132,7 +132,7 @@ def test_an_unreadable_md5_key_file_is_a_config_problem(tmp_path: Path) -> None:
 
 def test_without_an_api_server_the_manager_says_so(tmp_path: Path) -> None:
     group = {k: v for k, v in KUBE_GROUP.items() if k != "md5_password_file"}
-    path = write(tmp_path, {**RR, "speaker_groups": [group]})
+    path = write(tmp_path, {**RR, "nodes": NODES, "speaker_groups": [group]})
     # no KUBERNETES_SERVICE_HOST: not in a cluster
     result = run("rr.main", "plan", "--config", str(path), "--wait", "1", env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 1

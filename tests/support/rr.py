@@ -14,6 +14,11 @@ GROUP: dict[str, Any] = {
     "vip_pools": ["10.1.0.0/16"],
     "node_networks": ["10.0.0.0/24"],
 }
+# where the speakers of GROUP live: without it `config check` warns that any node-network next-hop passes
+NODES: list[dict[str, Any]] = [
+    {"name": "node1", "addresses": ["10.0.0.11"], "pod_cidrs": ["172.16.1.0/24"]},
+    {"name": "node2", "addresses": ["10.0.0.12"], "pod_cidrs": ["172.16.2.0/24"]},
+]
 SLOW_GROUP = {**GROUP, "timers": {"hold_time": 9, "keepalive": 3}}
 RR: dict[str, Any] = {
     "role": "route-reflector",

@@ -10,10 +10,10 @@ import pytest
 from lbroute.core import bgp
 from lbroute.gobgp.errors import GobgpRejected
 from rr.config import RrConfig
-from rr.desired import desired_config
+from rr.desired import NORMALIZED, desired_config
 from rr.reconcile import Reconciler
 from tests.fakes.gobgpd import FakeGobgpd
-from tests.support.rr import GROUP, ROUTER, RR, SLOW_GROUP, desired
+from tests.support.rr import GROUP, KUBE_RR, ROUTER, RR, SECRETS, SLOW_GROUP, desired
 
 
 def test_fresh_daemon_gets_everything_in_dependency_order() -> None:
@@ -106,10 +106,11 @@ def test_foreign_objects_are_left_alone() -> None:
             ],
         ),
         ({"speaker_groups": [SLOW_GROUP]}, ["UpdatePeerGroup"]),
-        # a guard-rail change replaces the policy: out of the assignment, delete, add, back in
+        # a guard-rail change is a new policy (named after its statements): added beside the
+        # old one, swapped in with the whole assignment, then the old one deleted
         (
             {"speaker_groups": [{**GROUP, "node_networks": ["10.0.1.0/24"]}]},
-            ["SetImportPolicies", "DeletePolicy", "AddPolicy", "SetImportPolicies"],
+            ["AddPolicy", "SetImportPolicies", "DeletePolicy"],
         ),
         # a new pool is a set replaced in place; the policy that names it stays
         ({"speaker_groups": [{**GROUP, "vip_pools": ["10.1.0.0/16", "10.2.0.0/16"]}]}, ["SetDefinedSet"]),
@@ -249,6 +250,7 @@ def test_guard_rails_match_pools_lengths_speakers_and_node_networks() -> None:
     assert sets["lbroute-vips6-lb"].prefixes == (bgp.PrefixMatch("2001:db8:1::/48", 128, 128),)
     assert sets["lbroute-speakers-lb"].neighbors == ("172.16.0.0/16",)
     [policy] = d.policies
+    assert policy.name.startswith("lbroute-guard-lb-")
     accept, accept6, reject = policy.statements
     assert (accept.action, accept.neighbor_set, accept.prefix_set, accept.next_hop_in) == (
         bgp.RouteAction.ACCEPT,
@@ -257,6 +259,8 @@ def test_guard_rails_match_pools_lengths_speakers_and_node_networks() -> None:
         ("10.0.0.0/24",),
     )
     assert (accept6.prefix_set, accept6.next_hop_in) == ("lbroute-vips6-lb", ("2001:db8::/64",))
+    # iBGP speakers send an empty AS path; what they set for best-path selection is overwritten
+    assert (accept.as_path_length, accept.set_attributes) == (0, NORMALIZED)
     # whatever the first statement did not accept from these speakers is rejected
     assert (reject.action, reject.neighbor_set, reject.prefix_set, reject.next_hop_in) == (
         bgp.RouteAction.REJECT,
@@ -264,8 +268,74 @@ def test_guard_rails_match_pools_lengths_speakers_and_node_networks() -> None:
         "",
         (),
     )
-    assert d.import_policies == ("lbroute-guard-lb",)
+    assert d.import_policies == (policy.name,)
     assert {a.max_prefixes for g in d.peer_groups for a in g.session.afi_safis} == {1000}
+
+
+NODES = [
+    {"name": "n1", "addresses": ["10.0.0.11", "2001:db8::11"], "pod_cidrs": ["172.16.1.0/24"]},
+    {"name": "n2", "addresses": ["10.0.0.12"], "pod_cidrs": ["172.16.2.0/24", "172.17.0.0/16"]},
+]
+
+
+def test_with_nodes_each_nodes_speakers_may_name_only_that_node_as_next_hop() -> None:
+    group = {
+        **GROUP,
+        "vip_pools": ["10.1.0.0/16", "2001:db8:1::/48"],
+        "node_networks": ["10.0.0.0/24", "2001:db8::/64"],
+    }
+    d = desired({**RR, "speaker_groups": [group], "nodes": NODES})
+    sets = {s.name: s.neighbors for s in d.defined_sets if s.kind is bgp.SetKind.NEIGHBOR}
+    # the part of the group's range (172.16.0.0/16) inside each node's pod CIDRs; 172.17/16 is not
+    assert sets == {
+        "lbroute-speakers-lb": ("172.16.0.0/16",),
+        "lbroute-speakers-lb-on-n1": ("172.16.1.0/24",),
+        "lbroute-speakers-lb-on-n2": ("172.16.2.0/24",),
+    }
+    [policy] = d.policies
+    short = [
+        (
+            st.name.removeprefix(policy.name + "-"),
+            st.neighbor_set.removeprefix("lbroute-speakers-lb"),
+            st.next_hop_in,
+        )
+        for st in policy.statements
+    ]
+    # n2 has no IPv6 address: its speakers' IPv6 routes meet the reject statement
+    assert short == [
+        ("n1-accept", "-on-n1", ("10.0.0.11/32",)),
+        ("n2-accept", "-on-n2", ("10.0.0.12/32",)),
+        ("n1-accept6", "-on-n1", ("2001:db8::11/128",)),
+        ("reject", "", ()),
+    ]
+
+
+def test_a_groups_vips_are_all_its_speakers_may_announce_and_ebgp_speakers_send_their_as() -> None:
+    group = {**GROUP, "vips": ["10.1.1.1/32", "10.1.1.2/32"], "peer_asn": 65099}
+    d = desired({**RR, "speaker_groups": [group], "nodes": NODES})
+    [vips] = [s for s in d.defined_sets if s.kind is bgp.SetKind.PREFIX]
+    assert vips.prefixes == (bgp.PrefixMatch("10.1.1.1/32", 32, 32), bgp.PrefixMatch("10.1.1.2/32", 32, 32))
+    assert {st.as_path_length for st in d.policies[0].statements if st.action is bgp.RouteAction.ACCEPT} == {
+        1
+    }
+
+
+def test_kubernetes_speakers_are_placed_on_nodes_by_address_and_a_node_without_pods_gets_no_statement() -> (
+    None
+):
+    cfg = RrConfig.model_validate({**KUBE_RR, "nodes": NODES})
+    d = desired_config(cfg, speakers={"lb": ("172.16.1.2", "172.16.1.3", "172.18.0.9")}, secrets=SECRETS)
+    sets = {s.name: s.neighbors for s in d.defined_sets if s.kind is bgp.SetKind.NEIGHBOR}
+    # 172.18.0.9 is on no node: in the group's set (so rejected), in no node's
+    assert sets == {
+        "lbroute-speakers-lb": ("172.16.1.2/32", "172.16.1.3/32", "172.18.0.9/32"),
+        "lbroute-speakers-lb-on-n1": ("172.16.1.2/32", "172.16.1.3/32"),
+    }
+    [policy] = d.policies
+    assert [st.name.removeprefix(policy.name + "-") for st in policy.statements] == ["n1-accept", "reject"]
+    # a pod on n2 arrives: new statements, so a new policy name (make before break)
+    more = desired_config(cfg, speakers={"lb": ("172.16.1.2", "172.16.2.2")}, secrets=SECRETS)
+    assert more.policies[0].name != policy.name
 
 
 def test_foreign_import_policies_stay_in_the_assignment() -> None:
@@ -280,7 +350,7 @@ def test_foreign_import_policies_stay_in_the_assignment() -> None:
     assert Reconciler(daemon, desired(RR)).reconcile_once().operations == ()
     changed = {**RR, "speaker_groups": [{**GROUP, "node_networks": ["10.0.9.0/24"]}]}
     Reconciler(daemon, desired(changed)).reconcile_once()
-    assert daemon.config.import_policies == ("ops-team", "lbroute-guard-lb")
+    assert daemon.config.import_policies == ("ops-team", desired(changed).policies[0].name)
     assert foreign in daemon.config.policies
 
 
@@ -339,11 +409,12 @@ def test_the_fake_refuses_to_delete_an_assigned_policy_and_the_plan_never_asks_i
     # naming it (test_gobgpd_round_trip); the fake refuses, so a plan that did it would fail here
     daemon = FakeGobgpd()
     Reconciler(daemon, desired(RR)).reconcile_once()
+    name = desired(RR).policies[0].name
     with pytest.raises(GobgpRejected) as info:
-        daemon.apply(bgp.DeletePolicy("lbroute-guard-lb"))
+        daemon.apply(bgp.DeletePolicy(name))
     assert (info.value.status, info.value.target) == ("UNKNOWN", FakeGobgpd.target)
-    assert [p.name for p in daemon.config.policies] == ["lbroute-guard-lb"]
-    assert daemon.config.import_policies == ("lbroute-guard-lb",)
+    assert [p.name for p in daemon.config.policies] == [name]
+    assert daemon.config.import_policies == (name,)
     # dropping the group takes the policy out of the assignment before deleting it
     Reconciler(daemon, desired({**RR, "speaker_groups": []})).reconcile_once()
     assert daemon.config.policies == () and daemon.config.import_policies == ()
@@ -380,3 +451,11 @@ def test_sessions_count_what_the_guard_rails_reject_and_leave_the_router_alone()
     open_daemon.receive("172.16.1.2", ("10.1.1.1/32", "10.0.0.11"), *ROGUE)
     [session] = open_daemon.list_sessions("rr")
     assert (session.accepted, session.rejected) == (5, 0)
+
+
+def test_an_md5_key_is_in_no_repr_so_in_no_log_line_or_error() -> None:
+    d = desired_config(RrConfig.model_validate(KUBE_RR), speakers={"lb": ("172.16.1.2",)}, secrets=SECRETS)
+    [peer] = [p for p in d.peers if p.address == "172.16.1.2"]
+    assert peer.session.auth_password == "s3cret"
+    ops = bgp.plan(d, bgp.DaemonConfig(global_=None)).operations
+    assert "s3cret" not in repr(d) + repr(ops) + " ".join(bgp.describe(op) for op in ops)

@@ -185,6 +185,10 @@ def test_metrics_on_one_address(address: str) -> None:
         ("gobgpd", "is not a gRPC target"),
         ("127.0.0.1:0", "is not a gRPC target"),
         ("127.0.0.1:99999", "is not a gRPC target"),
+        # gobgpd's API has no authentication: never over the network
+        ("10.0.0.2:50051", "use its unix socket or a loopback address"),
+        ("rr-1.lab:50051", "use its unix socket or a loopback address"),
+        ("[::]:50051", "use its unix socket or a loopback address"),
         ("unix:///" + "x" * 200, "at most 107 bytes, this one 201"),
     ],
 )
@@ -201,7 +205,7 @@ def test_a_gobgpd_target_that_cannot_be_dialled_is_refused(target: str, why: str
         "/run/x.sock",
         "127.0.0.1:50051",
         "[::1]:50051",
-        "rr-1.lab:50051",
+        "localhost:50051",
     ],
 )
 def test_gobgpd_targets_that_can_be_dialled(target: str) -> None:
@@ -250,6 +254,12 @@ def warnings(text: str) -> list[str]:
     return [str(w) for w in load_config_text(text, RrConfig).warnings()]
 
 
+NO_NODES = (
+    "nodes: none listed: a speaker may announce any next-hop inside node_networks "
+    "(another node's, the router's); list each node's address and pod CIDRs"
+)
+
+
 def test_what_turns_a_guard_rail_off_is_a_warning_not_a_problem() -> None:
     text = (
         BASE
@@ -264,6 +274,7 @@ def test_what_turns_a_guard_rail_off_is_a_warning_not_a_problem() -> None:
         "speaker_groups[0].vip_pools[0]: 0.0.0.0/0 lets the speakers announce any prefix",
         "speaker_groups[0].allowed_prefix_lengths: 0 with pool 0.0.0.0/0 admits a default route",
         "speaker_groups[0].node_networks[0]: 0.0.0.0/0 accepts any next-hop",
+        NO_NODES,
         "neighbors[0].address: 10.0.0.1 is inside speaker_groups[0].dynamic_prefixes[0] 0.0.0.0/0: "
         "that group's guard rails judge its routes",
     ]
@@ -277,8 +288,9 @@ def test_pools_shared_by_two_groups_are_a_warning() -> None:
         + group("b", "[172.17.0.0/16]", "[10.1.2.0/24]")
     )
     assert warnings(text) == [
+        NO_NODES,
         "speaker_groups[1].vip_pools[0]: 10.1.2.0/24 overlaps speaker_groups[0].vip_pools[0] 10.1.0.0/16: "
-        "both groups may announce VIPs there"
+        "both groups may announce VIPs there",
     ]
 
 
@@ -295,6 +307,13 @@ def test_md5_key_files_hold_one_line_of_at_most_80_bytes(tmp_path: Path) -> None
 
     good = tmp_path / "good"
     good.write_text("k" * 80 + "\n")
+    # a key every user of the host can read is no secret
+    good.chmod(0o644)
+    with pytest.raises(
+        ValueError, match=r"good: mode 0644 lets every user read the key; make it 0600 or 0400"
+    ):
+        read_md5_key(str(good))
+    good.chmod(0o640)
     assert read_md5_key(str(good)) == "k" * 80
     cases = {
         "long": ("k" * 81, "must hold an MD5 key of 1 to 80 bytes"),
@@ -326,6 +345,34 @@ def test_group_names_and_neighbor_addresses_are_each_given_once() -> None:
         "speaker_groups[1].name: 'a' is also speaker_groups[0]'s",
         "neighbors[2].address: '10.0.0.1' is also neighbors[0]'s",
     ]
+
+
+def test_every_node_problem_is_listed_with_its_place() -> None:
+    text = (
+        BASE
+        + "speaker_groups:\n"
+        + group("a", "[172.16.0.0/16]", "[10.1.0.0/16]", ", vips: [10.1.1.1/32, 10.2.0.1/32]")
+        + "nodes:\n"
+        + "  - {name: n1, addresses: [10.0.0.11, 10.0.0.99], pod_cidrs: [172.16.1.0/24]}\n"
+        + "  - {name: n1, addresses: [10.0.0.11], pod_cidrs: [172.16.1.128/25]}\n"
+        + "  - {name: n3, addresses: [10.9.0.13], pod_cidrs: [172.16.3.0/24]}\n"
+    )
+    assert problems(text) == [
+        "speaker_groups[0]: vips[1]: 10.2.0.1/32 is in none of vip_pools; add its pool or fix the VIP",
+    ]
+    fixed = text.replace(", 10.2.0.1/32", "")
+    assert problems(fixed) == [
+        "nodes[1].name: 'n1' is also nodes[0]'s",
+        "nodes[0].addresses: one address per IP version (the node's next-hop)",
+        "nodes[1].addresses[0]: 10.0.0.11 is also nodes[0]'s",
+        "nodes[2].addresses[0]: 10.9.0.13 is in no speaker group's node_networks: add it there",
+        "nodes[1].pod_cidrs[0]: 172.16.1.128/25 overlaps nodes[0].pod_cidrs[0] 172.16.1.0/24: "
+        "a speaker there would have two nodes",
+    ]
+    valid = BASE + "speaker_groups:\n" + group("a", "[172.16.0.0/16]")
+    assert NO_NODES in warnings(valid)
+    valid += "nodes: [{name: n1, addresses: [10.0.0.11], pod_cidrs: [172.16.1.0/24]}]\n"
+    assert problems(valid) == [] and NO_NODES not in warnings(valid)
 
 
 ROUTER = "role: router\ngobgpd: unix:///run/x.sock\nasn: 65021\nrouter_id: 10.0.0.1\n"

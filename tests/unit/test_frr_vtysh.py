@@ -37,8 +37,9 @@ def test_every_path_of_the_table_with_its_flags() -> None:
         },
     }
     assert paths_from_json(doc) == [
-        Path("10.1.1.1/32", "10.0.0.12", source="10.0.0.2"),
-        Path("10.1.1.1/32", "10.0.0.11", source="10.0.0.2", best=True),
+        # FRR marks one path best and the rest of the ECMP set multipath: both are forwarded on
+        Path("10.1.1.1/32", "10.0.0.12", source="10.0.0.2", multipath=True),
+        Path("10.1.1.1/32", "10.0.0.11", source="10.0.0.2", best=True, multipath=True),
         Path("10.1.2.1/32", "10.0.0.11", source="10.0.0.2", best=True, stale=True),
     ]
     assert paths_from_json({"routes": {}}) == []

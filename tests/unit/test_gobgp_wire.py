@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from lbroute.gobgp.wire import NextHopReader
+from lbroute.core.rib import Attributes
+from lbroute.gobgp.wire import NextHopReader, attributes
 
 # captured from gobgpd 3.36 in the lab: ORIGIN IGP, empty AS_PATH, NEXT_HOP 10.0.0.11, LOCAL_PREF 100
 ORIGIN = b"@\x01\x01\x00"
@@ -45,6 +46,22 @@ def test_ipv6_next_hop_from_mp_reach_global_before_link_local() -> None:
 def test_no_next_hop() -> None:
     assert NextHopReader().next_hop([ORIGIN, AS_PATH, LOCAL_PREF]) == ""
     assert NextHopReader().next_hop([]) == ""
+
+
+def test_the_attributes_best_path_selection_compares() -> None:
+    # AS_PATH: one AS_SEQUENCE of two 4-byte ASNs, then an AS_SET (counts one)
+    as_path = b"\x02\x02" + (65021).to_bytes(4, "big") + (65099).to_bytes(4, "big") + b"\x01\x01" + bytes(4)
+    med = b"\x80\x04\x04" + (7).to_bytes(4, "big")
+    communities = b"\xc0\x08\x08" + bytes.fromhex("ffff0000") + bytes.fromhex("fdfd0007")
+    raw = [ORIGIN, bytes([0x40, 2, len(as_path)]) + as_path, NEXT_HOP_11, med, LOCAL_PREF, communities]
+    assert attributes(raw) == Attributes(
+        local_pref=100, as_path_length=3, origin=0, med=7, communities=("65535:0", "65021:7")
+    )
+    # what a path without LOCAL_PREF or MED reads as: absent, not 0
+    assert attributes([ORIGIN, AS_PATH, NEXT_HOP_11]) == Attributes()
+    # 2-byte ASNs, where 4-byte ones do not fit the attribute's length
+    two = b"\x02\x03" + bytes(6)
+    assert attributes([bytes([0x40, 2, len(two)]) + two]).as_path_length == 3
 
 
 def communities(*pairs: tuple[int, int], extended: bool = False) -> bytes:

@@ -332,3 +332,22 @@ def test_the_watch_logs_each_report_and_wakes_the_reconciler_when_gobgpd_is_back
     stop.clear()
     refresh()
     assert reconciler.refreshed == 4
+
+
+def test_max_prefix_shutdowns_are_counted_each_and_logged_once_per_ten_seconds_per_peer() -> None:
+    now = [0.0]
+    reconciler = RecordingReconciler()
+    watch = DaemonWatch(None, reconciler, threading.Event(), clock=lambda: now[0])  # type: ignore[arg-type]
+    with capture_logs() as logs:
+        for _ in range(25):  # one cut-off every 0.5 s for 12.5 s
+            watch._handle(SessionReport("172.16.1.2", "IDLE", max_prefix_shutdown=True))
+            now[0] += 0.5
+        # the start-of-watch snapshot repeats a state, not a new shutdown
+        watch._handle(SessionReport("172.16.1.2", "IDLE", initial=True, max_prefix_shutdown=True))
+    counted = reconciler.metrics.registry.get_sample_value(
+        "lbroute_rr_max_prefix_shutdowns_total", {"peer": "172.16.1.2"}
+    )
+    assert counted == 25
+    lines = [(e["peer"], e["count"]) for e in logs if e["event"] == "rr.peer.max_prefix_shutdown"]
+    # the first at once, then one per 10 s with the shutdowns since (at 10.0 s: 20 of them)
+    assert lines == [("172.16.1.2", 1), ("172.16.1.2", 20)]

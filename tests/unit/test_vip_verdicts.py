@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from lbroute.core.rib import FibRoute, Path, address_order, prefix_order
-from lbroute.core.view import DEGRADED, DRIFT, MISSING, OK, differences, judge, status_counts, vip_rows
+from lbroute.core.guard import KnownNode, NodeMap
+from lbroute.core.rib import Attributes, FibRoute, Path, address_order, prefix_order
+from lbroute.core.view import (
+    DEGRADED,
+    DRIFT,
+    FOREIGN,
+    MISSING,
+    OK,
+    STEERED,
+    differences,
+    judge,
+    status_counts,
+    vip_rows,
+)
 
 A, B, C, X = "10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.99"
 VIP = "10.1.1.1/32"
@@ -143,7 +155,7 @@ def test_differences_are_the_rows_that_are_not_ok() -> None:
         ("10.1.2.1/32", DRIFT),
         ("10.1.3.1/32", MISSING),
     ]
-    assert status_counts(rows) == {OK: 1, DEGRADED: 0, DRIFT: 1, MISSING: 1}
+    assert status_counts(rows) == {OK: 1, DEGRADED: 0, STEERED: 0, DRIFT: 1, FOREIGN: 0, MISSING: 1}
 
 
 def test_sort_keys() -> None:
@@ -166,6 +178,86 @@ def test_paths_the_router_keeps_stale_while_its_rr_restarts_are_named() -> None:
     # back to normal: the RR holds them again and the router's copies are fresh
     [row] = vip_rows([speaker_paths(VIP, A, B)], [FibRoute(VIP, s(A, B))], router_paths(VIP, A, B))
     assert row.status == OK and not any("stale" in p for p in row.problems)
+
+
+NODES = NodeMap(
+    (KnownNode(frozenset({A}), ("172.16.1.0/24",)), KnownNode(frozenset({B}), ("172.16.2.0/24",)))
+)
+LP500 = Attributes(local_pref=500)
+PLAIN = Attributes(local_pref=100)
+
+
+def test_a_path_that_lost_selection_is_not_drift_and_one_chosen_for_its_attributes_is_steered() -> None:
+    rr = [Path(VIP, A, "172.16.1.2"), Path(VIP, B, "172.16.2.2")]
+    fib = [FibRoute(VIP, frozenset({A}))]
+    # the router holds both, forwards on A alone: B lost selection (why unknown)
+    router = [Path(VIP, A, "10.0.0.2", best=True), Path(VIP, B, "10.0.0.2")]
+    [row] = vip_rows([rr], fib, router)
+    assert (row.status, row.problems) == (
+        DEGRADED,
+        (
+            "an RR holds a path via 10.0.0.12; the FIB does not forward on it",
+            "the router's path via 10.0.0.12 lost best-path selection; the FIB does not forward on it",
+        ),
+    )
+    # the same, but A's path wins on its LOCAL_PREF: the router chose it alone
+    router = [
+        Path(VIP, A, "10.0.0.2", best=True, attributes=LP500),
+        Path(VIP, B, "10.0.0.2", attributes=PLAIN),
+    ]
+    [row] = vip_rows([rr], fib, router)
+    assert row.status == STEERED
+    assert row.problems[0] == (
+        "the router forwards on 10.0.0.11 alone: their paths win best-path selection on "
+        "LOCAL_PREF (500 over 100)"
+    )
+    # without the router's selection marks, a path the FIB misses is still DRIFT
+    [row] = vip_rows([rr], fib, [Path(VIP, A, "10.0.0.2"), Path(VIP, B, "10.0.0.2")])
+    assert row.status == DRIFT
+
+
+def test_a_fib_next_hop_no_speaker_on_its_node_announces_or_on_no_node_is_foreign() -> None:
+    # a pod on node A announces node B's address; B's own LB announces nothing
+    rr = [Path(VIP, A, "172.16.1.2"), Path(VIP, B, "172.16.1.9")]
+    fib = [FibRoute(VIP, frozenset({A, B}))]
+    [row] = vip_rows([rr], fib, nodes=NODES)
+    assert (row.status, row.problems) == (
+        FOREIGN,
+        (
+            "the FIB forwards on 10.0.0.12; no speaker on that node announces it "
+            "(only 172.16.1.9, on other nodes)",
+        ),
+    )
+    # B's own speaker announces it too: fine
+    [row] = vip_rows([[*rr, Path(VIP, B, "172.16.2.2")]], fib, nodes=NODES)
+    assert row.status == OK
+    # a next-hop of no known node
+    [row] = vip_rows([[Path(VIP, X, "172.16.1.2")]], [FibRoute(VIP, frozenset({X}))], nodes=NODES)
+    assert (row.status, row.problems) == (
+        FOREIGN,
+        ("the FIB forwards on 10.0.0.99, which is no known node's address",),
+    )
+    # without a node map, nothing is judged by nodes
+    [row] = vip_rows([rr], fib)
+    assert row.status == OK
+
+
+def test_a_fib_that_disagrees_with_bgp_stays_drift_and_a_family_without_node_addresses_is_not_judged() -> (
+    None
+):
+    rr = [Path(VIP, A, "172.16.1.2")]
+    router = [Path(VIP, A, "10.0.0.2", best=True)]
+    [row] = vip_rows([rr], [FibRoute(VIP, frozenset({A, X}))], router, nodes=NODES)
+    assert row.status == DRIFT
+    assert row.problems == (
+        "the FIB forwards on 10.0.0.99; the router's RIB has no path via it",
+        "the FIB forwards on 10.0.0.99, which is no known node's address",
+    )
+    vip6 = "2001:db8:1::1/128"
+    [row] = vip_rows(
+        [[Path(vip6, "fd00::11", "172.16.1.2")]], [FibRoute(vip6, frozenset({"fd00::11"}))], nodes=NODES
+    )
+    assert row.status == OK
 
 
 def test_a_draining_next_hop_and_the_fib_group_are_on_the_row() -> None:
