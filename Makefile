@@ -45,7 +45,7 @@ process: setup
 integration: setup
 	$(BIN)/pytest -m integration tests
 
-# the two images (deploy/*.Dockerfile), tagged with a digest of what goes into them: built
+# the three images (deploy/*.Dockerfile), tagged with a digest of what goes into them: built
 # only when this tree's are missing (a few seconds to find out); a base image is made with
 # debootstrap first where there is none (deploy/base-image.sh)
 images: setup images-deps

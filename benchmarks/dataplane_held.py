@@ -2,7 +2,8 @@
 
     python -m benchmarks.dataplane_held [--prefix dph] [--runs 3] [--connections 100]
 
-For each driver, one lab (3 LBs, 3 backends, the router's ordinary hash-threshold ECMP) and,
+For each driver and each router FIB (zebra's ordinary hash-threshold ECMP, and the resilient
+next-hop groups of ``--fib resilient``), one lab (3 LBs, 3 backends) and,
 ``runs`` times, each change in turn while the lab's hold probe holds ``connections``
 connections open from the client namespace behind the router, through the data plane to the
 backends: an LB killed, an LB added, an LB drained, an LB added back, a backend added, a
@@ -35,6 +36,7 @@ from tests.support.dataplane import kill_lb
 RESULTS = Path(__file__).parent / "results"
 VIP = "10.1.1.1"
 DRIVERS = ("nft-nat", "nft-dsr")
+FIBS = ("zebra", "resilient")
 CHANGES = ("LB kill", "LB add", "LB drain", "backend add", "backend remove", "RR restart")
 INTERVAL, TIMEOUT = 0.3, 3.0  # a line each way every 0.3 s; an echo 3 s late loses its connection
 HOLD_AFTER = 1.2  # held on this long (four rounds) once the change is over
@@ -53,7 +55,7 @@ def steps(lab: Lab) -> list[tuple[str | None, Callable[[], object]]]:
     ]
 
 
-def run_driver(driver: str, prefix: str, runs: int, connections: int) -> dict[str, list[int]]:
+def run_driver(driver: str, fib: str, prefix: str, runs: int, connections: int) -> dict[str, list[int]]:
     """Per change, the connections lost in each run (of those that opened: a connection that
     could not open before the change is left out, and counted in ``not_opened``)."""
     lab = Lab(prefix, DEFAULT_STATE_ROOT)
@@ -61,7 +63,7 @@ def run_driver(driver: str, prefix: str, runs: int, connections: int) -> dict[st
     lost["not_opened"] = []
     lost["backend remove: lost on the backends that stay"] = []
     try:
-        lab.up(Topology(prefix, 3), Scenario(dataplane=driver, backends=3), timeout=60)
+        lab.up(Topology(prefix, 3), Scenario(dataplane=driver, backends=3, fib=fib), timeout=60)
         for run in range(runs):
             for what, change in steps(lab):
                 if what is None:
@@ -77,7 +79,7 @@ def run_driver(driver: str, prefix: str, runs: int, connections: int) -> dict[st
                     lost["backend remove: lost on the backends that stay"].append(elsewhere)
                 per_backend = {k: v["lost"] for k, v in result["by_backend"].items() if v["lost"]}
                 lost_now = f"{result['lost']} of {connections} lost {result['lost_by_kind']} {per_backend}"
-                print(f"{driver} run {run + 1} {what}: {lost_now}", flush=True)
+                print(f"{driver} {fib} run {run + 1} {what}: {lost_now}", flush=True)
     finally:
         lab.down()
     return lost
@@ -89,21 +91,22 @@ def plot(results: dict[str, dict[str, list[int]]], connections: int, path: Path)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 4.2))
-    width = 0.38
-    for i, driver in enumerate(DRIVERS):
-        xs = [j + (i - 0.5) * width for j in range(len(CHANGES))]
-        values = [results[driver][c] for c in CHANGES]
+    fig, ax = plt.subplots(figsize=(10, 4.4))
+    series = list(results)
+    width = 0.8 / len(series)
+    for i, name in enumerate(series):
+        xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(CHANGES))]
+        values = [results[name][c] for c in CHANGES]
         means = [statistics.mean(v) for v in values]
         low = [m - min(v) for m, v in zip(means, values, strict=True)]
         high = [max(v) - m for m, v in zip(means, values, strict=True)]
-        ax.bar(xs, means, width, yerr=[low, high], capsize=3, label=driver)
+        ax.bar(xs, means, width, yerr=[low, high], capsize=3, label=name)
         for x, m in zip(xs, means, strict=True):
-            ax.text(x, m + 1, f"{m:.0f}", ha="center", fontsize=8)
+            ax.text(x, m + 1, f"{m:.0f}", ha="center", fontsize=7)
     ax.set_xticks(range(len(CHANGES)), CHANGES)
     ax.set_ylabel(f"connections lost (of {connections} held)")
     ax.set_title("Held-open connections lost per change (bars: mean; whiskers: min-max)")
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
@@ -117,13 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure("warning")
     started = time.monotonic()
     load_before = os.getloadavg()
-    results = {d: run_driver(d, args.prefix, args.runs, args.connections) for d in DRIVERS}
+    results = {
+        f"{d}, {f}": run_driver(d, f, args.prefix, args.runs, args.connections) for f in FIBS for d in DRIVERS
+    }
     out: dict[str, Any] = {
         "connections": args.connections,
         "runs": args.runs,
         "lbs": 3,
         "backends": 3,
-        "fib": "hash-threshold (zebra's ordinary multipath)",
+        "fibs": {"zebra": "hash-threshold (zebra's ordinary multipath)", "resilient": "--fib resilient"},
         "lost": results,
         "seconds": round(time.monotonic() - started, 1),
         "load_average_1m": {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)},

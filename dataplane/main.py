@@ -5,6 +5,9 @@ lbroute-dataplane plan --config FILE           what run would change in the kern
 lbroute-dataplane run --config FILE            keep the kernel's table converged until SIGTERM
 lbroute-dataplane render-keepalived --config FILE [--output PATH]
                                                the seed's ipvs.conf for keepalived (static backends)
+lbroute-dataplane status --config FILE [--max-age S]
+                                               exit 0 while run keeps the kernel's table (the pod's
+                                               readiness probe), else 1 and why
 
 run leaves its table in the kernel when it stops (the pod keeps forwarding through a drain
 and a restart adopts it); SIGHUP reloads the config (a bad one is refused, the old one runs on).
@@ -16,12 +19,15 @@ import argparse
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import structlog
 
 from lbroute import logs
 from lbroute.config import ConfigError, Problem, load_config
+from lbroute.config.loader import read_text_file
+from lbroute.core.dataplane import StatusUnreadable, parse_status, working
 from lbroute.kernel.ip import IpCommandError
 from lbroute.kernel.nft import NFT, Nft
 
@@ -33,6 +39,7 @@ from .metrics import DataplaneMetrics, serve
 from .sources import KubeConfigError
 
 EXIT_CONFIG = 2
+STATUS_BYTES = 1 << 22  # as the announcer's check reads it: ~3 MB for 64 services of 1,000 backends
 log = structlog.get_logger()
 KEEPALIVED_HEADER = "# written by lbroute-dataplane render-keepalived"
 
@@ -45,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     check.add_parser("check", help="validate a config file").add_argument("file")
     for name, text in (("plan", "what run would change now"), ("run", "keep the kernel converged")):
         sub.add_parser(name, help=text).add_argument("--config", required=True)
+    status = sub.add_parser("status", help="exit 0 while run keeps the kernel's table (a readiness probe)")
+    status.add_argument("--config", required=True)
+    status.add_argument(
+        "--max-age", type=float, default=30.0, help="seconds after which the status file is stale (30)"
+    )
     render = sub.add_parser("render-keepalived", help="the seed's ipvs.conf for keepalived")
     render.add_argument("--config", required=True)
     render.add_argument(
@@ -92,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "render-keepalived":
         return _render_keepalived(cfg, path, args.output)
+    if args.command == "status":
+        return _status(cfg, args.max_age)
     for warning in cfg.warnings():
         log.warning("dataplane.config.warning", target=warning.where, error=warning.what)
     try:
@@ -108,6 +122,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "plan":
         return _plan(cfg, driver)
     return _run(cfg, path, controller)
+
+
+def _status(cfg: DataplaneConfig, max_age: float) -> int:
+    """What the pod's readiness probe runs: the status file ``run`` writes, read back."""
+    if not cfg.status_file:
+        print("lbroute-dataplane: the config has no status_file; run writes none to check", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        status = parse_status(read_text_file(cfg.status_file, max_bytes=STATUS_BYTES, what="a status"))
+    except ConfigError as err:
+        print(f"lbroute-dataplane: {'; '.join(err.lines())[:300]}", file=sys.stderr)
+        return 1
+    except StatusUnreadable as err:
+        print(f"lbroute-dataplane: {cfg.status_file}: {err}", file=sys.stderr)
+        return 1
+    ok, reason = working(status, now=time.time(), max_age=max_age)
+    if not ok:
+        print(f"lbroute-dataplane: {cfg.status_file}: {reason}", file=sys.stderr)
+        return 1
+    ready = ", ".join(f"{s.name} {s.ready} ready" for s in status.services)
+    print(f"{cfg.status_file}: ok (generation {status.generation}; {ready})")
+    return 0
 
 
 def _plan(cfg: DataplaneConfig, driver: Driver) -> int:

@@ -23,26 +23,30 @@ RUN python3 -m venv /opt/tools \
 
 # --- venv: the third-party packages, every one at the lock's version ---------------------------
 # Left out: gRPC and protobuf (the announcer never talks to gobgpd: an import-linter
-# contract), the build backend, and aiohttp with what only it needs (the kubernetes
-# client's asyncio half, kubernetes/aio, which lbroute does not use).
+# contract), pyroute2 (only the data plane's ipvs driver uses it), the build backend, and
+# aiohttp with what only it needs (the kubernetes client's asyncio half, kubernetes/aio,
+# which lbroute does not use).
 FROM build AS venv
 RUN python3 -m venv --without-pip /opt/lbroute/venv \
-    && grep -v -E '^(#|grpcio|grpcio-tools|protobuf|setuptools|aiohttp|aiohttp-retry|aiohappyeyeballs|aiosignal|attrs|frozenlist|multidict|propcache|yarl)(=|$| )' \
+    && grep -v -E '^(#|grpcio|grpcio-tools|protobuf|pyroute2|setuptools|aiohttp|aiohttp-retry|aiohappyeyeballs|aiosignal|attrs|frozenlist|multidict|propcache|yarl)(=|$| )' \
        deploy/requirements.txt > /tmp/runtime.txt \
     && /opt/tools/bin/pip --python /opt/lbroute/venv/bin/python install --no-cache-dir --no-deps \
        -r /tmp/runtime.txt \
     && rm -rf /opt/lbroute/venv/lib/python3.11/site-packages/kubernetes/aio
 
-# --- app: lbroute itself, staged under /out ---------------------------------------------------
+# --- app: lbroute itself, staged under /out; only the program this image runs -----------------
 FROM venv AS app
 COPY pyproject.toml README.md ./
 COPY lbroute lbroute
-COPY rr rr
 COPY announcer announcer
 ARG SITE=/out/opt/lbroute/venv/lib/python3.11/site-packages
+# the wheel names every program's command; those whose code is not here (rr, dataplane) or
+# whose libraries are not (the lbroute CLI needs gRPC) are removed, so none fails on import
 RUN /opt/tools/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /tmp/wheel . \
     && /opt/tools/bin/pip --python /opt/lbroute/venv/bin/python install --no-cache-dir --no-deps \
        --no-compile --prefix /out/opt/lbroute/venv /tmp/wheel/lbroute-*.whl \
+    && rm /out/opt/lbroute/venv/bin/lbroute /out/opt/lbroute/venv/bin/lbroute-rr \
+       /out/opt/lbroute/venv/bin/lbroute-dataplane /out/opt/lbroute/venv/bin/lbroute-realserver \
     && chmod -R a+rX,go-w /out \
     && /opt/lbroute/venv/bin/python -m compileall -q -s /out -p / "$SITE" \
     && PYTHONPATH="$SITE" /opt/lbroute/venv/bin/python -P -c \

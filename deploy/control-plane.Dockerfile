@@ -30,18 +30,19 @@ RUN python3 -m venv /opt/tools \
     && /opt/tools/bin/pip install --no-cache-dir --no-deps -r /tmp/tools.txt
 
 # --- venv: the third-party packages, every one at the lock's version ---------------------------
-# Left out: the build-time tools and aiohttp with what only it needs (the kubernetes client's
-# asyncio half, kubernetes/aio, which lbroute does not use: 68 MB). A layer that only a
-# change of the lock rebuilds.
+# Left out: the build-time tools, pyroute2 (only the data plane's ipvs driver uses it) and
+# aiohttp with what only it needs (the kubernetes client's asyncio half, kubernetes/aio,
+# which lbroute does not use: 68 MB). A layer that only a change of the lock rebuilds.
 FROM build AS venv
 RUN python3 -m venv --without-pip /opt/lbroute/venv \
-    && grep -v -E '^(#|grpcio-tools|setuptools|aiohttp|aiohttp-retry|aiohappyeyeballs|aiosignal|attrs|frozenlist|multidict|propcache|yarl)(=|$| )' \
+    && grep -v -E '^(#|grpcio-tools|pyroute2|setuptools|aiohttp|aiohttp-retry|aiohappyeyeballs|aiosignal|attrs|frozenlist|multidict|propcache|yarl)(=|$| )' \
        deploy/requirements.txt > /tmp/runtime.txt \
     && /opt/tools/bin/pip --python /opt/lbroute/venv/bin/python install --no-cache-dir --no-deps \
        -r /tmp/runtime.txt \
     && rm -rf /opt/lbroute/venv/lib/python3.11/site-packages/kubernetes/aio
 
 # --- app: lbroute itself and the gRPC stubs, staged under /out ------------------------------
+# The data plane's commands are removed: its code is not copied (it runs in its own image)
 FROM venv AS app
 COPY pyproject.toml README.md ./
 COPY protos protos
@@ -52,6 +53,7 @@ ARG SITE=/out/opt/lbroute/venv/lib/python3.11/site-packages
 RUN /opt/tools/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /tmp/wheel . \
     && /opt/tools/bin/pip --python /opt/lbroute/venv/bin/python install --no-cache-dir --no-deps \
        --no-compile --prefix /out/opt/lbroute/venv /tmp/wheel/lbroute-*.whl \
+    && rm /out/opt/lbroute/venv/bin/lbroute-dataplane /out/opt/lbroute/venv/bin/lbroute-realserver \
     && /opt/tools/bin/python protos/generate.py --out "$SITE/lbroute/gobgp/apipb" \
     && chmod -R a+rX,go-w /out \
     && /opt/lbroute/venv/bin/python -m compileall -q -s /out -p / "$SITE" \

@@ -3,7 +3,8 @@
 #
 #   * FRR (zebra, bgpd, vtysh), exabgp 4.2 and iproute2 from the machine's own suite.
 #   * nftables (the data plane's nft drivers) and keepalived (its --config-test checks the
-#     ipvs driver's config); wrk and nginx-light for the data-plane benchmark.
+#     ipvs driver's config); nftables alone for the data-plane image; wrk and nginx-light
+#     for the data-plane benchmark.
 #   * gobgpd/gobgp 4.8 from Debian sid, unpacked into /opt/lbroute/gobgp-<version>, and
 #     the stable link /opt/lbroute/gobgp pointing at it: the lab, protos/generate.py and
 #     the images name only the link, so a version bump is LBROUTE_GOBGP_VERSION's default
@@ -19,7 +20,7 @@
 # No daemon is started: a policy-rc.d that exits 101 is in place during the install,
 # so nothing listens in the root namespace on a systemd host either.
 #
-# Usage: install-debian-deps.sh [all|frr|exabgp|gobgp|dataplane|bench ...]   (default: all; the container
+# Usage: install-debian-deps.sh [all|frr|exabgp|gobgp|dataplane|nftables|bench ...]   (default: all; the container
 # images in deploy/ install only the parts they run)
 set -euo pipefail
 
@@ -43,6 +44,7 @@ packages=(iproute2 procps)
 want frr && packages+=(frr)
 want exabgp && packages+=(exabgp)
 want dataplane && packages+=(nftables keepalived)
+want nftables && packages+=(nftables)
 want bench && packages+=(wrk nginx-light)
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 need_apt=0

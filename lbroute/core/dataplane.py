@@ -269,11 +269,10 @@ def parse_status(text: str) -> Status:
         raise StatusUnreadable(f"not a data-plane status: {type(err).__name__}: {str(err)[:80]}") from None
 
 
-def gate(status: Status, service: str, *, now: float, max_age: float) -> tuple[bool, str]:
-    """The announcer's ``dataplane`` check: pass only when the controller has synced (listed
-    its backends once; a watch failing later is fail static, not a failure), the kernel holds
-    the table it stands behind, the status is fresh, and ``service`` has a ready backend.
-    Returns ``(ok, reason)``; the reason names the first thing that failed."""
+def working(status: Status, *, now: float, max_age: float) -> tuple[bool, str]:
+    """The controller runs and stands behind the kernel's table: the status is fresh, it has
+    synced (listed its backends once) and the kernel holds its table. The LB pod's readiness
+    (``lbroute-dataplane status``); whether a service has a backend is each VIP's own gate."""
     age = now - status.written_at
     if age > max_age:
         return False, f"status is {age:.1f}s old (more than {max_age:g}s): is lbroute-dataplane running?"
@@ -282,6 +281,17 @@ def gate(status: Status, service: str, *, now: float, max_age: float) -> tuple[b
     if not status.in_sync:
         why = f": {status.error}" if status.error else ""
         return False, f"the kernel's table differs from the controller's{why}"
+    return True, ""
+
+
+def gate(status: Status, service: str, *, now: float, max_age: float) -> tuple[bool, str]:
+    """The announcer's ``dataplane`` check: pass only when the controller has synced (listed
+    its backends once; a watch failing later is fail static, not a failure), the kernel holds
+    the table it stands behind, the status is fresh, and ``service`` has a ready backend.
+    Returns ``(ok, reason)``; the reason names the first thing that failed."""
+    ok, reason = working(status, now=now, max_age=max_age)
+    if not ok:
+        return ok, reason
     found = status.service(service)
     if found is None:
         known = ", ".join(s.name for s in status.services) or "none"

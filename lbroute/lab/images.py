@@ -37,7 +37,7 @@ from .podman import SOURCE_TREE, PodmanError, environment, podman
 
 log = structlog.get_logger()
 
-NAMES = ("announcer", "control-plane")
+NAMES = ("announcer", "control-plane", "data-plane")
 REPOSITORY = "localhost/lbroute"
 DEPLOY = SOURCE_TREE / "deploy"
 LOCK = DEPLOY / "requirements.txt"
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lbroute.lab.images", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     build_p = sub.add_parser("build", help="build this tree's images unless they exist")
-    build_p.add_argument("names", nargs="*", metavar="NAME", help=f"{' and '.join(NAMES)} (default: both)")
+    build_p.add_argument("names", nargs="*", metavar="NAME", help=f"{', '.join(NAMES)} (default: all)")
     sub.add_parser("refs", help="this tree's image names, as JSON")
     sub.add_parser("lock", help=f"rewrite {LOCK.relative_to(SOURCE_TREE)} from pyproject.toml")
     args = parser.parse_args(argv)

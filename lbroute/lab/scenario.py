@@ -111,7 +111,7 @@ class Scenario:
         if self.images and self.kube_api:
             out.append("images: not with kube_api, whose RR managers run in the root namespace")
         if self.images and self.dataplane:
-            out.append("images: not with dataplane (the data plane has no image yet)")
+            out.append("images: not with dataplane (the lab runs lbroute-dataplane as a process)")
         if self.images and self.rogue_lb:
             out.append("images: not with rogue_lb (the image renders exabgp.conf itself, without its routes)")
         if self.fib not in FIB_MODES:

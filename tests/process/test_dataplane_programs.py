@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from lbroute.core.dataplane import Dataplane, Endpoint, ServiceSpec, next_table, status_json, status_of
 from tests.support.programs import run
 
 CONFIGS = Path(__file__).parents[2] / "configs"
@@ -74,15 +76,19 @@ def test_whole_file_problems_come_once_fields_are_valid(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("name", ["dataplane.yaml", "dataplane-kubernetes.yaml"])
-def test_the_shipped_configs_check_ok(name: str) -> None:
-    result = run("dataplane.main", "config", "check", str(CONFIGS / name))
+# the EndpointSlice-backed one is the LB pod's, in the Kubernetes manifests
+KUBERNETES_CONFIG = CONFIGS.parent / "deploy" / "kubernetes" / "base" / "lb" / "dataplane.yaml"
+
+
+@pytest.mark.parametrize("path", [CONFIGS / "dataplane.yaml", KUBERNETES_CONFIG], ids=lambda p: p.name)
+def test_the_shipped_configs_check_ok(path: Path) -> None:
+    result = run("dataplane.main", "config", "check", str(path))
     # the shipped status_file is under /run/lbroute, which may not exist here
     assert result.returncode in (0, 2), result.stderr
     if result.returncode == 2:
         assert result.stderr.strip().endswith("status_file: /run/lbroute is not a directory"), result.stderr
     else:
-        assert result.stdout.startswith(f"{CONFIGS / name}: ok (")
+        assert result.stdout.startswith(f"{path}: ok (")
 
 
 def test_the_realserver_config_checks_without_its_address_in_the_environment() -> None:
@@ -157,9 +163,7 @@ def test_render_keepalived_never_overwrites_a_file_it_did_not_write(tmp_path: Pa
 def test_render_keepalived_refuses_backends_it_cannot_know(tmp_path: Path) -> None:
     cfg = tmp_path / "dp.yaml"
     cfg.write_text(
-        (CONFIGS / "dataplane-kubernetes.yaml")
-        .read_text()
-        .replace("/run/lbroute/dataplane.json", str(tmp_path / "s.json"))
+        KUBERNETES_CONFIG.read_text().replace("/run/lbroute/dataplane.json", str(tmp_path / "s.json"))
     )
     result = run("dataplane.main", "render-keepalived", "--config", str(cfg))
     assert result.returncode == 2
@@ -175,3 +179,39 @@ def test_the_ipvs_driver_on_a_kernel_without_ipvs_says_so_and_exits_1(tmp_path: 
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert "the ipvs driver cannot start here: " in result.stderr and "CONFIG_IP_VS" in result.stderr
+
+
+def _write_status(path: Path, *, ready: bool = True, age: float = 0.0, in_sync: bool = True) -> None:
+    spec = ServiceSpec("web", "10.1.1.1", 80, 80)
+    kept = next_table(spec, [Endpoint("172.16.1.10")], None, 251, 1)
+    table = next_table(spec, [Endpoint("172.16.1.10", ready=ready)], kept, 251, 1)
+    status = status_of(
+        "nft-dsr", Dataplane((table,), 251, 1), now=time.time() - age, synced=True, in_sync=in_sync,
+        generation=3,
+    )  # fmt: skip
+    path.write_text(status_json(status))
+
+
+def test_status_passes_while_run_keeps_the_kernels_table_and_says_why_not(tmp_path: Path) -> None:
+    """The LB pod's readiness probe: the controller's own state, not whether a VIP has a
+    backend (the announcer gates each VIP on that)."""
+    cfg = tmp_path / "dp.yaml"
+    cfg.write_text(shipped("dataplane.yaml", tmp_path))
+    status = tmp_path / "s.json"
+    missing = run("dataplane.main", "status", "--config", str(cfg))
+    assert missing.returncode == 1 and "s.json" in missing.stderr and missing.stdout == ""
+    _write_status(status)
+    ok = run("dataplane.main", "status", "--config", str(cfg))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout == f"{status}: ok (generation 3; web 1 ready)\n"
+    _write_status(status, ready=False)
+    assert run("dataplane.main", "status", "--config", str(cfg)).returncode == 0
+    for kw, why in (({"age": 60.0}, "is lbroute-dataplane running?"), ({"in_sync": False}, "differs")):
+        _write_status(status, **kw)  # type: ignore[arg-type]
+        failed = run("dataplane.main", "status", "--config", str(cfg))
+        assert failed.returncode == 1 and why in failed.stderr, failed.stderr
+    _write_status(status, age=60.0)
+    assert run("dataplane.main", "status", "--config", str(cfg), "--max-age", "120").returncode == 0
+    status.write_text('{"something": "else"}')
+    foreign = run("dataplane.main", "status", "--config", str(cfg))
+    assert foreign.returncode == 1 and "not a version-1 data-plane status" in foreign.stderr

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from announcer.config import AnnouncerConfig
+from dataplane.config import DataplaneConfig
 from lbroute.config import load_config, load_config_text
 from rr.config import RrConfig
 
@@ -91,10 +92,19 @@ def test_kustomize_builds_what_validates_with_the_config_files_as_they_are(direc
     assert one(built, "ConfigMap", "lbroute-rr-")["data"] == {
         "rr.yaml": (BASE / "rr" / "rr.yaml").read_text()
     }
+    dataplane_map = one(built, "ConfigMap", "lbroute-dataplane-")
+    assert dataplane_map["data"] == {"dataplane.yaml": (BASE / "lb" / "dataplane.yaml").read_text()}
     # the pods mount the generated (hash-named) ConfigMaps
     lb = one(built, "Deployment", "lbroute-lb")["spec"]["template"]["spec"]
     [config] = [v for v in lb["volumes"] if v["name"] == "config"]
     assert config["configMap"]["name"] == announcer_map["metadata"]["name"]
+    [config] = [v for v in lb["volumes"] if v["name"] == "dataplane-config"]
+    assert config["configMap"]["name"] == dataplane_map["metadata"]["name"]
+    # the data plane reads EndpointSlices beside the Service (in the overlay Services too)
+    role = one(built, "Role", "lbroute-lb")
+    assert role["metadata"]["namespace"] == "web"
+    resources = {r for rule in role["rules"] for r in rule["resources"]}
+    assert resources == ({"endpointslices", "services"} if directory == SERVICE_VIPS else {"endpointslices"})
 
 
 def test_the_configs_in_the_manifests_load_with_the_programs_own_loaders() -> None:
@@ -108,6 +118,13 @@ def test_the_configs_in_the_manifests_load_with_the_programs_own_loaders() -> No
     assert base.model_dump(exclude=differs) == service_vips.model_dump(exclude=differs)
     assert [s.check for s in base.services] == [s.check for s in service_vips.services]
     assert service_vips.uses_kubernetes and not base.uses_kubernetes
+    dataplane = load_config(BASE / "lb" / "dataplane.yaml", DataplaneConfig)
+    assert dataplane.uses_kubernetes and dataplane.warnings() == []
+    # every VIP the announcer announces is gated on the data plane that serves it
+    served = {s.name: s for s in dataplane.services}
+    for service in base.services:
+        assert service.check.kind == "dataplane" and service.check.status_file == dataplane.status_file
+        assert [f"{served[service.name].vip}/32"] == [str(v) for v in service.vips]
 
 
 def _pod(path: Path) -> dict[str, Any]:
@@ -160,6 +177,25 @@ def test_the_configs_name_what_the_manifests_around_them_provide() -> None:
         command = container["lifecycle"]["preStop"]["exec"]["command"]
         assert command == ["lbroute-announcer", "drain", "--socket", announcer.control_socket]
         assert _mount(container, "lbroute-run") == str(Path(str(announcer.control_socket)).parent)
+    # the data plane: its config where the container reads it, its status file on the shared
+    # volume, its probe reading that file, its token, its Role beside the Service it reads
+    dataplane = load_config(BASE / "lb" / "dataplane.yaml", DataplaneConfig)
+    data_plane = _container(lb_pod, "data-plane")
+    config_file = f"{_mount(data_plane, 'dataplane-config')}/dataplane.yaml"
+    assert data_plane["command"] == ["lbroute-dataplane", "run", "--config", config_file]
+    assert data_plane["readinessProbe"]["exec"]["command"] == [
+        "lbroute-dataplane", "status", "--config", config_file
+    ]  # fmt: skip
+    assert Path(str(dataplane.status_file)).parent == Path(_mount(data_plane, "lbroute-run"))
+    assert _mount(data_plane, "api-token") == "/var/run/secrets/kubernetes.io/serviceaccount"
+    assert [m["name"] for m in speaker["volumeMounts"] if m["name"] == "api-token"] == []
+    [lb_binding] = [o for o in objects(BASE / "lb" / "rbac.yaml") if o["kind"] == "RoleBinding"]
+    assert {s.kubernetes.namespace for s in dataplane.services if s.kubernetes} == {
+        lb_binding["metadata"]["namespace"]
+    }
+    assert lb_binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": lb_pod["spec"]["serviceAccountName"], "namespace": "lbroute"}
+    ]
     # the grace period outlasts the drain
     assert (
         lb_pod["spec"]["terminationGracePeriodSeconds"] > announcer.drain_seconds + 2 * announcer.ack_timeout
@@ -172,6 +208,13 @@ def test_the_configs_name_what_the_manifests_around_them_provide() -> None:
         r.get("ports") == [{"protocol": "TCP", "port": announcer.metrics.port}]
         for r in policy["spec"]["ingress"]
     )
+    # and the data plane's traffic: the VIPs' ports in, its backends out at their port
+    for service in dataplane.services:
+        assert {"ports": [{"protocol": "TCP", "port": service.port}]} in policy["spec"]["ingress"]
+        assert {
+            "to": [{"ipBlock": {"cidr": str(net)}} for net in dataplane.pod_networks],
+            "ports": [{"protocol": "TCP", "port": service.target_port}],
+        } in policy["spec"]["egress"]
 
 
 def _config_key(container: dict[str, Any]) -> str:
@@ -187,19 +230,27 @@ def test_least_privilege() -> None:
             context = container["securityContext"]
             assert context["capabilities"]["drop"] == ["ALL"] and context["readOnlyRootFilesystem"], container
             added = context["capabilities"].get("add", [])
-            # only gobgpd binds a port below 1024; only it may take its file capability at exec
-            assert added == (["NET_BIND_SERVICE"] if container["name"] == "gobgpd" else []), container
-            assert context["allowPrivilegeEscalation"] == (container["name"] == "gobgpd"), container
+            # only gobgpd binds a port below 1024, only the data plane's nft changes the pod's
+            # network; only they may take their file capability at exec
+            wanted = {"gobgpd": ["NET_BIND_SERVICE"], "data-plane": ["NET_ADMIN"]}
+            assert added == wanted.get(container["name"], []), container
+            assert context["allowPrivilegeEscalation"] == (container["name"] in wanted), container
     verbs = set()
-    for path in (BASE / "rr" / "rbac.yaml", SERVICE_VIPS / "rbac.yaml"):
+    for path in (BASE / "rr" / "rbac.yaml", BASE / "lb" / "rbac.yaml"):
         for obj in objects(path):
             for rule in obj.get("rules", []):
                 verbs |= set(rule["verbs"])
     assert verbs == {"list", "watch"}
     [rr_role] = [o for o in objects(BASE / "rr" / "rbac.yaml") if o["kind"] == "Role"]
     assert rr_role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}]
+    [lb_role] = [o for o in objects(BASE / "lb" / "rbac.yaml") if o["kind"] == "Role"]
+    assert lb_role["rules"] == [
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]}
+    ]
+    # the token is the data plane's alone: the service account mounts none, the pod none
     [lb_account] = objects(BASE / "lb" / "serviceaccount.yaml")
-    assert lb_account["automountServiceAccountToken"] is False  # static VIPs: no API access at all
+    assert lb_account["automountServiceAccountToken"] is False
+    assert _pod(BASE / "lb" / "deployment.yaml")["spec"]["automountServiceAccountToken"] is False
 
 
 def promtool(*args: str, cwd: Path = PROMETHEUS) -> subprocess.CompletedProcess[str]:

@@ -209,3 +209,27 @@ def test_the_builds_apt_does_what_this_machines_apt_does_and_nothing_more() -> N
         'Acquire::http::Proxy "http://proxy:3128/";\nAcquire::Check-Valid-Until "false";\n'
     )
     assert images.apt_acquire_conf({}) == ""
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_an_image_keeps_no_command_whose_code_it_does_not_copy(dockerfile: Path) -> None:
+    """The wheel names every program's console script; an image that leaves a program's
+    package out must remove that script, or it would fail on import when run."""
+    text = dockerfile.read_text()
+    copied = {src.rstrip("/") for src in images.copied_sources(text)}
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    removed = {
+        word.rsplit("/", 1)[1]
+        for line in text.splitlines()
+        for word in line.split()
+        if word.startswith("/out/opt/lbroute/venv/bin/")
+    }
+    for name, target in scripts.items():
+        package = target.split(".", 1)[0]
+        if package not in copied:
+            assert name in removed, f"{dockerfile.name} installs {name} without {package}/"
+    assert removed <= set(scripts), removed
+    # the data-plane image runs both data-plane programs and has the drain's client
+    if dockerfile.name == "data-plane.Dockerfile":
+        assert {"dataplane", "announcer"} <= copied
+        assert {"lbroute-dataplane", "lbroute-realserver", "lbroute-announcer"}.isdisjoint(removed)
