@@ -6,7 +6,7 @@ VENV        := .venv
 BIN         := $(VENV)/bin
 LAB_PREFIX  ?= lbr
 
-.PHONY: demo test setup deps venv stubs lint unit process integration images images-deps lock integration-images bench bench-rr bench-restart bench-cli bench-announcer bench-hold bench-dataplane bench-dataplane-throughput clean lab-down
+.PHONY: demo test setup deps venv stubs lint unit process integration images images-deps lock integration-images bench bench-rr bench-restart bench-cli bench-announcer bench-hold bench-dataplane bench-dataplane-throughput bench-bfd clean lab-down
 
 demo: setup
 	$(BIN)/lbroute lab demo --prefix $(LAB_PREFIX)
@@ -76,6 +76,9 @@ bench-cli: setup
 
 bench-announcer: setup
 	$(BIN)/python -m benchmarks.announcer --prefix $(LAB_PREFIX)
+
+bench-bfd: setup
+	$(BIN)/python -m benchmarks.bfd
 
 bench-hold: setup
 	$(BIN)/python -m benchmarks.hold --prefix $(LAB_PREFIX)

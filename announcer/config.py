@@ -202,6 +202,24 @@ class ExabgpNeighbor(StrictModel):
     md5_password_file: str | None = None
 
 
+class BfdConfig(StrictModel):
+    """FRR's bfdd beside exabgp: one BFD session to each neighbor, from ``local_address``
+    (``render-bfdd-config``; docs/decisions/bfd.md). exabgp has no BFD of its own; the route
+    reflector's gobgpd resets the BGP session when this one stops answering.
+
+    The pod sits behind its node, so the sessions are multihop (RFC 5883, port 4784) and a
+    packet from the route reflector must arrive with a TTL of at least ``minimum_ttl``
+    (254: one routed hop). ``multihop: false`` for a pod on the route reflector's own link.
+    The timers must match the route reflector's speaker group (300 ms x 3 both by default).
+    """
+
+    transmit_interval_ms: int = Field(300, ge=10, le=60000)
+    receive_interval_ms: int = Field(300, ge=10, le=60000)
+    detect_multiplier: int = Field(3, ge=2, le=255)
+    multihop: bool = True
+    minimum_ttl: int = Field(254, ge=1, le=254)
+
+
 class ExabgpConfig(StrictModel):
     """What ``render-exabgp-config`` writes: the route reflector session(s) of this pod.
 
@@ -221,6 +239,8 @@ class ExabgpConfig(StrictModel):
     # None: the lbroute-announcer that renders exabgp.conf, run with the file it renders
     # (so the path is right wherever it is installed: a venv, /usr/local, the image)
     announcer_command: CommandLine | None = None
+    # bfdd's sessions to the same neighbors (render-bfdd-config); None: no BFD
+    bfd: BfdConfig | None = None
 
     @field_validator("local_address")
     @classmethod

@@ -3,6 +3,7 @@
     lbroute-announcer run --config FILE [--next-hop IP] [--next-hop6 IP]   (exabgp's ``process``)
     lbroute-announcer config check FILE [--next-hop IP] [--next-hop6 IP]
     lbroute-announcer render-exabgp-config FILE [--output PATH]
+    lbroute-announcer render-bfdd-config FILE [--output PATH]              (FRR bfdd beside exabgp)
     lbroute-announcer drain --socket PATH [--timeout SECONDS]              (a preStop hook)
 
 The main thread owns all decisions: probe threads, Kubernetes informers, signals and the
@@ -38,6 +39,8 @@ from lbroute.config.loader import problems_of
 
 from . import config as announcer_config
 from . import connections, exabgp_conf_file, lifecycle, metrics, preflight
+from .bfdd_config import HEADER as BFDD_HEADER
+from .bfdd_config import render_bfdd_config
 from .config import AnnouncerConfig, next_hop_value, shown
 from .control import ControlRequest, ControlServer, ControlSocketError, request_drain
 from .exabgp import Announcer, ExabgpChannel, ExabgpGone
@@ -111,6 +114,15 @@ def _parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render-exabgp-config", help="exabgp.conf for this config (stdout or --output)")
     render.add_argument("file")
     render.add_argument(
+        "--output",
+        default=None,
+        help="write it here, mode 0600, atomically; replaces only a file this command wrote",
+    )
+    render_bfdd = sub.add_parser(
+        "render-bfdd-config", help="bfdd.conf (FRR's BFD daemon beside exabgp) for this config"
+    )
+    render_bfdd.add_argument("file")
+    render_bfdd.add_argument(
         "--output",
         default=None,
         help="write it here, mode 0600, atomically; replaces only a file this command wrote",
@@ -426,6 +438,22 @@ def render(path: str, output: str | None) -> int:
     return 0
 
 
+def render_bfdd(path: str, output: str | None) -> int:
+    cfg = load_config(path, AnnouncerConfig)
+    if cfg.exabgp is None or cfg.exabgp.bfd is None:
+        raise ConfigError(path, [Problem("exabgp.bfd", "required to render bfdd's config")])
+    text = render_bfdd_config(cfg.exabgp)
+    if output is None:
+        sys.stdout.write(text)  # not exabgp's API process: stdout is free
+        return 0
+    try:
+        exabgp_conf_file.write(output, text, header=BFDD_HEADER, command="render-bfdd-config")
+    except exabgp_conf_file.OutputError as err:
+        sys.stderr.write(f"render-bfdd-config: --output: {err}\n")
+        return EXIT_CONFIG
+    return 0
+
+
 def drain(socket_path: str, timeout: float) -> int:
     try:
         ok = request_drain(socket_path, timeout, lambda line: log.info("announcer.drain.answer", op=line))
@@ -446,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
             return config_check(args.file, args.next_hop, args.next_hop6)
         if args.command == "render-exabgp-config":
             return render(args.file, args.output)
+        if args.command == "render-bfdd-config":
+            return render_bfdd(args.file, args.output)
         if args.command == "drain":
             return drain(args.socket, args.timeout)
         return run(args.config, args.next_hop, args.next_hop6)

@@ -37,6 +37,24 @@ class TimersConfig(StrictModel):
         return self
 
 
+class BfdConfig(StrictModel):
+    """BFD on a session: a neighbor not heard from for ``detect_multiplier`` intervals is reset
+    at once, well before BGP's hold timer (3 s at least). 300 ms x 3 detects in 0.9 s
+    (docs/decisions/bfd.md; what a loaded machine takes: docs/benchmarks-bfd.md). The ranges
+    are FRR bfdd's, which the LB pods run."""
+
+    transmit_interval_ms: int = Field(300, ge=10, le=60000)
+    receive_interval_ms: int = Field(300, ge=10, le=60000)
+    detect_multiplier: int = Field(3, ge=2, le=255)
+
+
+class SpeakerBfdConfig(BfdConfig):
+    # an LB pod sits behind its node, one routed hop or more away: multihop BFD (RFC 5883),
+    # which the pod's bfdd sends to port 4784 (the RR host redirects it to gobgpd's 3784).
+    # false: the speakers share a link with this gobgpd (single hop, RFC 5881, port 3784)
+    multihop: bool = True
+
+
 def _port(text: str) -> int | None:
     """A TCP port 1-65535 written in digits, else None."""
     if not (text.isascii() and text.isdigit()) or len(text) > 5:
@@ -150,6 +168,8 @@ class SpeakerGroupConfig(StrictModel):
     allowed_prefix_lengths: tuple[int, ...] = Field((32, 128), min_length=1)
     node_networks: tuple[Network, ...] = Field(min_length=1)
     max_prefixes: int = Field(1000, ge=1, le=4294967295)
+    # BFD with every speaker of the group (each LB pod runs bfdd beside exabgp); None: none
+    bfd: SpeakerBfdConfig | None = None
     # the VIPs these speakers serve; empty: any inside vip_pools (a speaker may take another's)
     vips: tuple[Network, ...] = ()
 
@@ -210,6 +230,8 @@ class NeighborConfig(StrictModel):
     timers: TimersConfig = TimersConfig(hold_time=9, keepalive=3)
     graceful_restart: GracefulRestartConfig | None = None
     families: tuple[Literal["ipv4-unicast", "ipv6-unicast"], ...] = ("ipv4-unicast",)
+    # BFD with this gobgpd (single hop); on a router only with two or more RRs (see problems())
+    bfd: BfdConfig | None = None
 
 
 class ZebraConfig(StrictModel):
@@ -305,6 +327,7 @@ class RrConfig(StrictModel):
             yield Problem(
                 "zebra", "fib.mode resilient writes the FIB itself, without zebra: drop zebra (or the mode)"
             )
+        yield from self._bfd_needs_a_second_rr()
         yield from _repeated("speaker_groups", "name", [g.name for g in self.speaker_groups])
         yield from _repeated("neighbors", "address", [n.address for n in self.neighbors])
         yield from self._speaker_ranges()
@@ -312,6 +335,20 @@ class RrConfig(StrictModel):
         for (i, where, net), (k, earlier, other) in _overlaps(self._places("vip_pools")):
             if i == k:
                 yield Problem(where, f"{net} overlaps {earlier} {other} of the same group; keep one")
+
+    def _bfd_needs_a_second_rr(self) -> Iterator[Problem]:
+        """A router with one RR keeps forwarding through that RR's restart on graceful restart;
+        BFD would end it: gobgpd 4.8 keeps the reset of a BFD that expired while the session
+        was down and kills the next session with it (docs/decisions/bfd.md, bug B)."""
+        if self.role != "router" or len(self.neighbors) >= 2:
+            return
+        for i, n in enumerate(self.neighbors):
+            if n.bfd is not None:
+                yield Problem(
+                    f"neighbors[{i}].bfd",
+                    "BFD towards the only RR would turn its restart into an outage; with one RR "
+                    "graceful restart keeps forwarding: set bfd only with two or more RRs",
+                )
 
     def _speaker_ranges(self) -> Iterator[Problem]:
         """gobgpd admits a speaker to the first dynamic neighbor whose range holds it, and every

@@ -22,7 +22,15 @@ from collections.abc import Mapping
 from lbroute.core import bgp
 from lbroute.core.rib import DEFAULT_LOCAL_PREF
 
-from .config import NeighborConfig, NodeConfig, RrConfig, SpeakerGroupConfig, TimersConfig
+from .config import (
+    BfdConfig,
+    NeighborConfig,
+    NodeConfig,
+    RrConfig,
+    SpeakerBfdConfig,
+    SpeakerGroupConfig,
+    TimersConfig,
+)
 
 # every standard community but GRACEFUL_SHUTDOWN (65535:0, RFC 8326: "about to withdraw,
 # prefer the others", which the announcer's drain sends and must reach the router). Go's
@@ -67,6 +75,7 @@ def _speaker_session(cfg: RrConfig, group: SpeakerGroupConfig, password: str) ->
         # the LB speaker connects to us: dynamic neighbors are always passive, explicit ones too
         passive=True,
         auth_password=password,
+        bfd=_bfd(group.bfd),
     )
 
 
@@ -90,7 +99,25 @@ def _neighbor(cfg: RrConfig, n: NeighborConfig, secrets: Mapping[str, str]) -> b
                 if n.graceful_restart
                 else None
             ),
+            bfd=_bfd(n.bfd),
         ),
+    )
+
+
+# where gobgpd sends BFD: the pod's bfdd takes multihop on 4784, another gobgpd listens on 3784 only
+_BFD_PORT_SINGLE_HOP = 3784
+_BFD_PORT_MULTIHOP = 4784
+
+
+def _bfd(b: BfdConfig | None) -> bgp.Bfd | None:
+    if b is None:
+        return None
+    multihop = isinstance(b, SpeakerBfdConfig) and b.multihop
+    return bgp.Bfd(
+        tx_interval_us=b.transmit_interval_ms * 1000,
+        rx_interval_us=b.receive_interval_ms * 1000,
+        multiplier=b.detect_multiplier,
+        port=_BFD_PORT_MULTIHOP if multihop else _BFD_PORT_SINGLE_HOP,
     )
 
 

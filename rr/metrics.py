@@ -30,6 +30,7 @@ class RrMetrics:
     daemon_restarts: Counter
     max_prefix_shutdowns: Counter
     global_settings_differ: Gauge
+    bfd_up: Gauge
 
     @classmethod
     def create(cls) -> RrMetrics:
@@ -88,12 +89,20 @@ class RrMetrics:
                 ["field"],
                 registry=r,
             ),
+            bfd_up=Gauge(
+                "lbroute_rr_bfd_up",
+                "1 when the BFD session with the peer is up, 0 while it is down or starting; "
+                "only peers with BFD have a series",
+                ["peer", "group"],
+                registry=r,
+            ),
         )
 
     def record_sessions(self, sessions: list[Session]) -> None:
         """Replace the per-peer series: peers that are gone drop out instead of lingering."""
         self.session_up.clear()
         self.prefixes.clear()
+        self.bfd_up.clear()
         self.rejected.clear()
         for s in sessions:
             for reason, count in s.rejected_by:
@@ -103,6 +112,8 @@ class RrMetrics:
             self.prefixes.labels(s.neighbor, s.group, "accepted").set(s.accepted)
             self.prefixes.labels(s.neighbor, s.group, "rejected").set(s.rejected)
             self.prefixes.labels(s.neighbor, s.group, "stale").set(s.stale)
+            if s.bfd:
+                self.bfd_up.labels(s.neighbor, s.group).set(1 if s.bfd_up else 0)
 
 
 def serve(metrics: RrMetrics, address: str) -> None:

@@ -109,6 +109,31 @@ def lb_name(text: str) -> int:
     return int(digits)
 
 
+def fault_target(text: str) -> str:
+    """A host ``lab hang``/``lab link`` can act on: ``lb2``, ``rr``, ``rr2`` (the lab says which exist)."""
+    if text in ("rr", "rr2") or (
+        text.startswith("lb") and len(text) <= 5 and text[2:].isascii() and text[2:].isdigit()
+    ):
+        return text
+    raise argparse.ArgumentTypeError(f"{shown(text)} is not a lab host such as lb2, rr or rr2")
+
+
+def bfd_timers(text: str) -> tuple[int, int] | None:
+    """``300x3`` -> (300, 3): a BFD interval in ms and a multiplier; ``off`` -> None."""
+    if text == "off":
+        return None
+    interval, sep, multiplier = text.partition("x")
+    if not (
+        sep and interval.isascii() and interval.isdigit() and multiplier.isascii() and multiplier.isdigit()
+    ):
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not MSxN such as 300x3, or off")
+    if not (10 <= int(interval) <= 60000 and 2 <= int(multiplier) <= 255) or len(text) > 12:
+        raise argparse.ArgumentTypeError(
+            f"{shown(text)}: an interval of 10 to 60000 ms and a multiplier of 2 to 255"
+        )
+    return int(interval), int(multiplier)
+
+
 _HOST_PORT = re.compile(r"(?:\[(?P<v6>[^\]]+)\]|(?P<host>[A-Za-z0-9.-]+)):(?P<port>[0-9]{1,5})")
 
 

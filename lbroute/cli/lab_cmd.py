@@ -18,11 +18,11 @@ from lbroute.lab.dataplane import DRIVERS as DATAPLANE_DRIVERS
 from lbroute.lab.dataplane import MAX_BACKENDS, Backends
 from lbroute.lab.errors import LabError
 from lbroute.lab.lab import Lab, Progress
-from lbroute.lab.scenario import FIB_MODES, ROUTER_KINDS, LabImages, Scenario
+from lbroute.lab.scenario import DEFAULT_BFD, FIB_MODES, ROUTER_KINDS, LabImages, Scenario
 from lbroute.lab.topology import DEFAULT_VIP, MAX_LBS, VIP_POOL, VIP_POOL6, Service, Topology, parse_service
 
 from . import lab_demo
-from .argtypes import bounded_int, bounded_seconds, lab_name, lb_name, restart_time
+from .argtypes import bfd_timers, bounded_int, bounded_seconds, fault_target, lab_name, lb_name, restart_time
 from .output import print_json
 
 PREFIX_DEFAULT = os.environ.get("LBROUTE_LAB_PREFIX", "lbr")
@@ -80,6 +80,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         default="gobgp",
         help="the upstream router: gobgp (gobgpd + zebra, driven by lbroute-rr) or frr (FRR's bgpd "
         "+ zebra, from a rendered frr.conf; docs/routers.md) (default %(default)s)",
+    )
+    up.add_argument(
+        "--bfd",
+        type=bfd_timers,
+        default=DEFAULT_BFD,
+        metavar="MSxN|off",
+        help="BFD between the RRs and every LB pod (and the router and the RRs, with two), this "
+        "interval in ms times this multiplier; off for none (default 300x3)",
     )
     up.add_argument(
         "--images",
@@ -201,8 +209,31 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         p.set_defaults(handler=run_health, mode=mode)
         health.append(p)
 
+    faults = []
+    for verb, text in (
+        ("hang", "make a host answer nothing from now on (lbN: LB node N and its pod; rr, rr2): "
+         "every frame on its link dropped, in its own namespace"),
+        ("unhang", "let a host hung by `lab hang` answer again"),
+    ):  # fmt: skip
+        p = lab.add_parser(verb, help=text)
+        p.add_argument("who", metavar="lbN|rr|rr2", type=fault_target)
+        if verb == "hang":
+            p.add_argument(
+                "--stop",
+                action="store_true",
+                help="stop its processes with SIGSTOP instead (by their recorded PIDs): its kernel "
+                "still answers, TCP sessions stay open, as with a hung daemon",
+            )
+        p.set_defaults(handler=run_hang, hang=verb == "hang", stop=False)
+        faults.append(p)
+    link = lab.add_parser("link", help="take a host's link down (carrier lost, as a pulled cable) or up")
+    link.add_argument("who", metavar="lbN|rr|rr2", type=fault_target)
+    link.add_argument("state", choices=("down", "up"))
+    link.set_defaults(handler=run_link)
+    faults.append(link)
+
     demo = lab_demo.add_parser(lab)
-    for p in (up, scale, backends, status, probe, hold, restart, down, *health, demo):
+    for p in (up, scale, backends, status, probe, hold, restart, down, *health, *faults, demo):
         p.add_argument(
             "--prefix",
             type=lab_name,
@@ -251,6 +282,7 @@ def run_up(args: argparse.Namespace) -> int:
         images=built,
         dataplane=args.dataplane,
         backends=args.backends,
+        bfd=args.bfd,
     )
     seconds = lab.up(topo, scenario, timeout=args.timeout)
     report: dict[str, Any] = {
@@ -326,6 +358,9 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"  {name:<22} pid {proc['pid']:<8} {'running' if proc['alive'] else 'EXITED'}")
     for name, box in status["containers"].items():
         print(f"  {name:<22} container {box['id']:<12} {'running' if box['running'] else 'EXITED'}")
+    for kind, names in status["faults"].items():
+        if names:
+            print(f"  {kind.replace('_', ' ')}: {', '.join(names)}")
     for prefix, hops in status["router_fib"].items():
         expected = status["expected"].get(prefix)
         mark = "" if expected == hops else f"   (expected {expected})"
@@ -412,6 +447,36 @@ def run_health(args: argparse.Namespace) -> int:
         print_json({"prefix": args.prefix, "lb": f"lb{args.lb}", "health": args.mode})
         return 0
     print(f"lab {args.prefix}: lb{args.lb} health check now answers {args.mode!r}")
+    return 0
+
+
+def run_hang(args: argparse.Namespace) -> int:
+    lab = _up(args.prefix)
+    if args.hang:
+        ns = lab.hang(args.who, stop=args.stop)
+        what = (
+            f"{args.who} hung: its processes stopped (SIGSTOP)"
+            if args.stop
+            else f"{args.who} hung: every frame on {ns}'s eth0 dropped, both ways"
+        )
+        changed = True
+    else:
+        changed = lab.unhang(args.who)
+        what = f"{args.who} answers again" if changed else f"{args.who} was not hung"
+    if args.json:
+        print_json({"prefix": args.prefix, "target": args.who, "hung": args.hang, "changed": changed})
+        return 0
+    print(f"lab {args.prefix}: {what}")
+    return 0
+
+
+def run_link(args: argparse.Namespace) -> int:
+    lab = _up(args.prefix)
+    lab.set_link(args.who, args.state == "up")
+    if args.json:
+        print_json({"prefix": args.prefix, "target": args.who, "link": args.state})
+        return 0
+    print(f"lab {args.prefix}: {args.who}'s link {args.state}")
     return 0
 
 

@@ -16,7 +16,7 @@ from .targets import add_target_args, read_sessions, resolve
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "peers",
-        help="every BGP session at the RR(s) and router: state, uptime, prefixes, hold time",
+        help="every BGP session at the RR(s) and router: state, uptime, prefixes, hold time, BFD",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     add_target_args(p, fib=False)
@@ -49,6 +49,7 @@ def run_peers(args: argparse.Namespace) -> int:
             "SENT",
             "HOLD",
             "GR",
+            "BFD",
             "WHY",
         )
     ]
@@ -70,6 +71,7 @@ def run_peers(args: argparse.Namespace) -> int:
                 str(s.advertised),
                 f"{s.hold_time}s" if s.hold_time else "-",
                 s.graceful_restart or "-",
+                s.bfd or "-",
                 rejected_why(s),
             )
         )
@@ -103,4 +105,5 @@ def session_json(s: Session, now: float) -> dict[str, Any]:
         "hold_time": s.hold_time,
         "graceful_restart": s.graceful_restart or None,
         "stale": s.stale,
+        "bfd": s.bfd or None,
     }

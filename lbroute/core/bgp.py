@@ -72,6 +72,22 @@ class GracefulRestart:
 
 
 @dataclass(frozen=True)
+class Bfd:
+    """BFD (RFC 5880) on a session: when it stops hearing the other side for ``multiplier``
+    times the negotiated interval, gobgpd resets the BGP session at once (no graceful restart).
+
+    Intervals in microseconds, as gobgpd holds them. ``port`` is where gobgpd sends its packets:
+    3784 for single-hop BFD (RFC 5881: another gobgpd on the same link), 4784 for multihop
+    (RFC 5883: FRR's bfdd in an LB pod behind its node). gobgpd itself listens on 3784 only.
+    """
+
+    tx_interval_us: int = 300_000
+    rx_interval_us: int = 300_000
+    multiplier: int = 3
+    port: int = 3784
+
+
+@dataclass(frozen=True)
 class SessionSpec:
     """Settings shared by an explicit peer and a peer group."""
 
@@ -85,6 +101,7 @@ class SessionSpec:
     # a secret: never in a repr, so never in a log line, a traceback or an error message
     auth_password: str = field(default="", repr=False)
     graceful_restart: GracefulRestart | None = None
+    bfd: Bfd | None = None
 
 
 @dataclass(frozen=True)

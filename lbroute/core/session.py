@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .rib import address_order
 
 ESTABLISHED = "ESTABLISHED"
+BFD_UP = "UP"
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,17 @@ class Session:
     max_prefix_shutdown: bool = False  # down because it sent more than max_prefixes
     graceful_restart: str = ""  # "" off, "on" (both ways), "helper" (keeps the neighbor's paths only)
     stale: int = 0  # paths kept, stale, while the neighbor restarts (graceful restart)
+    bfd: str = ""  # "" no BFD; else UP, DOWN, INIT or ADMIN_DOWN: gobgpd's BFD session with the neighbor
     # (reason, paths) the guard rails rejected, in core.guard.REASONS order; () when none or unread
     rejected_by: tuple[tuple[str, int], ...] = ()
 
     @property
     def established(self) -> bool:
         return self.state == ESTABLISHED
+
+    @property
+    def bfd_up(self) -> bool:
+        return self.bfd == BFD_UP
 
     @property
     def rejected(self) -> int:

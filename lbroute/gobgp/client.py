@@ -27,7 +27,7 @@ import grpc.experimental
 from lbroute.core import bgp, guard
 from lbroute.core.events import PrefixesTouched, SessionReport, SnapshotDone, TouchedPath, WatchReport
 from lbroute.core.rib import Path
-from lbroute.core.session import ESTABLISHED, Session
+from lbroute.core.session import BFD_UP, ESTABLISHED, Session
 
 from . import policy_next_hops, wire
 from .apipb import attribute_pb2 as attr
@@ -75,6 +75,13 @@ _SESSION_STATES: dict[int, str] = {
     api.PeerState.SESSION_STATE_OPENSENT: "OPENSENT",
     api.PeerState.SESSION_STATE_OPENCONFIRM: "OPENCONFIRM",
     api.PeerState.SESSION_STATE_ESTABLISHED: ESTABLISHED,
+}
+# gobgpd's BFD session states in the core's words (``Session.bfd``); UNSPECIFIED: no BFD
+_BFD_STATES: dict[int, str] = {
+    api.BFD_SESSION_STATE_UP: BFD_UP,
+    api.BFD_SESSION_STATE_DOWN: "DOWN",
+    api.BFD_SESSION_STATE_INIT: "INIT",
+    api.BFD_SESSION_STATE_ADMIN_DOWN: "ADMIN_DOWN",
 }
 # the name gobgpd gives the global RIB's policy assignment (a route server's are per peer)
 GLOBAL_RIB = "global"
@@ -590,6 +597,7 @@ def _session(at: str, p: api.Peer, in_rib: Counter[str], stale: int, *, advertis
         max_prefix_shutdown=p.state.admin_state == api.PeerState.ADMIN_STATE_PFX_CT,
         graceful_restart=("helper" if gr.helper_only else "on") if gr.enabled else "",
         stale=stale,
+        bfd=_BFD_STATES.get(p.state.bfd_state.session_state, ""),
     )
 
 
@@ -624,6 +632,33 @@ def _session_of(p: api.Peer | api.PeerGroup) -> bgp.SessionSpec:
         passive=p.transport.passive_mode,
         auth_password=p.conf.auth_password,
         graceful_restart=bgp.GracefulRestart(gr.restart_time, gr.helper_only) if gr.enabled else None,
+        bfd=_bfd_of(p.bfd),
+    )
+
+
+def _bfd_of(b: api.BfdPeerConfig) -> bgp.Bfd | None:
+    """A peer's BFD reads back with gobgpd's defaults filled in even when it is off, a peer
+    group's exactly as written: ``enabled`` alone says whether there is BFD."""
+    if not b.enabled:
+        return None
+    return bgp.Bfd(
+        tx_interval_us=b.desired_minimum_tx_interval,
+        rx_interval_us=b.required_minimum_receive,
+        multiplier=b.detection_multiplier,
+        port=b.port,
+    )
+
+
+def _bfd_pb(b: bgp.Bfd | None) -> api.BfdPeerConfig:
+    """Every field written, port included, so both a peer and a peer group read back equal."""
+    if b is None:
+        return api.BfdPeerConfig(enabled=False)
+    return api.BfdPeerConfig(
+        enabled=True,
+        port=b.port,
+        desired_minimum_tx_interval=b.tx_interval_us,
+        required_minimum_receive=b.rx_interval_us,
+        detection_multiplier=b.multiplier,
     )
 
 
@@ -671,6 +706,7 @@ def _session_fields(s: bgp.SessionSpec, *, restarting: bool = False) -> dict[str
             if gr is not None
             else None
         ),
+        "bfd": _bfd_pb(s.bfd),
     }
 
 

@@ -1,8 +1,9 @@
 """The lab's config files on disk, all written before the first namespace or daemon exists.
 
-Every pod's exabgp.conf is written by the real ``lbroute-announcer render-exabgp-config
---output`` over the config it will run with, so a service the announcer would refuse
-stops ``lab up`` here, with nothing built, and the file is what a pod's would be (0600).
+Every pod's exabgp.conf (and bfdd.conf) is written by the real ``lbroute-announcer
+render-exabgp-config --output`` (``render-bfdd-config``) over the config it will run with, so
+a service the announcer would refuse stops ``lab up`` here, with nothing built, and the file
+is what a pod's would be (0600).
 Files holding an MD5 key are written 0600.
 """
 
@@ -70,6 +71,7 @@ def router_config_of(directory: Path, topo: Topology, scenario: Scenario) -> dic
         directory / "router" / "zserv.api",
         graceful_restart=bool(scenario.graceful_restart),
         metrics_address=f"{ROUTER_IP}:{daemons.RR_METRICS_PORT}",
+        bfd=scenario.router_bfd(topo),
         fib=scenario.fib,
     )
 
@@ -87,6 +89,8 @@ def rr_config_of(directory: Path, topo: Topology, scenario: Scenario, j: int) ->
         metrics_address=None if scenario.kube_api else f"{topo.rr_ip(j)}:{daemons.RR_METRICS_PORT}",
         group_overrides=scenario.group_overrides(),
         graceful_restart=scenario.graceful_restart or 0,
+        bfd=scenario.bfd,
+        router_bfd=scenario.router_bfd(topo),
     )
 
 
@@ -96,6 +100,11 @@ def _md5_file(directory: Path) -> Path:
 
 def pod_dir(directory: Path, node: Node) -> Path:
     return directory / f"lb{node.index}"
+
+
+def bfdd_dir(directory: Path, node: Node) -> Path:
+    """The pod's bfdd's own directory (owned by frr, as bfdd runs): config, sockets, PID, log."""
+    return pod_dir(directory, node) / "bfdd"
 
 
 def write_pods(directory: Path, topo: Topology, scenario: Scenario, nodes: tuple[Node, ...]) -> None:
@@ -130,17 +139,28 @@ def write_pod(directory: Path, topo: Topology, scenario: Scenario, node: Node) -
             graceful_shutdown=scenario.fib == "resilient",
             drain_seconds=scenario.drain_seconds,
             check=check,
+            bfd=scenario.bfd,
         ),
     )
     conf = lb_dir / "exabgp.conf"
-    rendered = subprocess.run(
-        daemons.render_exabgp_argv(announcer_yaml, conf), capture_output=True, text=True, check=False
-    )
+    _render(daemons.render_exabgp_argv(announcer_yaml, conf), announcer_yaml, node)
+    if scenario.bfd:
+        bfdd = bfdd_dir(directory, node)
+        bfdd.mkdir(exist_ok=True)
+        shutil.chown(bfdd, "frr", "frr")
+        _render(daemons.render_bfdd_argv(announcer_yaml, bfdd / "bfdd.conf"), announcer_yaml, node)
+        # written 0600 like every rendered file; bfdd reads it as user frr
+        shutil.chown(bfdd / "bfdd.conf", "frr", "frr")
+    if node.index == scenario.rogue_lb:  # the header stays: a later render still knows the file
+        daemons.write_private(conf, daemons.with_rogue_routes(conf.read_text(), node))
+    return conf
+
+
+def _render(argv: list[str], announcer_yaml: Path, node: Node) -> None:
+    """Run one of the announcer's renderers; its refusal stops the lab before anything exists."""
+    rendered = subprocess.run(argv, capture_output=True, text=True, check=False)
     if rendered.returncode != 0:
         # its own lines, one per problem; cut, in case one echoes a huge value whole
         lines = [line.removeprefix(f"{announcer_yaml}: ") for line in rendered.stderr.strip().splitlines()]
         problems = "; ".join(line[:300] for line in lines[-5:] if line)
         raise LabError(f"lbroute-announcer refused lb{node.index}'s config: {problems}")
-    if node.index == scenario.rogue_lb:  # the header stays: a later render still knows the file
-        daemons.write_private(conf, daemons.with_rogue_routes(conf.read_text(), node))
-    return conf

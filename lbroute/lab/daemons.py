@@ -23,6 +23,7 @@ ROUTER_RR_TIMERS = (9, 3)
 GOBGP_PREFIX = Path(os.environ.get("LBROUTE_GOBGP_PREFIX", "/opt/lbroute/gobgp"))
 GOBGPD = GOBGP_PREFIX / "usr/bin/gobgpd"
 ZEBRA = Path("/usr/lib/frr/zebra")
+BFDD = Path("/usr/lib/frr/bfdd")
 EXABGP = Path("/usr/sbin/exabgp")
 VENV_BIN = Path(sys.executable).parent
 # located, not imported: it runs under exabgp's interpreter, not ours
@@ -55,6 +56,35 @@ def zebra_argv(directory: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def bfdd_argv(directory: Path) -> list[str]:
+    """FRR's bfdd alone, as user frr, everything in the pod's own frr-owned directory: config,
+    PID file, vty socket, control socket (else /var/run/frr, shared by every pod), log. It needs
+    no zebra for sessions bound to an address (``peer ... local-address``): ``-z`` names a
+    socket nobody serves."""
+    return [
+        str(BFDD),
+        "-f", str(directory / "bfdd.conf"),
+        "-i", str(directory / "bfdd.pid"),
+        "-z", str(directory / "zserv.api"),
+        "--vty_socket", str(directory),
+        "--bfdctl", str(directory / "bfdd.sock"),
+        "-P", "0",
+        "-u", "frr",
+        "-g", "frr",
+        "--log", f"file:{directory / 'bfdd.log'}",
+    ]  # fmt: skip
+
+
+def bfd_config(bfd: tuple[int, int]) -> dict[str, int]:
+    """The lab's BFD timers as the rr and announcer configs write them (both ways alike)."""
+    interval, multiplier = bfd
+    return {
+        "transmit_interval_ms": interval,
+        "receive_interval_ms": interval,
+        "detect_multiplier": multiplier,
+    }
+
+
 def zebra_conf(hostname: str) -> str:
     return f"hostname {hostname}\n"
 
@@ -70,12 +100,16 @@ def rr_config(
     metrics_address: str | None = None,
     group_overrides: dict[str, object] | None = None,
     graceful_restart: int = 0,
+    bfd: tuple[int, int] | None = None,
+    router_bfd: tuple[int, int] | None = None,
 ) -> dict[str, object]:
     """Dynamic neighbors from the pod range, or (``kube_api``) one MD5 peer per LB pod listed there.
 
     The guard rails name both families' pools and node networks (the lab is dual-stack);
     the sessions carry the families the lab's services need (``Topology.families``).
     ``graceful_restart``: the restart time the RR asks the router to keep its paths for; 0 for none.
+    ``bfd``: (interval ms, multiplier) with every LB pod's bfdd (multihop: the pod is behind its
+    node); ``router_bfd``: with the router (single hop), None for none.
     """
     group: dict[str, object] = {
         "name": "lb-speakers",
@@ -88,6 +122,8 @@ def rr_config(
         # the lab's VIPs, and no other inside the pools
         "vips": sorted({s.vip for s in topo.services}),
     }
+    if bfd:
+        group["bfd"] = bfd_config(bfd)
     if kube_api:
         group["kubernetes"] = {"namespace": "lb", "label_selector": "app=lb", "api_server": kube_api}
         group["md5_password_file"] = str(md5_file)
@@ -116,6 +152,7 @@ def rr_config(
                 "passive": True,
                 "timers": _router_rr_timers(),
                 **({"graceful_restart": {"restart_time": graceful_restart}} if graceful_restart else {}),
+                **({"bfd": bfd_config(router_bfd)} if router_bfd else {}),
             }
         ],
         "resync_interval": resync,
@@ -134,9 +171,13 @@ def router_config(
     graceful_restart: bool = False,
     metrics_address: str | None = None,
     fib: str = "zebra",
+    bfd: tuple[int, int] | None = None,
 ) -> dict[str, object]:
-    """``fib``: zebra writes the FIB, or (``resilient``) the manager does, as resilient groups."""
-    gr: dict[str, object] = {"graceful_restart": {}} if graceful_restart else {}
+    """``fib``: zebra writes the FIB, or (``resilient``) the manager does, as resilient groups.
+    ``bfd``: with every RR (the lab gives it only with two: with one it would be refused)."""
+    per_rr: dict[str, object] = {"graceful_restart": {}} if graceful_restart else {}
+    if bfd:
+        per_rr["bfd"] = bfd_config(bfd)
     out: dict[str, object] = {
         "role": "router",
         "gobgpd": f"unix://{socket}",
@@ -150,7 +191,7 @@ def router_config(
                 "families": list(topo.families),
                 "add_path_receive": True,
                 "timers": _router_rr_timers(),
-                **gr,
+                **per_rr,
             }
             for j in range(1, topo.rrs + 1)
         ],
@@ -192,8 +233,10 @@ def announcer_config(
     graceful_shutdown: bool = False,
     drain_seconds: float | None = None,
     check: dict[str, object] | None = None,
+    bfd: tuple[int, int] | None = None,
 ) -> dict[str, object]:
-    """The announcer's config for one LB pod; its ``exabgp`` part renders exabgp.conf too.
+    """The announcer's config for one LB pod; its ``exabgp`` part renders exabgp.conf too, and
+    bfdd.conf when ``bfd`` is given (multihop, to every RR, from the pod's address).
 
     IPv4 VIPs go out via the node's IPv4 address, IPv6 VIPs via its IPv6 one, both over
     the one IPv4 session to each RR. The ``run`` line is the renderer's default: the
@@ -226,6 +269,7 @@ def announcer_config(
             "asn": ASN,
             "hold_time": 3,
             "families": [family.replace("-", " ") for family in topo.families],  # exabgp's spelling
+            **({"bfd": bfd_config(bfd)} if bfd else {}),
         },
     }
 
@@ -235,6 +279,14 @@ def render_exabgp_argv(announcer_cfg: Path, output: Path) -> list[str]:
     render-exabgp-config --output`` (0600, replacing only a file it wrote)."""
     return [
         str(VENV_BIN / "lbroute-announcer"), "render-exabgp-config", str(announcer_cfg),
+        "--output", str(output),
+    ]  # fmt: skip
+
+
+def render_bfdd_argv(announcer_cfg: Path, output: Path) -> list[str]:
+    """bfdd.conf from the same announcer config, by the command a pod runs."""
+    return [
+        str(VENV_BIN / "lbroute-announcer"), "render-bfdd-config", str(announcer_cfg),
         "--output", str(output),
     ]  # fmt: skip
 

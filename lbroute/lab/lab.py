@@ -22,10 +22,11 @@ from typing import Any
 
 import structlog
 
-from lbroute.kernel.ip import IpCommandError, list_netns
+from lbroute.core.echo import shown
+from lbroute.kernel.ip import IpCommandError, ip, ip_json, list_netns
 from lbroute.polling import Timeout, eventually
 
-from . import configs, daemons, frr_router, network, podman, processes
+from . import configs, daemons, frr_router, network, nft_rules, podman, processes
 from .containers import Containers, give_to_image_user, rr_gobgpd, rr_manager, speaker
 from .dataplane import Backends, DataplaneRoom
 from .errors import LabError
@@ -57,7 +58,14 @@ def preflight() -> list[str]:
     problems = []
     if os.geteuid() != 0:
         problems.append("the lab needs root (it creates network namespaces)")
-    for binary in (daemons.GOBGPD, daemons.ZEBRA, frr_router.BGPD, daemons.EXABGP):
+    for binary in (
+        daemons.GOBGPD,
+        daemons.ZEBRA,
+        frr_router.BGPD,
+        daemons.EXABGP,
+        daemons.BFDD,
+        nft_rules.NFT,
+    ):
         if not binary.exists():
             problems.append(f"{binary} is missing; run `make setup` (setup/install-debian-deps.sh)")
     return problems
@@ -216,6 +224,9 @@ class Lab:
         self._phase("configs written", started)
         with self._left_for_inspection("lab up"):
             network.build_core(topo, self._record_namespace)
+            if resolved.bfd:  # the pods' multihop BFD (port 4784) to gobgpd's 3784
+                for j in range(1, topo.rrs + 1):
+                    nft_rules.load(topo.rr_ns(j), nft_rules.bfd_redirect())
             for node in topo.nodes:
                 network.build_node(topo, node, self._record_namespace)
             room = self.dataplane
@@ -359,6 +370,7 @@ class Lab:
             },
             "expected": {k: sorted(v) for k, v in self.expected_fib().items()},
             "router_fib": {k: sorted(v) for k, v in self.router_fib().items()} if up else {},
+            "faults": self.faults() if up else {},
             "state_dir": str(self.dir),
         }
 
@@ -465,6 +477,87 @@ class Lab:
             self.supervisor.spawn(name, argv, record.netns)
         eventually(lambda: _assert_exists(socket), timeout, what=f"{name} socket", context=self.logs_tail)
         return time.monotonic()
+
+    def hang(self, who: str, *, stop: bool = False) -> str:
+        """``lab hang``: the host ``who`` (lbN: LB node N and its pod; rr, rr2) answers nothing
+        from now on: every frame on its link is dropped, both ways, in its own namespace; or
+        (``stop``) its processes are stopped with SIGSTOP, by their recorded PIDs, while its
+        kernel still answers (TCP stays open, as with a hung daemon). Nothing is killed or
+        told; its peers find out by BFD, or by their hold timer. Returns the namespace."""
+        ns, _ = self._fault_target(who)
+        if who in self.faults()["hung"]:
+            raise LabError(
+                f"{who} of lab {self.prefix!r} is hung already; `lbroute lab unhang {who}` resumes it"
+            )
+        if stop:
+            boxed = [n for n in (f"exabgp-{who}", f"gobgpd-{who}") if n in self.state.containers]
+            if boxed:
+                raise LabError(
+                    f"{who} of lab {self.prefix!r} runs {boxed[0]} in a container, which --stop does "
+                    f"not reach; `lbroute lab hang {who}` drops its frames instead"
+                )
+            for record in self._fault_processes(who):
+                processes.pause(record, True)
+        else:
+            nft_rules.load(ns, nft_rules.hang("eth0"))
+        log.info("lab.hung", prefix=self.prefix, target=who, op="stopped" if stop else "dropped")
+        return ns
+
+    def unhang(self, who: str) -> bool:
+        """Undo ``hang`` (either kind); whether ``who`` was hung."""
+        ns, _ = self._fault_target(who)
+        was = nft_rules.delete(ns, nft_rules.HANG)
+        for record in self._fault_processes(who):
+            if processes.is_stopped(record):
+                was = processes.pause(record, False) or was
+        log.info("lab.unhung", prefix=self.prefix, target=who, op="resumed" if was else "was not hung")
+        return was
+
+    def _fault_processes(self, who: str) -> list[ProcessRecord]:
+        """The recorded processes of host ``who``: an LB pod's daemons, an RR's gobgpd and manager."""
+        if who.startswith("lb"):
+            names = [f"exabgp-{who}", f"bfdd-{who}", f"responder-{who}", f"dataplane-{who}"]
+        else:
+            names = [f"gobgpd-{who}", f"rr-manager-{who}"]
+        return [self.state.processes[n] for n in names if n in self.state.processes]
+
+    def set_link(self, who: str, up: bool) -> None:
+        """``lab link``: the bridge's port to ``who`` down (its link loses carrier, as a pulled
+        cable or a dead switch port) or up again."""
+        _, port = self._fault_target(who)
+        ip("link", "set", port, "up" if up else "down", netns=self.topology.net_ns)
+        log.info("lab.link", prefix=self.prefix, target=who, op="up" if up else "down")
+
+    def faults(self) -> dict[str, list[str]]:
+        """What ``hang`` and ``link`` left in place: hung hosts, links down."""
+        topo = self.topology
+        hosts = [f"lb{n.index}" for n in topo.nodes] + [topo.rr_name(j) for j in range(1, topo.rrs + 1)]
+        ports = {p["ifname"]: "UP" in p.get("flags", []) for p in ip_json("link", "show", netns=topo.net_ns)}
+        hung, down = [], []
+        for who in hosts:
+            ns, port = self._fault_target(who)
+            stopped = any(processes.is_stopped(r) for r in self._fault_processes(who))
+            if stopped or nft_rules.has_table(ns, nft_rules.HANG):
+                hung.append(who)
+            if not ports.get(port, True):
+                down.append(who)
+        return {"hung": hung, "links_down": down}
+
+    def _fault_target(self, who: str) -> tuple[str, str]:
+        """(the namespace of ``who``, its port on the lab's bridge)."""
+        if not self.is_up():
+            raise LabError(f"lab {self.prefix!r} is not up")
+        topo = self.topology
+        if who.startswith("lb") and who[2:].isdigit():
+            lb = int(who[2:])
+            if not 1 <= lb <= topo.lbs:
+                raise LabError(f"{who} does not exist; the lab has lb1..lb{topo.lbs}")
+            return topo.node_ns(lb), f"node{lb}"
+        for j in range(1, topo.rrs + 1):
+            if who == topo.rr_name(j):
+                return topo.rr_ns(j), f"rr{j}"
+        rrs = ", ".join(topo.rr_name(j) for j in range(1, topo.rrs + 1))
+        raise LabError(f"no host {shown(who)} in lab {self.prefix!r}; LBs lb1..lb{topo.lbs}, RRs {rrs}")
 
     def set_health(self, lb: int, mode: str) -> None:
         """``lab break|heal|flap``: what LB ``lb``'s health endpoint answers from now on."""
@@ -608,6 +701,13 @@ class Lab:
             ],
             topo.lb_ns(node.index),
         )  # fmt: skip
+        if self.scenario.bfd:  # a process beside either kind of speaker (the image has no bfdd)
+            bfdd_dir = configs.bfdd_dir(self.dir, node)
+            (bfdd_dir / "bfdd.vty").unlink(missing_ok=True)
+            supervisor.spawn(f"bfdd-{lb}", daemons.bfdd_argv(bfdd_dir), topo.lb_ns(node.index))
+            eventually(
+                lambda: _assert_exists(bfdd_dir / "bfdd.vty"), 10, what=f"bfdd-{lb}", context=self.logs_tail
+            )
         room = self.dataplane
         if room is not None:
             room.start_pod(node, lb_dir)
@@ -631,7 +731,7 @@ class Lab:
             self.drain(node)
         # a container stopped at once is a pod killed: as for a process, its kernel closes the session
         self.containers.stop(pod, forget=True, grace=0 if kill else 5.0)
-        for name in (pod, f"responder-{lb}", f"dataplane-{lb}"):
+        for name in (pod, f"bfdd-{lb}", f"responder-{lb}", f"dataplane-{lb}"):
             # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once; killed,
             # its kernel closes the session and the RR withdraws as soon
             self.supervisor.stop(name, forget=True, sig=signal.SIGKILL if kill else signal.SIGTERM)

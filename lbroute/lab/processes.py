@@ -40,6 +40,25 @@ def is_alive(record: ProcessRecord) -> bool:
     return state != "Z"
 
 
+def is_stopped(record: ProcessRecord) -> bool:
+    """Whether the recorded process is stopped (SIGSTOP: state T)."""
+    if start_time_of(record.pid) != record.start_time:
+        return False
+    return Path(f"/proc/{record.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+
+
+def pause(record: ProcessRecord, stopped: bool) -> bool:
+    """SIGSTOP (``stopped``) or SIGCONT the recorded PID, if it is still that process; whether
+    it was signalled."""
+    if not is_alive(record):
+        return False
+    try:
+        os.kill(record.pid, signal.SIGSTOP if stopped else signal.SIGCONT)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def spawn(
     name: str,
     argv: list[str],
@@ -85,6 +104,7 @@ def stop(record: ProcessRecord, *, sig: int = signal.SIGTERM, grace: float = 5.0
         return True
     try:
         os.kill(record.pid, sig)
+        os.kill(record.pid, signal.SIGCONT)  # a process `lab hang --stop` left stopped handles it
     except ProcessLookupError:
         return True
     deadline = time.monotonic() + grace

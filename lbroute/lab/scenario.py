@@ -18,6 +18,8 @@ from .topology import Topology
 DEFAULT_RESTART_TIME = 30
 # the upstream router: gobgpd + zebra driven by lbroute-rr (role router), or FRR's bgpd + zebra
 ROUTER_KINDS = ("gobgp", "frr")
+# BFD's interval (ms, both ways) and multiplier in the lab: the product's default, 0.9 s to detect
+DEFAULT_BFD = (300, 3)
 # the gobgp router's FIB: zebra's hash-threshold groups, or resilient groups lbroute-rr writes
 FIB_MODES = ("zebra", "resilient")
 
@@ -55,6 +57,10 @@ class Scenario:
     backends: int = 3
     # which upstream router the lab runs (ROUTER_KINDS)
     router: str = "gobgp"
+    # BFD (interval in ms, multiplier) between the RRs and every LB pod's bfdd, and between a
+    # gobgp router and the RRs when there are two (docs/decisions/bfd.md); None: no BFD at all.
+    # `lab up` gives DEFAULT_BFD; a test asks for it, so the others run as they did before BFD
+    bfd: tuple[int, int] | None = None
     # the LB pods' exabgp + announcer and the RRs' gobgpd + lbroute-rr from these images
     # (lbroute/lab/containers.py); None: all of them as processes
     images: LabImages | None = None
@@ -98,6 +104,10 @@ class Scenario:
             out.append(f"graceful_restart {self.graceful_restart}: 0 (none) to 4095 seconds")
         if self.router not in ROUTER_KINDS:
             out.append(f"router {shown(self.router)}: use {' or '.join(ROUTER_KINDS)}")
+        if self.bfd is not None:
+            interval, multiplier = self.bfd
+            if not (10 <= interval <= 60000 and 2 <= multiplier <= 255):
+                out.append(f"bfd {self.bfd}: an interval of 10 to 60000 ms and a multiplier of 2 to 255")
         if self.images and self.kube_api:
             out.append("images: not with kube_api, whose RR managers run in the root namespace")
         if self.images and self.dataplane:
@@ -113,6 +123,12 @@ class Scenario:
         if self.drain_seconds is not None and not 0 <= self.drain_seconds <= 600:
             out.append(f"drain_seconds {self.drain_seconds}: 0 to 600")
         return out
+
+    def router_bfd(self, topo: Topology) -> tuple[int, int] | None:
+        """BFD between the router and the RRs: only with two of them and a gobgp router. With
+        one, graceful restart keeps forwarding through its restart and BFD would end that
+        (the router's config refuses it); FRR's bgpd runs no bfdd in the lab."""
+        return self.bfd if topo.rrs >= 2 and self.router == "gobgp" else None
 
     def group_overrides(self) -> dict[str, object]:
         """The keys this scenario replaces in the RR's speaker group config."""
@@ -138,6 +154,7 @@ class Scenario:
             "dataplane": self.dataplane,
             "backends": self.backends,
             "router": self.router,
+            "bfd": list(self.bfd) if self.bfd else None,
             "images": asdict(self.images) if self.images else None,
             "fib": self.fib,
             "drain_seconds": self.drain_seconds,
@@ -146,6 +163,7 @@ class Scenario:
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Scenario:
         timers = raw.get("speaker_timers")
+        bfd = raw.get("bfd")
         return cls(
             kube_api=str(raw.get("kube_api", "")),
             wrong_md5=tuple(int(i) for i in raw.get("wrong_md5", ())),
@@ -156,6 +174,7 @@ class Scenario:
             dataplane=str(raw.get("dataplane", "")),
             backends=int(raw.get("backends", 3)),
             router=str(raw.get("router", "gobgp")),  # a lab from before router kinds ran gobgpd
+            bfd=None if bfd is None else (int(bfd[0]), int(bfd[1])),  # before BFD: none
             images=LabImages(**raw["images"]) if raw.get("images") else None,
             fib=str(raw.get("fib", "zebra")),
             drain_seconds=None if raw.get("drain_seconds") is None else float(raw["drain_seconds"]),

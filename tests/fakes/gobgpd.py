@@ -50,6 +50,7 @@ class _Session:
     state: str = "ESTABLISHED"
     paths: list[tuple[str, str]] = field(default_factory=list)  # (prefix, next-hop) received
     stale: bool = False
+    bfd_down: bool = False
 
 
 class FakeGobgpd:
@@ -134,6 +135,8 @@ class FakeGobgpd:
                     peer_group=s.group,
                     description=spec.description,
                     stale=len(s.paths) if s.stale else 0,
+                    # BFD comes up with the session here; ``bfd_down`` stands for an expiry
+                    bfd=("DOWN" if s.bfd_down or not up else "UP") if spec.bfd else "",
                 )
             )
         return out

@@ -5,7 +5,9 @@ One gobgpd 4.8 on a unix socket, in a namespace of its own, no BGP listener
 checks the adapter's translation both ways for every object type and field (global
 settings, peer groups, dynamic neighbors, explicit MD5 peers, IPv4 and IPv6 families,
 add-path both ways, max-prefix, every timer, an eBGP group, a cluster ID of its own,
-graceful restart in both roles, prefix and neighbor sets, policies with next-hop networks,
+graceful restart in both roles, BFD on a peer group, explicit peers and neighbors (every field;
+a peer reads back with gobgpd's defaults filled in, a group as written), prefix and neighbor
+sets, policies with next-hop networks,
 the global import assignment), the sessions the adapter lists, the paths it originates and
 reads, the watch it opens (each enum a request carries set: 4.8 refuses them at 0), and
 what gobgpd refuses: StopBgp is final, so lbroute-rr refuses other global settings.
@@ -50,11 +52,19 @@ CONFIG = {
     "listen_addresses": ["10.0.0.2", "fd00::2"],
     "cluster_id": "10.0.0.9",
     "speaker_groups": [
-        {"name": "pods", "dynamic_prefixes": ["172.16.0.0/16"], "peer_asn": 65099, **GROUP},
+        {
+            "name": "pods",
+            "dynamic_prefixes": ["172.16.0.0/16"],
+            "peer_asn": 65099,
+            # multihop (port 4784), every timer other than its default
+            "bfd": {"transmit_interval_ms": 250, "receive_interval_ms": 350, "detect_multiplier": 4},
+            **GROUP,
+        },
         {
             "name": "explicit",
             "kubernetes": {"namespace": "lb", "label_selector": "app=lb"},
             "md5_password_file": "/key",
+            "bfd": {"transmit_interval_ms": 150, "receive_interval_ms": 200, "multihop": False},
             **GROUP,
         },
     ],
@@ -62,6 +72,7 @@ CONFIG = {
         {"address": "10.0.0.1", "add_path_send_max": 255, "passive": True},
         {
             "address": "10.0.0.3",
+            "bfd": {"detect_multiplier": 7},
             "passive": True,
             "graceful_restart": {"restart_time": 45},
             "timers": {"hold_time": 30, "keepalive": 10, "connect_retry": 7, "idle_hold_after_reset": 9},
@@ -131,10 +142,27 @@ def test_every_object_reads_back_as_written(gobgpd: Path) -> None:
         ]
         upstream = next(p for p in observed.peers if p.address == "10.0.0.1")
         assert upstream.session.cluster_id == "10.0.0.9" and upstream.session.route_reflector_client
+        # BFD as written: the group (port 4784: multihop to the pods' bfdd), the explicit speaker
+        # peers and a neighbor (3784); no BFD reads back as none from a peer's defaults too
+        bfd = {p.address: p.session.bfd for p in observed.peers}
+        assert bfd == {
+            "10.0.0.1": None,
+            "10.0.0.3": bgp.Bfd(300_000, 300_000, 7, 3784),
+            "172.16.5.2": bgp.Bfd(150_000, 200_000, 3, 3784),
+            "fd00:5::2": bgp.Bfd(150_000, 200_000, 3, 3784),
+        }
+        assert observed.peer_groups[0].session.bfd == bgp.Bfd(250_000, 350_000, 4, 4784)
+        raw_bfd = {p.conf.neighbor_address: p.bfd for p in client.list_peers_raw()}
+        assert (raw_bfd["10.0.0.1"].enabled, raw_bfd["10.0.0.1"].desired_minimum_tx_interval) == (
+            False,
+            1_000_000,
+        )
         # the sessions as `lbroute peers` and the metrics see them: none up, nothing counted
         sessions = {s.neighbor: s for s in client.list_sessions("rr", advertised=False)}
         assert set(sessions) == {"10.0.0.1", "10.0.0.3", "172.16.5.2", "fd00:5::2"}
         assert {s.state for s in sessions.values()} <= {"IDLE", "ACTIVE", "CONNECT"}
+        # a BFD peer that hears nothing stays DOWN; one without BFD has no BFD state
+        assert (sessions["10.0.0.3"].bfd, sessions["10.0.0.1"].bfd) == ("DOWN", "")
         gr = sessions["10.0.0.3"]
         assert (gr.graceful_restart, gr.description, gr.group, gr.advertised) == (
             "on",
@@ -163,12 +191,27 @@ def test_every_object_reads_back_as_written(gobgpd: Path) -> None:
         )
         Reconciler(client, desired_config(moved)).reconcile_once()
         assert bgp.plan(desired_config(moved), client.observe()).operations == ()
+        # new BFD timers for a group: one update, then nothing (a group reads back as written)
+        slower = RrConfig.model_validate(
+            {
+                **CONFIG,
+                "gobgpd": f"unix://{gobgpd}",
+                "speaker_groups": [
+                    {**CONFIG["speaker_groups"][0], "node_networks": ["10.0.9.0/24"], "bfd": {}}
+                ],  # type: ignore[index]
+            }
+        )
+        todo = Reconciler(client, desired_config(slower)).reconcile_once()
+        assert [bgp.describe(op) for op in todo.operations] == ["update peer-group pods"]
+        assert bgp.plan(desired_config(slower), client.observe()).operations == ()
         # a node network that only grows (same first address) is a change too
         grown = RrConfig.model_validate(
             {
                 **CONFIG,
                 "gobgpd": f"unix://{gobgpd}",
-                "speaker_groups": [{**CONFIG["speaker_groups"][0], "node_networks": ["10.0.8.0/23"]}],  # type: ignore[index]
+                "speaker_groups": [
+                    {**CONFIG["speaker_groups"][0], "node_networks": ["10.0.8.0/23"], "bfd": {}}
+                ],  # type: ignore[index]
             }
         )
         todo = Reconciler(client, desired_config(grown)).reconcile_once()
@@ -241,7 +284,7 @@ def test_the_router_role_reads_back_as_written_with_graceful_restart_helper(gobg
             "router_id": "10.0.0.1",
             "listen_port": -1,
             "neighbors": [
-                {"address": a, "add_path_receive": True, "passive": True, "graceful_restart": {}}
+                {"address": a, "add_path_receive": True, "passive": True, "graceful_restart": {}, "bfd": {}}
                 for a in ("10.0.0.2", "10.0.0.3")
             ],
         }
@@ -255,6 +298,8 @@ def test_the_router_role_reads_back_as_written_with_graceful_restart_helper(gobg
         observed = client.observe()
         helper = bgp.GracefulRestart(30, helper_only=True)
         assert [p.session.graceful_restart for p in observed.peers] == [helper, helper]
+        # BFD towards two RRs (a router with one is refused it): the defaults, single hop
+        assert [p.session.bfd for p in observed.peers] == [bgp.Bfd(300_000, 300_000, 3, 3784)] * 2
         assert bgp.plan(desired, observed).operations == ()
 
 

@@ -162,3 +162,23 @@ def test_lab_up_takes_a_router_kind_and_refuses_others(capsys: pytest.CaptureFix
     assert parse("lab", "up").router == "gobgp"
     assert parse("lab", "up", "--router", "frr").router == "frr"
     assert "invalid choice: 'bird'" in refused(capsys, "lab", "up", "--router", "bird")
+
+
+def test_lab_up_takes_bfd_timers_or_off_and_refuses_others(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse("lab", "up").bfd == (300, 3)
+    assert parse("lab", "up", "--bfd", "50x4").bfd == (50, 4)
+    assert parse("lab", "up", "--bfd", "off").bfd is None
+    assert "is not MSxN such as 300x3, or off" in refused(capsys, "lab", "up", "--bfd", "300")
+    assert "a multiplier of 2 to 255" in refused(capsys, "lab", "up", "--bfd", "300x1")
+    assert "an interval of 10 to 60000 ms" in refused(capsys, "lab", "up", "--bfd", "5x3")
+    assert "... (200 characters)" in refused(capsys, "lab", "up", "--bfd", "x" * 200)
+
+
+def test_lab_faults_name_a_host_and_refuse_anything_else(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse("lab", "hang", "lb2").who == "lb2"
+    assert parse("lab", "hang", "rr2").hang is True
+    assert parse("lab", "unhang", "rr").hang is False
+    assert parse("lab", "link", "lb1", "down").state == "down"
+    for argv in (("hang", "router"), ("hang", "lb"), ("unhang", "lbx"), ("link", "rr3", "down")):
+        assert "is not a lab host such as lb2, rr or rr2" in refused(capsys, "lab", *argv)
+    assert "invalid choice: 'sideways'" in refused(capsys, "lab", "link", "lb1", "sideways")

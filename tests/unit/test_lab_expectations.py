@@ -121,3 +121,16 @@ def test_the_scenario_survives_the_state_file_and_renders_its_group_overrides() 
     assert Scenario.from_json({}) == Scenario()
     assert scenario.group_overrides() == {"max_prefixes": 7, "timers": {"hold_time": 30, "keepalive": 10}}
     assert Scenario().group_overrides() == {}
+
+
+def test_bfd_survives_the_state_file_and_reaches_the_router_only_with_two_rrs() -> None:
+    scenario = Scenario(bfd=(300, 3))
+    assert Scenario.from_json(scenario.to_json()) == scenario
+    assert Scenario.from_json({}).bfd is None  # a lab recorded before BFD ran none
+    assert scenario.router_bfd(Topology("t", 2, rrs=2)) == (300, 3)
+    # one RR: graceful restart keeps forwarding through its restart, BFD would end that
+    assert scenario.router_bfd(Topology("t", 2, rrs=1)) is None
+    assert Scenario(bfd=(300, 3), router="frr").router_bfd(Topology("t", 2, rrs=2)) is None
+    assert Scenario().router_bfd(Topology("t", 2, rrs=2)) is None
+    with pytest.raises(ScenarioError, match=re.escape("bfd (5, 3): an interval of 10 to 60000 ms")):
+        Scenario(bfd=(5, 3)).for_topology(Topology("t", 3))
