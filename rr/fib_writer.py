@@ -134,8 +134,10 @@ class FibWriter:
         for at in (self.retry_at, fib_hold.due(self.hold, self.hold_limit)):
             if at is not None:
                 due.append(max(at - now, 0.0))
-        if self.hold.since is not None and self._answering:
-            due.append(min(self.settle, 1.0))  # look again at the sessions while they settle
+        if self.hold.since is not None and not self.hold.released and self._answering:
+            # look again at the sessions while they settle; a released hold follows the RIB's
+            # events (and the resync), and sessions that settle later change nothing
+            due.append(min(self.settle, 1.0))
         self._wake.wait(min(due))
         self._wake.clear()
 

@@ -195,6 +195,40 @@ def test_a_refused_write_is_tried_again_a_second_later_whole() -> None:
     assert hops(kernel, VIP) == {A: W, B: W, C: W}
 
 
+class RecordingWake:
+    """The writer's wake-up event, recording how long each wait would have been."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float) -> bool:
+        self.waits.append(timeout)
+        return False
+
+    def set(self) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+
+def test_a_hold_looks_at_the_sessions_every_second_until_released_then_waits_for_news() -> None:
+    rib, _, clock, writer = setup()
+    writer.pass_once()
+    wake = RecordingWake()
+    writer._wake = wake  # type: ignore[assignment]
+    rib.up_since = None  # gobgpd back, but no session ever comes up
+    writer.answering()
+    writer.pass_once()
+    writer.wait(30.0)
+    assert writer.hold.since == clock.now and wake.waits == [1.0]
+    clock.now += LIMIT
+    writer.pass_once()
+    assert writer.hold.released
+    writer.wait(30.0)
+    assert wake.waits == [1.0, 30.0]
+
+
 @pytest.mark.parametrize(
     ("hold", "whole", "now", "expected"),
     [
