@@ -10,7 +10,6 @@ measured in docs/benchmarks-hold.md. Reads and writes touch the main table only.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any
 from lbroute.core import nexthop_groups as ng
 
 from .fib import Family, route_prefix
-from .ip import IP, IpCommandError
+from .ip import IP, run
 
 _SCOPE_LINK = "253"
 
@@ -34,11 +33,7 @@ class Kernel:
         return [IP, *(["-n", self.netns] if self.netns else []), *options]
 
     def _batch(self, options: tuple[str, ...], commands: list[str]) -> str:
-        argv = self._ip(*options, "-batch", "-")
-        result = subprocess.run(argv, input="\n".join(commands) + "\n", capture_output=True, text=True)
-        if result.returncode != 0:
-            raise IpCommandError(argv, result.stderr)
-        return result.stdout
+        return run(self._ip(*options, "-batch", "-"), stdin="\n".join(commands) + "\n").stdout
 
     def observe(self) -> ng.KernelFib:
         """Every next-hop object and group, and the main table's routes (both families)."""
@@ -59,12 +54,8 @@ class Kernel:
 
     def buckets(self) -> dict[int, Counter[int]]:
         """Per resilient group, how many of its buckets each member next-hop holds."""
-        argv = self._ip("-j", "nexthop", "bucket", "show")
-        result = subprocess.run(argv, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise IpCommandError(argv, result.stderr)
         out: dict[int, Counter[int]] = {}
-        for entry in json.loads(result.stdout or "[]"):
+        for entry in json.loads(run(self._ip("-j", "nexthop", "bucket", "show")).stdout or "[]"):
             out.setdefault(int(entry["id"]), Counter())[int(entry["bucket"]["nhid"])] += 1
         return out
 
