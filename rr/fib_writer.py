@@ -29,14 +29,16 @@ from lbroute.core.session import Session
 from lbroute.gobgp.client import GobgpClient
 from lbroute.gobgp.errors import GobgpError, describe, is_transient
 from lbroute.kernel.ip import IpCommandError
-from lbroute.kernel.nexthops import Kernel
+from lbroute.kernel.nexthops import Kernel, refusal_is_permanent
 
 from . import fib_hold
 from .config import FibConfig
+from .reconcile import MAX_BACKOFF, backoff_seconds
 
 log = structlog.get_logger()
 
-# a pass the kernel refused is tried again this much later (and at once on the next change)
+# a pass gobgpd could not answer is tried again this much later; one the kernel refused, after
+# the reconciler's backoff (``MAX_BACKOFF`` when no retry can mend it)
 RETRY_SECONDS = 1.0
 FAMILIES = (bgp.Family.IPV4_UNICAST, bgp.Family.IPV6_UNICAST)
 
@@ -92,6 +94,8 @@ class FibWriter:
         self.hold = fib_hold.Hold()
         self._problems: tuple[str, ...] = ()
         self.retry_at: float | None = None
+        self.refusals = 0  # the kernel's refusals in a row
+        self._refused: bool | None = None  # the last refusal's kind (permanent?); None: none
         self.passes = 0
 
     # --- what the event stream says, from its thread ----------------------------------------
@@ -169,10 +173,7 @@ class FibWriter:
             todo = ng.plan(desired, kernel, self.settings)
             self.kernel.apply(todo.operations, self.settings)
         except IpCommandError as err:
-            log.warning("rr.fib.apply_failed", error=str(err)[:300], seconds=RETRY_SECONDS)
-            self.retry_at = now + RETRY_SECONDS
-            with self._lock:
-                self._full = True
+            self._kernel_refused(err, now)
             return None
         except GobgpError as err:
             # away (the stream's end, if that is it, comes soon), or refusing reads until the
@@ -184,6 +185,9 @@ class FibWriter:
                 self._full = True
             return None
         self.retry_at = None
+        if self._refused is not None:
+            log.info("rr.fib.apply_recovered", count=self.refusals)
+        self.refusals, self._refused = 0, None
         self.passes += 1
         for op in todo.operations:
             log.info("rr.fib.op.applied", op=ng.describe(op))
@@ -193,6 +197,23 @@ class FibWriter:
                 log.warning("rr.fib.problem", error=problem)
             self._problems = todo.problems
         return todo
+
+    def _kernel_refused(self, err: IpCommandError, now: float) -> None:
+        """Tried again after the backoff, whole; said once per kind of refusal, not per retry."""
+        self.refusals += 1
+        permanent = refusal_is_permanent(err)
+        seconds = MAX_BACKOFF if permanent else backoff_seconds(self.refusals)
+        self.retry_at = now + seconds
+        with self._lock:
+            self._full = True
+        if permanent is not self._refused:
+            if permanent:
+                log.error("rr.fib.apply_refused", error=str(err)[:300], seconds=seconds)
+            else:
+                log.warning("rr.fib.apply_failed", error=str(err)[:300], seconds=round(seconds, 3))
+        else:
+            log.debug("rr.fib.apply_failed", count=self.refusals, seconds=round(seconds, 3))
+        self._refused = permanent
 
     def _ours(self, kernel: ng.KernelFib) -> bool:
         s = self.settings

@@ -13,14 +13,33 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lbroute.core import nexthop_groups as ng
 
 from .fib import Family, route_prefix
-from .ip import IP, run
+from .ip import IP, IpCommandError, run
 
 _SCOPE_LINK = "253"
+# ``ip``'s exit status when it could not parse a command line (it exits before any netlink)
+_UNPARSED = 255
+_CAP_NET_ADMIN = 12
+
+
+def refusal_is_permanent(err: IpCommandError) -> bool:
+    """A refusal no retry mends: ``ip`` did not understand what we wrote (exit status 255: an
+    iproute2 without ``type resilient``), or this process may not change the network (no
+    CAP_NET_ADMIN: every write is EPERM). Told by exit status and capability, never by text."""
+    return err.returncode == _UNPARSED or not may_admin_network()
+
+
+def may_admin_network(status: Path = Path("/proc/self/status")) -> bool:
+    """This process holds CAP_NET_ADMIN (its effective capabilities, as the kernel lists them)."""
+    for line in status.read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> _CAP_NET_ADMIN & 1)
+    return True
 
 
 @dataclass(frozen=True)
