@@ -1,5 +1,6 @@
-"""The router's resilient FIB: gobgpd's multipath RIB into the kernel as resilient next-hop groups
-(``fib: {mode: resilient}``; docs/decisions/resilient-fib.md).
+"""The router's resilient FIB: every path gobgpd's RIB holds for a VIP (not only its multipath
+set: they agree when a service's LBs announce the same attributes) into the kernel as resilient
+next-hop groups (``fib: {mode: resilient}``; docs/decisions/resilient-fib.md).
 
 One thread follows gobgpd's event stream (best paths and sessions) and notes which prefixes
 changed; another makes passes: re-read those prefixes from gobgpd (all of them at the start,
