@@ -26,12 +26,11 @@ from typing import Any
 
 from lbroute import logs
 from lbroute.lab.dataplane import Backends
-from lbroute.lab.hold import hold_during
+from lbroute.lab.hold import disruption, hold_during
 from lbroute.lab.lab import Lab
 from lbroute.lab.scenario import Scenario
 from lbroute.lab.state import DEFAULT_STATE_ROOT
 from lbroute.lab.topology import Topology
-from tests.support.dataplane import kill_lb
 
 RESULTS = Path(__file__).parent / "results"
 VIP = "10.1.1.1"
@@ -43,15 +42,20 @@ HOLD_AFTER = 1.2  # held on this long (four rounds) once the change is over
 
 
 def steps(lab: Lab) -> list[tuple[str | None, Callable[[], object]]]:
-    """(what is measured, the change) in order; None: a change that only restores the lab."""
+    """(what is measured, the change) in order; None: a change that only restores the lab. The
+    LBs' and the RR's are lbroute.lab.hold's disruptions (each picks its LB count when it runs)."""
+
+    def the_labs(kind: str) -> Callable[[], object]:
+        return lambda: disruption(lab, kind)[0]()
+
     return [
-        ("LB kill", lambda: kill_lb(lab, 3)),
-        ("LB add", lambda: lab.scale(3)),
-        ("LB drain", lambda: lab.scale(2)),
-        (None, lambda: lab.scale(3)),
+        ("LB kill", the_labs("kill")),
+        ("LB add", the_labs("add")),
+        ("LB drain", the_labs("drain")),
+        (None, the_labs("add")),
         ("backend add", lambda: lab.set_backends(Backends((1, 2, 3, 4)))),
         ("backend remove", lambda: lab.set_backends(Backends((1, 2, 3)))),
-        ("RR restart", lambda: lab.restart_and_recover("rr", 30)),
+        ("RR restart", the_labs("restart-rr")),
     ]
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lbroute import logs
-from lbroute.lab.hold import hold_during
+from lbroute.lab.hold import disruption, hold_during
 from lbroute.lab.lab import Lab
 from lbroute.lab.scenario import Scenario
 from lbroute.lab.topology import Topology
@@ -54,27 +54,31 @@ def _restart_manager(lab: Lab) -> None:
     until(lambda: done in log.read_bytes()[mark:], 30, what="the restarted manager's first pass")
 
 
-# name -> (what to do, the LB that leaves, lab scenario fields, close_after, hold seconds)
-Disruption = tuple[Callable[[Lab], object], str | None, dict[str, Any], float | None, float]
+# name -> (the lab's disruption (lbroute.lab.hold's, or the manager's restart), lab scenario
+# fields, close_after, hold seconds)
+Disruption = tuple[str, dict[str, Any], float | None, float]
 DISRUPTIONS: dict[str, Disruption] = {
-    "add": (lambda lab: lab.scale(4), None, {}, None, HOLD_SECONDS),
-    "kill": (lambda lab: lab.scale(2, kill=True), "lb3", {}, None, HOLD_SECONDS),
-    "drain": (lambda lab: lab.scale(2), "lb3", {"drain_seconds": 4.0}, None, HOLD_SECONDS),
-    "drain, ending within": (lambda lab: lab.scale(2), "lb3", {"drain_seconds": 4.0}, 2.0, HOLD_SECONDS),
-    "restart-rr": (lambda lab: lab.restart_and_recover("rr", 30), None, {}, None, HOLD_SECONDS),
-    "restart-router": (lambda lab: lab.restart_and_recover("router", 30), None, {}, None, HOLD_SECONDS),
-    "restart-manager": (_restart_manager, None, {}, None, HOLD_SECONDS),
+    "add": ("add", {}, None, HOLD_SECONDS),
+    "kill": ("kill", {}, None, HOLD_SECONDS),
+    "drain": ("drain", {"drain_seconds": 4.0}, None, HOLD_SECONDS),
+    "drain, ending within": ("drain", {"drain_seconds": 4.0}, 2.0, HOLD_SECONDS),
+    "restart-rr": ("restart-rr", {}, None, HOLD_SECONDS),
+    "restart-router": ("restart-router", {}, None, HOLD_SECONDS),
+    "restart-manager": ("restart-manager", {}, None, HOLD_SECONDS),
 }
 
 
 def one(prefix: str, fib: str, name: str) -> dict[str, Any]:
-    action, leaving, scenario, close_after, seconds = DISRUPTIONS[name]
+    kind, scenario, close_after, seconds = DISRUPTIONS[name]
     lab = Lab(prefix)
     try:
         lab.up(Topology(prefix, 3), Scenario(fib=fib, **scenario))
-        result = hold_during(
-            lab, VIP, CONNECTIONS, seconds, lambda: action(lab), close_after=close_after, leaving=leaving
-        )
+        action: Callable[[], object]
+        if kind == "restart-manager":
+            action, leaving = (lambda: _restart_manager(lab)), None
+        else:
+            action, leaving = disruption(lab, kind, timeout=30)
+        result = hold_during(lab, VIP, CONNECTIONS, seconds, action, close_after=close_after, leaving=leaving)
     finally:
         lab.down()
     return {k: result[k] for k in ("held", "by_lb", "lost", "lost_by_kind", "lost_on_surviving",

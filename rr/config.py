@@ -245,6 +245,9 @@ _TAKEN_PROTOCOLS = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "stat
     n: "FRR's" for n in range(186, 198)
 }
 
+# a shorter settle would have the held writer poll gobgpd's sessions without pause
+MIN_SETTLE_SECONDS = 0.5
+
 
 class FibConfig(StrictModel):
     """The router's kernel FIB (docs/decisions/resilient-fib.md).
@@ -264,8 +267,19 @@ class FibConfig(StrictModel):
     unbalanced_timer: int = Field(300, ge=0, le=86400)
     protocol: int = Field(200, ge=0, le=255)
     nexthop_ids: tuple[int, int] = (2_000_000_000, 2_000_999_999)
-    settle_seconds: float = Field(5.0, ge=0, le=600)
+    settle_seconds: float = Field(5.0, le=600)
     hold_seconds: float = Field(90.0, gt=0, le=86400)
+
+    @field_validator("settle_seconds")
+    @classmethod
+    def _a_settle_to_wait_for(cls, value: float) -> float:
+        # while holding, the writer looks at gobgpd's sessions this often (at most every second)
+        if value < MIN_SETTLE_SECONDS:
+            raise ValueError(
+                f"{value:g} is too short: a session must be up a while before its table is in; "
+                f"give at least {MIN_SETTLE_SECONDS:g} (the default is 5)"
+            )
+        return value
 
     @field_validator("protocol")
     @classmethod

@@ -1,5 +1,6 @@
-"""The router's resilient FIB: gobgpd's multipath RIB into the kernel as resilient next-hop groups
-(``fib: {mode: resilient}``; docs/decisions/resilient-fib.md).
+"""The router's resilient FIB: every path gobgpd's RIB holds for a VIP (not only its multipath
+set: they agree when a service's LBs announce the same attributes) into the kernel as resilient
+next-hop groups (``fib: {mode: resilient}``; docs/decisions/resilient-fib.md).
 
 One thread follows gobgpd's event stream (best paths and sessions) and notes which prefixes
 changed; another makes passes: re-read those prefixes from gobgpd (all of them at the start,
@@ -29,14 +30,16 @@ from lbroute.core.session import Session
 from lbroute.gobgp.client import GobgpClient
 from lbroute.gobgp.errors import GobgpError, describe, is_transient
 from lbroute.kernel.ip import IpCommandError
-from lbroute.kernel.nexthops import Kernel
+from lbroute.kernel.nexthops import Kernel, refusal_is_permanent
 
 from . import fib_hold
 from .config import FibConfig
+from .reconcile import MAX_BACKOFF, backoff_seconds
 
 log = structlog.get_logger()
 
-# a pass the kernel refused is tried again this much later (and at once on the next change)
+# a pass gobgpd could not answer is tried again this much later; one the kernel refused, after
+# the reconciler's backoff (``MAX_BACKOFF`` when no retry can mend it)
 RETRY_SECONDS = 1.0
 FAMILIES = (bgp.Family.IPV4_UNICAST, bgp.Family.IPV6_UNICAST)
 
@@ -92,6 +95,8 @@ class FibWriter:
         self.hold = fib_hold.Hold()
         self._problems: tuple[str, ...] = ()
         self.retry_at: float | None = None
+        self.refusals = 0  # the kernel's refusals in a row
+        self._refused: bool | None = None  # the last refusal's kind (permanent?); None: none
         self.passes = 0
 
     # --- what the event stream says, from its thread ----------------------------------------
@@ -134,8 +139,10 @@ class FibWriter:
         for at in (self.retry_at, fib_hold.due(self.hold, self.hold_limit)):
             if at is not None:
                 due.append(max(at - now, 0.0))
-        if self.hold.since is not None and self._answering:
-            due.append(min(self.settle, 1.0))  # look again at the sessions while they settle
+        if self.hold.since is not None and not self.hold.released and self._answering:
+            # look again at the sessions while they settle; a released hold follows the RIB's
+            # events (and the resync), and sessions that settle later change nothing
+            due.append(min(self.settle, 1.0))
         self._wake.wait(min(due))
         self._wake.clear()
 
@@ -167,10 +174,7 @@ class FibWriter:
             todo = ng.plan(desired, kernel, self.settings)
             self.kernel.apply(todo.operations, self.settings)
         except IpCommandError as err:
-            log.warning("rr.fib.apply_failed", error=str(err)[:300], seconds=RETRY_SECONDS)
-            self.retry_at = now + RETRY_SECONDS
-            with self._lock:
-                self._full = True
+            self._kernel_refused(err, now)
             return None
         except GobgpError as err:
             # away (the stream's end, if that is it, comes soon), or refusing reads until the
@@ -182,6 +186,9 @@ class FibWriter:
                 self._full = True
             return None
         self.retry_at = None
+        if self._refused is not None:
+            log.info("rr.fib.apply_recovered", count=self.refusals)
+        self.refusals, self._refused = 0, None
         self.passes += 1
         for op in todo.operations:
             log.info("rr.fib.op.applied", op=ng.describe(op))
@@ -191,6 +198,23 @@ class FibWriter:
                 log.warning("rr.fib.problem", error=problem)
             self._problems = todo.problems
         return todo
+
+    def _kernel_refused(self, err: IpCommandError, now: float) -> None:
+        """Tried again after the backoff, whole; said once per kind of refusal, not per retry."""
+        self.refusals += 1
+        permanent = refusal_is_permanent(err)
+        seconds = MAX_BACKOFF if permanent else backoff_seconds(self.refusals)
+        self.retry_at = now + seconds
+        with self._lock:
+            self._full = True
+        if permanent is not self._refused:
+            if permanent:
+                log.error("rr.fib.apply_refused", error=str(err)[:300], seconds=seconds)
+            else:
+                log.warning("rr.fib.apply_failed", error=str(err)[:300], seconds=round(seconds, 3))
+        else:
+            log.debug("rr.fib.apply_failed", count=self.refusals, seconds=round(seconds, 3))
+        self._refused = permanent
 
     def _ours(self, kernel: ng.KernelFib) -> bool:
         s = self.settings

@@ -54,6 +54,17 @@ SAY_EVERY = 30.0
 
 T = TypeVar("T")
 
+# the wait before each retry: from 50 ms, doubling, full jitter, at most MAX_BACKOFF
+BACKOFF = wait_random_exponential(multiplier=0.05, max=MAX_BACKOFF)
+
+
+def backoff_seconds(failures: int) -> float:
+    """``BACKOFF`` after ``failures`` failures in a row, for a loop that keeps its own time
+    (the FIB writer's passes) rather than sleeping in tenacity."""
+    state = RetryCallState(Retrying(), None, (), {})
+    state.attempt_number = max(failures, 1)
+    return float(BACKOFF(state))
+
 
 class DaemonClient(Protocol):
     """What the reconciler needs of a gobgpd: ``GobgpClient``, or a fake that behaves."""
@@ -228,7 +239,7 @@ class Reconciler:
     ) -> T:
         """``attempt`` until it succeeds, fails for good, ``give_up_after`` runs out or ``stop`` is set
         (then the last transient error is raised). A ``wake()`` starts the backoff over."""
-        backoff = wait_random_exponential(multiplier=0.05, max=MAX_BACKOFF)
+        backoff = BACKOFF
         wait: Callable[[RetryCallState], float] = backoff
         give_up: stop_base = stop_never
         if give_up_after is not None:

@@ -10,7 +10,7 @@ lower weight lets a next-hop's idle buckets go while busy ones stay (the make-be
 drain). See docs/decisions/resilient-fib.md.
 
 ``plan(desired, kernel, settings)`` compares the next-hops each VIP should have (from the
-router's BGP multipath RIB, ``desired_hops``) against what the kernel holds and returns the
+router's BGP RIB, every path of the VIP: ``desired_hops``) against what the kernel holds and returns the
 operations that close the gap, touching only what is ours: next-hop objects with our
 protocol number and an ID in our range, routes with our protocol. Equal in, empty plan out:
 

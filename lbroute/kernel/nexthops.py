@@ -10,18 +10,36 @@ measured in docs/benchmarks-hold.md. Reads and writes touch the main table only.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lbroute.core import nexthop_groups as ng
 
 from .fib import Family, route_prefix
-from .ip import IP, IpCommandError
+from .ip import IP, IpCommandError, run
 
 _SCOPE_LINK = "253"
+# ``ip``'s exit status when it could not parse a command line (it exits before any netlink)
+_UNPARSED = 255
+_CAP_NET_ADMIN = 12
+
+
+def refusal_is_permanent(err: IpCommandError) -> bool:
+    """A refusal no retry mends: ``ip`` did not understand what we wrote (exit status 255: an
+    iproute2 without ``type resilient``), or this process may not change the network (no
+    CAP_NET_ADMIN: every write is EPERM). Told by exit status and capability, never by text."""
+    return err.returncode == _UNPARSED or not may_admin_network()
+
+
+def may_admin_network(status: Path = Path("/proc/self/status")) -> bool:
+    """This process holds CAP_NET_ADMIN (its effective capabilities, as the kernel lists them)."""
+    for line in status.read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> _CAP_NET_ADMIN & 1)
+    return True
 
 
 @dataclass(frozen=True)
@@ -34,11 +52,7 @@ class Kernel:
         return [IP, *(["-n", self.netns] if self.netns else []), *options]
 
     def _batch(self, options: tuple[str, ...], commands: list[str]) -> str:
-        argv = self._ip(*options, "-batch", "-")
-        result = subprocess.run(argv, input="\n".join(commands) + "\n", capture_output=True, text=True)
-        if result.returncode != 0:
-            raise IpCommandError(argv, result.stderr)
-        return result.stdout
+        return run(self._ip(*options, "-batch", "-"), stdin="\n".join(commands) + "\n").stdout
 
     def observe(self) -> ng.KernelFib:
         """Every next-hop object and group, and the main table's routes (both families)."""
@@ -59,12 +73,8 @@ class Kernel:
 
     def buckets(self) -> dict[int, Counter[int]]:
         """Per resilient group, how many of its buckets each member next-hop holds."""
-        argv = self._ip("-j", "nexthop", "bucket", "show")
-        result = subprocess.run(argv, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise IpCommandError(argv, result.stderr)
         out: dict[int, Counter[int]] = {}
-        for entry in json.loads(result.stdout or "[]"):
+        for entry in json.loads(run(self._ip("-j", "nexthop", "bucket", "show")).stdout or "[]"):
             out.setdefault(int(entry["id"]), Counter())[int(entry["bucket"]["nhid"])] += 1
         return out
 

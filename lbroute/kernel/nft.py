@@ -9,24 +9,24 @@ on its own. A missing table is told from the table list, never from ``nft``'s er
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from lbroute.core import nftables
 
-from .ip import IP
+from .ip import IpCommandError, run
 
 NFT = Path("/usr/sbin/nft")
 
 
-class NftError(RuntimeError):
+class NftError(IpCommandError):
     """``nft`` refused (exit status not 0) or could not be run; ``stderr`` says why."""
 
-    def __init__(self, what: str, stderr: str) -> None:
-        super().__init__(f"{what}: {stderr.strip()[:400]}")
+    def __init__(self, what: str, stderr: str, returncode: int | None = None) -> None:
+        RuntimeError.__init__(self, f"{what}: {stderr.strip()[:400]}")
         self.stderr = stderr
+        self.returncode = returncode
 
 
 @dataclass(frozen=True)
@@ -35,20 +35,19 @@ class Nft:
     binary: Path = NFT
     timeout: float = 30.0
 
-    def _argv(self, *args: str) -> list[str]:
-        base = [str(self.binary), *args]
-        return [IP, "netns", "exec", self.netns, *base] if self.netns else base
-
     def run(self, *args: str, stdin: str | None = None) -> str:
-        argv = self._argv(*args)
         try:
-            result = subprocess.run(
-                argv, input=stdin, capture_output=True, text=True, check=False, timeout=self.timeout
+            result = run(
+                [str(self.binary), *args], stdin=stdin, timeout=self.timeout, netns=self.netns, check=False
             )
-        except (OSError, subprocess.TimeoutExpired) as err:
+        except (OSError, IpCommandError) as err:  # not there, or no answer in time
             raise NftError(" ".join(args[:3]), f"{type(err).__name__}: {err}") from None
         if result.returncode != 0:
-            raise NftError(f"nft {' '.join(args[:4])}", result.stderr or f"exit status {result.returncode}")
+            raise NftError(
+                f"nft {' '.join(args[:4])}",
+                result.stderr or f"exit status {result.returncode}",
+                result.returncode,
+            )
         return result.stdout
 
     def tables(self, family: str) -> list[str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from lbroute.kernel.ip import netns_exec
-from lbroute.polling import eventually
+from lbroute.polling import Timeout, eventually
 
 from .daemons import ECHO_PORT, VENV_BIN
 from .dataplane import SERVICE_PORT
@@ -31,6 +31,9 @@ from .errors import LabError
 from .hold_loop import MAX_CONNECTIONS, MAX_SECONDS
 from .lab import Lab
 from .traffic import check_request
+
+# how long past its seconds and its echo timeout the probe may take to end and report
+END_GRACE_SECONDS = 60.0
 
 DISRUPTIONS = ("none", "add", "kill", "drain", "restart-rr", "restart-router")
 
@@ -117,12 +120,15 @@ def hold_during(
     timeout: float = 2.0,
     close_after: float | None = None,
     leaving: str | None = None,
+    open_within: float = 60.0,
 ) -> HoldReport:
     """The hold probe from the client namespace, with ``disrupt()`` once every connection is held;
     the connections are held ``seconds`` more once it is over (or until ``close_after`` from
     the start, when the client closes them); an echo later than ``timeout`` loses its
     connection. The result gains ``disruption_seconds`` and, per side, what was lost: on the
-    LB or backend that left (``leaving``) and on the others."""
+    LB or backend that left (``leaving``) and on the others. A probe that does not open its
+    connections within ``open_within``, does not end or says what cannot be read is a
+    ``LabError`` (one line)."""
     check_hold(vip, connections, seconds, close_after)
     port, answers = target(lab)
     with tempfile.TemporaryDirectory(prefix="lbroute-hold-") as tmp:
@@ -138,22 +144,38 @@ def hold_during(
         try:
 
             def ready() -> None:
-                assert loop.poll() is None, "the hold probe ended before its connections were open"
+                if loop.poll() is not None:
+                    raise _Ended  # not worth waiting for: eventually() passes it on at once
                 assert progress.exists(), "the hold probe is still opening its connections"
 
-            eventually(ready, 60, interval=0.05, what="the hold probe's connections open")
+            try:
+                eventually(ready, open_within, interval=0.05, what="the hold probe's connections open")
+            except _Ended:
+                _, err = loop.communicate()
+                raise LabError(
+                    f"the hold probe failed before its connections were open: {_one_line(err)}"
+                ) from None
+            except Timeout as failed:
+                raise LabError(f"the hold probe: {_one_line(str(failed))}") from None
             started = time.monotonic()
             disrupt()
             took = time.monotonic() - started
             done.write_text("done\n")
-            out, err = loop.communicate(timeout=seconds + timeout + 60)
+            ends_within = seconds + timeout + END_GRACE_SECONDS
+            try:
+                out, err = loop.communicate(timeout=ends_within)
+            except subprocess.TimeoutExpired:
+                raise LabError(f"the hold probe did not end within {ends_within:g}s; it was killed") from None
         finally:
             if loop.poll() is None:
                 loop.kill()
                 loop.communicate()
     if loop.returncode != 0:
-        raise LabError(f"the hold probe failed: {err.strip()[-300:]}")
-    result: HoldReport = json.loads(out)
+        raise LabError(f"the hold probe failed: {_one_line(err)}")
+    try:
+        result: HoldReport = json.loads(out)
+    except json.JSONDecodeError:
+        raise LabError(f"the hold probe's report is not JSON: {_one_line(out)[:60]}...") from None
     result["disruption_seconds"] = round(took, 3)
     by = result["by_lb"] if answers == "lb" else result["by_backend"]
     result["leaving"] = leaving
@@ -161,3 +183,12 @@ def hold_during(
     result["lost_on_surviving"] = sum(c["lost"] for name, c in by.items() if name != leaving)
     result["held_on_surviving"] = sum(c["held"] for name, c in by.items() if name != leaving)
     return result
+
+
+class _Ended(Exception):
+    """The probe ended before its connections were open."""
+
+
+def _one_line(text: str) -> str:
+    """What a probe said, as the last 300 characters of one line."""
+    return " ".join(text.split())[-300:]

@@ -247,7 +247,8 @@ class Lab:
 
     def scale(self, lbs: int, *, timeout: float = 30.0, kill: bool = False) -> float:
         """``lbs`` LBs from now on: new ones added, the last ones drained and removed (``kill``:
-        ended with SIGKILL instead, as a pod that dies)."""
+        ended with SIGKILL instead, as a pod that dies: no drain, no withdraw, its node left up
+        until the router has let go of it)."""
         if not self.is_up():
             raise LabError(
                 f"lab {self.prefix!r} is not up; run `lbroute lab up --prefix {self.prefix}` first"
@@ -263,7 +264,7 @@ class Lab:
         configs.write_pods(self.dir, target, self.scenario, added)
         with self._left_for_inspection("lab scale"):
             for i in range(current.lbs, lbs, -1):
-                self._remove_node(current, Node(i), kill=kill)
+                self._remove_node(current, Node(i), kill=kill, timeout=timeout)
                 self._phase(f"lb{i} {'killed' if kill else 'drained'} and removed", started)
             self.state.lbs = lbs
             self._save()
@@ -724,13 +725,21 @@ class Lab:
             cwd=lb_dir,
         )
 
-    def _remove_node(self, topo: Topology, node: Node, *, kill: bool = False) -> None:
+    def _remove_node(self, topo: Topology, node: Node, *, kill: bool = False, timeout: float = 30.0) -> None:
         lb = f"lb{node.index}"
         pod = f"exabgp-{lb}"
         if (pod in self.state.processes or pod in self.state.containers) and not kill:
             self.drain(node)
         # a container stopped at once is a pod killed: as for a process, its kernel closes the session
         self.containers.stop(pod, forget=True, grace=0 if kill else 5.0)
+        if kill:
+            # the pod dies, its node stays: the BGP session ends with the process, and what is
+            # left of the node goes once the router has let go of it
+            for name in (pod, f"bfdd-{lb}", f"dataplane-{lb}"):
+                self.supervisor.stop(name, forget=True, sig=signal.SIGKILL, grace=2.0)
+            self.router.wait_fib_without(
+                frozenset({node.ip, node.ip6}), timeout, what=f"{lb} out of the router's FIB"
+            )
         for name in (pod, f"bfdd-{lb}", f"responder-{lb}", f"dataplane-{lb}"):
             # exabgp answers SIGTERM with a Cease NOTIFICATION: the RR withdraws at once; killed,
             # its kernel closes the session and the RR withdraws as soon

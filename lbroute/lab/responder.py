@@ -22,6 +22,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from .echo import make_echo_handler
+
 
 class HealthSwitch:
     def __init__(self, path: Path | None) -> None:
@@ -74,22 +76,6 @@ class DualStackServer(ThreadingHTTPServer):
     def server_bind(self) -> None:
         self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         super().server_bind()
-
-
-MAX_ECHO_LINE = 256  # bytes; a longer line ends the connection
-
-
-def make_echo_handler(name: str) -> type[socketserver.StreamRequestHandler]:
-    class Echo(socketserver.StreamRequestHandler):
-        def handle(self) -> None:
-            prefix = name.encode() + b" "
-            while line := self.rfile.readline(MAX_ECHO_LINE):
-                if not line.endswith(b"\n"):
-                    return
-                self.wfile.write(prefix + line)
-                self.wfile.flush()
-
-    return Echo
 
 
 class EchoServer(socketserver.ThreadingTCPServer):

@@ -4,6 +4,7 @@ connections. Runs inside the backend's namespace, bound to every address (the VI
 
     GET / HTTP/1.0 ...      -> 200, body "<name>\\n", then close (a probe's request)
     any other line "X\\n"   -> "<name> X\\n", for as long as the client keeps the connection
+                            (``lbroute.lab.echo``, as the LB pods' responder answers)
 """
 
 from __future__ import annotations
@@ -11,26 +12,24 @@ from __future__ import annotations
 import argparse
 import socketserver
 
+from .echo import IDLE_SECONDS, MAX_LINE, echo
+
 
 def make_handler(name: str) -> type[socketserver.StreamRequestHandler]:
     body = f"{name}\n".encode()
 
     class Handler(socketserver.StreamRequestHandler):
-        timeout = 600  # a held connection sends a line every second or so; a silent one is let go
+        timeout = IDLE_SECONDS
 
         def handle(self) -> None:
-            first = self.rfile.readline(4096)
+            first = self.rfile.readline(MAX_LINE)
             if first.startswith(b"GET "):
-                while self.rfile.readline(4096) not in (b"\r\n", b"\n", b""):
+                while self.rfile.readline(MAX_LINE) not in (b"\r\n", b"\n", b""):
                     pass
                 head = f"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n\r\n"
                 self.wfile.write(head.encode() + body)
                 return
-            line = first
-            while line:
-                self.wfile.write(name.encode() + b" " + line)
-                self.wfile.flush()
-                line = self.rfile.readline(4096)
+            echo(name, self.rfile, self.wfile, first)
 
     return Handler
 

@@ -15,7 +15,8 @@ from lbroute.core.dataplane import gate, parse_status
 from lbroute.kernel.nft import Nft
 from lbroute.polling import eventually
 from tests.fakes.kube_api import FakeKubeApi
-from tests.support.dataplane import Program, free_port, kernel_buckets, kernel_hash, metric, namespace
+from tests.support.dataplane import Program, free_port, kernel_buckets, kernel_hash, metric
+from tests.support.netns import namespace
 
 SIZE, SEED = 251, 0x5EED
 
@@ -82,7 +83,7 @@ def test_endpoint_slices_reach_the_kernel_and_bad_input_keeps_the_last_good_tabl
     status_file, port = tmp_path / "status.json", free_port()
     metrics = f"127.0.0.1:{port}"
     kube.put("endpointslices", slice_(*THREE))
-    with namespace() as ns:
+    with namespace("dp") as ns:
         # someone else's table in the same namespace: never touched
         theirs = THEIRS
         Nft(netns=ns).load(theirs)
@@ -196,7 +197,7 @@ def test_a_controller_the_kernel_refuses_keeps_the_last_good_table_and_fails_the
     kube.put("endpointslices", slice_(*THREE))
     status_file = tmp_path / "status.json"
     want = maglev.table(["172.16.1.10", "172.16.2.10", "172.16.3.10"], SIZE, SEED)
-    with namespace() as ns:
+    with namespace("dp") as ns:
         first = Program("dataplane.main", config(ns, kube, status_file, free_port()), tmp_path)
         try:
             eventually(lambda: _holds(ns, want), 60, what="the first table", context=first.logs)

@@ -19,7 +19,7 @@ from lbroute.lab.hold import HoldReport, hold_during
 from lbroute.lab.lab import Lab
 from lbroute.lab.topology import Node
 from lbroute.polling import eventually
-from tests.support.dataplane import kernel_hash, kernel_pins, kill_lb
+from tests.support.dataplane import kernel_hash, kernel_pins
 from tests.support.lab import LabFactory
 
 VIP = "10.1.1.1"
@@ -40,7 +40,7 @@ def test_lb_leaving_joining_and_draining_keep_every_connection_only_with_dsr(
     make_lab: LabFactory, driver: str
 ) -> None:
     lab = make_lab(lbs=3, dataplane=driver, backends=3)
-    left = hold(lab, lambda: kill_lb(lab, 3))
+    left = hold(lab, lambda: lab.scale(2, kill=True))
     joined = hold(lab, lambda: lab.scale(3))
     drained = hold(lab, lambda: lab.scale(2))
     lost = {"left": left["lost"], "joined": joined["lost"], "drained": drained["lost"]}

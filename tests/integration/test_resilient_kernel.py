@@ -3,7 +3,6 @@ their own: what the planner writes is what ``ip`` reads back, and planning again
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -11,8 +10,9 @@ import pytest
 from lbroute.core import nexthop_groups as ng
 from lbroute.core.nexthop_groups import Hop
 from lbroute.kernel.fib import read_fib
-from lbroute.kernel.ip import IpCommandError, ip, list_netns
+from lbroute.kernel.ip import IpCommandError, ip
 from lbroute.kernel.nexthops import Kernel
+from tests.support.netns import namespace
 
 SETTINGS = ng.GroupSettings(ng.Resilient(64, 60, 0), 200, first_id=2_000_000_000, last_id=2_000_000_999)
 A, B, C = "10.0.0.11", "10.0.0.12", "10.0.0.13"
@@ -21,18 +21,13 @@ VIP, VIP6 = "10.1.1.1/32", "2001:db8::1/128"
 
 @pytest.fixture
 def kernel() -> Iterator[Kernel]:
-    name = "t" + secrets.token_hex(3) + "-nh"
-    ip("netns", "add", name)
-    try:
+    with namespace("nh") as name:
         ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth1", netns=name)
-        for dev in ("eth0", "eth1", "lo"):
+        for dev in ("eth0", "eth1"):
             ip("link", "set", dev, "up", netns=name)
         ip("addr", "add", "10.0.0.1/24", "dev", "eth0", netns=name)
         ip("-6", "addr", "add", "fd00::1/64", "dev", "eth0", "nodad", netns=name)
         yield Kernel(name)
-    finally:
-        ip("netns", "del", name, check=False)
-    assert name not in list_netns()
 
 
 def converge(kernel: Kernel, desired: dict[str, frozenset[Hop]]) -> ng.FibPlan:

@@ -292,7 +292,8 @@ def test_the_scrape_config_checks(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_the_systemd_units_verify(tmp_path: Path) -> None:
+@pytest.mark.parametrize("host", ["router", "router-resilient"])
+def test_the_systemd_units_verify(tmp_path: Path, host: str) -> None:
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.skip("no systemd-analyze on this machine")
@@ -300,16 +301,17 @@ def test_the_systemd_units_verify(tmp_path: Path) -> None:
     units.mkdir(parents=True)
     # the targets and units they name (network-online.target ...): this machine's
     shutil.copytree("/usr/lib/systemd/system", tmp_path / "usr/lib/systemd/system", symlinks=True)
-    for unit in SYSTEMD.glob("*.service"):
-        shutil.copy(unit, units)
+    shutil.copytree(SYSTEMD / host, units, dirs_exist_ok=True)
+    for unit in [*SYSTEMD.glob("*.service"), *units.glob("*.service.d/*.conf")]:
+        if unit.suffix == ".service":
+            shutil.copy(unit, units)
         for line in unit.read_text().splitlines():
             # what the units run, where an installed host has it (docs/deploy.md)
             if line.startswith(("ExecStart=", "ExecStartPre=")):
-                program = tmp_path / line.split("=", 1)[1].lstrip("-+").split()[0].lstrip("/")
+                program = tmp_path / line.split("=", 1)[1].lstrip("-+!@:").split()[0].lstrip("/")
                 program.parent.mkdir(parents=True, exist_ok=True)
                 program.write_text("#!/bin/sh\n")
                 program.chmod(0o755)
-    shutil.copytree(SYSTEMD / "router", units, dirs_exist_ok=True)
     names = sorted(p.name for p in SYSTEMD.glob("*.service"))
     assert names == ["gobgpd.service", "lbroute-rr.service", "zebra.service"]
     result = subprocess.run(
@@ -319,6 +321,32 @@ def test_the_systemd_units_verify(tmp_path: Path) -> None:
     said = result.stdout + result.stderr
     assert result.returncode == 0, said
     assert "Unknown" not in said and "ignoring" not in said, said
+
+
+def test_resilient_mode_gets_from_its_drop_in_what_writing_the_fib_takes() -> None:
+    """lbroute-rr's own unit may not touch the network (no capability, no netlink, no sysctl);
+    the resilient router's drop-in gives it CAP_NET_ADMIN, netlink and the L4 hash of both
+    families, which zebra.service sets in zebra mode."""
+
+    def settings(path: Path) -> list[tuple[str, str]]:
+        return [
+            (key, value)
+            for key, sep, value in (line.partition("=") for line in path.read_text().splitlines())
+            if sep and not key.startswith("#")
+        ]
+
+    base = settings(SYSTEMD / "lbroute-rr.service")
+    drop_in = settings(SYSTEMD / "router-resilient" / "lbroute-rr.service.d" / "resilient.conf")
+    assert ("CapabilityBoundingSet", "") in base and not any(k == "AmbientCapabilities" for k, _ in base)
+    assert not any("AF_NETLINK" in v or "sysctl" in v for _, v in base)
+    assert ("AmbientCapabilities", "CAP_NET_ADMIN") in drop_in
+    assert ("CapabilityBoundingSet", "CAP_NET_ADMIN") in drop_in
+    assert ("RestrictAddressFamilies", "AF_NETLINK") in drop_in
+    for family in ("ipv4", "ipv6"):
+        assert (
+            "ExecStartPre",
+            f"+/usr/sbin/sysctl -q -w net.{family}.fib_multipath_hash_policy=1",
+        ) in drop_in
 
 
 def test_a_config_the_programs_refuse_would_fail_this_check() -> None:

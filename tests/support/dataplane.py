@@ -3,14 +3,11 @@ process, and what the kernel really holds (read with ``nft``, never from our own
 
 from __future__ import annotations
 
-import secrets
 import signal
 import socket
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +15,7 @@ import yaml
 
 from dataplane import nft_rules
 from lbroute.core import nftables
-from lbroute.kernel.ip import ip, list_netns
 from lbroute.kernel.nft import Nft
-
-
-@contextmanager
-def namespace() -> Iterator[str]:
-    """A fresh network namespace (loopback up), deleted afterwards whatever happens."""
-    name = f"t{secrets.token_hex(3)}-dp"
-    ip("netns", "add", name)
-    try:
-        ip("link", "set", "lo", "up", netns=name)
-        yield name
-    finally:
-        ip("netns", "del", name, check=False)
-    # after the body succeeded only: an assert in ``finally`` would hide the body's own error
-    assert name not in list_netns(), f"namespace {name} is still there after ip netns del"
 
 
 def kernel_buckets(netns: str, service: str = "web") -> tuple[str, ...] | None:
@@ -148,18 +130,3 @@ def kernel_pins(netns: str, service: str = "web") -> dict[tuple[str, int], str]:
             client, port = val["concat"]
             out[(str(client), int(port))] = str(backend)
     return out
-
-
-def kill_lb(lab: Any, lb: int, timeout: float = 30.0) -> None:
-    """LB ``lb`` dies at once (SIGKILL: no drain, no withdraw; its BGP session ends with the
-    process), the router lets go of it, then the lab removes what is left of it."""
-    import signal as signals
-
-    from lbroute.lab.topology import Node
-
-    for name in (f"exabgp-lb{lb}", f"dataplane-lb{lb}"):
-        lab.supervisor.stop(name, sig=signals.SIGKILL, grace=2.0)
-    lab.router.wait_fib_without(
-        frozenset({Node(lb).ip, Node(lb).ip6}), timeout, what=f"lb{lb} out of the router's FIB"
-    )
-    lab.scale(lb - 1, timeout=timeout)

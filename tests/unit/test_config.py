@@ -406,3 +406,13 @@ def test_the_fib_mode_is_zebra_unless_asked_and_resilient_refuses_what_would_not
     assert problems(BASE + "fib: {mode: resilient}\n") == [
         "fib.mode: for role router; the RR does not program a FIB"
     ]
+
+
+@pytest.mark.parametrize("settle", ["0", "0.1"])
+def test_a_settle_time_too_short_to_wait_for_is_refused(settle: str) -> None:
+    assert problems(ROUTER + f"fib: {{mode: resilient, settle_seconds: {settle}}}\n") == [
+        f"fib.settle_seconds: {settle} is too short: a session must be up a while before its "
+        "table is in; give at least 0.5 (the default is 5)"
+    ]
+    cfg = load_config_text(ROUTER + "fib: {mode: resilient, settle_seconds: 0.5}\n", RrConfig, source="x")
+    assert cfg.fib.settle_seconds == 0.5

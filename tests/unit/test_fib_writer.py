@@ -4,18 +4,24 @@ not learned its RIB yet (fail static), for at most the hold limit."""
 
 from __future__ import annotations
 
+import pathlib
+import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+from structlog.testing import capture_logs
 
 from lbroute.core import bgp
 from lbroute.core import nexthop_groups as ng
 from lbroute.core.rib import GRACEFUL_SHUTDOWN, Path
 from lbroute.core.session import Session
 from lbroute.gobgp.errors import GobgpRejected, GobgpUnavailable
+from lbroute.kernel import nexthops
 from lbroute.kernel.ip import IpCommandError
 from rr import fib_hold
 from rr.fib_writer import FibWriter
+from rr.reconcile import MAX_BACKOFF
 from tests.fakes.kernel_fib import FakeKernel
 
 A, B, C = "10.0.0.11", "10.0.0.12", "10.0.0.13"
@@ -178,21 +184,115 @@ def test_a_hold_is_released_after_the_limit_and_with_gobgpd_gone_our_routes_go()
     assert hops(kernel, VIP) == {} and not kernel.groups and not kernel.nexthops
 
 
-def test_a_refused_write_is_tried_again_a_second_later_whole() -> None:
-    _, kernel, clock, writer = setup()
+def refusing(kernel: FakeKernel, returncode: int) -> Callable[[], None]:
+    """Make ``kernel`` refuse every write as ``ip`` does with ``returncode``; returns the undo."""
 
     def refuse(ops: tuple[ng.Operation, ...], settings: ng.GroupSettings) -> int:
-        raise IpCommandError(["ip"], "RTNETLINK answers: File exists")
+        raise IpCommandError(["ip", "-batch", "-"], "Command failed -:1", returncode)
 
     real = kernel.apply
     kernel.apply = refuse  # type: ignore[method-assign]
-    assert writer.pass_once() is None and writer.retry_at == clock.now + 1
-    kernel.apply = real  # type: ignore[method-assign]
-    clock.now += 0.5
-    assert writer.pass_once() is None  # not yet
-    clock.now += 0.5
+
+    def undo() -> None:
+        kernel.apply = real  # type: ignore[method-assign]
+
+    return undo
+
+
+@pytest.fixture
+def highest_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backoff's full jitter always at its top, so its waits are known."""
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)
+
+
+@pytest.mark.usefixtures("highest_jitter")
+def test_a_refused_write_is_tried_again_whole_after_a_growing_backoff_said_once() -> None:
+    _, kernel, clock, writer = setup()
+    undo = refusing(kernel, 1)
+    waits = []
+    with capture_logs() as logs:
+        for _ in range(9):
+            assert writer.pass_once() is None and writer.retry_at is not None
+            waits.append(round(writer.retry_at - clock.now, 3))
+            clock.now = writer.retry_at - 0.001
+            assert writer.pass_once() is None and kernel.writes == 0  # not yet
+            clock.now += 0.001
+        assert waits == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, MAX_BACKOFF, MAX_BACKOFF]
+        undo()
+        writer.pass_once()
+        assert hops(kernel, VIP) == {A: W, B: W, C: W} and writer.refusals == 0
+    said = [e["event"] for e in logs if e["log_level"] != "debug" and e["event"].startswith("rr.fib.apply")]
+    assert said == ["rr.fib.apply_failed", "rr.fib.apply_recovered"]
+    # the backoff starts over after a success
+    refusing(kernel, 1)
+    writer.resync()
     writer.pass_once()
-    assert hops(kernel, VIP) == {A: W, B: W, C: W}
+    assert writer.retry_at == clock.now + 0.05
+
+
+@pytest.mark.usefixtures("highest_jitter")
+@pytest.mark.parametrize("cause", ["unparsed", "no CAP_NET_ADMIN"])
+def test_a_refusal_no_retry_mends_waits_the_longest_and_is_said_once_as_such(
+    cause: str, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    _, kernel, clock, writer = setup()
+    if cause == "unparsed":
+        refusing(kernel, 255)  # iproute2 without ``type resilient`` exits so
+    else:
+        status = tmp_path / "status"
+        status.write_text("Name:\tlbroute-rr\nCapEff:\t0000000000000000\n")
+        real = nexthops.may_admin_network
+        monkeypatch.setattr(nexthops, "may_admin_network", lambda: real(status))
+        refusing(kernel, 1)  # EPERM: ``ip`` exits 1, as for any netlink refusal
+    with capture_logs() as logs:
+        for _ in range(3):
+            writer.pass_once()
+            assert writer.retry_at == clock.now + MAX_BACKOFF
+            clock.now += MAX_BACKOFF
+    said = [e["event"] for e in logs if e["log_level"] != "debug"]
+    assert said == ["rr.fib.apply_refused"]
+
+
+def test_the_capability_is_read_from_the_kernels_bitmask(tmp_path: pathlib.Path) -> None:
+    status = tmp_path / "status"
+    status.write_text("CapEff:\t0000000000001000\n")  # bit 12
+    assert nexthops.may_admin_network(status)
+    status.write_text("CapEff:\t000001ffffffefff\n")  # everything but bit 12
+    assert not nexthops.may_admin_network(status)
+
+
+class RecordingWake:
+    """The writer's wake-up event, recording how long each wait would have been."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float) -> bool:
+        self.waits.append(timeout)
+        return False
+
+    def set(self) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+
+def test_a_hold_looks_at_the_sessions_every_second_until_released_then_waits_for_news() -> None:
+    rib, _, clock, writer = setup()
+    writer.pass_once()
+    wake = RecordingWake()
+    writer._wake = wake  # type: ignore[assignment]
+    rib.up_since = None  # gobgpd back, but no session ever comes up
+    writer.answering()
+    writer.pass_once()
+    writer.wait(30.0)
+    assert writer.hold.since == clock.now and wake.waits == [1.0]
+    clock.now += LIMIT
+    writer.pass_once()
+    assert writer.hold.released
+    writer.wait(30.0)
+    assert wake.waits == [1.0, 30.0]
 
 
 @pytest.mark.parametrize(

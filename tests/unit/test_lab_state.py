@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lbroute.kernel.nft import NftError
 from lbroute.lab.daemons import write_private
 from lbroute.lab.errors import LabError
 from lbroute.lab.lab import Lab
@@ -76,3 +77,12 @@ def test_a_file_with_a_key_is_never_readable_by_others(tmp_path: Path) -> None:
         os.umask(old)
     assert stat.S_IMODE(conf.stat().st_mode) == 0o600
     assert conf.read_text() == "neighbor 10.0.0.2 { md5-password secret; }\n"
+
+
+def test_nft_refusing_half_way_is_a_lab_error_that_says_what_is_left(tmp_path: Path) -> None:
+    """``lab backends`` reads every LB's table with nft (``kernel_buckets``): its refusal is one
+    line at the CLI, like any other failure half-way, not a traceback."""
+    lab = Lab("lbr", root=tmp_path)
+    says = r"^lab backends failed: nft -j list: no table; the lab is left"
+    with pytest.raises(LabError, match=says), lab._left_for_inspection("lab backends"):
+        raise NftError("nft -j list", "no table")
