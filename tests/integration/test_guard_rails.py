@@ -21,9 +21,9 @@ from lbroute.lab import daemons
 from lbroute.lab.lab import Lab
 from lbroute.lab.topology import ASN, ROUTER_IP, Node
 from lbroute.polling import eventually
+from tests.support.cli import cli
 from tests.support.fib import VIP, fib_hops, wait_fib
 from tests.support.lab import LabFactory
-from tests.support.programs import lbroute_cli
 
 UNUSED = "10.0.0.99"  # inside the node network, no host has it
 NOT_SERVED = "10.1.2.2/32"  # inside the VIP pool, no service has it
@@ -124,12 +124,12 @@ def test_no_speaker_moves_the_legitimate_vip_and_each_rejection_is_counted_with_
     assert NOT_SERVED not in {r.prefix for r in read_fib(lab.topology.router_ns)}
 
     # and the operator's view says so: the VIP is OK, nothing foreign in the FIB
-    [row] = json.loads(lbroute_cli(lab, "vips", "--vip", VIP, "--json"))
+    [row] = json.loads(cli(lab, "vips", "--vip", VIP, "--json").stdout)
     assert (row["status"], row["fib_next_hops"], row["problems"]) == ("OK", sorted(legit), [])
 
     # every rejection counted with its reason, in the metrics and in `lbroute peers`
     def counted() -> None:
-        rows = {r["neighbor"]: r for r in json.loads(lbroute_cli(lab, "peers", "--json")) if r["at"] == "rr"}
+        rows = {r["neighbor"]: r for r in json.loads(cli(lab, "peers", "--json").stdout) if r["at"] == "rr"}
         for address, (_, why) in SPEAKERS.items():
             assert rows[address]["rejected_by"] == ({why: 1} if why else {}), rows[address]
         samples = {
@@ -141,7 +141,7 @@ def test_no_speaker_moves_the_legitimate_vip_and_each_rejection_is_counted_with_
         assert samples == {(a, why): 1.0 for a, (_, why) in SPEAKERS.items() if why}
 
     eventually(counted, 20, what="rejections by reason", context=lab.logs_tail)
-    table = lbroute_cli(lab, "peers")
+    table = cli(lab, "peers").stdout
     why = {line.split()[1]: line.split()[-1] for line in table.splitlines()[1:] if line.startswith("rr ")}
     assert why == {
         **{a: f"{r}=1" if r else "-" for a, (_, r) in SPEAKERS.items()},

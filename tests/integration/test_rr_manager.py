@@ -7,8 +7,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +28,7 @@ from lbroute.polling import eventually
 from rr.config import RrConfig
 from rr.desired import desired_config
 from tests.fakes.kube_api import FakeKubeApi
+from tests.support.cli import cli
 from tests.support.fib import VIP, fib_hops, wait_fib
 from tests.support.lab import LabFactory
 
@@ -308,15 +307,7 @@ def test_routes_outside_the_guard_rails_never_reach_the_router(
 
 def lbroute(lab: Lab, *argv: str) -> str:
     """``lbroute ARGV --lab PREFIX`` as an operator runs it; its stdout."""
-    result = subprocess.run(
-        [sys.executable, "-m", "lbroute.cli.main", *argv, "--lab", lab.prefix],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"LBROUTE_STATE_ROOT": str(lab.root), "PATH": "/usr/sbin:/usr/bin:/bin"},
-    )
-    assert result.returncode == 0, f"lbroute {' '.join(argv)}: exit {result.returncode}\n{result.stderr}"
-    return result.stdout
+    return cli(lab, *argv).stdout
 
 
 def _table(text: str) -> list[list[str]]:
