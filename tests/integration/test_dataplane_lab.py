@@ -7,8 +7,6 @@ each test proves the difference; and every LB's kernel computing the same backen
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 
 import pytest
@@ -19,6 +17,7 @@ from lbroute.lab.hold import HoldReport, hold_during
 from lbroute.lab.lab import Lab
 from lbroute.lab.topology import Node
 from lbroute.polling import eventually
+from tests.support.cli import lab_cli
 from tests.support.dataplane import kernel_hash, kernel_pins
 from tests.support.lab import LabFactory
 
@@ -72,12 +71,7 @@ def test_a_backend_leaving_resets_only_its_own_flows_and_one_joining_none(
 
 def test_lab_hold_holds_through_the_data_plane_and_reports_per_backend(make_lab: LabFactory) -> None:
     lab = make_lab(lbs=2, dataplane="nft-dsr", backends=2)
-    out = subprocess.run(
-        [sys.executable, "-m", "lbroute.cli.main", "lab", "hold", "--prefix", lab.prefix,
-         "--connections", "40", "--seconds", "1", "--json"],
-        capture_output=True, text=True, check=True,
-        env={"LBROUTE_STATE_ROOT": str(lab.root), "PATH": "/usr/sbin:/usr/bin:/bin"},
-    )  # fmt: skip
+    out = lab_cli(lab, "hold", "--connections", "40", "--seconds", "1", "--json")
     report = json.loads(out.stdout)
     assert report["answered_by"] == "backend" and report["by_lb"] == {} and report["held"] == 40, report
     assert set(report["by_backend"]) == {"web1", "web2"}, report

@@ -22,6 +22,7 @@ from lbroute.lab.hold import hold_during
 from lbroute.lab.lab import Lab
 from lbroute.lab.topology import Node
 from lbroute.polling import eventually
+from tests.support.cli import lab_cli
 from tests.support.fib import VIP
 from tests.support.lab import LabFactory
 
@@ -188,12 +189,7 @@ def test_restarting_the_manager_or_the_router_gobgpd_moves_no_bucket(make_lab: L
 
 def test_lab_hold_reports_per_lb_as_json(make_lab: LabFactory) -> None:
     lab = make_lab(lbs=2, fib="resilient")
-    out = subprocess.run(
-        [sys.executable, "-m", "lbroute.cli.main", "lab", "hold", "--prefix", lab.prefix,
-         "--connections", "40", "--seconds", "1", "--json"],
-        capture_output=True, text=True, check=True,
-        env={"LBROUTE_STATE_ROOT": str(lab.root), "PATH": "/usr/sbin:/usr/bin:/bin"},
-    )  # fmt: skip
+    out = lab_cli(lab, "hold", "--connections", "40", "--seconds", "1", "--json")
     report = json.loads(out.stdout)
     assert report["fib"] == "resilient" and report["during"] == "none" and report["held"] == 40
     assert sum(c["held"] for c in report["by_lb"].values()) == 40 and report["lost"] == 0
