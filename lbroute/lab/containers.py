@@ -26,6 +26,7 @@ import structlog
 from . import daemons, processes
 from .podman import PodmanError, podman
 from .state import ContainerRecord, ProcessRecord
+from .supervision import log_tails
 
 log = structlog.get_logger()
 
@@ -213,13 +214,10 @@ class Containers:
         return state.returncode == 0 and state.stdout.strip() == "true"
 
     def logs_tail(self, lines: int = 15) -> str:
-        out = []
-        for name, record in self.records.items():
-            path = Path(record.log)
-            if path.exists():
-                tail = path.read_text(errors="replace").splitlines()[-lines:]
-                out.append(f"--- {name} (container {record.container}, {path}) ---\n" + "\n".join(tail))
-        return "\n".join(out)
+        return log_tails(
+            ((name, Path(r.log), f"container {r.container}, {r.log}") for name, r in self.records.items()),
+            lines,
+        )
 
     def _remove(self, record: ContainerRecord, grace: float) -> None:
         target = record.id or self._id_by_recorded_name(record)  # "" if it never started

@@ -8,7 +8,7 @@ It never signals a process by name, and never a PID whose start time has changed
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from . import processes
@@ -66,10 +66,15 @@ class Supervisor:
 
     def logs_tail(self, lines: int = 15) -> str:
         """The last lines of every recorded process's log, for a message about what went wrong."""
-        out = []
-        for name, record in self.records.items():
-            path = Path(record.log)
-            if path.exists():
-                tail = path.read_text(errors="replace").splitlines()[-lines:]
-                out.append(f"--- {name} ({path}) ---\n" + "\n".join(tail))
-        return "\n".join(out)
+        return log_tails(((name, Path(r.log), str(Path(r.log))) for name, r in self.records.items()), lines)
+
+
+def log_tails(logs: Iterable[tuple[str, Path, str]], lines: int) -> str:
+    """``--- NAME (WHAT) ---`` and the last ``lines`` lines of each existing log, one after another:
+    what a message about a failed lab step shows of its processes and containers."""
+    out = []
+    for name, path, what in logs:
+        if path.exists():
+            tail = path.read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {name} ({what}) ---\n" + "\n".join(tail))
+    return "\n".join(out)
