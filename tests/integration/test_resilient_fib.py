@@ -223,8 +223,11 @@ def test_fib_and_vips_show_each_next_hop_s_buckets_and_the_one_draining(make_lab
     try:
 
         def marked() -> Any:
+            # the RR's paths carry the mark first; the router's lbroute-rr reweighs its group next
             [row] = cli("vips", "--vip", VIP)
             assert row["draining"] == ["10.0.0.13"], row
+            hops = {h["gateway"]: h for h in row["fib_group"]["next_hops"]}
+            assert hops["10.0.0.13"]["weight"] == 1, row["fib_group"]
             return row
 
         row = eventually(marked, 20, what="lb3 draining in lbroute vips", context=lab.logs_tail)
