@@ -8,6 +8,9 @@
 # emptyDir shared with the data-plane container (the drain socket lives there too) or a
 # tmpfs. The image has no such directory, so a tmpfs there starts sticky and open to every
 # user, as /tmp does (podman gives a tmpfs over an image's directory that directory's mode).
+# The same image runs the LB pod's bfdd container: `lbroute-bfdd` renders bfdd.conf from the
+# same config into /run/bfdd (a writable mount) and runs FRR's bfdd, which alone holds the
+# capabilities it needs, as a file capability (deploy/bfdd-entrypoint.sh).
 
 # --- build: the build backend, at the lock's version (never in the final image) -------------
 # Docker users build FROM the official image; `make images` passes its own base where podman
