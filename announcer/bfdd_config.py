@@ -15,16 +15,21 @@ from .config import ExabgpConfig
 HEADER = "! bfdd.conf written by lbroute-announcer render-bfdd-config; render it again to change it"
 
 
-def render_bfdd_config(cfg: ExabgpConfig) -> str:
-    """The text of bfdd.conf; ``cfg.bfd`` must be set (``render-bfdd-config`` says so otherwise)."""
+def render_bfdd_config(cfg: ExabgpConfig, local_address: str | None = None) -> str:
+    """The text of bfdd.conf; ``cfg.bfd`` must be set (``render-bfdd-config`` says so otherwise).
+    ``local_address``: the pod's, read from its environment when the file names none (as for
+    exabgp.conf)."""
     bfd = cfg.bfd
     if bfd is None:
         raise ValueError("exabgp.bfd is not set: there is no BFD to configure")
+    local = cfg.local_address or local_address
+    if local is None:
+        raise ValueError("render_bfdd_config needs local_address when the config has none")
     lines = [HEADER, "bfd"]
     for neighbor in cfg.neighbors:
         hop = " multihop" if bfd.multihop else ""
         lines += [
-            f" peer {neighbor.address}{hop} local-address {cfg.local_address}",
+            f" peer {neighbor.address}{hop} local-address {local}",
             f"  receive-interval {bfd.receive_interval_ms}",
             f"  transmit-interval {bfd.transmit_interval_ms}",
             f"  detect-multiplier {bfd.detect_multiplier}",

@@ -442,7 +442,10 @@ def render_bfdd(path: str, output: str | None) -> int:
     cfg = load_config(path, AnnouncerConfig)
     if cfg.exabgp is None or cfg.exabgp.bfd is None:
         raise ConfigError(path, [Problem("exabgp.bfd", "required to render bfdd's config")])
-    text = render_bfdd_config(cfg.exabgp)
+    local, problems = cfg.exabgp.resolve_local_address()
+    if problems:
+        raise ConfigError(path, problems)
+    text = render_bfdd_config(cfg.exabgp, local_address=local)
     if output is None:
         sys.stdout.write(text)  # not exabgp's API process: stdout is free
         return 0

@@ -8,6 +8,9 @@
 # emptyDir shared with the data-plane container (the drain socket lives there too) or a
 # tmpfs. The image has no such directory, so a tmpfs there starts sticky and open to every
 # user, as /tmp does (podman gives a tmpfs over an image's directory that directory's mode).
+# The same image runs the LB pod's bfdd container: `lbroute-bfdd` renders bfdd.conf from the
+# same config into /run/bfdd (a writable mount) and runs FRR's bfdd, which alone holds the
+# capabilities it needs, as a file capability (deploy/bfdd-entrypoint.sh).
 
 # --- build: the build backend, at the lock's version (never in the final image) -------------
 # Docker users build FROM the official image; `make images` passes its own base where podman
@@ -55,6 +58,19 @@ RUN /opt/tools/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --whe
     && PYTHONPATH="$SITE" /opt/lbroute/venv/bin/python -P -c \
        'import announcer.main, announcer.kube_source, kubernetes.client'
 
+# --- bfdd: FRR's BFD daemon and libfrr from Debian's frr; nothing else of FRR is kept -------
+# It runs as the image's user through file capabilities (NET_RAW, NET_BIND_SERVICE: BFD's raw
+# and port-3784/4784 sockets; SYS_ADMIN: FRR's privs wants it): a pod's bfdd container grants
+# exactly these and allows the raise at exec (docs/decisions/bfd.md)
+FROM build AS bfdd
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends frr libcap2-bin \
+    && rm -rf /var/lib/apt/lists/* \
+    && mkdir -p /out/usr/lib/frr /out/usr/lib/x86_64-linux-gnu/frr \
+    && cp -a /usr/lib/frr/bfdd /out/usr/lib/frr/ \
+    && cp -a /usr/lib/x86_64-linux-gnu/frr/libfrr.so.0* /out/usr/lib/x86_64-linux-gnu/frr/ \
+    && setcap cap_net_bind_service,cap_net_raw,cap_sys_admin=p /out/usr/lib/frr/bfdd
+
 # --- the image ---------------------------------------------------------------------------------
 FROM ${BASE}
 # exabgp in the foreground as this user, no CLI pipes, its log on stdout (the container's)
@@ -66,13 +82,16 @@ ENV DEBIAN_FRONTEND=noninteractive \
     exabgp_log_destination=stdout \
     LBROUTE_LOG_FORMAT=json
 COPY setup/install-debian-deps.sh /tmp/install-debian-deps.sh
-RUN bash /tmp/install-debian-deps.sh exabgp \
+RUN bash /tmp/install-debian-deps.sh exabgp bfdd \
     && rm -rf /var/lib/apt/lists/* /tmp/install-debian-deps.sh \
     && groupadd --gid 10001 lbroute \
-    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin lbroute
+    && groupadd --gid 10002 frrvty \
+    && useradd --uid 10001 --gid 10001 --groups frrvty --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin lbroute
 COPY --from=venv /opt/lbroute/venv /opt/lbroute/venv
+COPY --from=bfdd /out/ /
 COPY --from=app /out/ /
 COPY --chmod=0755 announcer/exabgp_launcher.py /usr/local/bin/lbroute-exabgp
 COPY --chmod=0755 deploy/announcer-entrypoint.sh /usr/local/bin/lbroute-sidecar
+COPY --chmod=0755 deploy/bfdd-entrypoint.sh /usr/local/bin/lbroute-bfdd
 USER 10001:10001
 CMD ["/usr/local/bin/lbroute-sidecar"]

@@ -20,7 +20,7 @@
 # No daemon is started: a policy-rc.d that exits 101 is in place during the install,
 # so nothing listens in the root namespace on a systemd host either.
 #
-# Usage: install-debian-deps.sh [all|frr|exabgp|gobgp|dataplane|nftables|bench ...]   (default: all; the container
+# Usage: install-debian-deps.sh [all|frr|exabgp|bfdd|gobgp|dataplane|nftables|bench ...]   (default: all; the container
 # images in deploy/ install only the parts they run)
 set -euo pipefail
 
@@ -43,6 +43,8 @@ fi
 packages=(iproute2 procps)
 want frr && packages+=(frr)
 want exabgp && packages+=(exabgp)
+# bfdd's own libraries, for an image that copies bfdd and libfrr out of frr (the sidecar)
+want bfdd && packages+=(libyang2 libjson-c5 libcap2)
 want dataplane && packages+=(nftables keepalived)
 want nftables && packages+=(nftables)
 want bench && packages+=(wrk nginx-light)

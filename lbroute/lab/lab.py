@@ -702,7 +702,7 @@ class Lab:
             ],
             topo.lb_ns(node.index),
         )  # fmt: skip
-        if self.scenario.bfd:  # a process beside either kind of speaker (the image has no bfdd)
+        if self.scenario.bfd:  # a process beside either kind of speaker (also with --images)
             bfdd_dir = configs.bfdd_dir(self.dir, node)
             (bfdd_dir / "bfdd.vty").unlink(missing_ok=True)
             supervisor.spawn(f"bfdd-{lb}", daemons.bfdd_argv(bfdd_dir), topo.lb_ns(node.index))

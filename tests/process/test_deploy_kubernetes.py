@@ -20,6 +20,7 @@ from announcer.config import AnnouncerConfig
 from dataplane.config import DataplaneConfig
 from lbroute.config import load_config, load_config_text
 from rr.config import RrConfig
+from tests.support.images import BFDD_CAPABILITIES
 
 ROOT = Path(__file__).parents[2]
 KUBE = ROOT / "deploy" / "kubernetes"
@@ -177,6 +178,21 @@ def test_the_configs_name_what_the_manifests_around_them_provide() -> None:
         command = container["lifecycle"]["preStop"]["exec"]["command"]
         assert command == ["lbroute-announcer", "drain", "--socket", announcer.control_socket]
         assert _mount(container, "lbroute-run") == str(Path(str(announcer.control_socket)).parent)
+    # bfdd: the sidecar's image, its config rendered from the same ConfigMap's announcer.yaml
+    # (the speaker's file, from the pod's address), BFD to the RR both ways, the RR's timers
+    bfdd = _container(lb_pod, "bfdd")
+    assert bfdd["image"] == speaker["image"] and bfdd["command"] == ["/usr/local/bin/lbroute-bfdd"]
+    assert _config_key(bfdd) == _config_key(speaker)
+    assert _mount(bfdd, "config") == _mount(speaker, "config")
+    assert [v["configMap"]["name"] for v in lb_pod["spec"]["volumes"] if v["name"] == "config"] == [
+        "lbroute-announcer"
+    ]
+    bfdd_env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in bfdd["env"]}
+    assert bfdd_env[announcer.exabgp.local_address_env] == "status.podIP"
+    assert _mount(bfdd, "bfdd-run") == "/run/bfdd"
+    assert announcer.exabgp.bfd is not None and group.bfd is not None and announcer.exabgp.bfd.multihop
+    timers = ("transmit_interval_ms", "receive_interval_ms", "detect_multiplier", "multihop")
+    assert [getattr(group.bfd, t) for t in timers] == [getattr(announcer.exabgp.bfd, t) for t in timers]
     # the data plane: its config where the container reads it, its status file on the shared
     # volume, its probe reading that file, its token, its Role beside the Service it reads
     dataplane = load_config(BASE / "lb" / "dataplane.yaml", DataplaneConfig)
@@ -204,6 +220,10 @@ def test_the_configs_name_what_the_manifests_around_them_provide() -> None:
     [policy] = objects(BASE / "lb" / "networkpolicy.yaml")
     bgp = [r for r in policy["spec"]["egress"] if r.get("ports") == [{"protocol": "TCP", "port": 179}]]
     assert bgp and bgp[0]["to"] == [{"ipBlock": {"cidr": f"{neighbor.address}/32"}}]
+    multihop_bfd = [{"protocol": "UDP", "port": 4784}]
+    rr_block = [{"ipBlock": {"cidr": f"{neighbor.address}/32"}}]
+    assert {"to": rr_block, "ports": multihop_bfd} in policy["spec"]["egress"]
+    assert {"from": rr_block, "ports": multihop_bfd} in policy["spec"]["ingress"]
     assert any(
         r.get("ports") == [{"protocol": "TCP", "port": announcer.metrics.port}]
         for r in policy["spec"]["ingress"]
@@ -232,7 +252,13 @@ def test_least_privilege() -> None:
             added = context["capabilities"].get("add", [])
             # only gobgpd binds a port below 1024, only the data plane's nft changes the pod's
             # network; only they may take their file capability at exec
-            wanted = {"gobgpd": ["NET_BIND_SERVICE"], "data-plane": ["NET_ADMIN"]}
+            # bfdd takes the three FRR's privs insist on (what tests/integration/test_images.py
+            # starts it with, and shows it exits without any one of)
+            wanted = {
+                "gobgpd": ["NET_BIND_SERVICE"],
+                "data-plane": ["NET_ADMIN"],
+                "bfdd": list(BFDD_CAPABILITIES),
+            }
             assert added == wanted.get(container["name"], []), container
             assert context["allowPrivilegeEscalation"] == (container["name"] in wanted), container
     verbs = set()

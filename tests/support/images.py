@@ -13,6 +13,10 @@ from lbroute.lab.errors import LabError
 from lbroute.lab.podman import podman
 from lbroute.lab.scenario import LabImages
 
+# what the LB pod's bfdd container is granted (deploy/kubernetes/base/lb/deployment.yaml) and
+# what the image test starts bfdd with: FRR's privs exit at start without any one of them
+BFDD_CAPABILITIES = ("NET_BIND_SERVICE", "NET_RAW", "SYS_ADMIN")
+
 
 def built_images() -> LabImages:
     """The images built from this tree; the test fails (never skips) when they are missing:

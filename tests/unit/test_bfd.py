@@ -216,6 +216,16 @@ def test_render_bfdd_output_is_0600_and_replaces_only_its_own_file(
             "(its first line is not the renderer's header); remove it or choose another --output"
         ]
         assert out.read_text() == first + "\n"
+    # the pod's address from its environment when the file names none, as for exabgp.conf;
+    # neither: one line, exit 2
+    from_env = {k: v for k, v in EXABGP.items() if k != "local_address"}
+    config.write_text(_yaml({"next_hop": "10.0.0.11", "exabgp": {**from_env, "bfd": {}}}))
+    monkeypatch.setenv("POD_IP", "172.16.1.9")
+    code, _, text = render(capsys, str(config))
+    assert code == 0 and " peer 10.0.0.2 multihop local-address 172.16.1.9" in text.splitlines()
+    monkeypatch.delenv("POD_IP")
+    code, lines, text = render(capsys, str(config))
+    assert (code, text) == (2, "") and len(lines) == 1 and "exabgp.local_address" in lines[0], lines
     # and without BFD in the config there is nothing to render: one line, exit 2
     config.write_text(_yaml({"next_hop": "10.0.0.11", "exabgp": EXABGP}))
     assert render(capsys, str(config)) == (

@@ -256,3 +256,24 @@ def test_the_base_image_script_makes_and_removes_only_its_own_image() -> None:
     assert 'name="localhost/lbroute/debian:${codename}-slim"' in code
     removals = [line.strip() for line in code.splitlines() if "podman rmi" in line]
     assert len(removals) == 1 and removals[0].startswith('podman rmi -i "$name"'), removals
+
+
+def test_the_images_bfdd_runs_with_the_labs_options_from_the_config_it_renders() -> None:
+    """deploy/bfdd-entrypoint.sh renders bfdd.conf from the announcer config and starts bfdd
+    with the options the lab's bfdd runs with (its log on stdout, the container's)."""
+    script = (ROOT / "deploy" / "bfdd-entrypoint.sh").read_text()
+    code = " ".join(line for line in script.splitlines() if not line.lstrip().startswith("#"))
+    code = code.replace("\\ ", " ")
+    render = 'lbroute-announcer render-bfdd-config "$config" --output "$run/bfdd.conf"'
+    assert render in code
+    exec_words = code.split("exec ", 1)[1].split()
+    assert exec_words[0] == str(daemons.BFDD)
+    assert exec_words[exec_words.index("-f") + 1] == '"$run/bfdd.conf"'
+    lab = daemons.bfdd_argv(Path("/run/bfdd"))
+    assert {w for w in exec_words if w.startswith("-")} == {w for w in lab if w.startswith("-")}
+    assert exec_words[exec_words.index("--log") + 1] == "stdout"
+    # as the image's own user, who is in FRR's vty group (bfdd refuses to start otherwise)
+    assert exec_words[exec_words.index("-u") + 1] == exec_words[exec_words.index("-g") + 1] == "lbroute"
+    dockerfile = (ROOT / "deploy" / "announcer.Dockerfile").read_text()
+    assert "--groups frrvty" in dockerfile
+    assert "deploy/bfdd-entrypoint.sh /usr/local/bin/lbroute-bfdd" in dockerfile
