@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import machine
 from lbroute import logs
 from lbroute.gobgp.client import GobgpClient
 from lbroute.gobgp.errors import GobgpError
@@ -318,12 +319,7 @@ def main() -> int:
         "lbs": args.lbs,
         "runs": args.runs,
         "speaker_hold_time_s": 3,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "kernel": platform.release(),
-            # other work shares these 2 cores; the load average says how much
-            "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        },
+        "machine": machine(load_before),
         "modes": modes,
     }
     RESULTS.mkdir(exist_ok=True)

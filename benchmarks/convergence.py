@@ -17,11 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
 
+from benchmarks.machine import machine
 from lbroute import logs
 from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import ip
@@ -158,12 +158,7 @@ def main() -> int:
         lab.down()
     result = {
         "router": args.router,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "kernel": platform.release(),
-            # other work shares these 2 cores; the load average says how much
-            "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        },
+        "machine": machine(load_before),
         "bring_up_s": {
             "n": len(bring_up),
             "median": round(statistics.median(bring_up), 3),

@@ -33,12 +33,12 @@ import gzip
 import itertools
 import json
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import machine
 from lbroute import logs
 from lbroute.gobgp.client import GobgpClient
 from lbroute.gobgp.errors import GobgpError
@@ -307,12 +307,7 @@ def main() -> int:
         "lbs": args.lbs,
         "reuse_lab": args.reuse_lab,
         "spacing_s": args.spacing if args.reuse_lab else None,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "kernel": platform.release(),
-            # other work shares these 2 cores; the load average says how much
-            "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        },
+        "machine": machine(load_before),
         "modes": modes,
     }
     RESULTS.mkdir(exist_ok=True)
