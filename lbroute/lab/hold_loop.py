@@ -10,9 +10,9 @@ every packet as a router does), started by ``lbroute.lab.hold``; talks to the po
 other side (an LB that never saw a moved flow answers it with a RST; a backend that left
 resets its own), answered by someone else, or when an echo does not come back within
 ``timeout``; it *survived* when it was still answered at the end (``--seconds`` after the
-disruption was over, which ``--done-file`` says), or when it closed at ``--close-after`` (the
-client's own, graceful end). Bounded: at most ``MAX_CONNECTIONS`` connections, each phase at
-most ``MAX_SECONDS``.
+disruption was over, which ``--done-file`` says, and its last echo back), or when it closed
+at ``--close-after`` (the client's own, graceful end). Bounded: at most ``MAX_CONNECTIONS``
+connections, each phase at most ``MAX_SECONDS``.
 """
 
 from __future__ import annotations
@@ -130,6 +130,27 @@ def _exchange(
                 _end(h, STALLED, sel)
 
 
+def _settle(held: list[Held], timeout: float, sel: selectors.BaseSelector) -> None:
+    """Send nothing more; read until no live connection waits for an echo, each given the
+    rest of its ``timeout`` (then it stalled)."""
+    while True:
+        now = time.monotonic()
+        due: list[tuple[float, Held]] = []
+        for h in held:
+            if h.state == LIVE and h.waiting_since is not None:
+                if now - h.waiting_since > timeout:
+                    _end(h, STALLED, sel)
+                else:
+                    due.append((h.waiting_since, h))
+        if not due:
+            return
+        deadline = min(since for since, _ in due) + timeout
+        for key, _ in sel.select(timeout=max(0.0, deadline - now) + 0.01):
+            h = key.data
+            if h.state == LIVE:
+                _read(h, sel)
+
+
 def run(
     host: str,
     port: int,
@@ -167,6 +188,8 @@ def run(
             _exchange(held, ready + MAX_SECONDS, interval, timeout, sel, stop=done.exists)
             done_at = time.monotonic()
         _exchange(held, (done_at or ready) + seconds, interval, timeout, sel)
+        # an echo still due has not proved the connection alive: wait for it (or its timeout)
+        _settle(held, timeout, sel)
         final = SURVIVED
     end = time.monotonic()
     for h in held:

@@ -153,7 +153,15 @@ def test_kill_9_announcer_is_respawned_and_next_hops_stay(make_lab: LabFactory) 
     lab = make_lab(lbs=3)
     log = Path(lab.state.processes["exabgp-lb2"].log)
     announced_before = log.read_text().count("announcer.vip.announced")
-    updates_before = updates_from(lab, 2)
+
+    def first_exchange_done() -> int:
+        # the VIP's UPDATE and exabgp's End-of-RIB, which can come a moment after the route is
+        # in the FIB on a loaded machine (read before it, the count grows without a re-announce)
+        count = updates_from(lab, 2)
+        assert count >= 2, f"lb2's speaker has sent {count} UPDATE(s) so far"
+        return count
+
+    updates_before = eventually(first_exchange_done, 10, what="lb2's route and End-of-RIB at the RR")
     old = lab.announcer_pid(2)
     assert old is not None
     os.kill(old, signal.SIGKILL)
