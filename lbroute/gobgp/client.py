@@ -174,7 +174,9 @@ class GobgpClient:
 
     @_typed_errors
     def observe(self) -> bgp.DaemonConfig:
-        """Everything the daemon holds that a ``DaemonConfig`` can express (zebra excepted)."""
+        """Everything the daemon holds that a ``DaemonConfig`` can express (zebra excepted), in
+        one order whatever gobgpd's (it lists peers from a Go map): two reads of an unchanged
+        daemon are equal. Only the import assignment keeps its order, which is its meaning."""
         global_ = self.get_global()
         if global_ is None:
             return bgp.DaemonConfig(global_=None)
@@ -194,16 +196,16 @@ class GobgpClient:
             # sessions accepted through a dynamic neighbor carry their group's name
             if not p.conf.peer_group
         )
+        policies = (
+            _policy_of(r.policy) for r in self._stub.ListPolicy(api.ListPolicyRequest(), timeout=self.timeout)
+        )
         return bgp.DaemonConfig(
             global_=global_,
-            peer_groups=groups,
-            dynamic_neighbors=dynamic,
-            peers=peers,
-            defined_sets=self._defined_sets(),
-            policies=tuple(
-                _policy_of(r.policy)
-                for r in self._stub.ListPolicy(api.ListPolicyRequest(), timeout=self.timeout)
-            ),
+            peer_groups=tuple(sorted(groups, key=lambda g: g.name)),
+            dynamic_neighbors=tuple(sorted(dynamic)),
+            peers=tuple(sorted(peers, key=lambda p: p.address)),
+            defined_sets=tuple(sorted(self._defined_sets(), key=lambda d: (d.kind.value, d.name))),
+            policies=tuple(sorted(policies, key=lambda p: p.name)),
             import_policies=self._import_policies(),
         )
 
