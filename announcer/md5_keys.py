@@ -1,6 +1,7 @@
 """The MD5 keys exabgp.conf carries, read from the files the config names (mounted Secrets).
 
-A key file is read only if it is a regular file, and only its first ``MAX_FILE_BYTES``:
+A key file is read only if it is a regular file that other users cannot read (the rule
+``lbroute.config.secrets`` applies for lbroute-rr), and only its first ``MAX_FILE_BYTES``:
 a key is at most 80 bytes (the kernel's ``TCP_MD5SIG_MAXKEYLEN``), so anything larger is a
 mistake — a wrong path, a binary, /dev/zero — and reading on would only cost memory.
 The key goes into exabgp.conf between double quotes, where exabgp also reads backslash
@@ -14,6 +15,7 @@ import os
 import stat
 
 from lbroute.config import Problem
+from lbroute.config.secrets import open_to_others
 
 from .config import ExabgpConfig
 
@@ -50,8 +52,13 @@ def read_key(path: str) -> str:
     except OSError as err:
         raise KeyFileError(f"cannot read {path}: {err.strerror}") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
             raise KeyFileError(f"{path} is not a regular file")
+        # the same rule as lbroute-rr's reader: a key every user can read is no secret
+        problem = open_to_others(mode)
+        if problem:
+            raise KeyFileError(f"{path}: {problem}")
         data = os.read(fd, MAX_FILE_BYTES + 1)
     except OSError as err:
         raise KeyFileError(f"cannot read {path}: {err.strerror}") from None

@@ -215,6 +215,7 @@ def test_rendered_examples_pass_exabgps_own_validation(tmp_path: Path, source: P
         if "md5_password_file" in neighbor:
             key = tmp_path / "md5"
             key.write_text("not-a-real-key\n")
+            key.chmod(0o600)
             neighbor["md5_password_file"] = str(key)
     path = tmp_path / "a.yaml"
     path.write_text(yaml.safe_dump(data))

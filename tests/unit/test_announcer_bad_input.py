@@ -182,10 +182,11 @@ def test_a_bad_value_is_echoed_cut_short(capsys: pytest.CaptureFixture[str], tmp
 # --- MD5 key files --------------------------------------------------------------------------
 
 
-def md5_config(tmp_path: Path, key: bytes | None, **extra: Any) -> Path:
+def md5_config(tmp_path: Path, key: bytes | None, mode: int = 0o600, **extra: Any) -> Path:
     key_file = tmp_path / "md5"
     if key is not None:
         key_file.write_bytes(key)
+        key_file.chmod(mode)
     neighbor = {"address": "10.0.0.2", "md5_password_file": str(key_file)}
     return write(tmp_path, exabgp={**EXABGP, "neighbors": [neighbor], **extra})
 
@@ -214,6 +215,24 @@ def test_an_md5_key_that_cannot_go_into_exabgp_conf_is_a_config_error(
         assert (code, len(lines), out) == (2, 1, ""), lines
         assert lines[0].startswith(f"{path}: exabgp.neighbors[0].md5_password_file: "), lines
         assert what in lines[0], lines
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o604, 0o666])
+def test_an_md5_key_file_every_user_can_read_is_refused_as_lbroute_rr_refuses_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, mode: int
+) -> None:
+    path = md5_config(tmp_path, b"good-key\n", mode)
+    code, lines, out = cli(capsys, "config", "check", str(path))
+    assert (code, out) == (2, ""), lines
+    assert lines == [
+        f"{path}: exabgp.neighbors[0].md5_password_file: {tmp_path / 'md5'}: mode {mode:04o} lets every "
+        "user read the key; make it 0600 or 0400 (chmod 600, or a Secret volume's defaultMode: 0400)"
+    ]
+    # the same key, the owner's and its group's only: accepted
+    for allowed in (0o600, 0o400, 0o640):
+        (tmp_path / "md5").chmod(allowed)
+        code, lines, _ = cli(capsys, "config", "check", str(path))
+        assert code == 0, (oct(allowed), lines)
 
 
 def test_an_md5_key_file_that_is_not_a_file_is_refused_without_reading(
