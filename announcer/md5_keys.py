@@ -56,9 +56,9 @@ def read_key(path: str) -> str:
         if not stat.S_ISREG(mode):
             raise KeyFileError(f"{path} is not a regular file")
         # the same rule as lbroute-rr's reader: a key every user can read is no secret
-        problem = open_to_others(mode)
-        if problem:
-            raise KeyFileError(f"{path}: {problem}")
+        loose = open_to_others(mode)
+        if loose:
+            raise KeyFileError(f"{path}: {loose}")
         data = os.read(fd, MAX_FILE_BYTES + 1)
     except OSError as err:
         raise KeyFileError(f"cannot read {path}: {err.strerror}") from None

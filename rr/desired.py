@@ -3,9 +3,11 @@
 The guard rails live here as gobgpd import policy on the global RIB, one policy per
 speaker group. A route from the group's speakers is accepted only if its prefix is one
 the group may announce (its ``vips``, else any of its pools' allowed lengths), its AS path
-is what an LB speaker sends, and its next-hop is the address of the speaker's own node
-(``nodes``: one accept statement per node, matching the speakers inside its pod CIDRs);
-without ``nodes`` any next-hop in the node networks. Every accepted route leaves with
+is what an LB speaker sends, and its next-hop is the address of the speaker's own node:
+for a pod Kubernetes lists, the node its ``status.hostIP`` names (the API's word on where the
+pod runs: that node's ``addresses`` when ``nodes`` lists it, else the host IP alone); for
+the rest, ``nodes`` (one accept statement per node, matching the speakers inside its pod
+CIDRs), and without ``nodes`` any next-hop in the node networks. Every accepted route leaves with
 the attributes best-path selection compares set alike (``NORMALIZED``), so no speaker can
 pull traffic to itself or push it away. Every other route from those speakers is
 rejected. Routes from anyone else (the upstream router) fall through to the assignment's
@@ -172,7 +174,11 @@ def _speakers_on(node: NodeConfig, neighbors: tuple[str, ...]) -> tuple[str, ...
                 out.add(str(net))
             elif cidr.subnet_of(net):  # type: ignore[arg-type]
                 out.add(str(cidr))
-    return tuple(sorted(out, key=lambda t: (ipaddress.ip_network(t).version, ipaddress.ip_network(t))))
+    return _ordered(out)
+
+
+def _ordered(networks: set[str]) -> tuple[str, ...]:
+    return tuple(sorted(networks, key=lambda t: (ipaddress.ip_network(t).version, ipaddress.ip_network(t))))
 
 
 def _inside(
@@ -182,8 +188,39 @@ def _inside(
     return any(net.version == n.version and net.subnet_of(n) for n in networks)  # type: ignore[arg-type]
 
 
+def _host_label(addresses: tuple[str, ...]) -> str:
+    """A set-name part for a node known only by its host IPs (not in ``nodes``)."""
+    return "host-" + addresses[0].replace(".", "-").replace(":", "-")
+
+
+def _placed_by_host(
+    cfg: RrConfig, speakers: tuple[str, ...], hosts: Mapping[str, tuple[str, ...]]
+) -> tuple[list[tuple[str, tuple[str, ...], tuple[str, ...]]], tuple[str, ...]]:
+    """(node label, its next-hop addresses, its speakers' host prefixes) for each node the
+    API places speakers on, and the speakers it places nowhere."""
+    by_host: dict[tuple[str, ...], list[str]] = {}
+    unplaced = []
+    for a in speakers:
+        on = hosts.get(a, ())
+        if on:
+            by_host.setdefault(tuple(sorted(on)), []).append(_host_prefix(a))
+        else:
+            unplaced.append(a)
+    placed = []
+    for on, pods in sorted(by_host.items()):
+        node = next((n for n in cfg.nodes if set(on) & set(n.addresses)), None)
+        if node is not None:
+            placed.append((node.name, tuple(node.addresses), tuple(sorted(pods))))
+        else:
+            placed.append((_host_label(on), on, tuple(sorted(pods))))
+    return placed, tuple(unplaced)
+
+
 def _guard_rails(
-    cfg: RrConfig, group: SpeakerGroupConfig, speakers: tuple[str, ...]
+    cfg: RrConfig,
+    group: SpeakerGroupConfig,
+    speakers: tuple[str, ...],
+    hosts: Mapping[str, tuple[str, ...]] | None = None,
 ) -> tuple[tuple[bgp.DefinedSetSpec, ...], bgp.PolicySpec]:
     """Accept statements per node (or for all node networks) and IP version that has VIPs
     (gobgpd refuses a prefix set that mixes families: "multiple families"), then one reject
@@ -200,16 +237,32 @@ def _guard_rails(
     node_nets = [ipaddress.ip_network(n) for n in group.node_networks]
     # (statement name suffix, neighbor set, next-hop networks) for each way in
     ways: list[tuple[str, str, list[ipaddress.IPv4Network | ipaddress.IPv6Network]]] = []
-    if cfg.nodes:
+    placed, unplaced = _placed_by_host(cfg, speakers, hosts or {}) if group.kubernetes else ([], speakers)
+    if placed:
+        # the API placed some speakers; the rest keep the config's placement, on their own
+        neighbors = tuple(_host_prefix(a) for a in unplaced)
+    # node label -> (its next-hop addresses, its speakers): the config's nodes first, in order
+    nodes: dict[str, tuple[tuple[str, ...], set[str]]] = {}
+    if cfg.nodes and neighbors:
         for node in cfg.nodes:
-            on_node = _speakers_on(node, neighbors)
-            if not on_node:
-                continue  # no statement on an empty neighbor set: never rely on what gobgpd matches then
-            name = node_set_name(group.name, node.name)
-            sets.append(bgp.DefinedSetSpec(bgp.SetKind.NEIGHBOR, name, neighbors=on_node))
-            # a node address outside the node networks is a config problem; never a next-hop
-            hops = [ipaddress.ip_network(_host_prefix(a)) for a in node.addresses]
-            ways.append((f"{node.name}-", name, [h for h in hops if _inside(h, node_nets)]))
+            by_cidr = _speakers_on(node, neighbors)
+            if by_cidr:  # no statement on an empty neighbor set: never rely on what gobgpd matches then
+                nodes[node.name] = (tuple(node.addresses), set(by_cidr))
+    for label, addresses, pods in placed:
+        nodes.setdefault(label, (addresses, set()))[1].update(pods)
+    for label, (addresses, members) in nodes.items():
+        name = node_set_name(group.name, label)
+        sets.append(bgp.DefinedSetSpec(bgp.SetKind.NEIGHBOR, name, neighbors=_ordered(members)))
+        # a node address outside the node networks is a config problem (or, from the API, a
+        # host IP no next-hop may be): never a next-hop; its speakers' routes are all rejected
+        hops = [ipaddress.ip_network(_host_prefix(a)) for a in addresses]
+        ways.append((f"{label}-", name, [h for h in hops if _inside(h, node_nets)]))
+    if cfg.nodes or not neighbors:
+        pass  # every speaker is on a node (or on none: the reject statement takes its routes)
+    elif placed:
+        name = f"{speaker_set}-unplaced"
+        sets.append(bgp.DefinedSetSpec(bgp.SetKind.NEIGHBOR, name, neighbors=_ordered(set(neighbors))))
+        ways.append(("unplaced-", name, node_nets))
     else:
         ways.append(("", speaker_set, node_nets))
     statements = []
@@ -248,8 +301,10 @@ def desired_config(
     *,
     secrets: Mapping[str, str] | None = None,
     speakers: Mapping[str, tuple[str, ...]] | None = None,
+    hosts: Mapping[str, tuple[str, ...]] | None = None,
 ) -> bgp.DaemonConfig:
-    """``secrets``: file path -> its contents (MD5 keys); ``speakers``: group -> LB pod IPs it lists.
+    """``secrets``: file path -> its contents (MD5 keys); ``speakers``: group -> LB pod IPs it
+    lists; ``hosts``: LB pod IP -> the host IPs of the node it runs on (``status.hostIPs``).
 
     A Kubernetes group with no pods yet (or an API server never heard from) has no
     explicit peers and an empty neighbor set: nobody is admitted, nothing is guessed.
@@ -264,7 +319,7 @@ def desired_config(
         members = tuple(sorted(set(speakers.get(g.name, ())))) if g.kubernetes else ()
         if g.kubernetes and not members:
             continue  # no speakers: nothing to guard, and an empty neighbor set would be clutter
-        group_sets, policy = _guard_rails(cfg, g, members)
+        group_sets, policy = _guard_rails(cfg, g, members, hosts)
         sets += group_sets
         policies.append(policy)
         password = secrets.get(g.md5_password_file, "") if g.md5_password_file else ""

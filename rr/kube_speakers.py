@@ -1,4 +1,5 @@
-"""LB speakers learned from Kubernetes: the pod IPs of each group's label selector.
+"""LB speakers learned from Kubernetes: the pod IPs of each group's label selector, and the
+host IPs of the node each runs on (which the guard rails let it name as next-hop).
 
 One ``Informer`` per speaker group with a ``kubernetes`` block. Each snapshot becomes the
 group's member list and the reconciler's next desired state; a pod that goes away is a
@@ -22,23 +23,51 @@ from .config import SpeakerGroupConfig
 
 log = structlog.get_logger()
 
-__all__ = ["KubeConfigError", "KubeSpeakers", "pod_addresses"]
+__all__ = ["KubeConfigError", "KubeSpeakers", "pod_addresses", "pod_speakers"]
 
 
-def pod_addresses(objects: Objects) -> tuple[str, ...]:
-    """IPs of the pods that may speak: assigned an IP, not terminating, not finished. Pure."""
-    out = set()
+def pod_speakers(objects: Objects) -> dict[str, tuple[str, ...]]:
+    """The pods that may speak (assigned an IP, not terminating, not finished): pod IP -> the
+    host IPs of the node it runs on (``status.hostIPs``, else ``status.hostIP``; none while
+    the API does not say), which place it on its node for the guard rails. Pure."""
+    out: dict[str, tuple[str, ...]] = {}
     for pod in objects.values():
         meta: dict[str, Any] = pod.get("metadata") or {}
         status: dict[str, Any] = pod.get("status") or {}
         ip = status.get("podIP")
         if not ip or meta.get("deletionTimestamp") or status.get("phase") in ("Succeeded", "Failed"):
             continue
+        where = f"{meta.get('namespace')}/{meta.get('name')}"
         try:
-            out.add(str(ipaddress.ip_address(ip)))
+            if not isinstance(ip, str):  # ip_address() would take an integer as an address
+                raise ValueError(ip)
+            address = str(ipaddress.ip_address(ip))
         except ValueError:
-            log.warning("rr.kube.bad_pod_ip", target=f"{meta.get('namespace')}/{meta.get('name')}", error=ip)
-    return tuple(sorted(out))
+            log.warning("rr.kube.bad_pod_ip", target=where, error=str(ip)[:64])
+            continue
+        out[address] = _host_ips(status, where)
+    return dict(sorted(out.items()))
+
+
+def _host_ips(status: dict[str, Any], where: str) -> tuple[str, ...]:
+    listed = status.get("hostIPs")
+    raw = [h.get("ip") for h in listed if isinstance(h, dict)] if isinstance(listed, list) else []
+    if not raw and status.get("hostIP"):
+        raw = [status["hostIP"]]
+    hosts = set()
+    for h in raw:
+        try:
+            if not isinstance(h, str):  # ip_address() would take an integer as an address
+                raise ValueError(h)
+            hosts.add(str(ipaddress.ip_address(h)))
+        except ValueError:
+            log.warning("rr.kube.bad_host_ip", target=where, error=str(h)[:64])
+    return tuple(sorted(hosts))
+
+
+def pod_addresses(objects: Objects) -> tuple[str, ...]:
+    """IPs of the pods that may speak, in order. Pure."""
+    return tuple(pod_speakers(objects))
 
 
 class KubeSpeakers:
@@ -51,6 +80,7 @@ class KubeSpeakers:
     ) -> None:
         self._lock = threading.Lock()
         self._members: dict[str, tuple[str, ...]] = {}
+        self._hosts: dict[str, dict[str, tuple[str, ...]]] = {}  # group -> pod IP -> host IPs
         self._listed = threading.Condition(self._lock)
         self._groups = {g.name for g in groups if g.kubernetes is not None}
         self.on_change = on_change
@@ -71,10 +101,12 @@ class KubeSpeakers:
 
     def _snapshot_for(self, group: str) -> Callable[[Objects], None]:
         def on_snapshot(objects: Objects) -> None:
-            members = pod_addresses(objects)
+            speakers = pod_speakers(objects)
+            members = tuple(speakers)
             with self._lock:
-                changed = self._members.get(group) != members
+                changed = self._members.get(group) != members or self._hosts.get(group) != speakers
                 self._members[group] = members
+                self._hosts[group] = speakers
                 self._listed.notify_all()
             if changed:
                 log.info("rr.kube.speakers", target=group, count=len(members))
@@ -102,6 +134,11 @@ class KubeSpeakers:
     def members(self) -> dict[str, tuple[str, ...]]:
         with self._lock:
             return dict(self._members)
+
+    def hosts(self) -> dict[str, tuple[str, ...]]:
+        """Every group's pod IP -> the host IPs of its node (``desired_config``'s ``hosts``)."""
+        with self._lock:
+            return {ip: on for group in self._hosts.values() for ip, on in group.items()}
 
     def start(self) -> None:
         for informer in self.informers:

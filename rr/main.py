@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         if not listed:
             print("lbroute-rr: the Kubernetes API did not list the LB pods; nothing done", file=sys.stderr)
             return 1
-        desired = desired_config(cfg, secrets=secrets, speakers=speakers.members())
+        desired = desired_config(cfg, secrets=secrets, speakers=speakers.members(), hosts=speakers.hosts())
 
     with GobgpClient(cfg.gobgpd) as client:
         reconciler = Reconciler(client, desired, peer_metrics=cfg.metrics_address is not None)
@@ -151,7 +151,7 @@ def _run(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     speakers.on_change = lambda: reconciler.desire(
-        desired_config(cfg, secrets=secrets, speakers=speakers.members())
+        desired_config(cfg, secrets=secrets, speakers=speakers.members(), hosts=speakers.hosts())
     )
     if cfg.metrics_address:
         try:
@@ -174,7 +174,9 @@ def _run(
             # fail static: touch nothing until the pods are known (an unknown group is not empty)
             while not speakers.wait_listed(10.0, stop) and not stop.is_set():
                 log.warning("rr.kube.waiting", count=len(speakers.informers))
-            reconciler.desire(desired_config(cfg, secrets=secrets, speakers=speakers.members()))
+            reconciler.desire(
+                desired_config(cfg, secrets=secrets, speakers=speakers.members(), hosts=speakers.hosts())
+            )
         reconciler.run(cfg.resync_interval, stop, first_within=wait)
     finally:
         stop.set()

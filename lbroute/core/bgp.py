@@ -345,6 +345,16 @@ class SetImportPolicies:
     names: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Rejudge:
+    """gobgpd judges again, by the import policy now in place, the paths these peers sent
+    (a soft reset in: it keeps every peer's adj-RIB-in, so no route refresh is asked for);
+    ``()``: every peer. A path the policy now rejects leaves the RIB, one it now accepts
+    enters: a changed guard rail applies to routes already received, not only to new ones."""
+
+    addresses: tuple[str, ...] = ()
+
+
 Operation = (
     StartBgp
     | StopBgp
@@ -362,6 +372,7 @@ Operation = (
     | AddPolicy
     | DeletePolicy
     | SetImportPolicies
+    | Rejudge
 )
 
 
@@ -452,6 +463,9 @@ def describe(op: Operation) -> str:
             return f"delete policy {name}"
         case SetImportPolicies(names):
             return f"set global import policies [{', '.join(names)}] default accept"
+        case Rejudge(addresses):
+            who = ", ".join(addresses) if addresses else "every peer"
+            return f"judge again what {who} sent, by the import policy (soft reset in)"
     raise AssertionError(f"unknown operation {op!r}")  # pragma: no cover
 
 
@@ -519,7 +533,32 @@ def plan(desired: DaemonConfig, observed: DaemonConfig) -> Plan:
                 ops.append(add(want_peers[address]))
         elif have_peers[address] != want_peers[address]:
             ops.append(UpdatePeer(want_peers[address]))
+    if not started:
+        ops += _rejudge(ops, want, have)
     return Plan(tuple(ops))
+
+
+def _rejudge(ops: list[Operation], want: DaemonConfig, have: DaemonConfig) -> list[Operation]:
+    """A changed import policy or set judges only what arrives from now on: ask gobgpd to
+    judge again what was received. Only the peers a neighbor set gained or lost when nothing
+    else changed (a pod placed on a node: cheap at any scale), every peer otherwise."""
+    changed_sets = [op.spec for op in ops if isinstance(op, SetDefinedSet)]
+    whole = any(isinstance(op, AddPolicy | DeletePolicy | SetImportPolicies | DeleteDefinedSet) for op in ops)
+    if not whole and not changed_sets:
+        return []
+    if whole or any(d.kind is not SetKind.NEIGHBOR for d in changed_sets):
+        return [Rejudge()]
+    before = {(d.kind, d.name): set(d.neighbors) for d in have.defined_sets}
+    moved: set[str] = set()
+    for d in changed_sets:
+        moved |= set(d.neighbors) ^ before.get((d.kind, d.name), set())
+    nets = [ipaddress.ip_network(n, strict=False) for n in moved]
+    if any(n.prefixlen != n.max_prefixlen for n in nets):
+        return [Rejudge()]  # a range of speakers moved: whoever is in it
+    # peers that stay: a new peer has sent nothing yet, a deleted one is gone
+    staying = {p.address for p in want.peers} & {p.address for p in have.peers}
+    addresses = tuple(sorted(a for a in (str(n.network_address) for n in nets) if a in staying))
+    return [Rejudge(addresses)] if addresses else []
 
 
 def _guarded_networks(config: DaemonConfig) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -505,6 +505,12 @@ class GobgpClient:
                 self._stub.SetPolicyAssignment(
                     api.SetPolicyAssignmentRequest(assignment=assignment), timeout=t
                 )
+            case bgp.Rejudge(addresses):
+                for address in addresses or ("all",):
+                    request = api.ResetPeerRequest(
+                        address=address, soft=True, direction=api.ResetPeerRequest.DIRECTION_IN
+                    )
+                    self._stub.ResetPeer(request, timeout=t)
             case _:  # pragma: no cover
                 raise AssertionError(f"unknown operation {op!r}")
 

@@ -59,6 +59,7 @@ class FakeGobgpd:
     def __init__(self, initial: bgp.DaemonConfig | None = None) -> None:
         self.config = initial or bgp.DaemonConfig(global_=None)
         self.writes: Counter[str] = Counter()
+        self.rejudged: list[tuple[str, ...]] = []  # every Rejudge applied: its addresses, () for all
         self.zebra_enabled: bgp.ZebraSpec | None = None
         self.fail_next: list[Exception] = []
         self.statements: set[str] = {st.name for p in self.config.policies for st in p.statements}
@@ -272,6 +273,12 @@ class FakeGobgpd:
                 if missing:
                     raise self._refuse(f"not found policy {missing[0]}")
                 self.config = replace(c, import_policies=names)
+            case bgp.Rejudge(addresses):
+                # gobgpd: "all" is every peer; an address it has no neighbor for is refused
+                for address in addresses:
+                    if not any(p.address == address for p in c.peers):
+                        raise self._refuse(f"neighbor that has {address} doesn't exist")
+                self.rejudged.append(addresses)
 
     def _need_group(self, name: str) -> None:
         if not any(g.name == name for g in self.config.peer_groups):

@@ -34,6 +34,7 @@ from lbroute.polling import until
 from rr.config import RrConfig
 from rr.desired import NORMALIZED, desired_config
 from rr.reconcile import Reconciler
+from tests.fakes.gobgpd import FakeGobgpd
 from tests.support.lab import unique_prefix
 from tests.support.programs import run
 
@@ -220,6 +221,7 @@ def test_every_object_reads_back_as_written(gobgpd: Path) -> None:
             "AddPolicy",
             "SetImportPolicies",
             "DeletePolicy",
+            "Rejudge",  # what the speakers sent, judged by the new policy (soft reset in, every peer)
         ]
         assert bgp.plan(desired_config(grown), client.observe()).operations == ()
 
@@ -271,8 +273,15 @@ def test_per_node_guard_rails_and_a_groups_vips_read_back_as_written(gobgpd: Pat
             "SetImportPolicies",
             "DeletePolicy",
             "AddPeer",
+            "Rejudge",
         ]
         assert bgp.plan(more, client.observe()).operations == ()
+        # one peer judged again, as a pod the API moves between nodes is; gobgpd refuses an
+        # address it has no neighbor for, and so does the fake
+        client.apply(bgp.Rejudge(("172.16.5.2",)))
+        for daemon in (client, FakeGobgpd(bgp.DaemonConfig(global_=observed.global_))):
+            with pytest.raises(GobgpRejected, match=r"neighbor that has 172\.16\.9\.9 doesn't exist"):
+                daemon.apply(bgp.Rejudge(("172.16.9.9",)))
 
 
 def test_the_router_role_reads_back_as_written_with_graceful_restart_helper(gobgpd: Path) -> None:

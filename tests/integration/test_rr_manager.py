@@ -358,6 +358,28 @@ def test_explicit_peers_need_the_md5_key_and_leave_with_their_pod(
     log.info("test.pod_deleted", nexthop=Node(2).ip, seconds=round(seconds, 3))
 
 
+def test_a_pod_may_name_only_the_node_the_api_places_it_on_routes_already_received_too(
+    make_lab: LabFactory, kube: FakeKubeApi
+) -> None:
+    for i in (1, 2, 3):
+        kube.put("pods", lb_pod(i))
+    lab = make_lab(lbs=3, kube_api=kube.url)
+    assert fib_hops(lab) == node_ips(1, 2, 3)
+    # the API now says lb1 runs on node2: its route via node1 (received long ago) is judged
+    # again by the moved guard rail and leaves, though lb1 sent nothing new
+    kube.put("pods", {**lb_pod(1), "status": {**lb_pod(1)["status"], "hostIP": Node(2).ip}})
+    seconds = wait_fib(lab, node_ips(2, 3), timeout=10)
+    with GobgpClient(str(lab.socket("rr"))) as rr:
+        lb1 = next(s for s in rr.list_sessions("rr") if s.neighbor == Node(1).pod_ip)
+        assert lb1.established and {why for why, _ in lb1.rejected_by} == {"next-hop"}, lb1
+    # (node1 lost its only pod, so the policy changed: every peer was judged again)
+    assert "judge again what every peer sent" in (lab.dir / "logs" / "rr-manager-rr.log").read_text()
+    # and back where it runs: accepted again, from what gobgpd kept
+    kube.put("pods", lb_pod(1))
+    wait_fib(lab, node_ips(1, 2, 3), timeout=10)
+    log.info("test.pod_moved", seconds=round(seconds, 3))
+
+
 # --- resyncs write nothing --------------------------------------------------------------------
 
 

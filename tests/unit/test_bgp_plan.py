@@ -103,6 +103,7 @@ def test_foreign_objects_are_left_alone() -> None:
                 "DeleteDefinedSet",
                 "DeleteDefinedSet",
                 "DeletePeerGroup",
+                "Rejudge",
             ],
         ),
         ({"speaker_groups": [SLOW_GROUP]}, ["UpdatePeerGroup"]),
@@ -110,10 +111,14 @@ def test_foreign_objects_are_left_alone() -> None:
         # old one, swapped in with the whole assignment, then the old one deleted
         (
             {"speaker_groups": [{**GROUP, "node_networks": ["10.0.1.0/24"]}]},
-            ["AddPolicy", "SetImportPolicies", "DeletePolicy"],
+            ["AddPolicy", "SetImportPolicies", "DeletePolicy", "Rejudge"],
         ),
-        # a new pool is a set replaced in place; the policy that names it stays
-        ({"speaker_groups": [{**GROUP, "vip_pools": ["10.1.0.0/16", "10.2.0.0/16"]}]}, ["SetDefinedSet"]),
+        # a new pool is a set replaced in place; the policy that names it stays. Each guard
+        # change ends in having gobgpd judge again what the speakers had sent
+        (
+            {"speaker_groups": [{**GROUP, "vip_pools": ["10.1.0.0/16", "10.2.0.0/16"]}]},
+            ["SetDefinedSet", "Rejudge"],
+        ),
         (
             {"speaker_groups": [{**GROUP, "max_prefixes": 5}]},
             ["UpdatePeerGroup"],

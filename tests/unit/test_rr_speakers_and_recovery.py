@@ -13,18 +13,20 @@ from structlog.testing import capture_logs
 
 from lbroute.core import bgp
 from lbroute.core.events import PrefixesTouched, SessionReport, SnapshotDone, TouchedPath, WatchReport
+from lbroute.core.guard import Guard
+from lbroute.core.rib import Path
 from lbroute.core.session import Session
 from lbroute.gobgp.errors import GobgpUnavailable
 from lbroute.polling import eventually
 from rr.config import RrConfig
 from rr.daemon_watch import DaemonWatch
 from rr.desired import desired_config
-from rr.kube_speakers import KubeSpeakers, pod_addresses
+from rr.kube_speakers import KubeSpeakers, pod_addresses, pod_speakers
 from rr.metrics import RrMetrics
 from rr.reconcile import Reconciler
 from tests.fakes.gobgpd import FakeGobgpd
 from tests.fakes.kube_api import FakeKubeApi
-from tests.support.rr import KUBE_GROUP, KUBE_RR, RR, SECRETS
+from tests.support.rr import KUBE_GROUP, KUBE_RR, NODES, RR, SECRETS
 
 
 def pod(name: str, ip: str | None, **extra: Any) -> dict[str, Any]:
@@ -351,3 +353,108 @@ def test_max_prefix_shutdowns_are_counted_each_and_logged_once_per_ten_seconds_p
     lines = [(e["peer"], e["count"]) for e in logs if e["event"] == "rr.peer.max_prefix_shutdown"]
     # the first at once, then one per 10 s with the shutdowns since (at 10.0 s: 20 of them)
     assert lines == [("172.16.1.2", 1), ("172.16.1.2", 20)]
+
+
+# --- placement by the pod's node (status.hostIP) ----------------------------------------------
+
+
+def placed_pod(name: str, ip: Any, **status: Any) -> dict[str, Any]:
+    p = pod(name, None)
+    p["status"].update({"podIP": ip, **status})
+    return p
+
+
+def test_pod_speakers_name_each_pods_host_ips_and_refuse_what_is_no_address() -> None:
+    pods = [
+        placed_pod("a", "172.16.1.2", hostIP="10.0.0.12"),
+        placed_pod("b", "172.16.2.2", hostIPs=[{"ip": "10.0.0.12"}, {"ip": "fd00::12"}], hostIP="10.0.0.12"),
+        placed_pod("c", "172.16.3.2"),  # the API has not said yet
+        placed_pod("d", "172.16.4.2", hostIP="not-an-ip", hostIPs=[{"ip": 7}, "x"]),
+        # ipaddress would read an integer as 0.0.0.5: no pod address, however the API spells it
+        placed_pod("e", 5, hostIP="10.0.0.13"),
+    ]
+    assert pod_speakers({f"lb/{p['metadata']['name']}": p for p in pods}) == {
+        "172.16.1.2": ("10.0.0.12",),
+        "172.16.2.2": ("10.0.0.12", "fd00::12"),
+        "172.16.3.2": (),
+        "172.16.4.2": (),
+    }
+
+
+KUBE_NODES_RR = {**KUBE_RR, "nodes": NODES}
+
+
+def reason(raw: dict[str, Any], next_hop: str, hosts: dict[str, tuple[str, ...]] | None) -> str | None:
+    """Why the guard rails refuse pod 172.16.1.2 (inside node1's pod CIDR) announcing 10.1.1.1
+    via ``next_hop``, with ``hosts`` from the API (None: the API names no host)."""
+    d = desired_config(
+        RrConfig.model_validate(raw), secrets=SECRETS, speakers={"lb": ("172.16.1.2",)}, hosts=hosts
+    )
+    return Guard(d).reason(Path("10.1.1.1/32", next_hop, "172.16.1.2"))
+
+
+@pytest.mark.parametrize("raw", [KUBE_NODES_RR, KUBE_RR], ids=["nodes", "no-nodes"])
+def test_a_pod_may_name_only_the_node_its_host_ip_says_it_runs_on(raw: dict[str, Any]) -> None:
+    on_node2 = {"172.16.1.2": ("10.0.0.12",)}
+    assert reason(raw, "10.0.0.12", on_node2) is None
+    assert reason(raw, "10.0.0.11", on_node2) == "next-hop"
+    assert reason(raw, "10.0.0.99", on_node2) == "next-hop"
+
+
+def test_without_a_host_ip_the_config_places_the_pod_as_before() -> None:
+    # by its pod CIDR with nodes (node1), by the node networks without
+    assert reason(KUBE_NODES_RR, "10.0.0.11", None) is None
+    assert reason(KUBE_NODES_RR, "10.0.0.12", None) == "next-hop"
+    assert reason(KUBE_RR, "10.0.0.99", None) is None
+    assert reason(KUBE_RR, "10.0.0.11", {"172.16.1.2": ()}) is None
+
+
+def test_a_host_ip_outside_the_node_networks_is_no_next_hop_and_its_pod_on_no_known_node() -> None:
+    for next_hop in ("192.168.9.9", "10.0.0.12"):
+        assert reason(KUBE_RR, next_hop, {"172.16.1.2": ("192.168.9.9",)}) == "unknown-speaker"
+
+
+def test_placed_and_unplaced_pods_of_one_node_share_its_statement() -> None:
+    cfg = RrConfig.model_validate(KUBE_NODES_RR)
+    # 172.16.2.2 is inside node2's pod CIDR and the API says nothing; 172.16.1.2 the API puts on node2
+    d = desired_config(
+        cfg,
+        secrets=SECRETS,
+        speakers={"lb": ("172.16.1.2", "172.16.2.2")},
+        hosts={"172.16.1.2": ("10.0.0.12",)},
+    )
+    on_node2 = [s for s in d.defined_sets if s.name.endswith("-on-node2")]
+    assert [s.neighbors for s in on_node2] == [("172.16.1.2/32", "172.16.2.2/32")]
+    assert not [s for s in d.defined_sets if s.name.endswith("-on-node1")]
+
+
+def kube_plan(before: dict[str, tuple[str, ...]], after: dict[str, tuple[str, ...]]) -> list[bgp.Operation]:
+    """The plan from the pods ``before`` (pod IP -> host IPs) to ``after``, against a fake gobgpd
+    that holds ``before``; asserts the plan leaves nothing to do."""
+    cfg = RrConfig.model_validate(KUBE_NODES_RR)
+
+    def want(pods: dict[str, tuple[str, ...]]) -> bgp.DaemonConfig:
+        return desired_config(cfg, secrets=SECRETS, speakers={"lb": tuple(pods)}, hosts=pods)
+
+    daemon = FakeGobgpd()
+    Reconciler(daemon, want(before)).reconcile_once()
+    ops = list(Reconciler(daemon, want(after)).reconcile_once().operations)
+    assert bgp.plan(want(after), daemon.config).operations == ()
+    return ops
+
+
+def test_a_pod_the_api_moves_to_another_node_is_judged_again_and_no_one_else() -> None:
+    before = {"172.16.1.2": ("10.0.0.11",), "172.16.1.3": ("10.0.0.11",), "172.16.2.2": ("10.0.0.12",)}
+    ops = kube_plan(before, {**before, "172.16.1.3": ("10.0.0.12",)})
+    assert [op for op in ops if isinstance(op, bgp.Rejudge)] == [bgp.Rejudge(("172.16.1.3",))]
+    assert all(isinstance(op, bgp.SetDefinedSet | bgp.Rejudge) for op in ops), ops
+
+
+def test_pods_that_come_and_go_on_known_nodes_cost_no_rejudge() -> None:
+    before = {"172.16.1.2": ("10.0.0.11",), "172.16.1.3": ("10.0.0.11",), "172.16.2.2": ("10.0.0.12",)}
+    came = kube_plan(before, {**before, "172.16.1.4": ("10.0.0.11",)})  # nothing received from it yet
+    went = kube_plan(before, {k: v for k, v in before.items() if k != "172.16.1.3"})
+    assert not [op for op in came + went if isinstance(op, bgp.Rejudge)], (came, went)
+    # a pod on a node that had none changes the policy itself: everyone is judged again
+    new_node = kube_plan(before, {**before, "172.16.9.2": ("10.0.0.19",)})
+    assert new_node[-1] == bgp.Rejudge(), new_node
