@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import structlog
 
+from lbroute.core import damping
 from lbroute.core.events import PrefixesTouched, SessionReport, WatchReport
 from lbroute.gobgp.client import GobgpClient
 from lbroute.gobgp.errors import GobgpError, GobgpUnavailable, describe
@@ -64,6 +65,10 @@ class DaemonWatch:
         # max-prefix shutdowns per peer not logged yet, and when the last line was
         self._cut_off: dict[str, int] = {}
         self._cut_off_logged: dict[str, float] = {}
+        # speakers held down after max-prefix shutdowns, and what to call when that set changes
+        # (the manager's wiring: a new desired configuration with ``held()``)
+        self._damping: dict[str, damping.Damped] = {}
+        self.on_damp: Callable[[], None] = lambda: None
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="gobgpd-watch", daemon=True)
@@ -114,7 +119,9 @@ class DaemonWatch:
                     self._established.setdefault(address, now)
                 elif state == "IDLE" and address in self._established:
                     stable = now - self._established.pop(address) >= STABLE_SESSION
-                    if stable or now - self._rearmed_at.get(address, -REARM_EVERY) >= REARM_EVERY:
+                    if address in self.held():
+                        pass  # held down on purpose: a re-armed peer would let it flap again
+                    elif stable or now - self._rearmed_at.get(address, -REARM_EVERY) >= REARM_EVERY:
                         self._rearmed_at[address] = now
                         self._rearm(address)
                 self._refresh(force=True)
@@ -131,6 +138,28 @@ class DaemonWatch:
         if now - self._cut_off_logged.get(address, -MAX_PREFIX_LOG_EVERY) >= MAX_PREFIX_LOG_EVERY:
             self._cut_off_logged[address] = now
             log.warning("rr.peer.max_prefix_shutdown", peer=address, count=self._cut_off.pop(address))
+        with self._lock:
+            before = self._damping.get(address)
+            self._damping = damping.record(self._damping, address, now)
+            hold = self._damping[address]
+        if hold == before:
+            return  # already held: gobgpd telling of a shutdown it had made
+        log.warning("rr.peer.damped", peer=address, seconds=hold.period, count=hold.shutdowns)
+        self.reconciler.metrics.damped.labels(address).set(hold.period)
+        self._later(hold.period, lambda: self._release(address))
+        self.on_damp()
+
+    def held(self) -> frozenset[str]:
+        """The speakers held down now (``desired_config``'s ``held``)."""
+        with self._lock:
+            return damping.held(self._damping, self._clock())
+
+    def _release(self, address: str) -> None:
+        if self.stop.is_set() or address in self.held():
+            return  # held again since (a longer hold has its own timer)
+        log.info("rr.peer.released", peer=address)
+        self.reconciler.metrics.damped.labels(address).set(0)
+        self.on_damp()
 
     def _rearm(self, address: str) -> None:
         try:

@@ -302,9 +302,13 @@ def desired_config(
     secrets: Mapping[str, str] | None = None,
     speakers: Mapping[str, tuple[str, ...]] | None = None,
     hosts: Mapping[str, tuple[str, ...]] | None = None,
+    held: frozenset[str] = frozenset(),
 ) -> bgp.DaemonConfig:
     """``secrets``: file path -> its contents (MD5 keys); ``speakers``: group -> LB pod IPs it
-    lists; ``hosts``: LB pod IP -> the host IPs of the node it runs on (``status.hostIPs``).
+    lists; ``hosts``: LB pod IP -> the host IPs of the node it runs on (``status.hostIPs``);
+    ``held``: speaker addresses held down (damped after max-prefix shutdowns): each is a peer
+    in admin state down, whose connections gobgpd refuses, an explicit one beside its
+    dynamic range for a dynamic speaker (``lbroute.core.damping``).
 
     A Kubernetes group with no pods yet (or an API server never heard from) has no
     explicit peers and an empty neighbor set: nobody is admitted, nothing is guessed.
@@ -323,11 +327,18 @@ def desired_config(
         sets += group_sets
         policies.append(policy)
         password = secrets.get(g.md5_password_file, "") if g.md5_password_file else ""
+        session = _speaker_session(cfg, g, password)
         if g.kubernetes:
-            session = _speaker_session(cfg, g, password)
-            peers += [bgp.PeerSpec(address=a, session=session) for a in members]
+            peers += [bgp.PeerSpec(address=a, session=session, admin_down=a in held) for a in members]
         else:
-            groups.append(bgp.PeerGroupSpec(name=g.name, session=_speaker_session(cfg, g, password)))
+            groups.append(bgp.PeerGroupSpec(name=g.name, session=session))
+            ranges = [ipaddress.ip_network(p) for p in g.dynamic_prefixes]
+            holding = dataclasses.replace(session, description=f"{bgp.OWNER_TAG}:held:{g.name}")
+            peers += [
+                bgp.PeerSpec(address=a, session=holding, admin_down=True)
+                for a in sorted(held)
+                if any(ipaddress.ip_address(a) in r for r in ranges)
+            ]
     return bgp.DaemonConfig(
         global_=bgp.GlobalSpec(
             asn=cfg.asn,

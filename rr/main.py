@@ -150,9 +150,18 @@ def _run(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    speakers.on_change = lambda: reconciler.desire(
-        desired_config(cfg, secrets=secrets, speakers=speakers.members(), hosts=speakers.hosts())
-    )
+    watch = DaemonWatch(client, reconciler, stop)
+
+    def desire() -> None:
+        held = watch.held()
+        reconciler.desire(
+            desired_config(
+                cfg, secrets=secrets, speakers=speakers.members(), hosts=speakers.hosts(), held=held
+            )
+        )
+
+    speakers.on_change = desire
+    watch.on_damp = desire
     if cfg.metrics_address:
         try:
             serve(reconciler.metrics, cfg.metrics_address)
@@ -165,7 +174,7 @@ def _run(
             return EXIT_CONFIG
     log.info("rr.started", target=cfg.gobgpd, role=cfg.role, count=len(speakers.informers))
     speakers.start()
-    watching = DaemonWatch(client, reconciler, stop).start()
+    watching = watch.start()
     fib = (
         fib_writer.start(cfg.fib, client, stop, cfg.resync_interval) if cfg.fib.mode == "resilient" else None
     )
@@ -174,9 +183,7 @@ def _run(
             # fail static: touch nothing until the pods are known (an unknown group is not empty)
             while not speakers.wait_listed(10.0, stop) and not stop.is_set():
                 log.warning("rr.kube.waiting", count=len(speakers.informers))
-            reconciler.desire(
-                desired_config(cfg, secrets=secrets, speakers=speakers.members(), hosts=speakers.hosts())
-            )
+            desire()
         reconciler.run(cfg.resync_interval, stop, first_within=wait)
     finally:
         stop.set()

@@ -29,6 +29,7 @@ class RrMetrics:
     config_stale: Gauge
     daemon_restarts: Counter
     max_prefix_shutdowns: Counter
+    damped: Gauge
     global_settings_differ: Gauge
     bfd_up: Gauge
 
@@ -79,6 +80,13 @@ class RrMetrics:
             max_prefix_shutdowns=Counter(
                 "lbroute_rr_max_prefix_shutdowns",
                 "sessions gobgpd ended because the peer sent more prefixes than max_prefixes",
+                ["peer"],
+                registry=r,
+            ),
+            damped=Gauge(
+                "lbroute_rr_damped_seconds",
+                "how long a speaker that went over max_prefixes is held down (0: not held); doubles "
+                "with each shutdown in a series, up to 900 s",
                 ["peer"],
                 registry=r,
             ),

@@ -108,6 +108,8 @@ class SessionSpec:
 class PeerSpec:
     address: str
     session: SessionSpec
+    # held down: gobgpd refuses its connections (a damped speaker, lbroute.core.damping)
+    admin_down: bool = False
 
 
 @dataclass(frozen=True)
@@ -445,7 +447,11 @@ def describe(op: Operation) -> str:
             verb = "add" if isinstance(op, AddDynamicNeighbor) else "delete"
             return f"{verb} dynamic-neighbor {spec.prefix} -> {spec.peer_group}"
         case AddPeer(spec, restarting):
-            return f"add peer {spec.address}" + (" (restarting)" if restarting else "")
+            return (
+                f"add peer {spec.address}"
+                + (" (restarting)" if restarting else "")
+                + (" (held down)" if spec.admin_down else "")
+            )
         case UpdatePeer(spec):
             return f"update peer {spec.address}"
         case DeletePeer(address):

@@ -191,7 +191,9 @@ class GobgpClient:
             for r in self._stub.ListDynamicNeighbor(api.ListDynamicNeighborRequest(), timeout=self.timeout)
         )
         peers = tuple(
-            bgp.PeerSpec(address=p.conf.neighbor_address, session=_session_of(p))
+            bgp.PeerSpec(
+                address=p.conf.neighbor_address, session=_session_of(p), admin_down=p.conf.admin_down
+            )
             for p in self.list_peers_raw()
             # sessions accepted through a dynamic neighbor carry their group's name
             if not p.conf.peer_group
@@ -462,7 +464,16 @@ class GobgpClient:
                     timeout=t,
                 )
             case bgp.AddPeer(spec, restarting):
-                self._stub.AddPeer(api.AddPeerRequest(peer=_peer_pb(spec, restarting=restarting)), timeout=t)
+                request = api.AddPeerRequest(peer=_peer_pb(spec, restarting=restarting))
+                try:
+                    self._stub.AddPeer(request, timeout=t)
+                except grpc.RpcError as err:
+                    # a speaker held down from a dynamic range may hold a session of that range
+                    # (it reconnects within ms of a cut-off): that one goes, the held one comes
+                    if not (spec.admin_down and "can't overwrite the existing peer" in str(err.details())):
+                        raise
+                    self._stub.DeletePeer(api.DeletePeerRequest(address=spec.address), timeout=t)
+                    self._stub.AddPeer(request, timeout=t)
             case bgp.UpdatePeer(spec):
                 # gobgpd applies address-family changes (add-path) only to a new session:
                 # replace the peer so the desired settings are what the session negotiates.
@@ -725,6 +736,7 @@ def _peer_pb(spec: bgp.PeerSpec, *, restarting: bool = False) -> api.Peer:
         peer_asn=s.peer_asn,
         description=s.description,
         auth_password=s.auth_password,
+        admin_down=spec.admin_down,
     )
     return api.Peer(conf=conf, **_session_fields(s, restarting=restarting))  # type: ignore[arg-type]
 

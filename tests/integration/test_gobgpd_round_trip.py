@@ -276,6 +276,20 @@ def test_per_node_guard_rails_and_a_groups_vips_read_back_as_written(gobgpd: Pat
             "Rejudge",
         ]
         assert bgp.plan(more, client.observe()).operations == ()
+        # a speaker held down (damped after max-prefix shutdowns): the same peer, admin down
+        held = desired_config(
+            cfg,
+            secrets={"/key": "k3y"},
+            speakers={"explicit": ("172.16.5.2", "fd00:5::2", "172.16.6.2")},
+            held=frozenset({"172.16.6.2"}),
+        )
+        todo = Reconciler(client, held).reconcile_once()
+        assert [bgp.describe(op) for op in todo.operations] == ["update peer 172.16.6.2"]
+        assert {p.address: p.admin_down for p in client.observe().peers if p.address.startswith("172.")} == {
+            "172.16.5.2": False,
+            "172.16.6.2": True,
+        }
+        assert bgp.plan(held, client.observe()).operations == ()
         # one peer judged again, as a pod the API moves between nodes is; gobgpd refuses an
         # address it has no neighbor for, and so does the fake
         client.apply(bgp.Rejudge(("172.16.5.2",)))

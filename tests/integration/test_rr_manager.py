@@ -443,3 +443,27 @@ def test_a_speaker_over_its_max_prefix_limit_is_cut_off(make_lab: LabFactory) ->
         )
 
     eventually(said, 15, what="max-prefix shutdowns in our metrics and log", context=lab.logs_tail)
+
+    # and damped: lb1 is held down, an explicit peer in admin state down beside the dynamic
+    # range, whose connections gobgpd refuses (before, it was back and cut off every ~40 ms)
+    def held_down() -> None:
+        with GobgpClient(str(lab.socket("rr"))) as rr:
+            lb1 = [s for s in rr.list_sessions("rr") if s.neighbor == Node(1).pod_ip]
+        assert [(s.admin_down, s.peer_group, s.established) for s in lb1] == [(True, "", False)], lb1
+
+    eventually(held_down, 15, what="lb1 held down", context=lab.logs_tail)
+    events = [json.loads(line) for line in (lab.dir / "logs" / "rr-manager-rr.log").read_text().splitlines()]
+    damped = [(e["peer"], e["seconds"]) for e in events if e.get("event") == "rr.peer.damped"]
+    assert damped == [(Node(1).pod_ip, 30.0)], damped
+    assert metric(lab.metrics("rr"), "lbroute_rr_damped_seconds", peer=Node(1).pod_ip) == 30.0
+    shutdowns = metric(lab.metrics("rr"), "lbroute_rr_max_prefix_shutdowns_total", peer=Node(1).pod_ip)
+    # while it is held no session comes up: not one more shutdown, and never lb1 in the FIB,
+    # watched for 3 s (exabgp tries again each second or so, and is refused each time)
+    watched_until = time.monotonic() + 3
+    while time.monotonic() < watched_until:
+        assert fib_hops(lab) == node_ips(2)
+        assert (
+            metric(lab.metrics("rr"), "lbroute_rr_max_prefix_shutdowns_total", peer=Node(1).pod_ip)
+            == shutdowns
+        )
+        time.sleep(0.25)
