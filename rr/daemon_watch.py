@@ -155,8 +155,15 @@ class DaemonWatch:
             return damping.held(self._damping, self._clock())
 
     def _release(self, address: str) -> None:
-        if self.stop.is_set() or address in self.held():
-            return  # held again since (a longer hold has its own timer)
+        if self.stop.is_set():
+            return
+        with self._lock:
+            hold = self._damping.get(address)
+        left = 0.0 if hold is None else hold.until - self._clock()
+        if left > 0:
+            # early (a timer is not a clock), or held again since: look again when it ends
+            self._later(left, lambda: self._release(address))
+            return
         log.info("rr.peer.released", peer=address)
         self.reconciler.metrics.damped.labels(address).set(0)
         self.on_damp()

@@ -189,8 +189,10 @@ def _inside(
 
 
 def _host_label(addresses: tuple[str, ...]) -> str:
-    """A set-name part for a node known only by its host IPs (not in ``nodes``)."""
-    return "host-" + addresses[0].replace(".", "-").replace(":", "-")
+    """A set-name part for a node known only by its host IPs (not in ``nodes``): its first
+    IPv4 address (the one every pod reports, ``status.hostIP``), else its first."""
+    first = min(addresses, key=lambda a: (ipaddress.ip_address(a).version, ipaddress.ip_address(a)))
+    return "host-" + first.replace(".", "-").replace(":", "-")
 
 
 def _placed_by_host(
@@ -206,13 +208,16 @@ def _placed_by_host(
             by_host.setdefault(tuple(sorted(on)), []).append(_host_prefix(a))
         else:
             unplaced.append(a)
-    placed = []
+    # label -> (next-hop addresses, pods): pods that report a node's host IPs differently
+    # (one only its IPv4, another both) are on the same node, with every address reported
+    nodes: dict[str, tuple[set[str], set[str]]] = {}
     for on, pods in sorted(by_host.items()):
         node = next((n for n in cfg.nodes if set(on) & set(n.addresses)), None)
-        if node is not None:
-            placed.append((node.name, tuple(node.addresses), tuple(sorted(pods))))
-        else:
-            placed.append((_host_label(on), on, tuple(sorted(pods))))
+        label, addresses = (node.name, tuple(node.addresses)) if node is not None else (_host_label(on), on)
+        entry = nodes.setdefault(label, (set(), set()))
+        entry[0].update(addresses)
+        entry[1].update(pods)
+    placed = [(label, _ordered(a), _ordered(p)) for label, (a, p) in nodes.items()]
     return placed, tuple(unplaced)
 
 

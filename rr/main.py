@@ -151,14 +151,18 @@ def _run(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     watch = DaemonWatch(client, reconciler, stop)
+    # called from the informers', the watch's and the hold timers' threads: what is read and
+    # what is handed over go together, or an older desire could land after a newer one
+    desiring = threading.Lock()
 
     def desire() -> None:
-        held = watch.held()
-        reconciler.desire(
-            desired_config(
-                cfg, secrets=secrets, speakers=speakers.members(), hosts=speakers.hosts(), held=held
+        with desiring:
+            held = watch.held()
+            reconciler.desire(
+                desired_config(
+                    cfg, secrets=secrets, speakers=speakers.members(), hosts=speakers.hosts(), held=held
+                )
             )
-        )
 
     speakers.on_change = desire
     watch.on_damp = desire

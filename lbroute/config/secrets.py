@@ -33,8 +33,9 @@ def read_md5_key(file: str) -> str:
 def open_to_others(mode: int) -> str:
     """Why a key file with this mode will not do ("" when only its owner and group can use it)."""
     if mode & stat.S_IRWXO:
+        what = "read" if mode & stat.S_IROTH else "change" if mode & stat.S_IWOTH else "use"
         return (
-            f"mode {stat.S_IMODE(mode):04o} lets every user read the key; "
+            f"mode {stat.S_IMODE(mode):04o} lets every user {what} the key; "
             "make it 0600 or 0400 (chmod 600, or a Secret volume's defaultMode: 0400)"
         )
     return ""

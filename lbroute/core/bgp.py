@@ -148,12 +148,28 @@ class PrefixMatch:
 
 @dataclass(frozen=True)
 class DefinedSetSpec:
-    """A named prefix set or neighbor set (addresses or CIDRs of peers) that policies refer to."""
+    """A named prefix set or neighbor set (addresses or CIDRs of peers) that policies refer to.
+
+    Its entries are kept in one order, whoever builds it (by IP version, then address, as
+    the rr's desired sets are; gobgpd's read-back would sort 172.16.1.10 before 172.16.1.2):
+    the same set is equal however it was read, so a resync rewrites nothing."""
 
     kind: SetKind
     name: str
     prefixes: tuple[PrefixMatch, ...] = ()
     neighbors: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prefixes", tuple(sorted(self.prefixes)))
+        object.__setattr__(self, "neighbors", tuple(sorted(self.neighbors, key=_network_key)))
+
+
+def _network_key(text: str) -> tuple[int, int, int, str]:
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return (9, 0, 0, text)  # not a network: after every one, as given
+    return (net.version, int(net.network_address), net.prefixlen, text)
 
 
 class RouteAction(enum.Enum):

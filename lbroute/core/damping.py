@@ -51,9 +51,3 @@ def record(state: State, address: str, now: float, rules: Damping = Damping()) -
 def held(state: State, now: float) -> frozenset[str]:
     """The addresses held down at ``now``."""
     return frozenset(a for a, d in state.items() if now < d.until)
-
-
-def next_release(state: State, now: float) -> float | None:
-    """When the next hold ends (to look again then), or None when none is running."""
-    ends = [d.until for d in state.values() if now < d.until]
-    return min(ends) if ends else None

@@ -35,7 +35,7 @@ from .apipb import common_pb2 as common
 from .apipb import gobgp_pb2 as api
 from .apipb import gobgp_pb2_grpc as rpc
 from .apipb import nlri_pb2 as nlri
-from .errors import GobgpError, GobgpUnavailable
+from .errors import GobgpError, GobgpRejected, GobgpUnavailable
 from .wire import NextHopReader
 
 # Server-streaming reads (ListPath, ListPeer) on the calling thread instead of a helper
@@ -465,14 +465,9 @@ class GobgpClient:
                 )
             case bgp.AddPeer(spec, restarting):
                 request = api.AddPeerRequest(peer=_peer_pb(spec, restarting=restarting))
-                try:
-                    self._stub.AddPeer(request, timeout=t)
-                except grpc.RpcError as err:
-                    # a speaker held down from a dynamic range may hold a session of that range
-                    # (it reconnects within ms of a cut-off): that one goes, the held one comes
-                    if not (spec.admin_down and "can't overwrite the existing peer" in str(err.details())):
-                        raise
-                    self._stub.DeletePeer(api.DeletePeerRequest(address=spec.address), timeout=t)
+                if spec.admin_down:
+                    self._add_hold(request, t)
+                else:
                     self._stub.AddPeer(request, timeout=t)
             case bgp.UpdatePeer(spec):
                 # gobgpd applies address-family changes (add-path) only to a new session:
@@ -524,6 +519,38 @@ class GobgpClient:
                     self._stub.ResetPeer(request, timeout=t)
             case _:  # pragma: no cover
                 raise AssertionError(f"unknown operation {op!r}")
+
+    def _add_hold(self, request: api.AddPeerRequest, t: float) -> None:
+        """A speaker held down (admin down) from a dynamic range may hold a session of that
+        range: it reconnects within ms of each cut-off. That dynamic session goes and the hold
+        comes, a few times at most if the speaker keeps slipping in between; a peer configured
+        there by anyone else is a clash, left alone and refused as gobgpd refuses it."""
+        address = request.peer.conf.neighbor_address
+        for attempt in range(_HOLD_ATTEMPTS):
+            try:
+                self._stub.AddPeer(request, timeout=t)
+                return
+            except grpc.RpcError as err:
+                if not _said(err, "can't overwrite the existing peer") or attempt == _HOLD_ATTEMPTS - 1:
+                    raise
+            existing = [r.peer for r in self._stub.ListPeer(api.ListPeerRequest(address=address), timeout=t)]
+            if any(not (p.conf.peer_group or p.state.peer_group) for p in existing):
+                raise GobgpRejected(
+                    self.target, "ALREADY_EXISTS", f"a peer {address} not of a dynamic range is there"
+                )
+            try:
+                self._stub.DeletePeer(api.DeletePeerRequest(address=address), timeout=t)
+            except grpc.RpcError as err:
+                if not _said(err, "can't delete a peer configuration"):
+                    raise  # (that one: the session was gone already; add again)
+
+
+_HOLD_ATTEMPTS = 5
+
+
+def _said(err: grpc.RpcError, words: str) -> bool:
+    details = err.details() if callable(getattr(err, "details", None)) else ""
+    return words in str(details or "")
 
 
 class EventWatch:

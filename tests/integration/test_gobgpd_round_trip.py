@@ -290,6 +290,13 @@ def test_per_node_guard_rails_and_a_groups_vips_read_back_as_written(gobgpd: Pat
             "172.16.6.2": True,
         }
         assert bgp.plan(held, client.observe()).operations == ()
+        # a tenth pod on a node: gobgpd reads its sets back in string order (.10 before .2),
+        # and the same set must still be the same set, or every resync would rewrite it
+        tenth = desired_config(
+            cfg, secrets={"/key": "k3y"}, speakers={"explicit": ("172.16.5.2", "172.16.5.10", "fd00:5::2")}
+        )
+        Reconciler(client, tenth).reconcile_once()
+        assert bgp.plan(tenth, client.observe()).operations == ()
         # one peer judged again, as a pod the API moves between nodes is; gobgpd refuses an
         # address it has no neighbor for, and so does the fake
         client.apply(bgp.Rejudge(("172.16.5.2",)))

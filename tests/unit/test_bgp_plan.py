@@ -464,3 +464,16 @@ def test_an_md5_key_is_in_no_repr_so_in_no_log_line_or_error() -> None:
     assert peer.session.auth_password == "s3cret"
     ops = bgp.plan(d, bgp.DaemonConfig(global_=None)).operations
     assert "s3cret" not in repr(d) + repr(ops) + " ".join(bgp.describe(op) for op in ops)
+
+
+def test_a_sets_entries_are_in_one_order_however_they_were_read() -> None:
+    as_desired = bgp.DefinedSetSpec(bgp.SetKind.NEIGHBOR, "n", neighbors=("172.16.1.2/32", "172.16.1.10/32"))
+    as_gobgpd_lists = bgp.DefinedSetSpec(
+        bgp.SetKind.NEIGHBOR, "n", neighbors=("172.16.1.10/32", "172.16.1.2/32")
+    )
+    assert as_desired == as_gobgpd_lists
+    assert as_desired.neighbors == ("172.16.1.2/32", "172.16.1.10/32")
+    mixed = bgp.DefinedSetSpec(
+        bgp.SetKind.NEIGHBOR, "m", neighbors=("fd00::2/128", "10.0.0.0/8", "10.0.0.1/32")
+    )
+    assert mixed.neighbors == ("10.0.0.0/8", "10.0.0.1/32", "fd00::2/128")

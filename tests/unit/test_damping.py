@@ -16,6 +16,8 @@ from lbroute.core.events import SessionReport
 from rr.config import RrConfig
 from rr.daemon_watch import DaemonWatch
 from rr.desired import desired_config
+from rr.reconcile import Reconciler
+from tests.fakes.gobgpd import FakeGobgpd
 from tests.support.rr import KUBE_RR, RR, SECRETS
 from tests.unit.test_rr_speakers_and_recovery import RecordingReconciler
 
@@ -46,12 +48,11 @@ def test_each_shutdown_after_a_hold_doubles_the_next_up_to_most_and_quiet_forget
     assert seen == expected
 
 
-def test_held_and_next_release_follow_the_clock() -> None:
+def test_held_follows_the_clock() -> None:
     state = damping.record(damping.record({}, "a", 0, RULES), "b", 10, RULES)
     assert damping.held(state, 20) == {"a", "b"}
-    assert damping.next_release(state, 20) == 30
-    assert damping.held(state, 35) == {"b"} and damping.next_release(state, 35) == 40
-    assert damping.held(state, 40) == frozenset() and damping.next_release(state, 40) is None
+    assert damping.held(state, 35) == {"b"}
+    assert damping.held(state, 40) == frozenset()
 
 
 def watch_on(now: list[float]) -> tuple[DaemonWatch, list[tuple[float, Callable[[], None]]], list[int]]:
@@ -133,3 +134,29 @@ def test_a_held_explicit_speaker_is_its_own_peer_in_admin_state_down() -> None:
     assert {a: down for a, (down, _) in held_peers(d).items()} == {"172.16.1.2": False, "172.16.2.2": True}
     plan = bgp.plan(d, desired_config(cfg, secrets=SECRETS, speakers=pods))
     assert [bgp.describe(op) for op in plan.operations] == ["update peer 172.16.2.2"]
+
+
+def test_a_release_timer_that_fires_early_looks_again_when_the_hold_ends() -> None:
+    now = [0.0]
+    watch, later, calls = watch_on(now)
+    cut_off(watch)
+    now[0] = 29.5  # the timer thread woke half a second early
+    later[0][1]()
+    assert watch.held() == {"172.16.1.2"} and calls == [1]
+    assert later[-1][0] == pytest.approx(0.5)
+    now[0] = 30.0
+    later[-1][1]()
+    assert watch.held() == frozenset() and calls == [2]
+
+
+def test_a_dynamic_hold_released_leaves_nothing_behind_in_the_daemon() -> None:
+    cfg = RrConfig.model_validate(RR)
+    daemon = FakeGobgpd()
+    Reconciler(daemon, desired_config(cfg)).reconcile_once()
+    Reconciler(daemon, desired_config(cfg, held=frozenset({"172.16.1.2"}))).reconcile_once()
+    assert [(p.address, p.admin_down) for p in daemon.config.peers if p.address == "172.16.1.2"] == [
+        ("172.16.1.2", True)
+    ]
+    released = Reconciler(daemon, desired_config(cfg)).reconcile_once()
+    assert [bgp.describe(op) for op in released.operations] == ["delete peer 172.16.1.2"]
+    assert bgp.plan(desired_config(cfg), daemon.config).operations == ()

@@ -458,3 +458,27 @@ def test_pods_that_come_and_go_on_known_nodes_cost_no_rejudge() -> None:
     # a pod on a node that had none changes the policy itself: everyone is judged again
     new_node = kube_plan(before, {**before, "172.16.9.2": ("10.0.0.19",)})
     assert new_node[-1] == bgp.Rejudge(), new_node
+
+
+def test_pods_that_report_one_node_differently_share_every_address_it_has() -> None:
+    # without nodes, dual-stack: one pod reports only the node's IPv4 (status.hostIP), another both
+    group = {
+        **KUBE_GROUP,
+        "node_networks": ["10.0.0.0/24", "fd00::/64"],
+        "vip_pools": ["10.1.0.0/16", "2001:db8:1::/48"],
+    }
+    cfg = RrConfig.model_validate({**KUBE_RR, "speaker_groups": [group]})
+    d = desired_config(
+        cfg,
+        secrets=SECRETS,
+        speakers={"lb": ("172.16.1.2", "172.16.1.3")},
+        hosts={"172.16.1.2": ("10.0.0.12",), "172.16.1.3": ("10.0.0.12", "fd00::12")},
+    )
+    on_host = [s for s in d.defined_sets if s.name.endswith("-on-host-10-0-0-12")]
+    assert [s.neighbors for s in on_host] == [("172.16.1.2/32", "172.16.1.3/32")]
+    accepts = {st.name.removeprefix(p.name + "-"): st.next_hop_in for p in d.policies for st in p.statements}
+    assert accepts == {
+        "host-10-0-0-12-accept": ("10.0.0.12/32",),
+        "host-10-0-0-12-accept6": ("fd00::12/128",),
+        "reject": (),
+    }
