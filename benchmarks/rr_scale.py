@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import add_json, emit, note
 from lbroute.gobgp.client import GobgpClient
 from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import ip
@@ -129,7 +130,7 @@ def run_one(n: int, m: int, processes: int, timeout: float) -> dict[str, Any]:
                 "exabgp_farm": sum(rss_kib(procs[f"exabgp-farm{k}"].pid) for k in range(processes)),
             },
         }
-        print(json.dumps(result))
+        note(json.dumps(result))
         return result
     finally:
         lab.down()
@@ -166,12 +167,13 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="16x250,32x500,64x1000", help="comma-separated NxM")
     parser.add_argument("--farm-processes", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=600)
-    args = parser.parse_args()
+    add_json(parser)
+    args = parser.parse_args(argv)
     results = []
     for spec in args.runs.split(","):
         n, m = (int(v) for v in spec.split("x"))
@@ -179,7 +181,9 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "rr_scale.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(results, RESULTS / "rr_scale.png")
+    emit(results, args.json)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
