@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import machine
-from benchmarks.report import add_json, emit, note
+from benchmarks.report import add_json, emit, new_parser, note
 from lbroute import logs
 from lbroute.gobgp.client import GobgpClient
 from lbroute.gobgp.errors import GobgpError
@@ -286,7 +286,7 @@ def _expiries(lab: Lab) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = new_parser("bfd", __doc__)
     parser.add_argument("--prefix", default="bbfd")
     parser.add_argument("--runs", type=int, default=30, help="hangs per mode")
     parser.add_argument("--lbs", type=int, default=3)

@@ -16,7 +16,6 @@ stream), to show what the optimisation bought. Results go to benchmarks/results/
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -32,7 +31,7 @@ from typing import Any
 
 import grpc
 
-from benchmarks.report import add_json, emit, note
+from benchmarks.report import add_json, emit, new_parser, note
 from lbroute.cli.targets import no_cyclic_gc
 from lbroute.cli.vips_cmd import row_json
 from lbroute.core.rib import Path as BgpPath
@@ -251,7 +250,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap = new_parser("cli", __doc__)
     ap.add_argument("--prefix", default="bcli", help="lab namespace prefix (default %(default)s)")
     ap.add_argument("--vips", type=int, default=16384, help="VIPs; paths are 4 per VIP (default %(default)s)")
     ap.add_argument("--runs", type=int, default=20)

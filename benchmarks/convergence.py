@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from benchmarks.machine import machine
-from benchmarks.report import add_json, emit, note
+from benchmarks.report import add_json, emit, new_parser, note
 from lbroute import logs
 from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import ip
@@ -220,7 +220,7 @@ def plot(result: dict[str, object], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = new_parser("convergence", __doc__)
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--bring-ups", type=int, default=5)
     parser.add_argument("--prefix", default="bconv")

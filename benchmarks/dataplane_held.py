@@ -15,7 +15,6 @@ machine, reported as measured.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -24,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import add_json, emit, note
+from benchmarks.report import add_json, emit, new_parser, note
 from lbroute import logs
 from lbroute.lab.dataplane import Backends
 from lbroute.lab.hold import disruption, hold_during
@@ -117,7 +116,7 @@ def plot(results: dict[str, dict[str, list[int]]], connections: int, path: Path)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = new_parser("dataplane", __doc__)
     parser.add_argument("--prefix", default="dph")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=100)

@@ -17,7 +17,6 @@ little; the ratios from one run are the point.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import add_json, emit, note
+from benchmarks.report import add_json, emit, new_parser, note
 from lbroute import logs
 from lbroute.core.dataplane import parse_status
 from lbroute.kernel.ip import netns_exec
@@ -179,7 +178,7 @@ def plot(results: dict[str, list[dict[str, Any]]], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = new_parser("dataplane_throughput", __doc__)
     parser.add_argument("--prefix", default="dpt")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8)

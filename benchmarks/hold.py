@@ -20,7 +20,6 @@ Results go to ``benchmarks/results/hold.json`` and ``hold.png``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -29,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import add_json, emit, note
+from benchmarks.report import add_json, emit, new_parser, note
 from lbroute import logs
 from lbroute.lab.hold import disruption, hold_during
 from lbroute.lab.lab import Lab
@@ -142,7 +141,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = new_parser("hold", __doc__)
     parser.add_argument("--runs", type=int, default=3, help="labs per disruption and mode")
     parser.add_argument("--samples", type=int, default=25, help="announce/withdraw pairs per latency lab")
     parser.add_argument("--latency-rounds", type=int, default=2)

@@ -9,6 +9,14 @@ import json
 import sys
 from typing import Any
 
+from lbroute.cli.errors import Parser
+
+
+def new_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
+    """A benchmark's parser, named as it is run (``lbroute bench NAME``): a bad option is one
+    line on stderr and exit 2, as everywhere in ``lbroute``."""
+    return Parser(prog=f"lbroute bench {name}", description=(doc or "").splitlines()[0] if doc else None)
+
 
 def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON summary on stdout")

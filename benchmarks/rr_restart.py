@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import machine
-from benchmarks.report import add_json, emit, note
+from benchmarks.report import add_json, emit, new_parser, note
 from lbroute import logs
 from lbroute.gobgp.client import GobgpClient
 from lbroute.gobgp.errors import GobgpError
@@ -272,7 +272,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = new_parser("restart", __doc__)
     parser.add_argument("--prefix", default="brst")
     parser.add_argument("--runs", type=int, default=10, help="restarts per mode")
     parser.add_argument("--lbs", type=int, default=3)

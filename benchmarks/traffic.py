@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import machine
-from benchmarks.report import add_json, emit, note
+from benchmarks.report import add_json, emit, new_parser, note
 from lbroute import logs
 from lbroute.lab import traffic
 from lbroute.lab.lab import Lab
@@ -196,7 +196,7 @@ def counts(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = new_parser("traffic", __doc__)
     parser.add_argument("--prefix", default="btrf")
     parser.add_argument("--counts", type=counts, default=[1, 2, 3, 4, 3, 2, 1], help="LB counts in turn")
     parser.add_argument("--step", type=float, default=10.0, help="s each count is held (1 to 120)")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+
+import pytest
+
 from benchmarks.convergence import lb_changes, percentiles
 from benchmarks.report import text
+from benchmarks.rr_scale import runs
 from benchmarks.traffic import parse_log, per_second, phase_summary
 
 
@@ -52,3 +57,10 @@ def test_the_human_summary_is_indented_key_value_lines() -> None:
         "b: [1, 2]",
         "c: {}",
     ]
+
+
+def test_scale_runs_are_speakers_x_vips_and_anything_else_is_refused() -> None:
+    assert runs("16x250,64x1000") == [(16, 250), (64, 1000)]
+    for bad in ("3y4", "0x4", "16x", "16x250,", "1x2x3"):
+        with pytest.raises(argparse.ArgumentTypeError, match="give SPEAKERSxVIPS runs"):
+            runs(bad)
