@@ -87,4 +87,6 @@ def test_every_benchmark_takes_json_and_argv(name: str, capsys: pytest.CaptureFi
     with pytest.raises(SystemExit) as done:
         module.main(["--help"])
     assert done.value.code == 0
-    assert "--json" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: lbroute bench {name} ")  # named as it is run
+    assert "--json" in out
