@@ -6,7 +6,7 @@ VENV        := .venv
 BIN         := $(VENV)/bin
 LAB_PREFIX  ?= lbr
 
-.PHONY: demo test setup deps venv stubs lint unit process integration images images-deps lock integration-images bench bench-rr bench-restart bench-cli bench-announcer bench-hold bench-dataplane bench-dataplane-throughput bench-bfd clean lab-down
+.PHONY: demo test setup deps venv stubs lint unit process integration images images-deps lock integration-images bench bench-convergence bench-traffic bench-rr bench-restart bench-cli bench-announcer bench-hold bench-dataplane bench-dataplane-throughput bench-bfd clean lab-down
 
 demo: setup
 	$(BIN)/lbroute lab demo --prefix $(LAB_PREFIX)
@@ -62,32 +62,47 @@ integration-images: setup images
 lock: venv
 	$(BIN)/python -m lbroute.lab.images lock
 
+# every benchmark once, bounded (a short version of each); each rewrites its
+# files in benchmarks/results/ (`git diff --stat benchmarks/results` shows which, `git checkout`
+# restores the committed runs). The bench-* targets run one with its full committed defaults.
+BENCH_SET := \
+	"convergence --events 30" "traffic --step 8" "scale --runs 16x250" "restart --runs 3" \
+	"cli --vips 4096 --runs 5 --phase-repeats 2" "hold --runs 1 --samples 10 --latency-rounds 1" \
+	"bfd --runs 5" "announcer --trials 10 --idle-seconds 10" "dataplane --runs 1" \
+	"dataplane_throughput --rounds 1"
+
 bench: setup
-	$(BIN)/python -m benchmarks.convergence
+	@for b in $(BENCH_SET); do echo "== lbroute bench $$b"; $(BIN)/lbroute bench $$b || exit 1; done
+
+bench-convergence: setup
+	$(BIN)/lbroute bench convergence
+
+bench-traffic: setup
+	$(BIN)/lbroute bench traffic
 
 bench-rr: setup
-	$(BIN)/python -m benchmarks.rr_scale
+	$(BIN)/lbroute bench scale
 
 bench-restart: setup
-	$(BIN)/python -m benchmarks.rr_restart
+	$(BIN)/lbroute bench restart
 
 bench-cli: setup
-	$(BIN)/python -m benchmarks.cli_vips --prefix $(LAB_PREFIX)
+	$(BIN)/lbroute bench cli --prefix $(LAB_PREFIX)
 
 bench-announcer: setup
-	$(BIN)/python -m benchmarks.announcer --prefix $(LAB_PREFIX)
+	$(BIN)/lbroute bench announcer --prefix $(LAB_PREFIX)
 
 bench-bfd: setup
-	$(BIN)/python -m benchmarks.bfd
+	$(BIN)/lbroute bench bfd
 
 bench-hold: setup
-	$(BIN)/python -m benchmarks.hold --prefix $(LAB_PREFIX)
+	$(BIN)/lbroute bench hold --prefix $(LAB_PREFIX)
 
 bench-dataplane: setup
-	$(BIN)/python -m benchmarks.dataplane_held --prefix $(LAB_PREFIX)
+	$(BIN)/lbroute bench dataplane --prefix $(LAB_PREFIX)
 
 bench-dataplane-throughput: setup
-	$(BIN)/python -m benchmarks.dataplane_throughput --prefix $(LAB_PREFIX)
+	$(BIN)/lbroute bench dataplane_throughput --prefix $(LAB_PREFIX)
 
 lab-down:
 	$(BIN)/lbroute lab down --prefix $(LAB_PREFIX)

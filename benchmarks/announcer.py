@@ -12,7 +12,6 @@ always taken down. Not a test: numbers on a shared 2-core machine, reported as m
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import add_json, emit, new_parser
 from lbroute import logs
 from lbroute.kernel.fib import read_fib
 from lbroute.lab import daemons
@@ -141,10 +141,11 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = new_parser("announcer", __doc__)
     parser.add_argument("--prefix", default="h3")
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
+    add_json(parser)
     args = parser.parse_args(argv)
     logs.configure("warning")
     result = run(args.prefix, args.trials, args.idle_seconds)
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         writer.writerows(enumerate(result["samples_ms"], 1))
     plot(result, RESULTS / "announcer.png")
     summary = {k: v for k, v in result.items() if k != "samples_ms"}
-    print(json.dumps(summary, indent=2))
+    emit(summary, args.json)
     return 0
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import machine
+from benchmarks.report import add_json, emit, new_parser, note
 from lbroute import logs
 from lbroute.gobgp.client import GobgpClient
 from lbroute.gobgp.errors import GobgpError
@@ -130,7 +131,7 @@ def run_mode(args: argparse.Namespace, bfd: tuple[int, int] | None) -> list[dict
             )
             run = hang_once(lab, node, args.how, 30) | {"run": k + 1}
             runs.append(run)
-            print(json.dumps({"bfd": bfd} | run), flush=True)
+            note(json.dumps({"bfd": bfd} | run))
     finally:
         lab.down()
     return runs
@@ -265,7 +266,7 @@ def soak(args: argparse.Namespace) -> int:
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bfd_soak.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    emit(result, args.json)
     return 0
 
 
@@ -284,8 +285,8 @@ def _expiries(lab: Lab) -> dict[str, int]:
     return out
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = new_parser("bfd", __doc__)
     parser.add_argument("--prefix", default="bbfd")
     parser.add_argument("--runs", type=int, default=30, help="hangs per mode")
     parser.add_argument("--lbs", type=int, default=3)
@@ -294,7 +295,8 @@ def main() -> int:
     )
     parser.add_argument("--soak", type=float, default=0, help="seconds of the false-positive run instead")
     parser.add_argument("--rrs", type=int, choices=(1, 2), default=2, help="RRs in the --soak lab")
-    args = parser.parse_args()
+    add_json(parser)
+    args = parser.parse_args(argv)
     logs.configure("warning")
     if args.soak:
         return soak(args)
@@ -325,7 +327,7 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bfd.json").write_text(json.dumps(result, indent=2) + "\n")
     plot(result, RESULTS / "bfd.png")
-    print(json.dumps({n: m["summary"] for n, m in modes.items()} | {"machine": result["machine"]}, indent=2))
+    emit({n: m["summary"] for n, m in modes.items()} | {"machine": result["machine"]}, args.json)
     return 0
 
 

@@ -16,7 +16,6 @@ stream), to show what the optimisation bought. Results go to benchmarks/results/
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -32,6 +31,7 @@ from typing import Any
 
 import grpc
 
+from benchmarks.report import add_json, emit, new_parser, note
 from lbroute.cli.targets import no_cyclic_gc
 from lbroute.cli.vips_cmd import row_json
 from lbroute.core.rib import Path as BgpPath
@@ -124,7 +124,7 @@ def time_cli(lab: Lab, runs: int) -> list[dict[str, float]]:
                 "load1": os.getloadavg()[0],
             }
         )
-        print(f"  run {len(out):2d}: {wall:.3f} s", flush=True)
+        note(f"  run {len(out):2d}: {wall:.3f} s")
     return out
 
 
@@ -249,20 +249,21 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def main(argv: list[str] | None = None) -> int:
+    ap = new_parser("cli", __doc__)
     ap.add_argument("--prefix", default="bcli", help="lab namespace prefix (default %(default)s)")
     ap.add_argument("--vips", type=int, default=16384, help="VIPs; paths are 4 per VIP (default %(default)s)")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--phase-repeats", type=int, default=5)
     ap.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
-    args = ap.parse_args()
+    add_json(ap)
+    args = ap.parse_args(argv)
 
     lab = Lab(args.prefix)
     try:
-        print(f"lab {args.prefix}: up with {LBS} LBs", flush=True)
+        note(f"lab {args.prefix}: up with {LBS} LBs")
         lab.up(Topology(args.prefix, LBS), timeout=60)
-        print(f"originating {args.vips} x {LBS} paths at the RR ...", flush=True)
+        note(f"originating {args.vips} x {LBS} paths at the RR ...")
         converged = build_rib(lab, args.vips)
         with (
             GobgpClient(str(lab.socket("rr")), timeout=60) as rr,
@@ -273,13 +274,13 @@ def main() -> int:
                 "router_paths": len(router.list_paths(ordered=False)),
             }
         rib["fib_routes"] = len(read_fib(lab.topology.router_ns))
-        print(f"RIB ready in {converged:.1f} s: {rib}", flush=True)
+        note(f"RIB ready in {converged:.1f} s: {rib}")
         quiet_after = wait_quiet(lab)
-        print(f"lab quiet after {quiet_after:.0f} s more", flush=True)
+        note(f"lab quiet after {quiet_after:.0f} s more")
         check = check_output(lab, args.vips)
-        print(f"timing {args.runs} runs of `lbroute vips --json` ...", flush=True)
+        note(f"timing {args.runs} runs of `lbroute vips --json` ...")
         runs = time_cli(lab, args.runs)
-        print("timing phases in-process ...", flush=True)
+        note("timing phases in-process ...")
         phases = time_phases(lab, args.phase_repeats)
     finally:
         if not args.keep:
@@ -309,8 +310,8 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "cli_vips.json").write_text(json.dumps(result, indent=2) + "\n")
     plot(result, RESULTS / "cli_vips.png")
-    print(json.dumps({k: result[k] for k in ("rib", "wall", "cpu")}, indent=2))
-    print(f"results: {RESULTS / 'cli_vips.json'}, plot: {RESULTS / 'cli_vips.png'}")
+    note(f"results: {RESULTS / 'cli_vips.json'}, plot: {RESULTS / 'cli_vips.png'}")
+    emit({k: result[k] for k in ("rib", "wall", "cpu")}, args.json)
     return 0
 
 

@@ -10,6 +10,12 @@ poll) until the VIP appears; then the same for ``withdraw``. Bring-up is timed b
 Results go to ``benchmarks/results/convergence.json`` and ``convergence.png``
 (``convergence_frr.*`` with ``--router frr``: FRR's bgpd as the router). One run,
 medians and distributions; the machine (2 cores) is noisy.
+
+``--events N`` measures the seed's Figure 4.15 instead: N random LB-count changes (1 to
+``--max-lbs``, each different from the last, one right after the other), each timed by
+``Lab.scale`` from the command until the router's kernel FIB holds exactly the next-hops of
+the new count; a scale-down includes the leaving LBs' drain (the lab's 1 s drain period).
+Results: ``convergence_events.json`` and ``.png``, p50/p90/p99/max per direction.
 """
 
 from __future__ import annotations
@@ -17,11 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import time
 from pathlib import Path
 
 from benchmarks.machine import machine
+from benchmarks.report import add_json, emit, new_parser, note
 from lbroute import logs
 from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import ip
@@ -111,6 +119,85 @@ def measure_updates(lab: Lab, samples: int) -> tuple[list[float], list[float]]:
     return announce, withdraw
 
 
+def percentiles(values: list[float]) -> dict[str, float]:
+    """n, p50/p90/p99/max in seconds (nearest rank), of a non-empty list."""
+    ordered = sorted(values)
+
+    def rank(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))], 3)
+
+    return {"n": len(ordered), "p50_s": rank(0.5), "p90_s": rank(0.9), "p99_s": rank(0.99),
+            "max_s": round(ordered[-1], 3)}  # fmt: skip
+
+
+def lb_changes(events: int, max_lbs: int, start: int, seed: int) -> list[int]:
+    """``events`` LB counts in 1..max_lbs, each different from the one before (``start`` first)."""
+    rng = random.Random(seed)
+    counts, current = [], start
+    for _ in range(events):
+        current = rng.choice([n for n in range(1, max_lbs + 1) if n != current])
+        counts.append(current)
+    return counts
+
+
+def measure_events(args: argparse.Namespace, scenario: Scenario) -> dict[str, object]:
+    load_before = os.getloadavg()
+    events: list[dict[str, float | int]] = []
+    lab = Lab(args.prefix)
+    try:
+        lab.up(Topology(args.prefix, 3), scenario)
+        before = 3
+        for i, after in enumerate(lb_changes(args.events, args.max_lbs, before, args.seed), 1):
+            seconds = lab.scale(after)
+            events.append({"from": before, "to": after, "seconds": round(seconds, 4)})
+            note(f"event {i}/{args.events}: {before} -> {after} LBs, FIB after {seconds:.3f} s")
+            before = after
+    finally:
+        lab.down()
+    up = [float(e["seconds"]) for e in events if e["to"] > e["from"]]
+    down = [float(e["seconds"]) for e in events if e["to"] < e["from"]]
+    return {
+        "what": "random LB-count change (lab scale) -> router kernel FIB holds the new next-hops",
+        "router": args.router,
+        "max_lbs": args.max_lbs,
+        "seed": args.seed,
+        "machine": machine(load_before),
+        "scale_up": percentiles(up) if up else {"n": 0},
+        "scale_down_drain_included": percentiles(down) if down else {"n": 0},
+        "seed_thesis": "Figure 4.15: most updates within 6 s, none above 10 s (20 h, a change every 60 s)",
+        "events": events,
+    }
+
+
+def plot_events(result: dict[str, object], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    events = result["events"]
+    assert isinstance(events, list)
+    up = [e["seconds"] for e in events if e["to"] > e["from"]]
+    down = [e["seconds"] for e in events if e["to"] < e["from"]]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    top = max([*up, *down, 1.0])
+    bins = [top * i / 30 for i in range(31)]
+    ax.hist(
+        [up, down],
+        bins=bins,
+        label=[f"scale-up (n={len(up)})", f"scale-down, drain included (n={len(down)})"],
+    )
+    ax.axvline(6, color="grey", linestyle="--", label="seed: most within 6 s")
+    ax.axvline(10, color="black", linestyle=":", label="seed: at most 10 s")
+    ax.set_xlim(0, max(top * 1.05, 10.5))
+    ax.set_xlabel("s, LB-count change -> router kernel FIB")
+    ax.set_ylabel("changes")
+    ax.set_title("ECMP update delay, random LB-count changes (seed's Fig. 4.15)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def plot(result: dict[str, object], path: Path) -> None:
     import matplotlib
 
@@ -132,16 +219,32 @@ def plot(result: dict[str, object], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = new_parser("convergence", __doc__)
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--bring-ups", type=int, default=5)
     parser.add_argument("--prefix", default="bconv")
     parser.add_argument("--router", choices=("gobgp", "frr"), default="gobgp", help="the lab's router kind")
     parser.add_argument("--results", type=Path, default=RESULTS, help="directory for the results")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--events", type=int, default=0, help="N random LB-count changes instead (the seed's Figure 4.15)"
+    )
+    parser.add_argument("--max-lbs", type=int, default=4, help="LB counts 1 to this with --events")
+    parser.add_argument("--seed", type=int, default=15, help="of the random LB counts")
+    add_json(parser)
+    args = parser.parse_args(argv)
     scenario = Scenario(router=args.router)
     logs.configure("warning")
+    if args.events:
+        if not 1 <= args.events <= 10_000 or not 2 <= args.max_lbs <= 16:
+            parser.error("--events must be 1 to 10000 and --max-lbs 2 to 16")
+        events = measure_events(args, scenario)
+        args.results.mkdir(exist_ok=True)
+        stem = "convergence_events" if args.router == "gobgp" else f"convergence_events_{args.router}"
+        (args.results / f"{stem}.json").write_text(json.dumps(events, indent=2) + "\n")
+        plot_events(events, args.results / f"{stem}.png")
+        emit({k: v for k, v in events.items() if k != "events"}, args.json)
+        return 0
     load_before = os.getloadavg()
     bring_up: list[float] = []
     for _ in range(args.bring_ups):
@@ -173,7 +276,7 @@ def main() -> int:
     stem = "convergence" if args.router == "gobgp" else f"convergence_{args.router}"
     (args.results / f"{stem}.json").write_text(json.dumps(result, indent=2))
     plot(result, args.results / f"{stem}.png")
-    print(json.dumps({k: v for k, v in result.items() if k != "raw"}, indent=2))
+    emit({k: v for k, v in result.items() if k != "raw"}, args.json)
     return 0
 
 

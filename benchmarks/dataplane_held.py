@@ -15,7 +15,6 @@ machine, reported as measured.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -24,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import add_json, emit, new_parser, note
 from lbroute import logs
 from lbroute.lab.dataplane import Backends
 from lbroute.lab.hold import disruption, hold_during
@@ -83,7 +83,7 @@ def run_driver(driver: str, fib: str, prefix: str, runs: int, connections: int) 
                     lost["backend remove: lost on the backends that stay"].append(elsewhere)
                 per_backend = {k: v["lost"] for k, v in result["by_backend"].items() if v["lost"]}
                 lost_now = f"{result['lost']} of {connections} lost {result['lost_by_kind']} {per_backend}"
-                print(f"{driver} {fib} run {run + 1} {what}: {lost_now}", flush=True)
+                note(f"{driver} {fib} run {run + 1} {what}: {lost_now}")
     finally:
         lab.down()
     return lost
@@ -116,10 +116,11 @@ def plot(results: dict[str, dict[str, list[int]]], connections: int, path: Path)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = new_parser("dataplane", __doc__)
     parser.add_argument("--prefix", default="dph")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=100)
+    add_json(parser)
     args = parser.parse_args(argv)
     logs.configure("warning")
     started = time.monotonic()
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "dataplane_held.json").write_text(json.dumps(out, indent=1) + "\n")
     plot(results, args.connections, RESULTS / "dataplane_held.png")
-    print(json.dumps(out["lost"]))
+    emit(out["lost"], args.json)
     return 0
 
 

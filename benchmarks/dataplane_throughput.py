@@ -17,7 +17,6 @@ little; the ratios from one run are the point.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -25,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import add_json, emit, new_parser, note
 from lbroute import logs
 from lbroute.core.dataplane import parse_status
 from lbroute.kernel.ip import netns_exec
@@ -178,12 +178,13 @@ def plot(results: dict[str, list[dict[str, Any]]], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = new_parser("dataplane_throughput", __doc__)
     parser.add_argument("--prefix", default="dpt")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--backends", type=int, default=3)
     parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the last results")
+    add_json(parser)
     args = parser.parse_args(argv)
     if args.plot_only:
         saved = json.loads((RESULTS / "dataplane_throughput.json").read_text())
@@ -207,9 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                 result = wrk(lab, PROXY_PORT if mode == "nginx proxy" else 80, args.seconds, script)
                 results[mode].append(result)
                 p50 = result["percentiles_us"]["50"] / 1000
-                print(
+                note(
                     f"{mode}: {result['rps']:.0f} req/s, p50 {p50:.2f} ms, errors {result['errors']}",
-                    flush=True,
                 )
     finally:
         lab.down()
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "dataplane_throughput.json").write_text(json.dumps(out, indent=1) + "\n")
     plot(results, RESULTS / "dataplane_throughput.png")
-    print(json.dumps(summary, indent=1))
+    emit(summary, args.json)
     return 0
 
 

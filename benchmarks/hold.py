@@ -20,7 +20,6 @@ Results go to ``benchmarks/results/hold.json`` and ``hold.png``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -29,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import add_json, emit, new_parser, note
 from lbroute import logs
 from lbroute.lab.hold import disruption, hold_during
 from lbroute.lab.lab import Lab
@@ -140,14 +140,15 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = new_parser("hold", __doc__)
     parser.add_argument("--runs", type=int, default=3, help="labs per disruption and mode")
     parser.add_argument("--samples", type=int, default=25, help="announce/withdraw pairs per latency lab")
     parser.add_argument("--latency-rounds", type=int, default=2)
     parser.add_argument("--prefix", default="bhold")
     parser.add_argument("--plot-only", action="store_true", help="plot the committed results again")
-    args = parser.parse_args()
+    add_json(parser)
+    args = parser.parse_args(argv)
     if args.plot_only:
         plot(json.loads((RESULTS / "hold.json").read_text()), RESULTS / "hold.png")
         return 0
@@ -166,7 +167,7 @@ def main() -> int:
                 "held_on_leaving": [r["by_lb"].get(r["leaving"], {}).get("held", 0) for r in runs],
             }
             cell = disruptions[name][fib]
-            print(name, fib, cell["lost_on_surviving"], cell["lost_on_leaving"], flush=True)
+            note(name, fib, cell["lost_on_surviving"], cell["lost_on_leaving"])
     load_mid = os.getloadavg()
     raw = latency(args.prefix, args.samples, args.latency_rounds)
     result = {
@@ -194,8 +195,8 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "hold.json").write_text(json.dumps(result, indent=2))
     plot(result, RESULTS / "hold.png")
-    print(json.dumps({f: {k: {x: v for x, v in s.items() if x != "raw"} for k, s in lat.items()}
-                      for f, lat in result["latency"].items()}, indent=2))  # fmt: skip
+    emit({f: {k: {x: v for x, v in s.items() if x != "raw"} for k, s in lat.items()}
+          for f, lat in result["latency"].items()}, args.json)  # fmt: skip
     return 0
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import machine
+from benchmarks.report import add_json, emit, new_parser, note
 from lbroute import logs
 from lbroute.gobgp.client import GobgpClient
 from lbroute.gobgp.errors import GobgpError
@@ -187,7 +188,7 @@ def run_mode(args: argparse.Namespace, graceful_restart: int) -> list[dict[str, 
             run = restart_once(lab, whole, speakers, args.timeout)
             run["run"] = k + 1
             runs.append(rounded(run))
-            print(json.dumps({"graceful_restart": graceful_restart} | brief(run)), flush=True)
+            note(json.dumps({"graceful_restart": graceful_restart} | brief(run)))
     finally:
         if lab is not None:
             lab.down()
@@ -270,8 +271,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = new_parser("restart", __doc__)
     parser.add_argument("--prefix", default="brst")
     parser.add_argument("--runs", type=int, default=10, help="restarts per mode")
     parser.add_argument("--lbs", type=int, default=3)
@@ -281,7 +282,8 @@ def main() -> int:
     parser.add_argument(
         "--router", choices=("gobgp", "frr"), default="gobgp", help="the lab's router kind (frr: *_frr files)"
     )
-    args = parser.parse_args()
+    add_json(parser)
+    args = parser.parse_args(argv)
     logs.configure("warning")
     load_before = os.getloadavg()
     modes: dict[str, Any] = {}
@@ -327,12 +329,7 @@ def main() -> int:
     result["samples_file"] = f"{stem}_samples.jsonl.gz"
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     plot(result, RESULTS / f"{stem}.png")
-    print(
-        json.dumps(
-            {n: {"summary": m["summary"]} for n, m in modes.items()} | {"machine": result["machine"]},
-            indent=2,
-        )
-    )
+    emit({n: {"summary": m["summary"]} for n, m in modes.items()} | {"machine": result["machine"]}, args.json)
     return 0
 
 

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import add_json, emit, new_parser, note
 from lbroute.gobgp.client import GobgpClient
 from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import ip
@@ -129,7 +130,7 @@ def run_one(n: int, m: int, processes: int, timeout: float) -> dict[str, Any]:
                 "exabgp_farm": sum(rss_kib(procs[f"exabgp-farm{k}"].pid) for k in range(processes)),
             },
         }
-        print(json.dumps(result))
+        note(json.dumps(result))
         return result
     finally:
         lab.down()
@@ -166,20 +167,33 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", default="16x250,32x500,64x1000", help="comma-separated NxM")
+def runs(text: str) -> list[tuple[int, int]]:
+    """``16x250,64x1000`` -> [(16, 250), (64, 1000)]: speakers x VIPs, each at least 1."""
+    try:
+        pairs = [tuple(int(v) for v in spec.split("x")) for spec in text.split(",")]
+    except ValueError:
+        pairs = []
+    if not pairs or any(len(p) != 2 or min(p) < 1 for p in pairs):
+        raise argparse.ArgumentTypeError(f"{text!r}: give SPEAKERSxVIPS runs such as 16x250,64x1000")
+    return [(p[0], p[1]) for p in pairs]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = new_parser("scale", __doc__)
+    parser.add_argument("--runs", type=runs, default="16x250,32x500,64x1000", help="comma-separated NxM")
     parser.add_argument("--farm-processes", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=600)
-    args = parser.parse_args()
+    add_json(parser)
+    args = parser.parse_args(argv)
     results = []
-    for spec in args.runs.split(","):
-        n, m = (int(v) for v in spec.split("x"))
+    for n, m in args.runs:
         results.append(run_one(n, m, args.farm_processes, args.timeout))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "rr_scale.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(results, RESULTS / "rr_scale.png")
+    emit(results, args.json)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -17,7 +17,7 @@ from lbroute import logs
 from lbroute.lab.errors import LabError
 from lbroute.lab.topology import TopologyError
 
-from . import completion_cmd, diff_cmd, fib_cmd, lab_cmd, peers_cmd, rib_cmd, vips_cmd, watch_cmd
+from . import bench_cmd, completion_cmd, diff_cmd, fib_cmd, lab_cmd, peers_cmd, rib_cmd, vips_cmd, watch_cmd
 from .errors import EXIT_USAGE, Parser, TargetError
 
 DESCRIPTION = "lbroute: where every VIP's traffic goes (RR, router, kernel FIB), and the lab that shows it."
@@ -37,6 +37,7 @@ def parser() -> argparse.ArgumentParser:
     for family in (vips_cmd, diff_cmd, peers_cmd, rib_cmd, fib_cmd, watch_cmd):
         family.add_parsers(sub)
     lab_cmd.add_parsers(sub)
+    bench_cmd.add_parsers(sub)
     completion_cmd.add_parsers(sub, root=p)
     _global_options_after_the_command(p)
     return p

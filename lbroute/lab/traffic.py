@@ -26,7 +26,7 @@ from .topology import VIP_POOLS, in_vip_pools
 
 T = TypeVar("T")
 
-__all__ = ["MAX_REQUESTS", "check_request", "probe", "probe_during"]
+__all__ = ["MAX_REQUESTS", "check_request", "logged", "probe", "probe_during"]
 
 
 def check_request(vip: str, count: int) -> None:
@@ -83,3 +83,11 @@ def probe_during(
                 loop.communicate()
     result: dict[str, Any] = json.loads(out)
     return result, outcome
+
+
+def logged(netns: str, vip: str, count: int, interval: float, log: Path) -> subprocess.Popen[str]:
+    """Start ``count`` requests to ``vip`` from inside ``netns``, one every ``interval`` s, each
+    written to ``log`` as it ends (``request_loop --log-file``); the caller waits for or ends it."""
+    check_request(vip, count)
+    argv = _loop_argv(netns, vip, count, "--interval", str(interval), "--log-file", str(log))
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -25,10 +25,11 @@ def leaf_commands(
 
 
 def test_every_command_that_prints_results_takes_json() -> None:
-    # README.md, "The lab": every command but `completion` (a bash script) and `lab demo` (a show)
+    # README.md, "The lab": every command but `completion` (a bash script) and `lab demo` (a show);
+    # `bench` passes its options on, and each benchmark takes --json (tests/process/test_cli_bench.py)
     commands = dict(leaf_commands(parser()))
     without = {name for name, p in commands.items() if "--json" not in p._option_string_actions}
-    assert without == {"completion", "lab demo"}
+    assert without == {"completion", "lab demo", "bench"}
     assert {"vips", "diff", "peers", "rib", "fib", "watch", "lab up", "lab probe"} <= set(commands)
 
 

@@ -1,0 +1,48 @@
+"""How every benchmark reports: ``--json`` prints one JSON summary on stdout, otherwise the
+same summary as indented ``key: value`` text; progress lines go to stderr either way, so
+stdout holds the summary alone."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from lbroute.cli.errors import Parser
+
+
+def new_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
+    """A benchmark's parser, named as it is run (``lbroute bench NAME``): a bad option is one
+    line on stderr and exit 2, as everywhere in ``lbroute``."""
+    return Parser(prog=f"lbroute bench {name}", description=(doc or "").splitlines()[0] if doc else None)
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+
+
+def note(*parts: object) -> None:
+    """A progress line, on stderr."""
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def emit(summary: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, separators=(",", ":")))
+    else:
+        print("\n".join(text(summary)))
+
+
+def text(value: Any, indent: str = "") -> list[str]:
+    """``value`` as readable lines: a mapping as ``key: value``, nested ones indented."""
+    if isinstance(value, dict):
+        lines: list[str] = []
+        for key, item in value.items():
+            if isinstance(item, dict) and item:
+                lines.append(f"{indent}{key}:")
+                lines += text(item, indent + "  ")
+            else:
+                lines.append(f"{indent}{key}: {json.dumps(item)}")
+        return lines
+    return [f"{indent}{json.dumps(value)}"]
