@@ -28,16 +28,21 @@ __all__ = ["KubeConfigError", "KubeSpeakers", "pod_addresses"]
 def pod_addresses(objects: Objects) -> tuple[str, ...]:
     """IPs of the pods that may speak: assigned an IP, not terminating, not finished. Pure."""
     out = set()
-    for pod in objects.values():
-        meta: dict[str, Any] = pod.get("metadata") or {}
-        status: dict[str, Any] = pod.get("status") or {}
+    for key, pod in objects.items():
+        meta: Any = (pod.get("metadata") or {}) if isinstance(pod, dict) else None
+        status: Any = (pod.get("status") or {}) if isinstance(pod, dict) else None
+        if not isinstance(meta, dict) or not isinstance(status, dict):
+            log.warning("rr.kube.bad_pod", target=key[:200], error="metadata or status is not an object")
+            continue
         ip = status.get("podIP")
         if not ip or meta.get("deletionTimestamp") or status.get("phase") in ("Succeeded", "Failed"):
             continue
         try:
+            if not isinstance(ip, str):
+                raise ValueError
             out.add(str(ipaddress.ip_address(ip)))
         except ValueError:
-            log.warning("rr.kube.bad_pod_ip", target=f"{meta.get('namespace')}/{meta.get('name')}", error=ip)
+            log.warning("rr.kube.bad_pod_ip", target=key[:200], error=repr(ip)[:60])
     return tuple(sorted(out))
 
 
