@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 BAD_INPUT = settings(
-    max_examples=60,
+    max_examples=40,
     derandomize=True,
     database=None,
     deadline=None,
@@ -93,7 +93,7 @@ def replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
     return copy
 
 
-def garbage(big: int = 2000) -> st.SearchStrategy[Any]:
+def garbage(big: int = 300) -> st.SearchStrategy[Any]:
     """What a wrong writer puts at a place: any JSON value, a long list, deep nesting, or nothing."""
     deep = st.integers(min_value=30, max_value=200).map(lambda n: _nest(n))
     huge = st.integers(min_value=big // 2, max_value=big).map(lambda n: [{"x": i} for i in range(n)])
@@ -107,7 +107,7 @@ def _nest(levels: int) -> Any:
     return value
 
 
-def mutations(valid: Any, big: int = 2000) -> st.SearchStrategy[tuple[tuple[Any, ...], Any]]:
+def mutations(valid: Any, big: int = 300) -> st.SearchStrategy[tuple[tuple[Any, ...], Any]]:
     """(place, new value) for one mutation of ``valid``; apply with ``replaced``."""
     return st.tuples(st.sampled_from(paths(valid)), garbage(big))
 
