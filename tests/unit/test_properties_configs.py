@@ -125,7 +125,7 @@ def edited(raw: bytes, edit: tuple[str, int, bytes]) -> bytes:
 
 
 @pytest.mark.parametrize(("name", "model"), [(n, m) for n, m, _ in SHIPPED], ids=IDS)
-@BAD_INPUT
+@settings(BAD_INPUT, max_examples=20)
 @given(edit=text_edits)
 @example(edit=("insert", 0, b"\xff\xfe"))
 @example(edit=("insert", 0, b"\x00"))
