@@ -185,7 +185,7 @@ def test_any_argv_exits_0_1_or_2_without_a_traceback(
         assert lines, argv  # a refusal says why, on printable lines
         assert all(line.isprintable() for line in lines), (argv, lines)
         assert len(err) < 20000, argv  # and does not echo a page back
-    assert sorted(p.name for p in guarded.rglob("*")) == before or code in (0, 1), argv
+    assert sorted(p.name for p in guarded.rglob("*")) == before, argv  # no lab here to change
 
 
 @pytest.mark.parametrize(
@@ -223,4 +223,3 @@ def test_the_guard_refuses_a_removal_outside(guarded: Path) -> None:
     with pytest.raises(Forbidden):
         shutil.rmtree("/nonexistent-outside")
     assert lab_module.Lab("zz9").root == guarded / "state"
-    assert argparse  # the parser module is what main uses
