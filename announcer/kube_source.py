@@ -19,6 +19,7 @@ from .config import AnnouncerConfig
 from .kube_view import KubeUpdate, ready_endpoints, service_vips
 
 log = structlog.get_logger()
+_MALFORMED = "a field of the wrong type (not what the API defines); the last one read stands"
 
 
 class Stoppable(Protocol):
@@ -55,7 +56,10 @@ def start_informers(
         def on_services(
             objects: Objects, ns: str = ks.namespace, svc: str = ks.name, who: str = name
         ) -> None:
-            put(KubeUpdate(who, vips=service_vips(objects, ns, svc)))
+            vips = service_vips(objects, ns, svc)
+            if vips is None:
+                log.warning("announcer.kube.malformed", target=f"{ns}/{svc}", error=_MALFORMED)
+            put(KubeUpdate(who, vips=vips))
 
         informers.append(
             Informer(api, Resource("services", ks.namespace, field_selector=f"metadata.name={ks.name}"),
@@ -65,7 +69,12 @@ def start_informers(
         if ks.withdraw_without_endpoints:
 
             def on_slices(objects: Objects, svc: str = ks.name, who: str = name) -> None:
-                put(KubeUpdate(who, ready_endpoints=ready_endpoints(objects, svc)))
+                count = ready_endpoints(objects, svc)
+                if count is None:
+                    log.warning(
+                        "announcer.kube.malformed", target=f"EndpointSlices of {svc}", error=_MALFORMED
+                    )
+                put(KubeUpdate(who, ready_endpoints=count))
 
             informers.append(
                 Informer(api, Resource("endpointslices", ks.namespace,

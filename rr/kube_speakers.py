@@ -29,23 +29,26 @@ __all__ = ["KubeConfigError", "KubeSpeakers", "pod_addresses", "pod_speakers"]
 def pod_speakers(objects: Objects) -> dict[str, tuple[str, ...]]:
     """The pods that may speak (assigned an IP, not terminating, not finished): pod IP -> the
     host IPs of the node it runs on (``status.hostIPs``, else ``status.hostIP``; none while
-    the API does not say), which place it on its node for the guard rails. Pure."""
+    the API does not say), which place it on its node for the guard rails. A pod whose
+    metadata or status is no object is skipped and said. Pure."""
     out: dict[str, tuple[str, ...]] = {}
-    for pod in objects.values():
-        meta: dict[str, Any] = pod.get("metadata") or {}
-        status: dict[str, Any] = pod.get("status") or {}
+    for key, pod in objects.items():
+        meta: Any = (pod.get("metadata") or {}) if isinstance(pod, dict) else None
+        status: Any = (pod.get("status") or {}) if isinstance(pod, dict) else None
+        if not isinstance(meta, dict) or not isinstance(status, dict):
+            log.warning("rr.kube.bad_pod", target=key[:200], error="metadata or status is not an object")
+            continue
         ip = status.get("podIP")
         if not ip or meta.get("deletionTimestamp") or status.get("phase") in ("Succeeded", "Failed"):
             continue
-        where = f"{meta.get('namespace')}/{meta.get('name')}"
         try:
             if not isinstance(ip, str):  # ip_address() would take an integer as an address
                 raise ValueError(ip)
             address = str(ipaddress.ip_address(ip))
         except ValueError:
-            log.warning("rr.kube.bad_pod_ip", target=where, error=str(ip)[:64])
+            log.warning("rr.kube.bad_pod_ip", target=key[:200], error=repr(ip)[:60])
             continue
-        out[address] = _host_ips(status, where)
+        out[address] = _host_ips(status, key[:200])
     return dict(sorted(out.items()))
 
 
@@ -61,7 +64,7 @@ def _host_ips(status: dict[str, Any], where: str) -> tuple[str, ...]:
                 raise ValueError(h)
             hosts.add(str(ipaddress.ip_address(h)))
         except ValueError:
-            log.warning("rr.kube.bad_host_ip", target=where, error=str(h)[:64])
+            log.warning("rr.kube.bad_host_ip", target=where, error=repr(h)[:60])
     return tuple(sorted(hosts))
 
 

@@ -20,4 +20,6 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # argparse echoes a bad choice or an unknown argument whole: cut what is too long to read
         message = _LONG_WORD.sub(lambda m: f"{m.group()[:60]}... ({len(m.group())} characters)", message)
+        # and a character that is not printable (a newline, ESC) escaped: the answer stays one line
+        message = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in message)
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see `{self.prog} --help`)\n")

@@ -84,8 +84,10 @@ def _where(loc: tuple[Any, ...]) -> str:
             out += f"[{part}]"
         else:
             text = str(part)
-            # an unknown key is echoed as its place: cut like any other echo
+            # an unknown key is echoed as its place: cut like any other echo, and quoted
+            # (escaped) when it holds a character that is not printable (a line break, ESC)
             text = text if len(text) <= 60 else text[:60] + "..."
+            text = text if text.isprintable() else repr(text)
             out += ("." if out else "") + text
     return out or "(top level)"
 

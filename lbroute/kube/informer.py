@@ -84,6 +84,33 @@ def key_of(obj: dict[str, Any]) -> str:
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
 
 
+def malformed(obj: Any, *, named: bool = True) -> str | None:
+    """Why ``obj`` cannot be an object of the API (no ``metadata.name`` to key it by, unless
+    not ``named``: a bookmark), else None."""
+    if not isinstance(obj, dict):
+        return f"not an object ({type(obj).__name__})"
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return "metadata is not an object"
+    if named and (not isinstance(meta.get("name"), str) or not isinstance(meta.get("namespace", ""), str)):
+        return "metadata.name or metadata.namespace is not a string"
+    return None
+
+
+def keyed(items: Any, resource: str) -> Objects:
+    """A list's items by ``namespace/name``; a malformed one is logged and left out."""
+    if not isinstance(items, list):
+        raise ValueError(f"items is {type(items).__name__}, not a list")
+    out = {}
+    for obj in items:
+        why = malformed(obj)
+        if why is not None:
+            log.warning("kube.object.malformed", resource=resource, error=why)
+            continue
+        out[key_of(obj)] = obj
+    return out
+
+
 class Informer:
     def __init__(
         self,
@@ -166,8 +193,11 @@ class Informer:
         fn = self.resource.list_function(self.api)
         response = fn(_preload_content=False, _request_timeout=self.request_timeout, **self._selectors())
         body = json.loads(response.data)
-        self.objects = {key_of(o): o for o in body.get("items") or []}
-        self.resource_version = body.get("metadata", {}).get("resourceVersion", "")
+        if not isinstance(body, dict) or not isinstance(body.get("metadata", {}), dict):
+            raise ValueError("the list is not an object with metadata")
+        self.objects = keyed(body.get("items") or [], self.resource.plural)
+        version = body.get("metadata", {}).get("resourceVersion", "")
+        self.resource_version = version if isinstance(version, str) else ""
         self.relists += 1
         log.info(
             "kube.list.done",
@@ -195,10 +225,15 @@ class Informer:
             kind = event.get("type")
             obj = event.get("raw_object") or {}
             if kind == "ERROR":
-                code = obj.get("code", 500)
-                raise ApiException(status=code, reason=obj.get("reason", "watch error"))
-            version = obj.get("metadata", {}).get("resourceVersion")
-            if version:
+                code = obj.get("code", 500) if isinstance(obj, dict) else 500
+                reason = obj.get("reason", "watch error") if isinstance(obj, dict) else "watch error"
+                raise ApiException(status=code, reason=reason)
+            why = malformed(obj, named=kind != "BOOKMARK")
+            if why is not None:
+                log.warning("kube.object.malformed", resource=self.resource.plural, kind=kind, error=why)
+                continue
+            version = obj["metadata"].get("resourceVersion")
+            if version and isinstance(version, str):
                 self.resource_version = version
             if kind == "BOOKMARK":
                 continue

@@ -161,3 +161,23 @@ def test_never_listed_decides_nothing(api: FakeKubeApi, harnesses: list[Any]) ->
     api.come_back()
     clock.released.set()
     harness.expect_sent(f"announce route 10.1.1.1/32 next-hop {NH}")
+
+
+def test_malformed_objects_from_the_api_withdraw_nothing(api: FakeKubeApi, harnesses: list[Any]) -> None:
+    """A Service and an EndpointSlice with fields of the wrong type (found by
+    tests/unit/test_properties_kube.py): they say nothing, the watch goes on (no relist), and
+    the next good version is followed."""
+    api.put("endpointslices", endpoint_slice(True))
+    api.put("services", service("10.1.1.1"))
+    clock = InformerClock(hold_after=OUTAGE)
+    harness = Harness(config(api), clock)
+    harnesses.append((harness, clock))
+    harness.expect_sent(f"announce route 10.1.1.1/32 next-hop {NH}")
+    api.put("services", {**service(), "status": "garbage"})
+    api.put("endpointslices", {**endpoint_slice(), "endpoints": [{"conditions": {"ready": "no"}}, 7]})
+    api.put("services", {**service(), "status": {"loadBalancer": {"ingress": [{"ip": 167837955}]}}})
+    api.put("services", service("10.1.1.1", "10.1.1.3"))
+    harness.expect_sent(
+        f"announce route 10.1.1.1/32 next-hop {NH}", f"announce route 10.1.1.3/32 next-hop {NH}"
+    )
+    assert [getattr(i, "relists", None) for i in harness.informers] == [1, 1]  # never crashed, never relisted
