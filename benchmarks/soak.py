@@ -7,8 +7,9 @@ from those that apply to it now: scale up, scale down (drained), break an LB's h
 one, ``kill -9`` an announcer, ``kill -9`` an exabgp, start a killed exabgp again, restart
 (``kill -9``) the RR's gobgpd, restart the router's gobgpd. After each event the invariant
 (``Lab.wait_invariant``: the router's FIB next-hops for every VIP are those of the LBs the lab
-left running, healthy and announcing) must hold within ``--deadline`` seconds, counted from
-the event's start. A miss is counted, with the stale, missing and foreign next-hops the last
+left running, healthy and announcing) must hold within ``--deadline`` seconds of the event's
+action returning (a scale waits for its own drain first); the time recorded runs from the
+action's start. A miss is counted, with the stale, missing and foreign next-hops the last
 look found, and the soak then waits up to ``--recover`` s more before it goes on (or stops).
 
 Requests: a bounded request loop from the router's namespace to the first VIP runs across
@@ -109,11 +110,12 @@ def one_event(lab: Lab, k: int, rng: random.Random, args: argparse.Namespace) ->
     vip = lab.topology.services[0].vip
     event: dict[str, Any] = {"event": k, "kind": kind, "target": target, "lbs": lab.topology.lbs}
     before = serves_vip(lab, vip)
-    began = time.monotonic()
 
     def disruption() -> float:
+        began = time.monotonic()
         apply(lab, kind, target, args.deadline)
-        lab.wait_invariant(max(0.1, args.deadline - (time.monotonic() - began)))
+        event["action_s"] = round(time.monotonic() - began, 3)
+        lab.wait_invariant(args.deadline)
         return time.monotonic() - began
 
     # requests only when some LB serves the VIP before and (by the lab's own account) after

@@ -110,3 +110,20 @@ def test_zebra_restart_ends_with_the_fib_of_the_serving_lbs(make_lab: LabFactory
     lab = make_lab(lbs=3)
     whole(lab)
     run_fault(lab, "zebra_restart")
+
+
+def test_scale_with_an_lb_broken_converges_on_the_lbs_that_serve(shared_lab: Lab) -> None:
+    """``scale`` judges convergence against the serving LBs: a broken LB's absence from the FIB
+    is right, not a timeout (it used to wait for every LB and exit 2)."""
+    lab = shared_lab
+    whole(lab)
+    lab.set_health(2, "fail")
+    try:
+        lab.wait_invariant(DEADLINE)
+        lab.scale(4, timeout=DEADLINE)
+        assert lab.router_fib() == {"10.1.1.1/32": frozenset({Node(1).ip, Node(3).ip, Node(4).ip})}
+        lab.scale(3, timeout=DEADLINE)
+    finally:
+        lab.set_health(2, "ok")
+    lab.wait_invariant(DEADLINE)
+    assert lab.router_fib() == lab.expected_fib()
