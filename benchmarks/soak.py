@@ -93,8 +93,10 @@ def apply(lab: Lab, kind: str, target: int, deadline: float) -> None:
         "kill_announcer": lambda: os.kill(lab.announcer_pid(target) or 0, signal.SIGKILL),
         "kill_exabgp": lambda: lab.kill_speaker(target),
         "start_exabgp": lambda: lab.start_speaker(target),
-        "restart_rr": lambda: lab.restart("rr"),
-        "restart_router": lambda: lab.restart("router"),
+        # the FIB can look right before the router has noticed: the restart is over once the
+        # router has its sessions back and no stale path
+        "restart_rr": lambda: (lab.restart("rr"), lab.wait_settled(deadline)),
+        "restart_router": lambda: (lab.restart("router"), lab.wait_settled(deadline)),
     }
     actions[kind]()
 

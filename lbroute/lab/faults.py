@@ -52,9 +52,15 @@ def _settle(lab: Lab, run: FaultRun, phase: str, began: float, deadline: float) 
 def rr_restart(lab: Lab, deadline: float = DEADLINE) -> FaultRun:
     """The RR's gobgpd ``kill -9`` and started again; the rr manager reconfigures it."""
     run = FaultRun("rr_restart")
-    began = time.monotonic()
-    lab.restart("rr")
-    _settle(lab, run, "recovered", began, deadline)
+    with FibSampler(lab.topology.router_ns, _first_vip(lab)) as fib:
+        began = time.monotonic()
+        lab.restart("rr")
+        _settle(lab, run, "recovered", began, deadline)
+        # the FIB may be right before the router has even seen the RR go: judged again once the
+        # router has its session with the new RR and no stale path
+        lab.wait_settled(deadline)
+        _settle(lab, run, "settled", began, deadline)
+    run.samples = fib.samples
     return run
 
 
@@ -66,6 +72,7 @@ def router_restart(lab: Lab, deadline: float = DEADLINE) -> FaultRun:
         lab.restart("router")
         _settle(lab, run, "recovered", began, deadline)
         lab.wait_settled(deadline)  # the new gobgpd has every path back: nothing left to change
+        _settle(lab, run, "settled", began, deadline)
     run.samples = fib.samples
     return run
 
