@@ -84,13 +84,20 @@ def choices(lab: Lab) -> dict[str, list[int]]:
     return {k: v for k, v in out.items() if v}
 
 
+def kill_announcer(lab: Lab, lb: int) -> None:
+    pid = lab.announcer_pid(lb)
+    if pid is None:  # never a PID of 0 or less: kill() would signal a whole process group
+        raise LabError(f"lb{lb} has no announcer to kill")
+    os.kill(pid, signal.SIGKILL)
+
+
 def apply(lab: Lab, kind: str, target: int, deadline: float) -> None:
     actions: dict[str, Callable[[], object]] = {
         "scale_up": lambda: lab.scale(lab.topology.lbs + 1, timeout=deadline),
         "scale_down": lambda: lab.scale(lab.topology.lbs - 1, timeout=deadline),
         "break": lambda: lab.set_health(target, "fail"),
         "heal": lambda: lab.set_health(target, "ok"),
-        "kill_announcer": lambda: os.kill(lab.announcer_pid(target) or 0, signal.SIGKILL),
+        "kill_announcer": lambda: kill_announcer(lab, target),
         "kill_exabgp": lambda: lab.kill_speaker(target),
         "start_exabgp": lambda: lab.start_speaker(target),
         # the FIB can look right before the router has noticed: the restart is over once the
