@@ -91,6 +91,11 @@ def kill_announcer(lab: Lab, lb: int) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
+def restart(lab: Lab, who: str, deadline: float) -> None:
+    lab.restart(who)
+    lab.wait_settled(deadline)
+
+
 def apply(lab: Lab, kind: str, target: int, deadline: float) -> None:
     actions: dict[str, Callable[[], object]] = {
         "scale_up": lambda: lab.scale(lab.topology.lbs + 1, timeout=deadline),
@@ -102,8 +107,8 @@ def apply(lab: Lab, kind: str, target: int, deadline: float) -> None:
         "start_exabgp": lambda: lab.start_speaker(target),
         # the FIB can look right before the router has noticed: the restart is over once the
         # router has its sessions back and no stale path
-        "restart_rr": lambda: (lab.restart("rr"), lab.wait_settled(deadline)),
-        "restart_router": lambda: (lab.restart("router"), lab.wait_settled(deadline)),
+        "restart_rr": lambda: restart(lab, "rr", deadline),
+        "restart_router": lambda: restart(lab, "router", deadline),
     }
     actions[kind]()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from benchmarks.soak import parse, summarize
@@ -30,7 +32,7 @@ def test_defaults_are_a_thousand_events() -> None:
 
 
 def test_misses_add_their_wrong_next_hops_and_requests_add_up() -> None:
-    events = [
+    events: list[dict[str, Any]] = [
         {"kind": "break", "seconds": 1.0, "requests": 20, "failed_requests": 0},
         {"kind": "break", "seconds": 3.0},
         {
