@@ -4,22 +4,26 @@ announces it) within its deadline, and the time it took is logged (``lab.fault``
 
 The faults share one lab (each leaves it whole again, and each test first checks that it is):
 a lab per fault would add ~10 s each. The resilient FIB's router restart needs a lab of its own.
-The fake API server down for 60 s is not in the suite yet.
+The fake Kubernetes API server down for 60 s (explicit-peer mode) has a lab of its own too.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import structlog
 
 from lbroute.lab import daemons
 from lbroute.lab.faults import DEADLINE, run_fault
-from lbroute.lab.fib_sampler import Sample
+from lbroute.lab.fib_sampler import FibSampler, Sample
 from lbroute.lab.lab import Lab
 from lbroute.lab.topology import Node
+from lbroute.polling import eventually
+from tests.fakes.kube_api import FakeKubeApi
 from tests.support.fib import assert_watched
 from tests.support.lab import LabFactory
 
@@ -27,6 +31,7 @@ log = structlog.get_logger()
 # the announcer changes its decision only after ``rise`` (or ``fall``) checks in a row, one
 # every ``interval``: two changes of one node in the FIB are at least that far apart, less
 # what BGP's propagation can squeeze out of the gap on a loaded machine (half of it)
+API_DOWN_SECONDS = 60  # issue 12: the API server away for a minute
 MIN_FLAP_GAP = min(daemons.CHECK["rise"], daemons.CHECK["fall"]) * daemons.CHECK["interval"] / 2
 
 
@@ -127,3 +132,50 @@ def test_scale_with_an_lb_broken_converges_on_the_lbs_that_serve(shared_lab: Lab
         lab.set_health(2, "ok")
     lab.wait_invariant(DEADLINE)
     assert lab.router_fib() == lab.expected_fib()
+
+
+def lb_pod(i: int) -> dict[str, Any]:
+    return {
+        "metadata": {"name": f"lb{i}", "namespace": "lb", "labels": {"app": "lb"}},
+        "spec": {"nodeName": f"node{i}"},
+        "status": {"phase": "Running", "podIP": Node(i).pod_ip, "hostIP": Node(i).ip},
+    }
+
+
+def test_the_api_server_down_for_a_minute_moves_nothing_and_its_return_is_followed(
+    make_lab: LabFactory,
+) -> None:
+    """Explicit peers come from the API server: while it is away the rr manager keeps the peers
+    it has (the FIB never changes, sampled throughout); once it is back, a pod deleted there
+    takes its next-hop out, so the manager is watching again."""
+    kube = FakeKubeApi().start()
+    try:
+        for i in (1, 2, 3):
+            kube.put("pods", lb_pod(i))
+        lab = make_lab(lbs=3, kube_api=kube.url)
+        hops = whole(lab)
+        with FibSampler(lab.topology.router_ns, lab.topology.services[0].vip) as fib:
+            kube.go_down()
+            down_until = time.monotonic() + API_DOWN_SECONDS
+
+            def a_minute_passed() -> None:
+                assert time.monotonic() >= down_until, "the API server is still meant to be away"
+
+            eventually(a_minute_passed, API_DOWN_SECONDS + 5, interval=0.5, what="a minute without the API")
+            kube.come_back()
+            began = time.monotonic()
+            lab.wait_invariant(DEADLINE)
+        assert_watched(fib.samples)
+        assert all(s == hops for _, s in fib.samples), "the FIB changed while the API server was away"
+        kube.delete("pods", "lb3", namespace="lb")
+
+        def lb3_gone() -> None:
+            got = lab.router_fib()[lab.topology.services[0].vip]
+            assert got == hops - {Node(3).ip}, sorted(got)
+
+        eventually(
+            lb3_gone, DEADLINE + 30, what="lb3's pod deleted -> its next-hop gone", context=lab.logs_tail
+        )
+        log.info("test.fault.api_down", seconds=round(time.monotonic() - began, 3), count=len(fib.samples))
+    finally:
+        kube.stop()
