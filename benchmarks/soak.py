@@ -243,11 +243,14 @@ def main(argv: list[str] | None = None) -> int:
     lab = Lab(args.prefix)
     events: list[dict[str, Any]] = []
     started = time.monotonic()
+    stopped: str | None = "interrupted"
     try:
         lab.up(Topology(args.prefix, START_LBS), Scenario(fib=args.fib))
         for k in range(args.events):
             events.append(one_event(lab, k, rng, args))
+        stopped = None
     except LabError as err:
+        stopped = str(err)
         print(f"soak stopped after {len(events)} events: {err}", file=sys.stderr)
         return 2
     finally:
@@ -260,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                 "deadline_s": args.deadline,
                 "requests_per_event": args.requests,
                 "wall_s": round(time.monotonic() - started, 1),
+                "completed": stopped is None,
+                "stopped_by": stopped,
                 "machine": machine(load_before),
                 "summary": summarize(events),
                 "events": events,
