@@ -4,8 +4,9 @@
 
 One lab (3 LBs to start, between 2 and 4) takes ``--events`` events drawn at random (seeded)
 from those that apply to it now: scale up, scale down (drained), break an LB's health, heal
-one, ``kill -9`` an announcer, ``kill -9`` an exabgp, start a killed exabgp again, restart
-(``kill -9``) the RR's gobgpd, restart the router's gobgpd. After each event the invariant
+one, ``kill -9`` an announcer (done once exabgp has respawned it), ``kill -9`` an exabgp,
+start a killed exabgp again, restart (``kill -9``) the RR's gobgpd, restart the router's
+gobgpd. After each event the invariant
 (``Lab.wait_invariant``: the router's FIB next-hops for every VIP are those of the LBs the lab
 left running, healthy and announcing) must hold within ``--deadline`` seconds of the event's
 action returning (a scale waits for its own drain first); the time recorded runs from the
@@ -28,7 +29,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import statistics
 import sys
 import time
@@ -38,6 +38,7 @@ from typing import Any
 
 from benchmarks.machine import machine
 from lbroute import logs
+from lbroute.lab.faults import kill_announcer
 from lbroute.lab.lab import InvariantError, Lab, LabError
 from lbroute.lab.scenario import Scenario
 from lbroute.lab.topology import PREFIX_RE, Topology
@@ -84,13 +85,6 @@ def choices(lab: Lab) -> dict[str, list[int]]:
     return {k: v for k, v in out.items() if v}
 
 
-def kill_announcer(lab: Lab, lb: int) -> None:
-    pid = lab.announcer_pid(lb)
-    if pid is None:  # never a PID of 0 or less: kill() would signal a whole process group
-        raise LabError(f"lb{lb} has no announcer to kill")
-    os.kill(pid, signal.SIGKILL)
-
-
 def restart(lab: Lab, who: str, deadline: float) -> None:
     lab.restart(who)
     lab.wait_settled(deadline)
@@ -102,7 +96,7 @@ def apply(lab: Lab, kind: str, target: int, deadline: float) -> None:
         "scale_down": lambda: lab.scale(lab.topology.lbs - 1, timeout=deadline),
         "break": lambda: lab.set_health(target, "fail"),
         "heal": lambda: lab.set_health(target, "ok"),
-        "kill_announcer": lambda: kill_announcer(lab, target),
+        "kill_announcer": lambda: kill_announcer(lab, target, deadline),
         "kill_exabgp": lambda: lab.kill_speaker(target),
         "start_exabgp": lambda: lab.start_speaker(target),
         # the FIB can look right before the router has noticed: the restart is over once the

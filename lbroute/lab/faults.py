@@ -99,25 +99,31 @@ def exabgp_kill(lab: Lab, deadline: float = DEADLINE, lb: int = 2) -> FaultRun:
     return run
 
 
-def announcer_kill(lab: Lab, deadline: float = DEADLINE, lb: int = 2) -> FaultRun:
-    """LB ``lb``'s announcer ``kill -9``: exabgp respawns it and keeps the route meanwhile."""
-    run = FaultRun("announcer_kill")
+def kill_announcer(lab: Lab, lb: int, deadline: float = DEADLINE) -> None:
+    """``kill -9`` LB ``lb``'s announcer and wait until exabgp has respawned it and the new one
+    has decided (announced its VIPs again): until then the pod has no announcer to drain."""
     old = lab.announcer_pid(lb)
-    if old is None:
+    if old is None:  # never a PID of 0 or less: kill() would signal a whole process group
         raise LabError(f"lb{lb} has no announcer running")
     speaker_log = Path(lab.state.processes[f"exabgp-lb{lb}"].log)
     announced = speaker_log.read_text().count("announcer.vip.announced")
+    os.kill(old, signal.SIGKILL)
+
+    def respawned_and_decided() -> None:
+        new = lab.announcer_pid(lb)
+        assert new is not None and new != old, f"announcer pid {new}, killed {old}"
+        count = speaker_log.read_text().count("announcer.vip.announced")
+        assert count > announced, "the new announcer has not decided yet"
+
+    eventually(respawned_and_decided, deadline, what=f"lb{lb}'s announcer back", context=lab.logs_tail)
+
+
+def announcer_kill(lab: Lab, deadline: float = DEADLINE, lb: int = 2) -> FaultRun:
+    """LB ``lb``'s announcer ``kill -9``: exabgp respawns it and keeps the route meanwhile."""
+    run = FaultRun("announcer_kill")
     with FibSampler(lab.topology.router_ns, _first_vip(lab)) as fib:
         began = time.monotonic()
-        os.kill(old, signal.SIGKILL)
-
-        def respawned_and_decided() -> None:
-            new = lab.announcer_pid(lb)
-            assert new is not None and new != old, f"announcer pid {new}, killed {old}"
-            count = speaker_log.read_text().count("announcer.vip.announced")
-            assert count > announced, "the new announcer has not decided yet"
-
-        eventually(respawned_and_decided, deadline, what=f"lb{lb}'s announcer back", context=lab.logs_tail)
+        kill_announcer(lab, lb, deadline)
         _settle(lab, run, "respawned", began, deadline)
     run.samples = fib.samples
     return run

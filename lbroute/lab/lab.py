@@ -700,6 +700,7 @@ class Lab:
         if result.returncode != 0:
             # the pod still goes away (exabgp's Cease withdraws), just not gracefully: say so
             log.warning("lab.drain.failed", target=f"lb{node.index}", error=result.stderr.strip()[-300:])
+            return  # nothing was withdrawn to wait for: stopping the pod withdraws instead
 
         self.router.wait_fib_without(
             frozenset({node.ip, node.ip6}), timeout, what=f"lb{node.index} leaving the router's FIB"
