@@ -100,22 +100,27 @@ def exabgp_kill(lab: Lab, deadline: float = DEADLINE, lb: int = 2) -> FaultRun:
 
 
 def kill_announcer(lab: Lab, lb: int, deadline: float = DEADLINE) -> None:
-    """``kill -9`` LB ``lb``'s announcer and wait until exabgp has respawned it and the new one
-    has decided (announced its VIPs again): until then the pod has no announcer to drain."""
+    """``kill -9`` LB ``lb``'s announcer and wait until exabgp has respawned it, the new one has
+    started (its control socket open: until then the pod has no announcer to drain) and, for an
+    LB that serves, has announced its VIPs again."""
     old = lab.announcer_pid(lb)
     if old is None:  # never a PID of 0 or less: kill() would signal a whole process group
         raise LabError(f"lb{lb} has no announcer running")
     speaker_log = Path(lab.state.processes[f"exabgp-lb{lb}"].log)
-    announced = speaker_log.read_text().count("announcer.vip.announced")
+    serves = lb in lab.serving()
+    before = speaker_log.read_text()
+    started, announced = before.count("announcer.started"), before.count("announcer.vip.announced")
     os.kill(old, signal.SIGKILL)
 
-    def respawned_and_decided() -> None:
+    def respawned() -> None:
         new = lab.announcer_pid(lb)
         assert new is not None and new != old, f"announcer pid {new}, killed {old}"
-        count = speaker_log.read_text().count("announcer.vip.announced")
-        assert count > announced, "the new announcer has not decided yet"
+        text = speaker_log.read_text()
+        assert text.count("announcer.started") > started, "the new announcer has not started yet"
+        if serves:
+            assert text.count("announcer.vip.announced") > announced, "the new announcer has not decided yet"
 
-    eventually(respawned_and_decided, deadline, what=f"lb{lb}'s announcer back", context=lab.logs_tail)
+    eventually(respawned, deadline, what=f"lb{lb}'s announcer back", context=lab.logs_tail)
 
 
 def announcer_kill(lab: Lab, deadline: float = DEADLINE, lb: int = 2) -> FaultRun:
