@@ -41,6 +41,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "dataplane_throughput": Benchmark(
         "dataplane_throughput", "requests/s and latency: nft-nat, nft-dsr, a userspace proxy"
     ),
+    "faults": Benchmark("faults", "each fault -> time until the router's FIB is the serving LBs' again"),
+    "soak": Benchmark("soak", "N random scale/break/heal/kill/restart events, the invariant after each"),
 }
 
 

@@ -30,7 +30,8 @@ from . import configs, daemons, frr_router, network, nft_rules, podman, processe
 from .containers import Containers, give_to_image_user, rr_gobgpd, rr_manager, speaker
 from .dataplane import Backends, DataplaneRoom
 from .errors import LabError
-from .expectations import Fib, expected_fib
+from .expectations import Fib, describe, expected_fib
+from .invariant import FibDiff, fib_diff, serving_fib
 from .router import GobgpRib, Router, RouterRib
 from .scenario import Scenario, ScenarioError
 from .state import (
@@ -44,7 +45,7 @@ from .state import (
 from .supervision import Supervisor
 from .topology import PREFIX_RE, ROUTER_IP, Node, Service, Topology
 
-__all__ = ["Lab", "LabError", "Progress", "preflight", "running_labs"]
+__all__ = ["InvariantError", "Lab", "LabError", "Progress", "preflight", "running_labs"]
 
 log = structlog.get_logger()
 
@@ -52,6 +53,15 @@ log = structlog.get_logger()
 Progress = Callable[[str, float], None]
 # what a failure half-way through building raises as a LabError, and what it leaves
 _BUILD_FAILURES = (IpCommandError, OSError, subprocess.SubprocessError, Timeout, podman.PodmanError)
+
+
+class InvariantError(LabError):
+    """The router's FIB did not come to hold what the serving LBs announce within the deadline;
+    ``diff`` is the last look at it."""
+
+    def __init__(self, message: str, diff: FibDiff) -> None:
+        super().__init__(message)
+        self.diff = diff
 
 
 def preflight() -> list[str]:
@@ -327,13 +337,61 @@ class Lab:
         return expected_fib(self.topology, self.scenario)
 
     def wait_converged(self, timeout: float) -> Fib:
+        """Until the router's FIB holds what the LBs that serve now announce (``serving_fib``:
+        an LB the lab broke, hung or killed is not waited for)."""
         try:
-            return self.router.wait_fib(self.expected_fib(), timeout)
+            return self.router.wait_fib(self.serving_fib(), timeout)
         except Timeout as err:
             raise LabError(
                 f"{err}\nthe lab is left as it is for inspection (logs in {self.dir / 'logs'}); "
                 f"`lbroute lab down --prefix {self.prefix}` removes it"
             ) from None
+
+    def serving(self) -> frozenset[int]:
+        """The LBs that are running, healthy and announcing, by what the lab set: in the
+        topology (``scale``), their exabgp alive (``kill_speaker``), not hung (``hang``), their
+        health file absent (``set_health`` ok; ``fail`` and ``flap`` are not healthy)."""
+        hung = set(self.faults()["hung"])
+        out = set()
+        for node in self.topology.nodes:
+            lb = f"lb{node.index}"
+            pod = f"exabgp-{lb}"
+            running = (
+                self.containers.is_running(pod)
+                if pod in self.state.containers
+                else self.supervisor.is_running(pod)
+            )
+            health = configs.pod_dir(self.dir, node) / "health"
+            if running and lb not in hung and not health.exists():
+                out.add(node.index)
+        return frozenset(out)
+
+    def serving_fib(self) -> Fib:
+        """What the router's FIB must hold with the LBs that serve now (``serving``)."""
+        return serving_fib(self.topology, self.scenario, self.serving())
+
+    def wait_invariant(self, timeout: float, *, interval: float = 0.02) -> float:
+        """Until the router's FIB next-hops for every VIP are the serving LBs' nodes; returns
+        the seconds it took. An ``InvariantError`` names the stale, missing and foreign
+        next-hops of the last look when ``timeout`` runs out."""
+        started = time.monotonic()
+        expected = self.serving_fib()
+        last: list[FibDiff] = []
+
+        def holds() -> None:
+            diff = fib_diff(expected, self.router_fib())
+            last[:] = [diff]
+            assert not diff, str(diff)
+
+        try:
+            eventually(holds, timeout, interval=interval, what="the FIB invariant")
+        except Timeout:
+            raise InvariantError(
+                f"lab {self.prefix!r}: the router's FIB is not what the serving LBs announce within "
+                f"{timeout:g}s: {last[0]} (want {describe(expected)})",
+                last[0],
+            ) from None
+        return time.monotonic() - started
 
     def wait_settled(self, timeout: float) -> None:
         """Until the router has a session with every RR again and holds no stale path."""
@@ -439,13 +497,62 @@ class Lab:
     def restart_manager(self, who: str = "router") -> None:
         """``kill -9`` the route-control manager of ``who`` (router, rr, rr2) and start it again,
         with the same config: what it finds in gobgpd and the kernel must be left as it is."""
+        self.kill_manager(who)
+        self.start_manager(who)
+        log.info("lab.restarted", prefix=self.prefix, target=f"rr-manager-{who}")
+
+    def kill_manager(self, who: str = "router") -> None:
+        """``kill -9`` the route-control manager of ``who``; ``start_manager`` starts it again."""
+        self.supervisor.stop(self._manager_record(who).name, sig=signal.SIGKILL, grace=2.0)
+
+    def start_manager(self, who: str = "router") -> None:
+        """Start the manager of ``who`` again, with the same config, where it ran."""
+        record = self._manager_record(who)
+        if processes.is_alive(record):
+            raise LabError(f"{record.name} of lab {self.prefix!r} is running (pid {record.pid})")
+        config = self.dir / "config" / f"{who}.yaml"
+        self.supervisor.spawn(record.name, _rr_manager_argv(config), record.netns)
+
+    def _manager_record(self, who: str) -> ProcessRecord:
         name = f"rr-manager-{who}"
         record = self.state.processes.get(name)
         if record is None:
             raise LabError(f"no {name} in lab {self.prefix!r}")
-        self.supervisor.stop(name, sig=signal.SIGKILL, grace=2.0)
-        self.supervisor.spawn(name, _rr_manager_argv(self.dir / "config" / f"{who}.yaml"), record.netns)
-        log.info("lab.restarted", prefix=self.prefix, target=name)
+        return record
+
+    def restart_zebra(self, *, timeout: float = 10.0) -> None:
+        """``kill -9`` the router's zebra and start it again; its clients (gobgpd, bgpd) must
+        find it again by themselves."""
+        record = self.state.processes.get("zebra")
+        if record is None:
+            raise LabError(f"lab {self.prefix!r} runs no zebra (--fib resilient writes the FIB itself)")
+        self.supervisor.stop("zebra", sig=signal.SIGKILL, grace=2.0)
+        zserv = self.router_dir / "zserv.api"
+        zserv.unlink(missing_ok=True)
+        self.supervisor.spawn("zebra", daemons.zebra_argv(self.router_dir), record.netns)
+        eventually(lambda: _assert_exists(zserv), timeout, what="zebra's zserv.api", context=self.logs_tail)
+        log.info("lab.restarted", prefix=self.prefix, target="zebra")
+
+    def kill_speaker(self, lb: int) -> None:
+        """``kill -9`` LB ``lb``'s exabgp (its announcer, exabgp's child, sees its stdin close
+        and ends): the session drops without a NOTIFICATION. ``start_speaker`` starts it again."""
+        name = f"exabgp-lb{lb}"
+        if name not in self.state.processes:
+            raise LabError(f"no {name} process in lab {self.prefix!r} (killed already, or in a container)")
+        self.supervisor.stop(name, sig=signal.SIGKILL, grace=2.0, forget=True)
+        log.info("lab.killed", prefix=self.prefix, target=name)
+
+    def start_speaker(self, lb: int) -> None:
+        """Start LB ``lb``'s exabgp again, from the config its pod has."""
+        name = f"exabgp-lb{lb}"
+        if self.supervisor.is_running(name):
+            raise LabError(f"{name} of lab {self.prefix!r} is running")
+        conf = configs.pod_dir(self.dir, Node(lb)) / "exabgp.conf"
+        env = daemons.exabgp_env()
+        self.supervisor.spawn(
+            name, daemons.exabgp_argv(conf), self.topology.lb_ns(lb), env=env, cwd=conf.parent
+        )
+        log.info("lab.started", prefix=self.prefix, target=name)
 
     def kill(self, who: str) -> None:
         """``kill -9`` the BGP daemon of ``who``: its sessions drop without a NOTIFICATION."""
@@ -593,6 +700,7 @@ class Lab:
         if result.returncode != 0:
             # the pod still goes away (exabgp's Cease withdraws), just not gracefully: say so
             log.warning("lab.drain.failed", target=f"lb{node.index}", error=result.stderr.strip()[-300:])
+            return  # nothing was withdrawn to wait for: stopping the pod withdraws instead
 
         self.router.wait_fib_without(
             frozenset({node.ip, node.ip6}), timeout, what=f"lb{node.index} leaving the router's FIB"
