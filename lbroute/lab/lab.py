@@ -521,8 +521,10 @@ class Lab:
         return record
 
     def restart_zebra(self, *, timeout: float = 10.0) -> None:
-        """``kill -9`` the router's zebra and start it again; its clients (gobgpd, bgpd) must
-        find it again by themselves."""
+        """``kill -9`` the router's zebra and start it again, and with it (as the router's
+        systemd units do: gobgpd ``BindsTo``/``PartOf`` zebra, zebra ``Upholds`` gobgpd) the
+        router's gobgpd, which dials zebra once and never again; FRR's bgpd finds zebra again
+        by itself."""
         record = self.state.processes.get("zebra")
         if record is None:
             raise LabError(f"lab {self.prefix!r} runs no zebra (--fib resilient writes the FIB itself)")
@@ -532,6 +534,8 @@ class Lab:
         self.supervisor.spawn("zebra", daemons.zebra_argv(self.router_dir), record.netns)
         eventually(lambda: _assert_exists(zserv), timeout, what="zebra's zserv.api", context=self.logs_tail)
         log.info("lab.restarted", prefix=self.prefix, target="zebra")
+        if self.router_kind == "gobgp":
+            self.restart("router", timeout=timeout)
 
     def kill_speaker(self, lb: int) -> None:
         """``kill -9`` LB ``lb``'s exabgp (its announcer, exabgp's child, sees its stdin close
