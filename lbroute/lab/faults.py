@@ -26,6 +26,8 @@ from .fib_sampler import FibSampler, Sample
 from .lab import Lab
 
 log = structlog.get_logger()
+# what exabgp 4.2 logs as it ends itself after too many deaths of its API process
+EXABGP_GAVE_UP = "Too many death for announcer"
 
 DEADLINE = 10.0  # s: a hold timer (3 s) and a restart's recovery, with room on a loaded machine
 FLAP_HZ = 5.0  # health toggles per second
@@ -113,6 +115,11 @@ def kill_announcer(lab: Lab, lb: int, deadline: float = DEADLINE) -> None:
     os.kill(old, signal.SIGKILL)
 
     def respawned() -> None:
+        if not lab.supervisor.is_running(f"exabgp-lb{lb}") and EXABGP_GAVE_UP in speaker_log.read_text():
+            # exabgp 4.2 ends itself when its API process dies a sixth time within one 64 s
+            # window: the session goes, and with it the LB's routes (it no longer serves)
+            log.info("lab.fault.exabgp_gave_up", lb=lb)
+            return
         new = lab.announcer_pid(lb)
         assert new is not None and new != old, f"announcer pid {new}, killed {old}"
         text = speaker_log.read_text()
