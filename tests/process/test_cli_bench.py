@@ -10,7 +10,15 @@ from types import SimpleNamespace
 import pytest
 
 from lbroute.cli import bench_cmd
+from lbroute.cli import main as cli_main
 from lbroute.cli.main import main
+
+
+@pytest.fixture(autouse=True)
+def _logs_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # main() would configure structlog onto this test's captured stderr, which pytest closes
+    # after the test: every later test's log line would then fail on a closed file
+    monkeypatch.setattr(cli_main.logs, "configure", lambda *args, **kwargs: None)
 
 
 def run_cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
