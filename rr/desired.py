@@ -22,7 +22,7 @@ import ipaddress
 from collections.abc import Mapping
 
 from lbroute.core import bgp
-from lbroute.core.rib import DEFAULT_LOCAL_PREF
+from lbroute.core.rib import DEFAULT_LOCAL_PREF, prefix_order
 
 from .config import (
     BfdConfig,
@@ -178,7 +178,7 @@ def _speakers_on(node: NodeConfig, neighbors: tuple[str, ...]) -> tuple[str, ...
 
 
 def _ordered(networks: set[str]) -> tuple[str, ...]:
-    return tuple(sorted(networks, key=lambda t: (ipaddress.ip_network(t).version, ipaddress.ip_network(t))))
+    return tuple(sorted(networks, key=prefix_order))
 
 
 def _inside(

@@ -17,6 +17,8 @@ import enum
 import ipaddress
 from dataclasses import dataclass, field
 
+from .rib import prefix_order
+
 OWNER_TAG = "lbroute"
 
 
@@ -161,15 +163,7 @@ class DefinedSetSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "prefixes", tuple(sorted(self.prefixes)))
-        object.__setattr__(self, "neighbors", tuple(sorted(self.neighbors, key=_network_key)))
-
-
-def _network_key(text: str) -> tuple[int, int, int, str]:
-    try:
-        net = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return (9, 0, 0, text)  # not a network: after every one, as given
-    return (net.version, int(net.network_address), net.prefixlen, text)
+        object.__setattr__(self, "neighbors", tuple(sorted(self.neighbors, key=prefix_order)))
 
 
 class RouteAction(enum.Enum):
