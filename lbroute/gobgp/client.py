@@ -549,8 +549,7 @@ _HOLD_ATTEMPTS = 5
 
 
 def _said(err: grpc.RpcError, words: str) -> bool:
-    details = err.details() if callable(getattr(err, "details", None)) else ""
-    return words in str(details or "")
+    return words in error_of("", err).details
 
 
 class EventWatch:
