@@ -120,6 +120,7 @@ def harnesses() -> Iterator[list[Any]]:
 
 
 def test_api_server_down_for_30s_withdraws_nothing(api: FakeKubeApi, harnesses: list[Any]) -> None:
+    metrics.enable()  # the real registry, as with metrics on: the gauge below is read from it
     api.put("endpointslices", endpoint_slice(True))
     api.put("services", service("10.1.1.1"))
     clock = InformerClock(hold_after=OUTAGE)
