@@ -5,29 +5,16 @@ Measured in this venv, where rich is installed and the images' Python is not: 39
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
+from benchmarks.announcer import rss_kib
+from tests.support.dataplane import free_port
 from tests.support.exabgp_play import PlayExabgp, expect
 
 NH = "10.0.0.11"
 LIMIT_KIB = 40 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
 
 
 @pytest.mark.parametrize("metrics", [False, True], ids=["plain", "metrics"])
