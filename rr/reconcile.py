@@ -93,6 +93,10 @@ class GlobalSettingsRefused(Exception):
         super().__init__(f"{target}: {differs.describe()}")
 
 
+# a metrics refresh runs at most 1/METRICS_SHARE of the time (see ``metrics_spacing``)
+METRICS_SHARE = 10
+
+
 class Reconciler:
     def __init__(
         self,
@@ -121,6 +125,8 @@ class Reconciler:
         self._refused: bgp.GlobalDiffers | None = None
         # counting rejected prefixes reads every speaker's adj-RIB-in: only when someone looks
         self.peer_metrics = peer_metrics
+        # what the last metrics refresh took: it reads the whole RIB, so its cost grows with it
+        self.metrics_cost = 0.0
 
     @property
     def desired(self) -> bgp.DaemonConfig:
@@ -309,8 +315,16 @@ class Reconciler:
         if not self.peer_metrics:
             return
         with self._metrics_lock:  # one list-and-replace at a time: series are cleared, then set
+            started = self._clock()
             # ``advertised`` would cost gobgpd a walk of its RIB per peer, and no series shows it
             self.metrics.record_sessions(self.client.list_sessions(self.client.target, advertised=False))
+            self.metrics_cost = self._clock() - started
+
+    def metrics_spacing(self) -> float:
+        """The least time between two refreshes that keeps them under 1/METRICS_SHARE of the
+        time: a refresh streams the whole RIB from gobgpd (64 000 paths: ~0.3 s of its CPU
+        and ours), and at that size one every half second would be most of a core."""
+        return self.metrics_cost * METRICS_SHARE
 
     def run(self, interval: float, stop: threading.Event, *, first_within: float | None = None) -> None:
         """Reconcile now, then on every ``wake()`` and every ``interval`` (full resync) until ``stop``.

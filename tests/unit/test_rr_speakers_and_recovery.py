@@ -227,11 +227,12 @@ def test_the_metrics_count_what_the_fake_daemons_guard_rails_reject() -> None:
 class RecordingReconciler:
     """The two calls DaemonWatch makes of a Reconciler, recorded."""
 
-    def __init__(self) -> None:
+    def __init__(self, spacing: float = 0.0) -> None:
         self.rearmed: list[str] = []
         self.refreshed = 0
         self.woken = 0
         self.metrics = RrMetrics.create()
+        self.spacing = spacing  # what the refreshes' cost asks between two of them
 
     def rearm(self, address: str) -> bool:
         self.rearmed.append(address)
@@ -239,6 +240,9 @@ class RecordingReconciler:
 
     def refresh_peer_metrics(self) -> None:
         self.refreshed += 1
+
+    def metrics_spacing(self) -> float:
+        return self.spacing
 
     def wake(self) -> None:
         self.woken += 1
@@ -334,6 +338,67 @@ def test_the_watch_logs_each_report_and_wakes_the_reconciler_when_gobgpd_is_back
     stop.clear()
     refresh()
     assert reconciler.refreshed == 4
+
+
+def sessions_coming_up(spacing: float) -> tuple[RecordingReconciler, list[tuple[float, Any]]]:
+    """64 sessions up 10 ms apart, with refreshes that ask ``spacing`` between them."""
+    now = [100.0]
+    later: list[tuple[float, Any]] = []
+    reconciler = RecordingReconciler(spacing)
+    watch = DaemonWatch(
+        None, reconciler, threading.Event(), clock=lambda: now[0], later=lambda s, f: later.append((s, f))
+    )  # type: ignore[arg-type]
+    for i in range(64):
+        watch._handle(SessionReport(f"172.16.{i}.2", "ESTABLISHED"))
+        now[0] += 0.01
+    return reconciler, later
+
+
+def test_the_metrics_refresh_costs_its_share_of_the_time_and_no_more() -> None:
+    """A refresh streams the whole RIB: on a large one, 64 sessions coming up must not cost 64
+    reads of it. Cheap refreshes (spacing 0, the old behaviour) follow each session at once."""
+    cheap, later = sessions_coming_up(0.0)
+    assert (cheap.refreshed, later) == (64, [])
+    costly, later = sessions_coming_up(3.0)
+    assert costly.refreshed == 1
+    # the other 63: one trailing refresh, asked for by the second, when the spacing is over
+    [(seconds, refresh)] = later
+    assert seconds == pytest.approx(3.0 - 0.01)
+    refresh()
+    assert costly.refreshed == 2
+
+
+def test_the_reconciler_spaces_refreshes_by_what_the_last_one_cost() -> None:
+    now = [0.0]
+    daemon = FakeGobgpd()
+    listed = daemon.list_sessions
+
+    def slow_list_sessions(at: str, *, advertised: bool = True) -> list[Session]:
+        now[0] += 0.25  # a 64 000-path RIB streamed: a quarter second
+        return listed(at, advertised=advertised)
+
+    daemon.list_sessions = slow_list_sessions  # type: ignore[method-assign]
+    reconciler = Reconciler(daemon, desired_config(RrConfig.model_validate(RR)), clock=lambda: now[0])
+    assert reconciler.metrics_spacing() == 0.0  # none yet: nothing to hold the first back
+    reconciler.refresh_peer_metrics()
+    assert reconciler.metrics_spacing() == pytest.approx(2.5)  # 10 x 0.25 s: a tenth of the time
+
+
+def test_a_burst_of_best_path_changes_is_one_counted_line_a_few_are_a_line_each() -> None:
+    watch = DaemonWatch(
+        None, RecordingReconciler(), threading.Event(), clock=lambda: 0.0, later=lambda s, f: None
+    )  # type: ignore[arg-type]
+    few = tuple(TouchedPath(f"10.1.0.{k}/32", "172.16.1.2", k == 0) for k in range(8))
+    burst = tuple(TouchedPath(f"10.1.1.{k}/32", f"172.16.{k % 4}.2", k < 3) for k in range(200))
+    with capture_logs() as logs:
+        watch._handle(PrefixesTouched(few))
+        watch._handle(PrefixesTouched(burst))
+    assert [e["event"] for e in logs] == ["rr.prefix.withdrawn"] + ["rr.prefix.changed"] * 7 + [
+        "rr.prefixes.touched"
+    ]
+    counted = logs[-1]
+    assert (counted["changed"], counted["withdrawn"], counted["peers"]) == (197, 3, 4)
+    assert counted["first"] == [f"10.1.1.{k}/32" for k in range(8)]
 
 
 def test_max_prefix_shutdowns_are_counted_each_and_logged_once_per_ten_seconds_per_peer() -> None:
