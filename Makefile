@@ -6,7 +6,7 @@ VENV        := .venv
 BIN         := $(VENV)/bin
 LAB_PREFIX  ?= lbr
 
-.PHONY: demo test setup deps venv stubs lint unit process integration images images-deps lock integration-images bench bench-convergence bench-traffic bench-rr bench-restart bench-cli bench-announcer bench-hold bench-dataplane bench-dataplane-throughput bench-bfd bench-faults bench-soak clean lab-down
+.PHONY: demo test setup deps venv stubs lint unit process integration images images-deps lock integration-images bench bench-convergence bench-traffic bench-rr bench-restart bench-cli bench-announcer bench-hold bench-dataplane bench-dataplane-throughput bench-bfd bench-faults bench-failover bench-flows bench-soak clean lab-down
 
 demo: setup
 	$(BIN)/lbroute lab demo --prefix $(LAB_PREFIX)
@@ -69,10 +69,17 @@ BENCH_SET := \
 	"convergence --events 30" "traffic --step 8" "scale --runs 16x250" "restart --runs 3" \
 	"cli --vips 4096 --runs 5 --phase-repeats 2" "hold --runs 1 --samples 10 --latency-rounds 1" \
 	"bfd --runs 5" "announcer --trials 10 --idle-seconds 10" "dataplane --runs 1" \
-	"dataplane_throughput --rounds 1" "faults --runs 1" "soak --events 30"
+	"dataplane_throughput --rounds 1" "faults --runs 1" "soak --events 30" "failover --runs 1" \
+	"flows --runs 1"
 
 bench: setup
 	@for b in $(BENCH_SET); do echo "== lbroute bench $$b"; $(BIN)/lbroute bench $$b || exit 1; done
+
+bench-failover: setup
+	$(BIN)/lbroute bench failover
+
+bench-flows: setup
+	$(BIN)/lbroute bench flows
 
 bench-faults: setup
 	$(BIN)/lbroute bench faults

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from benchmarks.machine import machine
-from benchmarks.report import add_json, emit, new_parser, note
+from benchmarks.report import Progress, add_json, emit, new_parser
 from lbroute import logs
 from lbroute.kernel.fib import read_fib
 from lbroute.kernel.ip import ip
@@ -147,10 +147,11 @@ def measure_events(args: argparse.Namespace, scenario: Scenario) -> dict[str, ob
     try:
         lab.up(Topology(args.prefix, 3), scenario)
         before = 3
+        progress = Progress(args.events, "convergence")
         for i, after in enumerate(lb_changes(args.events, args.max_lbs, before, args.seed), 1):
             seconds = lab.scale(after)
             events.append({"from": before, "to": after, "seconds": round(seconds, 4)})
-            note(f"event {i}/{args.events}: {before} -> {after} LBs, FIB after {seconds:.3f} s")
+            progress.step(f"event {i}/{args.events}: {before} -> {after} LBs, FIB after {seconds:.3f} s")
             before = after
     finally:
         lab.down()

@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+import time
+from typing import Any, TextIO
 
 from lbroute.cli.errors import Parser
 
@@ -25,6 +26,31 @@ def add_json(parser: argparse.ArgumentParser) -> None:
 def note(*parts: object) -> None:
     """A progress line, on stderr."""
     print(*parts, file=sys.stderr, flush=True)
+
+
+class Progress:
+    """Steps of a benchmark, on stderr: on a terminal one bar redrawn in place (done/total,
+    elapsed, the latest step's words); elsewhere (a log, CI) one line per step, as ``note``."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, what: str, stream: TextIO | None = None) -> None:
+        self.total, self.what, self.done = max(1, total), what, 0
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.started = time.monotonic()
+
+    def step(self, words: str) -> None:
+        self.done += 1
+        if not self.tty:
+            print(words, file=self.stream, flush=True)
+            return
+        filled = round(self.WIDTH * self.done / self.total)
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        elapsed = time.monotonic() - self.started
+        line = f"\r{self.what} [{bar}] {self.done}/{self.total} {elapsed:.0f} s  {words[:60]}"
+        end = "\n" if self.done >= self.total else ""
+        print(f"{line}\x1b[K", end=end, file=self.stream, flush=True)
 
 
 def emit(summary: Any, as_json: bool) -> None:

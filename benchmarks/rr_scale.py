@@ -30,7 +30,8 @@ from typing import Any
 
 from benchmarks.announcer import cpu_seconds, rss_kib
 from benchmarks.machine import machine
-from benchmarks.report import add_json, emit, new_parser, note
+from benchmarks.report import Progress, add_json, emit, new_parser
+from lbroute import logs
 from lbroute.gobgp.apipb import gobgp_pb2 as api
 from lbroute.gobgp.client import GobgpClient
 from lbroute.kernel.fib import read_fib
@@ -104,7 +105,7 @@ class Profile:
         self.cpu0 = {name: cpu_seconds(rec.pid) for name, rec in lab.state.processes.items()}
 
     def sample(self, rr: GobgpClient, router: GobgpClient | FrrRib) -> bool:
-        """One sample; True once the FIB holds every VIP with every next-hop."""
+        """One sample; True once every phase is reached (the FIB holds every VIP with every next-hop)."""
         t = time.monotonic() - self.started
         speakers = [p for p in rr.list_peers_raw() if _neighbor(p) in self.speakers]
         up = [p for p in speakers if p.state.session_state == api.PeerState.SESSION_STATE_ESTABLISHED]
@@ -137,7 +138,7 @@ class Profile:
         for phase, done in zip(self.PHASES, reached, strict=True):
             if done and phase not in self.phases:
                 self.phases[phase] = round(t, 2)
-        return bool(reached[-1])
+        return all(reached)
 
     def summary(self) -> dict[str, Any]:
         last = self.samples[-1]
@@ -221,7 +222,6 @@ def run_one(
             "profile": profile.summary(),
             "samples": profile.samples,
         }
-        note(json.dumps({k: v for k, v in result.items() if k != "samples"}))
         return result
     finally:
         lab.down()
@@ -348,12 +348,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between profile samples")
     add_json(parser)
     args = parser.parse_args(argv)
+    logs.configure("warning")  # the lab's progress lines would go to stdout, before the JSON
     load = os.getloadavg()
-    results = [
-        run_one(n, m, args.farm_processes, args.timeout, args.interval, args.router, args.fib)
-        for n, m in args.runs
-        for _ in range(args.repeat)
-    ]
+    progress = Progress(len(args.runs) * args.repeat, "scale")
+    results = []
+    for n, m in args.runs:
+        for _ in range(args.repeat):
+            results.append(
+                run_one(n, m, args.farm_processes, args.timeout, args.interval, args.router, args.fib)
+            )
+            phases = ", ".join(f"{k} {v} s" for k, v in results[-1]["profile"]["phases_s"].items())
+            progress.step(f"{n}x{m}: {phases}")
     summary = summarize(results)
     RESULTS.mkdir(exist_ok=True)
     stem = "rr_scale" if args.router == "gobgp" else f"rr_scale_{args.router}"

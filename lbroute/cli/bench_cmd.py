@@ -41,6 +41,12 @@ BENCHMARKS: dict[str, Benchmark] = {
     "dataplane_throughput": Benchmark(
         "dataplane_throughput", "requests/s and latency: nft-nat, nft-dsr, a userspace proxy"
     ),
+    "failover": Benchmark(
+        "failover", "drain, health, exabgp/announcer kill, hang (hold, BFD), pod deleted -> next-hop gone"
+    ),
+    "flows": Benchmark(
+        "flows", "ECMP evenness over the LBs; flows moved when one leaves/joins, zebra vs resilient"
+    ),
     "faults": Benchmark("faults", "each fault -> time until the router's FIB is the serving LBs' again"),
     "soak": Benchmark("soak", "N random scale/break/heal/kill/restart events, the invariant after each"),
 }

@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import structlog
@@ -25,6 +24,7 @@ from lbroute.lab.topology import Node
 from lbroute.polling import eventually
 from tests.fakes.kube_api import FakeKubeApi
 from tests.support.fib import assert_watched
+from tests.support.kube_objects import lb_pod
 from tests.support.lab import LabFactory
 
 log = structlog.get_logger()
@@ -132,14 +132,6 @@ def test_scale_with_an_lb_broken_converges_on_the_lbs_that_serve(shared_lab: Lab
         lab.set_health(2, "ok")
     lab.wait_invariant(DEADLINE)
     assert lab.router_fib() == lab.expected_fib()
-
-
-def lb_pod(i: int) -> dict[str, Any]:
-    return {
-        "metadata": {"name": f"lb{i}", "namespace": "lb", "labels": {"app": "lb"}},
-        "spec": {"nodeName": f"node{i}"},
-        "status": {"phase": "Running", "podIP": Node(i).pod_ip, "hostIP": Node(i).ip},
-    }
 
 
 def test_the_api_server_down_for_a_minute_moves_nothing_and_its_return_is_followed(

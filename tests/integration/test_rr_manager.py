@@ -30,6 +30,7 @@ from rr.desired import desired_config
 from tests.fakes.kube_api import FakeKubeApi
 from tests.support.cli import cli
 from tests.support.fib import VIP, assert_watched, fib_hops, wait_fib
+from tests.support.kube_objects import lb_pod
 from tests.support.lab import LabFactory
 
 log = structlog.get_logger()
@@ -318,14 +319,6 @@ def _table(text: str) -> list[list[str]]:
 
 
 # --- explicit peers from Kubernetes -----------------------------------------------------------
-
-
-def lb_pod(i: int) -> dict[str, Any]:
-    return {
-        "metadata": {"name": f"lb{i}", "namespace": "lb", "labels": {"app": "lb"}},
-        "spec": {"nodeName": f"node{i}"},
-        "status": {"phase": "Running", "podIP": Node(i).pod_ip, "hostIP": Node(i).ip},
-    }
 
 
 @pytest.fixture
