@@ -1,4 +1,4 @@
-"""How long ``lbroute vips --json`` takes over a 64k-path RIB, end to end (goal: under 2 s).
+"""How long ``lbroute vips --json`` takes over a 64k-path RIB, end to end (goal: 0.5 s).
 
 The RIB is built in a real lab (4 LBs), all the way down: the RR originates VIPS prefixes
 with one path per node (add-path ids 1-4, next-hops the four node IPs) over one
@@ -34,19 +34,21 @@ import grpc
 from benchmarks.report import add_json, emit, new_parser, note
 from lbroute.cli.targets import no_cyclic_gc
 from lbroute.cli.vips_cmd import row_json
+from lbroute.core.bgp import Family
 from lbroute.core.rib import Path as BgpPath
 from lbroute.core.view import VipRow, vip_rows
 from lbroute.gobgp.apipb import common_pb2 as common
 from lbroute.gobgp.apipb import gobgp_pb2 as api
 from lbroute.gobgp.apipb import gobgp_pb2_grpc as rpc
-from lbroute.gobgp.client import GobgpClient
+from lbroute.gobgp.client import GobgpClient, family_pb
 from lbroute.kernel.fib import read_fib
 from lbroute.lab.lab import Lab
 from lbroute.lab.topology import VIP_POOL, Node, Topology
-from lbroute.polling import eventually
+from lbroute.polling import Timeout, eventually
 
 RESULTS = Path(__file__).parent / "results"
-GOAL_SECONDS = 2.0
+GOAL_SECONDS = 0.5
+QUIET_WITHIN = 120.0  # s the lab's daemons get to settle before the timing starts anyway
 LBS = 4
 FIRST_VIP = (10 << 24) | (1 << 16) | (64 << 8)  # 10.1.64.0: inside the lab's VIP pool 10.1.0.0/16
 
@@ -75,23 +77,28 @@ def build_rib(lab: Lab, vips: int) -> float:
     return time.monotonic() - started
 
 
-def wait_quiet(lab: Lab, below: float = 0.05) -> float:
-    """Wait until the lab's daemons have digested the new RIB (the RR also reflects it to the
-    four exabgp speakers, which takes them a while): together under 5% of one core."""
+def wait_quiet(lab: Lab, below: float = 0.05, within: float = QUIET_WITHIN) -> tuple[float, float]:
+    """Wait until the lab's daemons have digested the new RIB: together under 5 % of one core,
+    for at most ``within`` seconds; then the timing goes ahead on a busy lab, and the result
+    says so. Returns (seconds waited, the daemons' last share of a core)."""
     pids = [record.pid for record in lab.state.processes.values()]
     last = [_cpu_seconds(pids), time.monotonic()]
     started = last[1]
+    share = [1.0]
 
     def quiet() -> None:
         used, now = _cpu_seconds(pids), time.monotonic()
         if now - last[1] < 2.0:
             raise AssertionError("sampling")
-        share = (used - last[0]) / (now - last[1])
+        share[0] = (used - last[0]) / (now - last[1])
         last[:] = [used, now]
-        assert share < below, f"lab daemons busy: {share:.0%} of a core"
+        assert share[0] < below, f"lab daemons busy: {share[0]:.0%} of a core"
 
-    eventually(quiet, 600, interval=0.5, what="a quiet lab", context=lab.logs_tail)
-    return time.monotonic() - started
+    try:
+        eventually(quiet, within, interval=0.5, what="a quiet lab")
+    except Timeout:
+        note(f"the lab's daemons still use {share[0]:.0%} of a core after {within:.0f} s: timing anyway")
+    return time.monotonic() - started, share[0]
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -140,6 +147,24 @@ def check_output(lab: Lab, vips: int) -> dict[str, int]:
 
 
 BASELINE = "baseline: "  # phases that time the way things were, for comparison
+FLOOR = "floor: "  # what no change to our code can take away
+
+
+def stream_only(client: GobgpClient) -> int:
+    """The router's RIB as ``list_paths`` asks for it, every message received and parsed by
+    gRPC and protobuf, and nothing read from it: the cost of the transport alone."""
+    request = api.ListPathRequest(
+        table_type=api.TABLE_TYPE_GLOBAL,
+        family=family_pb(Family.IPV4_UNICAST),
+        enable_only_binary=True,
+        batch_size=1024,
+    )
+    return sum(1 for _ in client._stub.ListPath(request, timeout=60))
+
+
+def start_only() -> None:
+    """A new interpreter that imports what ``lbroute vips`` imports, and does nothing."""
+    subprocess.run([sys.executable, "-c", "import lbroute.cli.main"], check=True)
 
 
 def time_phases(lab: Lab, repeats: int) -> dict[str, list[float]]:
@@ -171,6 +196,8 @@ def time_phases(lab: Lab, repeats: int) -> dict[str, list[float]]:
                 partial(old_list_paths, str(lab.socket("router"))),
             )
             timed(BASELINE + "router RIB, cyclic GC on", partial(router.list_paths, ordered=False))
+            timed(FLOOR + "router RIB, the stream alone", partial(stream_only, router))
+            timed(FLOOR + "interpreter start + imports", start_only)
             timed(BASELINE + "verdicts, cyclic GC on", verdicts)
     finally:
         rr.close()
@@ -239,7 +266,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
     names = list(result["phases"])
     medians = [statistics.median(result["phases"][n]) for n in names]
-    right.barh(names, medians, color=["C3" if n.startswith(BASELINE) else "C0" for n in names])
+    colors = ["C3" if n.startswith(BASELINE) else "C2" if n.startswith(FLOOR) else "C0" for n in names]
+    right.barh(names, medians, color=colors)
     for y, value in enumerate(medians):
         right.text(value, y, f" {value:.2f}", va="center")
     right.invert_yaxis()
@@ -259,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     add_json(ap)
     args = ap.parse_args(argv)
 
+    load = os.getloadavg()
     lab = Lab(args.prefix)
     try:
         note(f"lab {args.prefix}: up with {LBS} LBs")
@@ -275,8 +304,8 @@ def main(argv: list[str] | None = None) -> int:
             }
         rib["fib_routes"] = len(read_fib(lab.topology.router_ns))
         note(f"RIB ready in {converged:.1f} s: {rib}")
-        quiet_after = wait_quiet(lab)
-        note(f"lab quiet after {quiet_after:.0f} s more")
+        quiet_after, busy_share = wait_quiet(lab)
+        note(f"waited {quiet_after:.0f} s for a quiet lab: its daemons at {busy_share:.0%} of a core")
         check = check_output(lab, args.vips)
         note(f"timing {args.runs} runs of `lbroute vips --json` ...")
         runs = time_cli(lab, args.runs)
@@ -294,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "kernel": platform.release(),
+            "loadavg_1m_before_after": [round(load[0], 2), round(os.getloadavg()[0], 2)],
         },
         "commit": subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
@@ -301,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         "rib": rib,
         "rib_build_seconds": round(converged, 1),
         "quiet_after_seconds": round(quiet_after, 1),
+        "daemons_share_of_a_core_at_start": round(busy_share, 3),
         "check": check,
         "wall": summary([r["wall"] for r in runs]),
         "cpu": summary([r["user"] + r["sys"] for r in runs]),
