@@ -338,6 +338,10 @@ def runs(text: str) -> list[tuple[int, int]]:
 def main(argv: list[str] | None = None) -> int:
     parser = new_parser("scale", __doc__)
     parser.add_argument("--runs", type=runs, default="16x250,32x500,64x1000", help="comma-separated NxM")
+    parser.add_argument(
+        "--speakers", type=int, help="with --vips: one run of SPEAKERS x VIPS instead of --runs"
+    )
+    parser.add_argument("--vips", type=int, help="with --speakers")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each NxM (a fresh lab each)")
     parser.add_argument("--farm-processes", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=600)
@@ -348,6 +352,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between profile samples")
     add_json(parser)
     args = parser.parse_args(argv)
+    if (args.speakers is None) != (args.vips is None):
+        parser.error("--speakers and --vips go together (or give --runs NxM,...)")
+    if args.speakers is not None:
+        try:
+            args.runs = runs(f"{args.speakers}x{args.vips}")
+        except argparse.ArgumentTypeError as err:
+            parser.error(str(err))
     logs.configure("warning")  # the lab's progress lines would go to stdout, before the JSON
     load = os.getloadavg()
     progress = Progress(len(args.runs) * args.repeat, "scale")
