@@ -132,7 +132,7 @@ def time_one(run: Run, kind: str) -> dict[str, Any]:
     row: dict[str, Any] = {"kind": kind, "loadavg_1m": round(os.getloadavg()[0], 2), "samples": len(samples)}
     if kind == "announcer_kill":
         row["left"] = bool(absent)
-        row["absent_s"] = round(_absent_seconds(samples, gone), 4)
+        row["absent_s"] = round(absent_seconds(samples, gone), 4)
     else:
         row["to_gone_s"] = round(absent[0] - began, 4)
     return row
@@ -142,7 +142,7 @@ def _past(t: float) -> None:
     assert time.monotonic() >= t, "not yet"
 
 
-def _absent_seconds(samples: list[tuple[float, frozenset[str]]], hop: str) -> float:
+def absent_seconds(samples: list[tuple[float, frozenset[str]]], hop: str) -> float:
     """How long ``hop`` was missing, summed over the samples' intervals."""
     return sum(b[0] - a[0] for a, b in itertools.pairwise(samples) if hop not in a[1])
 

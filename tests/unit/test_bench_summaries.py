@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import io
 
 import pytest
 
 from benchmarks.convergence import lb_changes, percentiles
-from benchmarks.report import text
+from benchmarks.failover import absent_seconds
+from benchmarks.flows import evenness
+from benchmarks.report import Progress, text
 from benchmarks.rr_scale import runs
 from benchmarks.traffic import parse_log, per_second, phase_summary
 
@@ -64,3 +67,42 @@ def test_scale_runs_are_speakers_x_vips_and_anything_else_is_refused() -> None:
     for bad in ("3y4", "0x4", "16x", "16x250,", "1x2x3"):
         with pytest.raises(argparse.ArgumentTypeError, match="give SPEAKERSxVIPS runs"):
             runs(bad)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_redrawn_in_place_on_a_terminal_and_lines_elsewhere() -> None:
+    log = io.StringIO()
+    lines = Progress(2, "scale", stream=log)
+    lines.step("16x250: FIB 1.1 s")
+    lines.step("64x1000: FIB 3.6 s")
+    assert log.getvalue() == "16x250: FIB 1.1 s\n64x1000: FIB 3.6 s\n"
+    tty = Terminal()
+    bar = Progress(4, "failover", stream=tty)
+    bar.step("drain 0.19 s")
+    first = tty.getvalue()
+    assert first.startswith("\rfailover [" + "#" * 8 + "." * 22 + "] 1/4 ") and "drain 0.19 s" in first
+    assert "\n" not in first  # redrawn in place until the last step
+    for _ in range(3):
+        bar.step("health 0.58 s")
+    assert tty.getvalue().endswith("\x1b[K\n") and "] 4/4 " in tty.getvalue()
+
+
+def test_evenness_is_pearsons_chi_square_against_an_even_split() -> None:
+    assert evenness([100, 100, 100]) == {
+        "per_lb": [100, 100, 100], "chi2": 0.0, "df": 2, "critical_5pct": 5.991, "max_over_min": 1.0,
+    }  # fmt: skip
+    skewed = evenness([150, 75, 75])  # expected 100 each: 25 + 6.25 + 6.25
+    assert (skewed["chi2"], skewed["max_over_min"]) == (37.5, 2.0)
+    assert skewed["chi2"] > skewed["critical_5pct"]
+    assert evenness([10, 0])["max_over_min"] is None
+
+
+def test_the_time_a_next_hop_was_absent_sums_the_sampled_intervals_it_was_missing_in() -> None:
+    a, b = frozenset({"10.0.0.11", "10.0.0.13"}), frozenset({"10.0.0.11"})
+    samples = [(0.0, a), (0.1, b), (0.25, b), (0.3, a), (0.5, a)]
+    assert absent_seconds(samples, "10.0.0.13") == pytest.approx(0.2)
+    assert absent_seconds(samples, "10.0.0.11") == 0.0
