@@ -38,6 +38,7 @@ from benchmarks.bfd import summary
 from benchmarks.machine import machine
 from benchmarks.report import Progress, add_json, emit, new_parser
 from lbroute import logs
+from lbroute.gobgp.client import GobgpClient
 from lbroute.lab.errors import LabError
 from lbroute.lab.faults import kill_announcer
 from lbroute.lab.fib_sampler import FibSampler
@@ -109,6 +110,8 @@ def whole(lab: Lab) -> None:
 def time_one(run: Run, kind: str) -> dict[str, Any]:
     lab = run.lab
     eventually(lambda: whole(lab), 90, what="the FIB whole before the run", context=lab.logs_tail)
+    if kind == "hang_bfd":  # after the last unhang the BFD session takes a moment to come up again
+        eventually(lambda: bfd_up(lab), 90, what=f"lb{LEAVER.index}'s BFD session up", context=lab.logs_tail)
     vip = lab.topology.services[0].vip
     gone = LEAVER.ip
     with FibSampler(lab.topology.router_ns, vip) as fib:
@@ -136,6 +139,13 @@ def time_one(run: Run, kind: str) -> dict[str, Any]:
     else:
         row["to_gone_s"] = round(absent[0] - began, 4)
     return row
+
+
+def bfd_up(lab: Lab) -> None:
+    with GobgpClient(str(lab.socket("rr")), timeout=2.0) as rr:
+        sessions = {s.neighbor: s for s in rr.list_sessions("rr", advertised=False)}
+    session = sessions.get(LEAVER.pod_ip)
+    assert session is not None and session.established and session.bfd_up, session
 
 
 def _past(t: float) -> None:
@@ -209,7 +219,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     timed = [k for k in result["summary"] if k != "announcer_kill"]
     fig, ax = plt.subplots(figsize=(10, 4.5))
     data = [[r["to_gone_s"] for r in result["runs"][k]] for k in timed]
-    ax.boxplot(data, vert=False, showfliers=False)
+    ax.boxplot(data, orientation="horizontal", showfliers=False)
     for y, values in enumerate(data, start=1):
         ax.plot(values, [y] * len(values), "o", alpha=0.5, markersize=4)
     ax.set_yticks(range(1, len(timed) + 1), [f"{k} (n={len(d)})" for k, d in zip(timed, data, strict=True)])

@@ -15,8 +15,9 @@ packets the router sends to another LB is lost (reset: the new LB has no such co
 so the connections lost on the LBs that stay are the flows the change moved among them.
 The ideal is 0 for both: only the leaving LB's own flows have to move, and a joining LB
 can take new flows without taking held ones. Hash-threshold (the kernel's ECMP, N equal
-slices of the hash space) cannot: with the slices in next-hop order, 3 -> 2 moves 1/4 of the
-staying LBs' flows and 3 -> 4 moves 1/2 (``HASH_THRESHOLD_MOVES``, plotted beside the runs).
+slices of the hash space) cannot: 3 -> 2 moves 1/4 of the staying LBs' flows when the leaving
+LB's slice is the first or the last, none when it is the middle one; 3 -> 4 moves 1/2
+(``HASH_THRESHOLD_MOVES``, plotted beside the runs).
 
 Results: ``benchmarks/results/flows.json`` and ``flows.png``; every lab taken down, crash or not.
 """
@@ -43,8 +44,9 @@ LBS = 3
 HOLD_SECONDS = 3.0  # held on this long once the change is over
 MODES = ("zebra", "resilient")
 CHANGES = ("kill", "add")
-# what hash-threshold moves of the staying LBs' flows, slices in next-hop order: 3 -> 2 keeps all
-# of lb1's third and half of lb2's (1/4 of their 2/3 moves); 3 -> 4 keeps 3/4, 1/2 and 1/4 of the thirds
+# what hash-threshold moves of the staying LBs' flows: 3 -> 2 with the last slice leaving keeps
+# all of the first third and half of the second (1/4 of their 2/3 moves); 3 -> 4 keeps 3/4, 1/2
+# and 1/4 of the thirds (1/2 moves)
 HASH_THRESHOLD_MOVES = {"kill": 0.25, "add": 0.5}
 # Pearson's chi-square at 5 %, by degrees of freedom (N LBs - 1)
 CRITICAL_5PCT = {1: 3.841, 2: 5.991, 3: 7.815, 4: 9.488}
