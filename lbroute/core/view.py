@@ -16,7 +16,7 @@ import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from .guard import NodeMap
+from .guard import KnownNode, NodeMap
 from .nexthop_groups import GroupView
 from .rib import Attributes, FibRoute, Path, address_order, prefix_order
 
@@ -96,6 +96,7 @@ def vip_rows(
 
     rows = []
     none: list[Path] = []
+    known = _KnownNodes(nodes) if nodes is not None and nodes.nodes else None
     for prefix in sorted(prefixes, key=prefix_order):
         held_at = [rib.get(prefix, none) for rib in per_rr]
         at_rrs = held_at[0] if len(held_at) == 1 else [p for held in held_at for p in held]
@@ -109,8 +110,8 @@ def vip_rows(
         status, problems = judge(rr_hops, chosen, installed, held_stale)
         if at_router and chosen is not None and status in (OK, DEGRADED):
             status, problems = _lost_selection(at_router, chosen, installed, status, problems)
-        if nodes is not None and nodes.nodes and installed and status != MISSING:
-            foreign = _foreign(installed, at_rrs, nodes)
+        if known is not None and installed and status != MISSING:
+            foreign = _foreign(installed, at_rrs, known)
             # a FIB that disagrees with BGP stays DRIFT, whatever else is wrong with it
             if foreign and status == DRIFT:
                 problems = (*problems, *foreign)
@@ -278,19 +279,45 @@ def _wins_on(winners: list[Path], losers: list[Path]) -> str:
     return ""
 
 
-def _foreign(installed: frozenset[str], at_rrs: list[Path], nodes: NodeMap) -> tuple[str, ...]:
+class _KnownNodes:
+    """The node map, indexed once for every row: by address, with each node's answer to "is
+    this speaker yours" kept (16k VIPs ask the same few questions 16k times)."""
+
+    def __init__(self, nodes: NodeMap) -> None:
+        self.families = {_family(a) for n in nodes.nodes for a in n.addresses}
+        self._by_address: dict[str, KnownNode] = {}
+        for n in nodes.nodes:  # the first node that has an address, as NodeMap.node_with_address
+            for a in n.addresses:
+                self._by_address.setdefault(a, n)
+        self._holds: dict[tuple[int, str], bool] = {}
+
+    def with_address(self, address: str) -> KnownNode | None:
+        return self._by_address.get(address)
+
+    def holds_speaker(self, node: KnownNode, source: str) -> bool:
+        key = (id(node), source)  # the nodes live as long as this index
+        held = self._holds.get(key)
+        if held is None:
+            held = self._holds[key] = node.holds_speaker(source)
+        return held
+
+
+def _family(address: str) -> int:
+    return 6 if ":" in address else 4
+
+
+def _foreign(installed: frozenset[str], at_rrs: list[Path], nodes: _KnownNodes) -> tuple[str, ...]:
     """FIB next-hops that are no known node's, or that only speakers on other nodes announce."""
     out = []
-    versions = {ipaddress.ip_address(a).version for n in nodes.nodes for a in n.addresses}
     for h in _sorted(installed):
-        if ipaddress.ip_address(h).version not in versions:
+        if _family(h) not in nodes.families:
             continue  # the guard rails name no node address of this family: nothing to judge by
-        node = nodes.node_with_address(h)
+        node = nodes.with_address(h)
         if node is None:
             out.append(f"the FIB forwards on {h}, which is no known node's address")
             continue
         sources = {p.source for p in at_rrs if p.next_hop == h and p.source}
-        if sources and not any(node.holds_speaker(s) for s in sources):
+        if sources and not any(nodes.holds_speaker(node, s) for s in sources):
             out.append(
                 f"the FIB forwards on {h}; no speaker on that node announces it "
                 f"(only {_list(sources)}, on other nodes)"

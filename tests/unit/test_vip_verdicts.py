@@ -285,3 +285,24 @@ def test_a_draining_next_hop_and_the_fib_group_are_on_the_row() -> None:
     assert row.draining == {B} and row.fib_group == group and row.status == OK
     [plain] = vip_rows([speaker_paths(VIP, A)], [FibRoute(VIP, s(A), nhid=9)], groups={})
     assert plain.draining == frozenset() and plain.fib_group is None
+
+
+def test_each_speaker_is_placed_on_its_node_once_however_many_vips_it_announces(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """16k VIPs from the same few speakers: the node map answers "is this speaker on that node"
+    once per (node, speaker), not once per VIP (6.2 s of `vips` over 64k paths, before)."""
+    asked: list[tuple[frozenset[str], str]] = []
+    real = KnownNode.holds_speaker
+
+    def counted(node: KnownNode, address: str) -> bool:
+        asked.append((node.addresses, address))
+        return real(node, address)
+
+    monkeypatch.setattr(KnownNode, "holds_speaker", counted)
+    vips = [f"10.1.{k // 250}.{k % 250 + 1}/32" for k in range(1000)]
+    rr = [p for v in vips for p in (Path(v, A, "172.16.1.2"), Path(v, B, "172.16.1.9"))]
+    fib = [FibRoute(v, frozenset({A, B})) for v in vips]
+    rows = vip_rows([rr], fib, nodes=NODES)
+    assert {r.status for r in rows} == {FOREIGN} and len(rows) == 1000
+    assert sorted(asked) == [(frozenset({A}), "172.16.1.2"), (frozenset({B}), "172.16.1.9")]
