@@ -12,6 +12,12 @@ the attributes best-path selection compares set alike (``NORMALIZED``), so no sp
 pull traffic to itself or push it away. Every other route from those speakers is
 rejected. Routes from anyone else (the upstream router) fall through to the assignment's
 default, accept. See docs/decisions/guard-rails.md.
+
+An LB speaker never needs a route from the RR, so the global export assignment sends it
+none: one policy, a reject statement per speaker group matching the group's neighbor set
+(gobgpd matches it against the peer a path is sent to), the assignment's default accept
+for everyone else (the upstream router gets every path, as before). See
+docs/decisions/rr-export-nothing-to-speakers.md.
 """
 
 from __future__ import annotations
@@ -301,6 +307,27 @@ def _guard_rails(
     return tuple(sets), bgp.PolicySpec(policy, named)
 
 
+def export_policy_prefix() -> str:
+    """The export policy starts so; a digest of its statements follows."""
+    return f"{bgp.OWNER_TAG}-export-"
+
+
+def _nothing_to_speakers(groups: list[str]) -> bgp.PolicySpec | None:
+    """One reject statement per speaker group with speakers, on the group's own neighbor set
+    (never empty: a group without speakers has none, and an empty neighbor set matches every
+    peer in gobgpd 4.8, the router too). None when there is no group: nothing to keep."""
+    if not groups:
+        return None
+    statements = [
+        bgp.StatementSpec(name=f"reject-{g}", action=bgp.RouteAction.REJECT, neighbor_set=speaker_set_name(g))
+        for g in groups
+    ]
+    digest = hashlib.sha256(repr(statements).encode()).hexdigest()[:8]
+    policy = f"{export_policy_prefix()}{digest}"
+    named = tuple(dataclasses.replace(st, name=f"{policy}-{st.name}") for st in statements)
+    return bgp.PolicySpec(policy, named)
+
+
 def desired_config(
     cfg: RrConfig,
     *,
@@ -324,6 +351,7 @@ def desired_config(
     policies: list[bgp.PolicySpec] = []
     peers = [_neighbor(cfg, n, secrets) for n in cfg.neighbors]
     groups = []
+    guarded: list[str] = []  # the groups with speakers, whose neighbor sets exist
     for g in cfg.speaker_groups:
         members = tuple(sorted(set(speakers.get(g.name, ())))) if g.kubernetes else ()
         if g.kubernetes and not members:
@@ -331,6 +359,7 @@ def desired_config(
         group_sets, policy = _guard_rails(cfg, g, members, hosts)
         sets += group_sets
         policies.append(policy)
+        guarded.append(g.name)
         password = secrets.get(g.md5_password_file, "") if g.md5_password_file else ""
         session = _speaker_session(cfg, g, password)
         if g.kubernetes:
@@ -344,6 +373,10 @@ def desired_config(
                 for a in sorted(held)
                 if any(ipaddress.ip_address(a) in r for r in ranges)
             ]
+    imports = tuple(p.name for p in policies)
+    export = _nothing_to_speakers(guarded)
+    if export is not None:
+        policies.append(export)
     return bgp.DaemonConfig(
         global_=bgp.GlobalSpec(
             asn=cfg.asn,
@@ -369,5 +402,6 @@ def desired_config(
         ),
         defined_sets=tuple(sets),
         policies=tuple(policies),
-        import_policies=tuple(p.name for p in policies),
+        import_policies=imports,
+        export_policies=(export.name,) if export is not None else (),
     ).owned()
