@@ -312,17 +312,27 @@ def export_policy_prefix() -> str:
     return f"{bgp.OWNER_TAG}-export-"
 
 
-def _nothing_to_speakers(groups: list[str]) -> bgp.PolicySpec | None:
+def _nothing_to_speakers(sets: list[bgp.DefinedSetSpec]) -> bgp.PolicySpec | None:
     """One reject statement per speaker group with speakers, on the group's own neighbor set
     (never empty: a group without speakers has none, and an empty neighbor set matches every
-    peer in gobgpd 4.8, the router too). None when there is no group: nothing to keep."""
-    if not groups:
+    peer in gobgpd 4.8, the router too). None when there is no group: nothing to keep.
+
+    Named after a digest of its statements *and of those sets' members*: gobgpd 4.8 binds a
+    policy's conditions to the set objects there when the policy is added, and a set written
+    again (``AddDefinedSet`` with ``replace``) is a new object that only policies added later
+    see (measured). A pod that comes or goes is therefore a new export policy, added after its
+    set is written and swapped in; it needs no ``Resend``: a new pod's session starts after."""
+    if not sets:
         return None
     statements = [
-        bgp.StatementSpec(name=f"reject-{g}", action=bgp.RouteAction.REJECT, neighbor_set=speaker_set_name(g))
-        for g in groups
+        bgp.StatementSpec(
+            name=f"reject-{s.name.removeprefix(speaker_set_name(''))}",
+            action=bgp.RouteAction.REJECT,
+            neighbor_set=s.name,
+        )
+        for s in sets
     ]
-    digest = hashlib.sha256(repr(statements).encode()).hexdigest()[:8]
+    digest = hashlib.sha256(repr((statements, [s.neighbors for s in sets])).encode()).hexdigest()[:8]
     policy = f"{export_policy_prefix()}{digest}"
     named = tuple(dataclasses.replace(st, name=f"{policy}-{st.name}") for st in statements)
     return bgp.PolicySpec(policy, named)
@@ -351,7 +361,7 @@ def desired_config(
     policies: list[bgp.PolicySpec] = []
     peers = [_neighbor(cfg, n, secrets) for n in cfg.neighbors]
     groups = []
-    guarded: list[str] = []  # the groups with speakers, whose neighbor sets exist
+    guarded: list[bgp.DefinedSetSpec] = []  # the neighbor sets of the groups with speakers
     for g in cfg.speaker_groups:
         members = tuple(sorted(set(speakers.get(g.name, ())))) if g.kubernetes else ()
         if g.kubernetes and not members:
@@ -359,7 +369,7 @@ def desired_config(
         group_sets, policy = _guard_rails(cfg, g, members, hosts)
         sets += group_sets
         policies.append(policy)
-        guarded.append(g.name)
+        guarded += [s for s in group_sets if s.name == speaker_set_name(g.name)]
         password = secrets.get(g.md5_password_file, "") if g.md5_password_file else ""
         session = _speaker_session(cfg, g, password)
         if g.kubernetes:

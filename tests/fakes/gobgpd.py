@@ -32,7 +32,9 @@ accepting a connection, for an address inside a group's range; ``receive`` gives
 paths, which the import assignment judges as gobgpd's global RIB would (statements in
 order, default accept), so ``list_sessions`` counts accepted and rejected paths like the
 adapter does; ``exports`` judges a path about to be sent to a peer by the export
-assignment, whose neighbor sets name that destination peer. Counters let tests prove
+assignment, whose neighbor sets name that destination peer. Each policy judges by the sets
+as they were when it was added (gobgpd 4.8 binds them then: a set written again is a new
+object that only later policies see; measured in test_rr_export_to_speakers). Counters let tests prove
 that a no-op reconcile writes nothing.
 """
 
@@ -67,6 +69,11 @@ class FakeGobgpd:
         self.zebra_enabled: bgp.ZebraSpec | None = None
         self.fail_next: list[Exception] = []
         self.statements: set[str] = {st.name for p in self.config.policies for st in p.statements}
+        # gobgpd 4.8 binds a policy's conditions to the set objects there when it is added;
+        # a set written again later is a new object, which only policies added after it see
+        self.bound: dict[str, dict[tuple[bgp.SetKind, str], bgp.DefinedSetSpec]] = {
+            p.name: {(d.kind, d.name): d for d in self.config.defined_sets} for p in self.config.policies
+        }
         self.sessions: dict[str, _Session] = {}
         self.stopped = False  # after StopBgp: every call is refused until ``restart()``
 
@@ -82,6 +89,7 @@ class FakeGobgpd:
         self.config = bgp.DaemonConfig(global_=None)
         self.zebra_enabled = None
         self.statements = set()
+        self.bound = {}
         self.sessions = {}
         self.stopped = False
 
@@ -166,8 +174,8 @@ class FakeGobgpd:
         """An assignment's verdict: statements in order, first accept/reject wins, default accept.
         An empty neighbor set matches every neighbor, as in gobgpd 4.8."""
         policies = {p.name: p for p in self.config.policies}
-        sets = {(d.kind, d.name): d for d in self.config.defined_sets}
         for name in assignment:
+            sets = self.bound[name]
             for st in policies[name].statements:
                 members = sets[(bgp.SetKind.NEIGHBOR, st.neighbor_set)].neighbors if st.neighbor_set else ()
                 if members and not _holds(members, neighbor):
@@ -274,6 +282,7 @@ class FakeGobgpd:
                     if st.prefix_set and (bgp.SetKind.PREFIX, st.prefix_set) not in sets:
                         raise self._refuse(f"not found prefix set {st.prefix_set}")
                 self.statements |= {st.name for st in spec.statements}
+                self.bound[spec.name] = {(d.kind, d.name): d for d in c.defined_sets}
                 self.config = replace(c, policies=(*c.policies, spec))
             case bgp.DeletePolicy(name):
                 gone = [p for p in c.policies if p.name == name]

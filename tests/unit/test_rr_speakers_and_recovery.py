@@ -80,9 +80,14 @@ def test_a_pod_going_away_deletes_its_peer_before_shrinking_the_guard_set() -> N
     daemon = FakeGobgpd()
     Reconciler(daemon, kube_desired("172.16.1.2", "172.16.2.2")).reconcile_once()
     todo = Reconciler(daemon, kube_desired("172.16.1.2")).reconcile_once()
-    assert [bgp.describe(op) for op in todo.operations] == [
-        "delete peer 172.16.2.2",
-        "set neighbor-set lbroute-speakers-lb (1 entries)",
+    described = [bgp.describe(op) for op in todo.operations]
+    assert described[:2] == ["delete peer 172.16.2.2", "set neighbor-set lbroute-speakers-lb (1 entries)"]
+    # the export policy is rewritten with its set (gobgpd binds a set to a policy when the policy
+    # is added): a new one beside the old, swapped in, the old deleted; nothing sent again
+    assert [d.split(" [")[0].split(" lbroute")[0] for d in described[2:]] == [
+        "add policy",
+        "set global export policies",
+        "delete policy",
     ]
 
 
@@ -90,7 +95,13 @@ def test_a_new_pod_is_guarded_before_its_peer_exists() -> None:
     daemon = FakeGobgpd()
     Reconciler(daemon, kube_desired("172.16.1.2")).reconcile_once()
     todo = Reconciler(daemon, kube_desired("172.16.1.2", "172.16.3.2")).reconcile_once()
-    assert [type(op).__name__ for op in todo.operations] == ["SetDefinedSet", "AddPeer"]
+    assert [type(op).__name__ for op in todo.operations] == [
+        "SetDefinedSet",
+        "AddPolicy",  # the export policy that sees the set's new member (gobgpd binds sets then)
+        "SetExportPolicies",
+        "DeletePolicy",
+        "AddPeer",
+    ]
 
 
 def test_informer_snapshots_become_the_reconcilers_desired_state() -> None:
