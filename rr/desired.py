@@ -308,7 +308,7 @@ def _guard_rails(
 
 
 def export_policy_prefix() -> str:
-    """The export policy starts so; a digest of its statements follows."""
+    """The export policy starts so; a digest of its statements and its sets' members follows."""
     return f"{bgp.OWNER_TAG}-export-"
 
 

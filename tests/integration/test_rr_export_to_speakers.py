@@ -92,9 +92,10 @@ def lab(tmp_path: Path) -> Iterator[Daemons]:
     try:
         for ns in (rr_ns, router_ns, speaker_ns):
             network.add_namespace(ns, created.append)
-        for peer_ns, rr_side, peer_side in ((router_ns, RR, ROUTER), (speaker_ns, RR_POD_SIDE, SPEAKER)):
-            network.veth(rr_ns, f"to-{peer_ns[-3:]}", peer_ns, "eth0")
-            for ns, dev, address in ((rr_ns, f"to-{peer_ns[-3:]}", rr_side), (peer_ns, "eth0", peer_side)):
+        links = ((router_ns, "to-router", RR, ROUTER), (speaker_ns, "to-speaker", RR_POD_SIDE, SPEAKER))
+        for peer_ns, rr_dev, rr_side, peer_side in links:
+            network.veth(rr_ns, rr_dev, peer_ns, "eth0")
+            for ns, dev, address in ((rr_ns, rr_dev, rr_side), (peer_ns, "eth0", peer_side)):
                 ip("addr", "add", f"{address}/24", "dev", dev, netns=ns)
                 ip("link", "set", dev, "up", netns=ns)
         logs = []
