@@ -12,6 +12,12 @@ the attributes best-path selection compares set alike (``NORMALIZED``), so no sp
 pull traffic to itself or push it away. Every other route from those speakers is
 rejected. Routes from anyone else (the upstream router) fall through to the assignment's
 default, accept. See docs/decisions/guard-rails.md.
+
+An LB speaker never needs a route from the RR, so the global export assignment sends it
+none: one policy, a reject statement per speaker group matching the group's neighbor set
+(gobgpd matches it against the peer a path is sent to), the assignment's default accept
+for everyone else (the upstream router gets every path, as before). See
+docs/decisions/rr-export-nothing-to-speakers.md.
 """
 
 from __future__ import annotations
@@ -301,6 +307,37 @@ def _guard_rails(
     return tuple(sets), bgp.PolicySpec(policy, named)
 
 
+def export_policy_prefix() -> str:
+    """The export policy starts so; a digest of its statements and its sets' members follows."""
+    return f"{bgp.OWNER_TAG}-export-"
+
+
+def _nothing_to_speakers(sets: list[bgp.DefinedSetSpec]) -> bgp.PolicySpec | None:
+    """One reject statement per speaker group with speakers, on the group's own neighbor set
+    (never empty: a group without speakers has none, and an empty neighbor set matches every
+    peer in gobgpd 4.8, the router too). None when there is no group: nothing to keep.
+
+    Named after a digest of its statements *and of those sets' members*: gobgpd 4.8 binds a
+    policy's conditions to the set objects there when the policy is added, and a set written
+    again (``AddDefinedSet`` with ``replace``) is a new object that only policies added later
+    see (measured). A pod that comes or goes is therefore a new export policy, added after its
+    set is written and swapped in; it needs no ``Resend``: a new pod's session starts after."""
+    if not sets:
+        return None
+    statements = [
+        bgp.StatementSpec(
+            name=f"reject-{s.name.removeprefix(speaker_set_name(''))}",
+            action=bgp.RouteAction.REJECT,
+            neighbor_set=s.name,
+        )
+        for s in sets
+    ]
+    digest = hashlib.sha256(repr((statements, [s.neighbors for s in sets])).encode()).hexdigest()[:8]
+    policy = f"{export_policy_prefix()}{digest}"
+    named = tuple(dataclasses.replace(st, name=f"{policy}-{st.name}") for st in statements)
+    return bgp.PolicySpec(policy, named)
+
+
 def desired_config(
     cfg: RrConfig,
     *,
@@ -324,6 +361,7 @@ def desired_config(
     policies: list[bgp.PolicySpec] = []
     peers = [_neighbor(cfg, n, secrets) for n in cfg.neighbors]
     groups = []
+    guarded: list[bgp.DefinedSetSpec] = []  # the neighbor sets of the groups with speakers
     for g in cfg.speaker_groups:
         members = tuple(sorted(set(speakers.get(g.name, ())))) if g.kubernetes else ()
         if g.kubernetes and not members:
@@ -331,6 +369,7 @@ def desired_config(
         group_sets, policy = _guard_rails(cfg, g, members, hosts)
         sets += group_sets
         policies.append(policy)
+        guarded += [s for s in group_sets if s.name == speaker_set_name(g.name)]
         password = secrets.get(g.md5_password_file, "") if g.md5_password_file else ""
         session = _speaker_session(cfg, g, password)
         if g.kubernetes:
@@ -344,6 +383,10 @@ def desired_config(
                 for a in sorted(held)
                 if any(ipaddress.ip_address(a) in r for r in ranges)
             ]
+    imports = tuple(p.name for p in policies)
+    export = _nothing_to_speakers(guarded)
+    if export is not None:
+        policies.append(export)
     return bgp.DaemonConfig(
         global_=bgp.GlobalSpec(
             asn=cfg.asn,
@@ -369,5 +412,6 @@ def desired_config(
         ),
         defined_sets=tuple(sets),
         policies=tuple(policies),
-        import_policies=tuple(p.name for p in policies),
+        import_policies=imports,
+        export_policies=(export.name,) if export is not None else (),
     ).owned()

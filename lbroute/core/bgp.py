@@ -215,7 +215,11 @@ class DaemonConfig:
     """A whole gobgpd configuration. ``global_`` is None when BGP is not started.
 
     ``import_policies`` is the global RIB's import assignment, in order, with the
-    default action accept: what no statement rejects is accepted.
+    default action accept: what no statement rejects is accepted. ``export_policies`` is
+    its export assignment, the same way: gobgpd 4.x judges every path it is about to send
+    to a peer by it (outside route-server mode there is no per-peer assignment), and a
+    neighbor-set condition there names the peer the path is sent to (measured:
+    docs/decisions/rr-export-nothing-to-speakers.md).
     """
 
     global_: GlobalSpec | None
@@ -226,6 +230,7 @@ class DaemonConfig:
     defined_sets: tuple[DefinedSetSpec, ...] = ()
     policies: tuple[PolicySpec, ...] = ()
     import_policies: tuple[str, ...] = ()
+    export_policies: tuple[str, ...] = ()
 
     def owned(self) -> DaemonConfig:
         """The part of this configuration that lbroute owns and may change."""
@@ -247,6 +252,7 @@ class DaemonConfig:
             ),
             policies=tuple(sorted((p for p in self.policies if is_owned_name(p.name)), key=lambda p: p.name)),
             import_policies=tuple(n for n in self.import_policies if is_owned_name(n)),
+            export_policies=tuple(n for n in self.export_policies if is_owned_name(n)),
         )
 
 
@@ -358,6 +364,23 @@ class SetImportPolicies:
 
 
 @dataclass(frozen=True)
+class SetExportPolicies:
+    """The global RIB's whole export assignment (ours and anyone else's), default accept."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Resend:
+    """gobgpd sends these peers again what the export policy now in place lets through (a
+    soft reset out; ``()``: every peer), withdrawing what it now rejects. gobgpd 4.8 does
+    not do so when the export assignment changes: a speaker would keep routes it was sent
+    before the policy that keeps them from it."""
+
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Rejudge:
     """gobgpd judges again, by the import policy now in place, the paths these peers sent
     (a soft reset in: it keeps every peer's adj-RIB-in, so no route refresh is asked for);
@@ -384,6 +407,8 @@ Operation = (
     | AddPolicy
     | DeletePolicy
     | SetImportPolicies
+    | SetExportPolicies
+    | Resend
     | Rejudge
 )
 
@@ -479,6 +504,11 @@ def describe(op: Operation) -> str:
             return f"delete policy {name}"
         case SetImportPolicies(names):
             return f"set global import policies [{', '.join(names)}] default accept"
+        case SetExportPolicies(names):
+            return f"set global export policies [{', '.join(names)}] default accept"
+        case Resend(addresses):
+            who = ", ".join(addresses) if addresses else "every peer"
+            return f"send {who} again what the export policy lets through (soft reset out)"
         case Rejudge(addresses):
             who = ", ".join(addresses) if addresses else "every peer"
             return f"judge again what {who} sent, by the import policy (soft reset in)"
@@ -492,16 +522,22 @@ def plan(desired: DaemonConfig, observed: DaemonConfig) -> Plan:
     dynamic neighbors that go are deleted first (their routes leave with them); then new
     peers that no neighbor set names (the upstream router, the RRs), so a restarted
     gobgpd accepts their connections almost as soon as it listens; then the defined
-    sets, policies and the import assignment, so a speaker's routes are guarded before
-    its session exists; then peer groups before the dynamic neighbors and peers that
-    name them. A policy in use cannot be deleted, a set in use neither.
+    sets, policies and the import and export assignments, so a speaker's routes are
+    guarded, and nothing is sent to it, before its session exists; then peer groups
+    before the dynamic neighbors and peers that name them. A policy in use cannot be
+    deleted, a set in use neither.
 
-    A plan that starts BGP adds graceful-restart peers as ``restarting``. BGP that runs with
-    other global settings is never stopped and started: the plan is ``refused`` and empty.
+    An export assignment that now rejects for more peers ends in ``Resend()`` on a running
+    daemon: gobgpd judges by it only what it sends from then on. A plan that starts BGP
+    adds graceful-restart peers as ``restarting``. BGP that runs with other global
+    settings is never stopped and started: the plan is ``refused`` and empty.
     """
     want = desired.owned()
     have = observed.owned()
-    foreign_imports = tuple(n for n in observed.import_policies if not is_owned_name(n))
+    foreign = _Foreign(
+        imports=tuple(n for n in observed.import_policies if not is_owned_name(n)),
+        exports=tuple(n for n in observed.export_policies if not is_owned_name(n)),
+    )
     ops: list[Operation] = []
 
     if want.global_ is None:
@@ -512,7 +548,7 @@ def plan(desired: DaemonConfig, observed: DaemonConfig) -> Plan:
     if started:
         # A started BGP holds nothing: everything below is added afresh.
         have = DaemonConfig(global_=None)
-        foreign_imports = ()
+        foreign = _Foreign()
         ops.append(StartBgp(want.global_))
         if want.zebra is not None:
             ops.append(EnableZebra(want.zebra))
@@ -535,7 +571,7 @@ def plan(desired: DaemonConfig, observed: DaemonConfig) -> Plan:
     ops += [DeleteDynamicNeighbor(d) for d in sorted(have_dyn - want_dyn)]
     ops += [DeletePeer(a) for a in sorted(have_peers.keys() - want_peers.keys())]
     ops += [add(want_peers[a]) for a in unguarded]
-    ops += _plan_policies(want, have, foreign_imports)
+    ops += _plan_policies(want, have, foreign)
     for name in sorted(want_groups):
         if name not in have_groups:
             ops.append(AddPeerGroup(want_groups[name]))
@@ -551,6 +587,8 @@ def plan(desired: DaemonConfig, observed: DaemonConfig) -> Plan:
             ops.append(UpdatePeer(want_peers[address]))
     if not started:
         ops += _rejudge(ops, want, have)
+        if any(isinstance(op, SetExportPolicies) for op in ops) and _exported_to_fewer(want, have):
+            ops.append(Resend())
     return Plan(tuple(ops))
 
 
@@ -559,7 +597,14 @@ def _rejudge(ops: list[Operation], want: DaemonConfig, have: DaemonConfig) -> li
     judge again what was received. Only the peers a neighbor set gained or lost when nothing
     else changed (a pod placed on a node: cheap at any scale), every peer otherwise."""
     changed_sets = [op.spec for op in ops if isinstance(op, SetDefinedSet)]
-    whole = any(isinstance(op, AddPolicy | DeletePolicy | SetImportPolicies | DeleteDefinedSet) for op in ops)
+    # the export policy judges each path as it is sent, and at a soft reset out: never the RIB
+    imported = set(want.import_policies) | set(have.import_policies)
+    whole = any(
+        isinstance(op, SetImportPolicies | DeleteDefinedSet)
+        or (isinstance(op, AddPolicy) and op.spec.name in imported)
+        or (isinstance(op, DeletePolicy) and op.name in imported)
+        for op in ops
+    )
     if not whole and not changed_sets:
         return []
     if whole or any(d.kind is not SetKind.NEIGHBOR for d in changed_sets):
@@ -577,6 +622,25 @@ def _rejudge(ops: list[Operation], want: DaemonConfig, have: DaemonConfig) -> li
     return [Rejudge(addresses)] if addresses else []
 
 
+def _exported_to_fewer(want: DaemonConfig, have: DaemonConfig) -> bool:
+    """Whether the new export assignment rejects for a neighbor set the old one did not: its
+    peers may hold routes sent before, which only a soft reset out withdraws. One that only
+    rejects for fewer sets needs none (those peers go, their group gone with them), and a
+    soft reset out costs the router the whole RIB sent again."""
+
+    def rejecting(config: DaemonConfig) -> set[str]:
+        policies = {p.name: p for p in config.policies}
+        return {
+            st.neighbor_set
+            for name in config.export_policies
+            if name in policies
+            for st in policies[name].statements
+            if st.action is RouteAction.REJECT and st.neighbor_set
+        }
+
+    return bool(rejecting(want) - rejecting(have))
+
+
 def _guarded_networks(config: DaemonConfig) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """Every address or CIDR a neighbor set names: peers there have import policy to wait for."""
     return [
@@ -592,18 +656,27 @@ def _is_guarded(address: str, networks: list[ipaddress.IPv4Network | ipaddress.I
     return any(ip.version == n.version and ip in n for n in networks)
 
 
-def _plan_policies(want: DaemonConfig, have: DaemonConfig, foreign: tuple[str, ...]) -> list[Operation]:
-    """Make before break: a new policy is added beside the old one and the whole import
-    assignment swapped to it in one call, so no route ever meets an assignment without its
-    guard (gobgpd's default is accept). Our policies are named after their content
-    (``rr.desired``), so a change is a new name; only a policy changed under the same name
-    must leave the assignment before it is deleted and added again."""
+@dataclass(frozen=True)
+class _Foreign:
+    """Someone else's policies in the global assignments: kept, in front of ours."""
+
+    imports: tuple[str, ...] = ()
+    exports: tuple[str, ...] = ()
+
+
+def _plan_policies(want: DaemonConfig, have: DaemonConfig, foreign: _Foreign) -> list[Operation]:
+    """Make before break: a new policy is added beside the old one and the whole import (or
+    export) assignment swapped to it in one call, so no route ever meets an assignment
+    without its guard (gobgpd's default is accept). Our policies are named after their
+    content (``rr.desired``), so a change is a new name; only a policy changed under the
+    same name must leave the assignments before it is deleted and added again."""
     ops: list[Operation] = []
     want_pol = {p.name: p for p in want.policies}
     have_pol = {p.name: p for p in have.policies}
     want_sets = {(d.kind, d.name): d for d in want.defined_sets}
     have_sets = {(d.kind, d.name): d for d in have.defined_sets}
-    assigned = foreign + have.import_policies
+    assigned = foreign.imports + have.import_policies
+    exported = foreign.exports + have.export_policies
     # gobgpd deletes only what is not assigned, and cannot hold two policies of one name
     in_place = {n for n in have_pol if n in want_pol and have_pol[n] != want_pol[n]}
     if in_place:
@@ -611,6 +684,10 @@ def _plan_policies(want: DaemonConfig, have: DaemonConfig, foreign: tuple[str, .
         if kept != assigned:
             ops.append(SetImportPolicies(kept))
             assigned = kept
+        kept = tuple(n for n in exported if n not in in_place)
+        if kept != exported:
+            ops.append(SetExportPolicies(kept))
+            exported = kept
         ops += [DeletePolicy(n) for n in sorted(in_place)]
     ops += [
         SetDefinedSet(want_sets[k])
@@ -618,9 +695,12 @@ def _plan_policies(want: DaemonConfig, have: DaemonConfig, foreign: tuple[str, .
         if want_sets[k] != have_sets.get(k)
     ]
     ops += [AddPolicy(want_pol[n]) for n in sorted(want_pol) if n not in have_pol or n in in_place]
-    target = foreign + want.import_policies
+    target = foreign.imports + want.import_policies
     if target != assigned:
         ops.append(SetImportPolicies(target))
+    target = foreign.exports + want.export_policies
+    if target != exported:
+        ops.append(SetExportPolicies(target))
     ops += [DeletePolicy(n) for n in sorted(have_pol.keys() - want_pol.keys())]
     ops += [DeleteDefinedSet(*k) for k in sorted(have_sets.keys() - want_sets.keys(), key=_set_key)]
     return ops

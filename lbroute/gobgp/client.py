@@ -176,7 +176,7 @@ class GobgpClient:
     def observe(self) -> bgp.DaemonConfig:
         """Everything the daemon holds that a ``DaemonConfig`` can express (zebra excepted), in
         one order whatever gobgpd's (it lists peers from a Go map): two reads of an unchanged
-        daemon are equal. Only the import assignment keeps its order, which is its meaning."""
+        daemon are equal. Only the import and export assignments keep their order, which is its meaning."""
         global_ = self.get_global()
         if global_ is None:
             return bgp.DaemonConfig(global_=None)
@@ -208,7 +208,8 @@ class GobgpClient:
             peers=tuple(sorted(peers, key=lambda p: p.address)),
             defined_sets=tuple(sorted(self._defined_sets(), key=lambda d: (d.kind.value, d.name))),
             policies=tuple(sorted(policies, key=lambda p: p.name)),
-            import_policies=self._import_policies(),
+            import_policies=self._assigned(api.POLICY_DIRECTION_IMPORT),
+            export_policies=self._assigned(api.POLICY_DIRECTION_EXPORT),
         )
 
     def _defined_sets(self) -> tuple[bgp.DefinedSetSpec, ...]:
@@ -232,8 +233,9 @@ class GobgpClient:
                 )
         return tuple(out)
 
-    def _import_policies(self) -> tuple[str, ...]:
-        request = api.ListPolicyAssignmentRequest(name=GLOBAL_RIB, direction=api.POLICY_DIRECTION_IMPORT)
+    def _assigned(self, direction: api.PolicyDirection) -> tuple[str, ...]:
+        """The global assignment's policies in one direction, in order."""
+        request = api.ListPolicyAssignmentRequest(name=GLOBAL_RIB, direction=direction)
         names: list[str] = []
         for r in self._stub.ListPolicyAssignment(request, timeout=self.timeout):
             names += [p.name for p in r.assignment.policies]
@@ -501,16 +503,27 @@ class GobgpClient:
                 # here) and keeps the policy; a later AddPolicy would then clash with it
                 request = api.DeletePolicyRequest(policy=api.Policy(name=name), all=True)
                 self._stub.DeletePolicy(request, timeout=t)
-            case bgp.SetImportPolicies(names):
+            case bgp.SetImportPolicies(names) | bgp.SetExportPolicies(names):
+                direction = (
+                    api.POLICY_DIRECTION_IMPORT
+                    if isinstance(op, bgp.SetImportPolicies)
+                    else api.POLICY_DIRECTION_EXPORT
+                )
                 assignment = api.PolicyAssignment(
                     name=GLOBAL_RIB,
-                    direction=api.POLICY_DIRECTION_IMPORT,
+                    direction=direction,
                     policies=[api.Policy(name=n) for n in names],
                     default_action=api.ROUTE_ACTION_ACCEPT,
                 )
                 self._stub.SetPolicyAssignment(
                     api.SetPolicyAssignmentRequest(assignment=assignment), timeout=t
                 )
+            case bgp.Resend(addresses):
+                for address in addresses or ("all",):
+                    request = api.ResetPeerRequest(
+                        address=address, soft=True, direction=api.ResetPeerRequest.DIRECTION_OUT
+                    )
+                    self._stub.ResetPeer(request, timeout=t)
             case bgp.Rejudge(addresses):
                 for address in addresses or ("all",):
                     request = api.ResetPeerRequest(

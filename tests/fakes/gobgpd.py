@@ -1,13 +1,14 @@
 """An in-memory gobgpd that refuses what the real one refuses, for unit tests of the reconciler.
 
 It holds a ``DaemonConfig`` and applies operations to it. Refusals raise ``GobgpRejected``
-with status ``UNKNOWN``, as the adapter does for gobgpd 4.8's refusals (checked against
-the real daemon: it answers UNKNOWN with a message to a duplicate peer or peer group, a
-missing peer, peer group or policy, a policy naming a missing set or reusing a statement
-name, assigning a missing policy, deleting a defined set a policy names, a neighbor-set
-entry that is not a CIDR, a prefix set that mixes IPv4 and IPv6, a peer or a defined set
-before StartBgp, and, after StopBgp, to everything: "server stopped", StartBgp included, until
-the process is restarted (``restart()`` here); ``test_gobgpd_round_trip`` shows it).
+with status ``UNKNOWN``, as the adapter does for gobgpd 4.8's refusals (checked against the
+real daemon: it answers UNKNOWN with a message to a duplicate peer or peer group, a missing
+peer, peer group or policy, deleting a policy in the export assignment, a policy naming a
+missing set or reusing a statement name, assigning a missing policy, deleting a defined set
+a policy names, a neighbor-set entry that is not a CIDR, a prefix set that mixes IPv4 and
+IPv6, a peer or a defined set before StartBgp, and, after StopBgp, to everything: "server
+stopped", StartBgp included, until the process is restarted (``restart()`` here);
+``test_gobgpd_round_trip`` shows it).
 
 What gobgpd 4.8 refuses in the protobuf itself (an enum left at 0, "unspecified": a
 WatchEvent filter, a match set's type, a table type) cannot be said in the core's
@@ -30,7 +31,11 @@ Sessions: ``establish`` brings one up for a configured peer or, like a dynamic n
 accepting a connection, for an address inside a group's range; ``receive`` gives it
 paths, which the import assignment judges as gobgpd's global RIB would (statements in
 order, default accept), so ``list_sessions`` counts accepted and rejected paths like the
-adapter does. Counters let tests prove that a no-op reconcile writes nothing.
+adapter does; ``exports`` judges a path about to be sent to a peer by the export
+assignment, whose neighbor sets name that destination peer. Each policy judges by the sets
+as they were when it was added (gobgpd 4.8 binds them then: a set written again is a new
+object that only later policies see; measured in test_rr_export_to_speakers). Counters let tests prove
+that a no-op reconcile writes nothing.
 """
 
 from __future__ import annotations
@@ -60,9 +65,15 @@ class FakeGobgpd:
         self.config = initial or bgp.DaemonConfig(global_=None)
         self.writes: Counter[str] = Counter()
         self.rejudged: list[tuple[str, ...]] = []  # every Rejudge applied: its addresses, () for all
+        self.resent: list[tuple[str, ...]] = []  # every Resend applied: its addresses, () for all
         self.zebra_enabled: bgp.ZebraSpec | None = None
         self.fail_next: list[Exception] = []
         self.statements: set[str] = {st.name for p in self.config.policies for st in p.statements}
+        # gobgpd 4.8 binds a policy's conditions to the set objects there when it is added;
+        # a set written again later is a new object, which only policies added after it see
+        self.bound: dict[str, dict[tuple[bgp.SetKind, str], bgp.DefinedSetSpec]] = {
+            p.name: {(d.kind, d.name): d for d in self.config.defined_sets} for p in self.config.policies
+        }
         self.sessions: dict[str, _Session] = {}
         self.stopped = False  # after StopBgp: every call is refused until ``restart()``
 
@@ -78,6 +89,7 @@ class FakeGobgpd:
         self.config = bgp.DaemonConfig(global_=None)
         self.zebra_enabled = None
         self.statements = set()
+        self.bound = {}
         self.sessions = {}
         self.stopped = False
 
@@ -148,14 +160,25 @@ class FakeGobgpd:
         return next(p.session for p in self.config.peers if p.address == address)
 
     def _imports(self, source: str, prefix: str, next_hop: str) -> bool:
-        """The global import assignment's verdict: statements in order, first accept/reject wins."""
+        """The global import assignment's verdict on a path from ``source``."""
+        return self._judge(self.config.import_policies, source, prefix, next_hop)
+
+    def exports(self, destination: str, prefix: str, next_hop: str) -> bool:
+        """Whether the global export assignment lets this path be sent to ``destination``: as
+        in gobgpd 4.8, a neighbor-set condition there matches the peer the path is sent to,
+        not the one it came from (measured: test_rr_export_to_speakers)."""
+        self._answer()
+        return self._judge(self.config.export_policies, destination, prefix, next_hop)
+
+    def _judge(self, assignment: tuple[str, ...], neighbor: str, prefix: str, next_hop: str) -> bool:
+        """An assignment's verdict: statements in order, first accept/reject wins, default accept.
+        An empty neighbor set matches every neighbor, as in gobgpd 4.8."""
         policies = {p.name: p for p in self.config.policies}
-        sets = {(d.kind, d.name): d for d in self.config.defined_sets}
-        for name in self.config.import_policies:
+        for name in assignment:
+            sets = self.bound[name]
             for st in policies[name].statements:
-                if st.neighbor_set and not _holds(
-                    sets[(bgp.SetKind.NEIGHBOR, st.neighbor_set)].neighbors, source
-                ):
+                members = sets[(bgp.SetKind.NEIGHBOR, st.neighbor_set)].neighbors if st.neighbor_set else ()
+                if members and not _holds(members, neighbor):
                     continue
                 if st.prefix_set and not _matches(sets[(bgp.SetKind.PREFIX, st.prefix_set)].prefixes, prefix):
                     continue
@@ -259,12 +282,13 @@ class FakeGobgpd:
                     if st.prefix_set and (bgp.SetKind.PREFIX, st.prefix_set) not in sets:
                         raise self._refuse(f"not found prefix set {st.prefix_set}")
                 self.statements |= {st.name for st in spec.statements}
+                self.bound[spec.name] = {(d.kind, d.name): d for d in c.defined_sets}
                 self.config = replace(c, policies=(*c.policies, spec))
             case bgp.DeletePolicy(name):
                 gone = [p for p in c.policies if p.name == name]
                 if not gone:
                     raise self._refuse(f"not found policy: {name}")
-                if name in c.import_policies:
+                if name in c.import_policies or name in c.export_policies:
                     raise self._refuse(f"can't delete. policy {name} is in use")
                 self.statements -= {st.name for st in gone[0].statements}
                 self.config = replace(c, policies=tuple(p for p in c.policies if p.name != name))
@@ -273,6 +297,16 @@ class FakeGobgpd:
                 if missing:
                     raise self._refuse(f"not found policy {missing[0]}")
                 self.config = replace(c, import_policies=names)
+            case bgp.SetExportPolicies(names):
+                missing = sorted(set(names) - {p.name for p in c.policies})
+                if missing:
+                    raise self._refuse(f"not found policy {missing[0]}")
+                self.config = replace(c, export_policies=names)
+            case bgp.Resend(addresses):
+                for address in addresses:
+                    if not any(p.address == address for p in c.peers):
+                        raise self._refuse(f"neighbor that has {address} doesn't exist")
+                self.resent.append(addresses)
             case bgp.Rejudge(addresses):
                 # gobgpd: "all" is every peer; an address it has no neighbor for is refused
                 for address in addresses:

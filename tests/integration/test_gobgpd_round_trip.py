@@ -8,7 +8,7 @@ add-path both ways, max-prefix, every timer, an eBGP group, a cluster ID of its 
 graceful restart in both roles, BFD on a peer group, explicit peers and neighbors (every field;
 a peer reads back with gobgpd's defaults filled in, a group as written), prefix and neighbor
 sets, policies with next-hop networks,
-the global import assignment), the sessions the adapter lists, the paths it originates and
+the global import and export assignments), the sessions the adapter lists, the paths it originates and
 reads, the watch it opens (each enum a request carries set: 4.8 refuses them at 0), and
 what gobgpd refuses: StopBgp is final, so lbroute-rr refuses other global settings.
 """
@@ -129,7 +129,8 @@ def test_every_object_reads_back_as_written(gobgpd: Path) -> None:
         }
         assert listed["accept"] == ["10.0.0.0", "10.0.0.255"]
         assert listed["accept6"] == ["2001:db8::", "2001:db8::ffff:ffff:ffff:ffff"]
-        accept = observed.policies[0].statements[0]
+        guards = [p for p in observed.policies if p.name in observed.import_policies]
+        accept = guards[0].statements[0]
         assert accept.name.startswith("lbroute-guard-explicit-") and accept.next_hop_in == ("10.0.0.0/24",)
         # the normalized attributes and the AS-path condition read back as written: eBGP
         # speakers (pods, AS 65099) send one AS, iBGP ones none
@@ -141,6 +142,18 @@ def test_every_object_reads_back_as_written(gobgpd: Path) -> None:
             ("lbroute-speakers-explicit", 0),
             ("lbroute-speakers-pods", 1),
         ]
+        # the export assignment: one policy, a reject per group on its speakers' set, default accept
+        [export] = observed.export_policies
+        assert observed.export_policies == desired.export_policies
+        assert [
+            (st.action, st.neighbor_set) for p in observed.policies if p.name == export for st in p.statements
+        ] == [
+            (bgp.RouteAction.REJECT, "lbroute-speakers-pods"),
+            (bgp.RouteAction.REJECT, "lbroute-speakers-explicit"),
+        ]
+        request = api.ListPolicyAssignmentRequest(name=GLOBAL_RIB, direction=api.POLICY_DIRECTION_EXPORT)
+        [listed_export] = [r.assignment for r in client._stub.ListPolicyAssignment(request)]
+        assert listed_export.default_action == api.ROUTE_ACTION_ACCEPT
         upstream = next(p for p in observed.peers if p.address == "10.0.0.1")
         assert upstream.session.cluster_id == "10.0.0.9" and upstream.session.route_reflector_client
         # BFD as written: the group (port 4784: multihop to the pods' bfdd), the explicit speaker
@@ -177,10 +190,17 @@ def test_every_object_reads_back_as_written(gobgpd: Path) -> None:
             sessions["172.16.5.2"].rejected,
         ) == (65021, 0, 0)
         assert [s.advertised for s in client.list_sessions("rr")] == [0, 0, 0, 0]
-        # a pod leaves: one peer deleted, one set replaced, nothing else
+        # a pod leaves: one peer deleted, one set replaced, and the export policy that names the
+        # set made again beside the old (gobgpd binds a set to a policy when it is added); no resend
         fewer = desired_config(cfg, secrets={"/key": "k3y"}, speakers={"explicit": ("172.16.5.2",)})
         todo = Reconciler(client, fewer).reconcile_once()
-        assert [type(op).__name__ for op in todo.operations] == ["DeletePeer", "SetDefinedSet"]
+        assert [type(op).__name__ for op in todo.operations] == [
+            "DeletePeer",
+            "SetDefinedSet",
+            "AddPolicy",
+            "SetExportPolicies",
+            "DeletePolicy",
+        ]
         assert bgp.plan(fewer, client.observe()).operations == ()
         # and the guard-rail change path: policy out, deleted (statements too), added, back in
         moved = RrConfig.model_validate(
@@ -269,8 +289,11 @@ def test_per_node_guard_rails_and_a_groups_vips_read_back_as_written(gobgpd: Pat
         assert [type(op).__name__ for op in todo.operations] == [
             "SetDefinedSet",
             "SetDefinedSet",
+            "AddPolicy",  # the export policy, with the speakers' set as it is now
             "AddPolicy",
             "SetImportPolicies",
+            "SetExportPolicies",
+            "DeletePolicy",
             "DeletePolicy",
             "AddPeer",
             "Rejudge",

@@ -51,3 +51,8 @@ SECRETS = {"/run/secrets/lb-md5": "s3cret"}
 
 def desired(raw: dict[str, Any]) -> bgp.DaemonConfig:
     return desired_config(RrConfig.model_validate(raw))
+
+
+def guards(d: bgp.DaemonConfig) -> tuple[bgp.PolicySpec, ...]:
+    """The guard-rail (import) policies of a desired config, without its export policy."""
+    return tuple(p for p in d.policies if p.name in d.import_policies)

@@ -13,7 +13,7 @@ from rr.config import RrConfig
 from rr.desired import NORMALIZED, desired_config
 from rr.reconcile import Reconciler
 from tests.fakes.gobgpd import FakeGobgpd
-from tests.support.rr import GROUP, KUBE_RR, ROUTER, RR, SECRETS, SLOW_GROUP, desired
+from tests.support.rr import GROUP, KUBE_RR, ROUTER, RR, SECRETS, SLOW_GROUP, desired, guards
 
 
 def test_fresh_daemon_gets_everything_in_dependency_order() -> None:
@@ -27,11 +27,13 @@ def test_fresh_daemon_gets_everything_in_dependency_order() -> None:
         "SetDefinedSet",
         "SetDefinedSet",
         "AddPolicy",
+        "AddPolicy",
         "SetImportPolicies",
+        "SetExportPolicies",  # nothing is sent to a speaker, from its first moment on
         "AddPeerGroup",
         "AddDynamicNeighbor",
     ]
-    group = ops[6].spec  # type: ignore[union-attr]
+    group = ops[8].spec  # type: ignore[union-attr]
     # speakers are non-clients and the router is the client: every LB path goes up, none sideways
     assert not group.session.route_reflector_client and group.session.passive
     assert group.session.timers == bgp.Timers(3, 1)
@@ -99,11 +101,13 @@ def test_foreign_objects_are_left_alone() -> None:
             [
                 "DeleteDynamicNeighbor",
                 "SetImportPolicies",
+                "SetExportPolicies",
+                "DeletePolicy",
                 "DeletePolicy",
                 "DeleteDefinedSet",
                 "DeleteDefinedSet",
                 "DeletePeerGroup",
-                "Rejudge",
+                "Rejudge",  # no Resend: the speakers are gone, and the router lost nothing
             ],
         ),
         ({"speaker_groups": [SLOW_GROUP]}, ["UpdatePeerGroup"]),
@@ -254,7 +258,7 @@ def test_guard_rails_match_pools_lengths_speakers_and_node_networks() -> None:
     )
     assert sets["lbroute-vips6-lb"].prefixes == (bgp.PrefixMatch("2001:db8:1::/48", 128, 128),)
     assert sets["lbroute-speakers-lb"].neighbors == ("172.16.0.0/16",)
-    [policy] = d.policies
+    [policy] = guards(d)
     assert policy.name.startswith("lbroute-guard-lb-")
     accept, accept6, reject = policy.statements
     assert (accept.action, accept.neighbor_set, accept.prefix_set, accept.next_hop_in) == (
@@ -297,7 +301,7 @@ def test_with_nodes_each_nodes_speakers_may_name_only_that_node_as_next_hop() ->
         "lbroute-speakers-lb-on-n1": ("172.16.1.0/24",),
         "lbroute-speakers-lb-on-n2": ("172.16.2.0/24",),
     }
-    [policy] = d.policies
+    [policy] = guards(d)
     short = [
         (
             st.name.removeprefix(policy.name + "-"),
@@ -320,9 +324,7 @@ def test_a_groups_vips_are_all_its_speakers_may_announce_and_ebgp_speakers_send_
     d = desired({**RR, "speaker_groups": [group], "nodes": NODES})
     [vips] = [s for s in d.defined_sets if s.kind is bgp.SetKind.PREFIX]
     assert vips.prefixes == (bgp.PrefixMatch("10.1.1.1/32", 32, 32), bgp.PrefixMatch("10.1.1.2/32", 32, 32))
-    assert {st.as_path_length for st in d.policies[0].statements if st.action is bgp.RouteAction.ACCEPT} == {
-        1
-    }
+    assert {st.as_path_length for st in guards(d)[0].statements if st.action is bgp.RouteAction.ACCEPT} == {1}
 
 
 def test_kubernetes_speakers_are_placed_on_nodes_by_address_and_a_node_without_pods_gets_no_statement() -> (
@@ -336,11 +338,11 @@ def test_kubernetes_speakers_are_placed_on_nodes_by_address_and_a_node_without_p
         "lbroute-speakers-lb": ("172.16.1.2/32", "172.16.1.3/32", "172.18.0.9/32"),
         "lbroute-speakers-lb-on-n1": ("172.16.1.2/32", "172.16.1.3/32"),
     }
-    [policy] = d.policies
+    [policy] = guards(d)
     assert [st.name.removeprefix(policy.name + "-") for st in policy.statements] == ["n1-accept", "reject"]
     # a pod on n2 arrives: new statements, so a new policy name (make before break)
     more = desired_config(cfg, speakers={"lb": ("172.16.1.2", "172.16.2.2")}, secrets=SECRETS)
-    assert more.policies[0].name != policy.name
+    assert guards(more)[0].name != policy.name
 
 
 def test_foreign_import_policies_stay_in_the_assignment() -> None:
@@ -355,7 +357,7 @@ def test_foreign_import_policies_stay_in_the_assignment() -> None:
     assert Reconciler(daemon, desired(RR)).reconcile_once().operations == ()
     changed = {**RR, "speaker_groups": [{**GROUP, "node_networks": ["10.0.9.0/24"]}]}
     Reconciler(daemon, desired(changed)).reconcile_once()
-    assert daemon.config.import_policies == ("ops-team", desired(changed).policies[0].name)
+    assert daemon.config.import_policies == ("ops-team", guards(desired(changed))[0].name)
     assert foreign in daemon.config.policies
 
 
@@ -404,7 +406,9 @@ def test_explicit_speaker_peers_wait_for_their_guard_rails_the_router_does_not()
         "SetDefinedSet",
         "SetDefinedSet",
         "AddPolicy",
+        "AddPolicy",
         "SetImportPolicies",
+        "SetExportPolicies",
         "172.16.1.2",
     ]
 
@@ -414,15 +418,18 @@ def test_the_fake_refuses_to_delete_an_assigned_policy_and_the_plan_never_asks_i
     # naming it (test_gobgpd_round_trip); the fake refuses, so a plan that did it would fail here
     daemon = FakeGobgpd()
     Reconciler(daemon, desired(RR)).reconcile_once()
-    name = desired(RR).policies[0].name
-    with pytest.raises(GobgpRejected) as info:
-        daemon.apply(bgp.DeletePolicy(name))
-    assert (info.value.status, info.value.target) == ("UNKNOWN", FakeGobgpd.target)
-    assert [p.name for p in daemon.config.policies] == [name]
-    assert daemon.config.import_policies == (name,)
-    # dropping the group takes the policy out of the assignment before deleting it
+    [name] = desired(RR).import_policies
+    [export] = desired(RR).export_policies
+    for assigned in (name, export):  # gobgpd 4.8 itself refuses the export one
+        with pytest.raises(GobgpRejected, match="is in use") as info:
+            daemon.apply(bgp.DeletePolicy(assigned))
+        assert (info.value.status, info.value.target) == ("UNKNOWN", FakeGobgpd.target)
+    assert [p.name for p in daemon.config.policies] == sorted([name, export])
+    assert (daemon.config.import_policies, daemon.config.export_policies) == ((name,), (export,))
+    # dropping the group takes the policies out of the assignments before deleting them
     Reconciler(daemon, desired({**RR, "speaker_groups": []})).reconcile_once()
     assert daemon.config.policies == () and daemon.config.import_policies == ()
+    assert daemon.config.export_policies == ()
 
 
 ROGUE = (

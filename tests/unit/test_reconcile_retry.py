@@ -71,7 +71,7 @@ def test_unavailable_is_retried_until_the_daemon_answers() -> None:
     done = reconciler.reconcile(give_up_after=10)
     assert daemon.fail_next == []
     assert len(waits) == 3 and all(0 <= w <= MAX_BACKOFF for w in waits)
-    assert len(done.operations) == 8
+    assert len(done.operations) == 10
     assert daemon.config.global_ is not None
 
 

@@ -26,7 +26,7 @@ from rr.metrics import RrMetrics
 from rr.reconcile import Reconciler
 from tests.fakes.gobgpd import FakeGobgpd
 from tests.fakes.kube_api import FakeKubeApi
-from tests.support.rr import KUBE_GROUP, KUBE_RR, NODES, RR, SECRETS
+from tests.support.rr import KUBE_GROUP, KUBE_RR, NODES, RR, SECRETS, guards
 
 
 def pod(name: str, ip: str | None, **extra: Any) -> dict[str, Any]:
@@ -80,9 +80,14 @@ def test_a_pod_going_away_deletes_its_peer_before_shrinking_the_guard_set() -> N
     daemon = FakeGobgpd()
     Reconciler(daemon, kube_desired("172.16.1.2", "172.16.2.2")).reconcile_once()
     todo = Reconciler(daemon, kube_desired("172.16.1.2")).reconcile_once()
-    assert [bgp.describe(op) for op in todo.operations] == [
-        "delete peer 172.16.2.2",
-        "set neighbor-set lbroute-speakers-lb (1 entries)",
+    described = [bgp.describe(op) for op in todo.operations]
+    assert described[:2] == ["delete peer 172.16.2.2", "set neighbor-set lbroute-speakers-lb (1 entries)"]
+    # the export policy is rewritten with its set (gobgpd binds a set to a policy when the policy
+    # is added): a new one beside the old, swapped in, the old deleted; nothing sent again
+    assert [d.split(" [")[0].split(" lbroute")[0] for d in described[2:]] == [
+        "add policy",
+        "set global export policies",
+        "delete policy",
     ]
 
 
@@ -90,7 +95,13 @@ def test_a_new_pod_is_guarded_before_its_peer_exists() -> None:
     daemon = FakeGobgpd()
     Reconciler(daemon, kube_desired("172.16.1.2")).reconcile_once()
     todo = Reconciler(daemon, kube_desired("172.16.1.2", "172.16.3.2")).reconcile_once()
-    assert [type(op).__name__ for op in todo.operations] == ["SetDefinedSet", "AddPeer"]
+    assert [type(op).__name__ for op in todo.operations] == [
+        "SetDefinedSet",
+        "AddPolicy",  # the export policy that sees the set's new member (gobgpd binds sets then)
+        "SetExportPolicies",
+        "DeletePolicy",
+        "AddPeer",
+    ]
 
 
 def test_informer_snapshots_become_the_reconcilers_desired_state() -> None:
@@ -541,7 +552,7 @@ def test_pods_that_report_one_node_differently_share_every_address_it_has() -> N
     )
     on_host = [s for s in d.defined_sets if s.name.endswith("-on-host-10-0-0-12")]
     assert [s.neighbors for s in on_host] == [("172.16.1.2/32", "172.16.1.3/32")]
-    accepts = {st.name.removeprefix(p.name + "-"): st.next_hop_in for p in d.policies for st in p.statements}
+    accepts = {st.name.removeprefix(p.name + "-"): st.next_hop_in for p in guards(d) for st in p.statements}
     assert accepts == {
         "host-10-0-0-12-accept": ("10.0.0.12/32",),
         "host-10-0-0-12-accept6": ("fd00::12/128",),
