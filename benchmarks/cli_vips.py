@@ -32,6 +32,7 @@ from typing import Any
 import grpc
 
 from benchmarks.report import add_json, emit, new_parser, note
+from lbroute import logs
 from lbroute.cli.targets import no_cyclic_gc
 from lbroute.cli.vips_cmd import row_json
 from lbroute.core.bgp import Family
@@ -286,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
     add_json(ap)
     args = ap.parse_args(argv)
+    logs.configure("warning")  # the lab's progress lines would go to stdout, before the JSON
 
     load = os.getloadavg()
     lab = Lab(args.prefix)
