@@ -36,7 +36,7 @@ from typing import Any
 
 from benchmarks.bfd import summary
 from benchmarks.machine import machine
-from benchmarks.report import Progress, add_json, emit, new_parser
+from benchmarks.report import Progress, add_json, new_parser, publish
 from lbroute import logs
 from lbroute.gobgp.client import GobgpClient
 from lbroute.lab.errors import LabError
@@ -49,7 +49,6 @@ from lbroute.polling import eventually
 from tests.fakes.kube_api import FakeKubeApi
 from tests.support.kube_objects import lb_pod
 
-RESULTS = Path(__file__).parent / "results"
 LBS = 3
 LEAVER = Node(LBS)  # the LB that goes away: ``lab scale`` removes the last one
 KINDS = ("drain", "health", "exabgp_kill", "announcer_kill", "hang_hold", "hang_bfd", "pod_deleted")
@@ -265,10 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summarize(rows),
         "runs": rows,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "failover.json").write_text(json.dumps(result, indent=1) + "\n")
-    plot(result, RESULTS / "failover.png")
-    emit(result["summary"] | {"machine": result["machine"]}, args.json)
+    publish("failover", result, plot, args.json)
     return 0
 
 

@@ -31,14 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import machine
-from benchmarks.report import Progress, add_json, emit, new_parser
+from benchmarks.report import Progress, add_json, new_parser, publish
 from lbroute import logs
 from lbroute.lab.hold import disruption, hold_during
 from lbroute.lab.lab import Lab
 from lbroute.lab.scenario import Scenario
 from lbroute.lab.topology import Topology
 
-RESULTS = Path(__file__).parent / "results"
 VIP = "10.1.1.1"
 LBS = 3
 HOLD_SECONDS = 3.0  # held on this long once the change is over
@@ -177,10 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summarize(rows),
         "runs": rows,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "flows.json").write_text(json.dumps(result, indent=1) + "\n")
-    plot(result, RESULTS / "flows.png")
-    emit(result["summary"] | {"machine": result["machine"]}, args.json)
+    publish("flows", result, plot, args.json)
     return 0
 
 

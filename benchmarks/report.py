@@ -8,6 +8,8 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from lbroute.cli.errors import Parser
@@ -51,6 +53,20 @@ class Progress:
         line = f"\r{self.what} [{bar}] {self.done}/{self.total} {elapsed:.0f} s  {words[:60]}"
         end = "\n" if self.done >= self.total else ""
         print(f"{line}\x1b[K", end=end, file=self.stream, flush=True)
+
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def publish(
+    stem: str, result: dict[str, Any], plot: Callable[[dict[str, Any], Path], None], as_json: bool
+) -> None:
+    """A run's record: ``result`` to ``benchmarks/results/STEM.json``, its plot to ``STEM.png``,
+    and its ``summary`` with the machine's record printed (``emit``)."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
+    plot(result, RESULTS / f"{stem}.png")
+    emit(result["summary"] | {"machine": result["machine"]}, as_json)
 
 
 def emit(summary: Any, as_json: bool) -> None:
