@@ -1,6 +1,6 @@
 """An import guard policy judges by the sets it was added with: two real gobgpd 4.8.
 
-What this measures (docs/decisions/guard-rails.md, "A set changes, the policy is new"):
+What this measures (docs/decisions/guard-rails.md, where a changed policy is a new name):
 gobgpd 4.8 binds a policy's conditions to the defined-set objects in its table when the
 policy is added, for the global *import* assignment as for the export one. A Kubernetes pod
 written into its node's neighbor set and the group's speakers set in place (``AddDefinedSet``
@@ -134,7 +134,9 @@ def test_a_pod_written_into_the_sets_in_place_is_unguarded_and_a_new_policy_guar
     # --- what lbroute did before: the pod's sets written in place, its peer added, the guard
     # policy left as it was (added when node1 had only OTHER_POD)
     both = _desired(OTHER_POD, SPEAKER)
-    in_place = [op for op in bgp.plan(both, pair.rr.observe()).operations if isinstance(op, bgp.SetDefinedSet)]
+    in_place = [
+        op for op in bgp.plan(both, pair.rr.observe()).operations if isinstance(op, bgp.SetDefinedSet)
+    ]
     assert {op.spec.name for op in in_place} >= {"lbroute-speakers-lb", "lbroute-speakers-lb-on-node1"}
     for op in in_place:
         pair.rr.apply(op)
@@ -142,7 +144,10 @@ def test_a_pod_written_into_the_sets_in_place_is_unguarded_and_a_new_policy_guar
     pair.rr.apply(bgp.AddPeer(peer))
     # the sets read back with the speaker in them ...
     sets = {d.name: d.neighbors for d in pair.rr.observe().defined_sets}
-    assert f"{SPEAKER}/32" in sets["lbroute-speakers-lb-on-node1"] and f"{SPEAKER}/32" in sets["lbroute-speakers-lb"]
+    assert (
+        f"{SPEAKER}/32" in sets["lbroute-speakers-lb-on-node1"]
+        and f"{SPEAKER}/32" in sets["lbroute-speakers-lb"]
+    )
     eventually(received, 30, what="the RR received both paths", context=pair.context)
     # ... yet the policy judges by the members it was added with: the speaker is in neither its
     # accept set nor its reject set, so both paths meet the default accept, the foreign
