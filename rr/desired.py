@@ -147,7 +147,8 @@ def node_set_name(group: str, node: str) -> str:
 
 
 def guard_policy_prefix(group: str) -> str:
-    """Every guard policy of ``group`` starts so; a digest of its statements follows."""
+    """Every guard policy of ``group`` starts so; a digest of its statements follows, then one
+    of its sets' members (``<prefix><statements>-<members>``)."""
     return f"{bgp.OWNER_TAG}-guard-{group}-"
 
 
@@ -237,9 +238,10 @@ def _guard_rails(
     (gobgpd refuses a prefix set that mixes families: "multiple families"), then one reject
     for everything else the group's speakers send.
 
-    The policy is named after a digest of its statements: a change is a new policy, added
-    beside the old and swapped in with the import assignment in one call (``bgp.plan``), so
-    no route meets a moment without guard rails."""
+    The policy is named after a digest of its statements and one of its sets' members: a
+    change of either is a new policy, added beside the old (after its sets are written) and
+    swapped in with the import assignment in one call (``bgp.plan``), so no route meets a
+    moment without guard rails, nor a policy that still sees the sets as they were."""
     speaker_set = speaker_set_name(group.name)
     neighbors = group.dynamic_prefixes or tuple(_host_prefix(a) for a in speakers)
     sets = [bgp.DefinedSetSpec(bgp.SetKind.NEIGHBOR, speaker_set, neighbors=tuple(sorted(neighbors)))]
@@ -301,8 +303,17 @@ def _guard_rails(
     statements.append(
         bgp.StatementSpec(name="reject", action=bgp.RouteAction.REJECT, neighbor_set=speaker_set)
     )
-    digest = hashlib.sha256(repr(statements).encode()).hexdigest()[:8]
-    policy = f"{guard_policy_prefix(group.name)}{digest}"
+    # two digests: the statements, then the members of the sets they name. gobgpd 4.8 binds a
+    # policy to the set objects there when the policy is added; a set written again is a new
+    # object only later policies see (measured: tests/integration/test_rr_guard_binding.py),
+    # so a pod joining a node with pods would otherwise be in neither set the policy holds
+    # and meet the default accept. Members alone changed: ``bgp.plan`` sees the same statements
+    # digest and judges again only the peers that entered or left a set.
+    rules = hashlib.sha256(repr(statements).encode()).hexdigest()[:8]
+    contents = hashlib.sha256(repr([(s.name, s.neighbors, s.prefixes) for s in sets]).encode()).hexdigest()[
+        :8
+    ]
+    policy = f"{guard_policy_prefix(group.name)}{rules}-{contents}"
     named = tuple(dataclasses.replace(st, name=f"{policy}-{st.name}") for st in statements)
     return tuple(sets), bgp.PolicySpec(policy, named)
 

@@ -595,16 +595,21 @@ def plan(desired: DaemonConfig, observed: DaemonConfig) -> Plan:
 def _rejudge(ops: list[Operation], want: DaemonConfig, have: DaemonConfig) -> list[Operation]:
     """A changed import policy or set judges only what arrives from now on: ask gobgpd to
     judge again what was received. Only the peers a neighbor set gained or lost when nothing
-    else changed (a pod placed on a node: cheap at any scale), every peer otherwise."""
+    else changed (a pod placed on a node: cheap at any scale), every peer otherwise.
+
+    A guard policy swapped for the same rules over rewritten sets (``_rebound``: what a pod
+    coming or going on a node that keeps others is, since gobgpd 4.8 binds sets to a policy
+    when it is added) is such a neighbor-set change, not a changed policy."""
     changed_sets = [op.spec for op in ops if isinstance(op, SetDefinedSet)]
     # the export policy judges each path as it is sent, and at a soft reset out: never the RIB
     imported = set(want.import_policies) | set(have.import_policies)
-    whole = any(
-        isinstance(op, SetImportPolicies | DeleteDefinedSet)
+    policy_ops = any(
+        isinstance(op, SetImportPolicies)
         or (isinstance(op, AddPolicy) and op.spec.name in imported)
         or (isinstance(op, DeletePolicy) and op.name in imported)
         for op in ops
     )
+    whole = any(isinstance(op, DeleteDefinedSet) for op in ops) or (policy_ops and not _rebound(want, have))
     if not whole and not changed_sets:
         return []
     if whole or any(d.kind is not SetKind.NEIGHBOR for d in changed_sets):
@@ -620,6 +625,31 @@ def _rejudge(ops: list[Operation], want: DaemonConfig, have: DaemonConfig) -> li
     staying = {p.address for p in want.peers} & {p.address for p in have.peers}
     addresses = tuple(sorted(a for a in (str(n.network_address) for n in nets) if a in staying))
     return [Rejudge(addresses)] if addresses else []
+
+
+def _rebound(want: DaemonConfig, have: DaemonConfig) -> bool:
+    """Whether the import assignment changes only by policies that keep their rules over
+    rewritten sets: one for one, in order, names that differ in their last ``-`` part alone
+    (``rr.desired`` ends a guard policy's name with a digest of its sets' members) and the
+    same statements once each policy's own name is taken out of theirs. A policy of another
+    name form (the one digest of an older lbroute) is a changed policy: every peer is judged
+    again, which also undoes what a policy bound to stale sets let in."""
+
+    def assigned(config: DaemonConfig) -> list[PolicySpec | None]:
+        policies = {p.name: p for p in config.policies}
+        return [policies.get(n) for n in config.import_policies]
+
+    def rules(p: PolicySpec) -> tuple[str, tuple[StatementSpec, ...]]:
+        base = p.name.rpartition("-")[0]
+        return base, tuple(dataclasses.replace(st, name=st.name.removeprefix(p.name)) for st in p.statements)
+
+    old, new = assigned(have), assigned(want)
+    if len(old) != len(new):
+        return False
+    for a, b in zip(old, new, strict=True):
+        if a is None or b is None or not rules(a)[0] or rules(a) != rules(b):
+            return False
+    return True
 
 
 def _exported_to_fewer(want: DaemonConfig, have: DaemonConfig) -> bool:

@@ -133,7 +133,7 @@ class FakeGobgpd:
             spec = self._session_spec(address, s)
             up = s.state == "ESTABLISHED"
             # gobgpd 4.8 counts a peer's paths only while its session is up; stale ones apart
-            accepted = sum(1 for prefix, hop in s.paths if self._imports(address, prefix, hop))
+            accepted = sum(1 for prefix, hop in s.paths if self.imports(address, prefix, hop))
             out.append(
                 Session(
                     at=at,
@@ -159,7 +159,7 @@ class FakeGobgpd:
             return next(g.session for g in self.config.peer_groups if g.name == s.group)
         return next(p.session for p in self.config.peers if p.address == address)
 
-    def _imports(self, source: str, prefix: str, next_hop: str) -> bool:
+    def imports(self, source: str, prefix: str, next_hop: str) -> bool:
         """The global import assignment's verdict on a path from ``source``."""
         return self._judge(self.config.import_policies, source, prefix, next_hop)
 

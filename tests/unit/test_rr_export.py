@@ -7,7 +7,8 @@ tests/integration/test_rr_export_to_speakers.py); the fake judges the same way.
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -114,12 +115,16 @@ def test_a_groups_first_pod_changes_the_export_policy_make_before_break_later_po
     assert kinds[-1] == "Resend"
     assert _export(daemon.config) != first
     more = Reconciler(daemon, _kube(KUBE_PODS)).reconcile_once()
-    # the group's set is written again, so the export policy is new (gobgpd 4.8 binds a set
-    # to a policy when the policy is added), before the pods' peers; nothing is sent again
+    # the group's set is written again, so the export and guard policies are new (gobgpd 4.8
+    # binds a set to a policy when the policy is added), before the pods' peers; nothing is
+    # sent again, nothing judged again (the new peers have sent nothing yet)
     assert [type(op).__name__ for op in more.operations] == [
         "SetDefinedSet",
         "AddPolicy",
+        "AddPolicy",
+        "SetImportPolicies",
         "SetExportPolicies",
+        "DeletePolicy",
         "DeletePolicy",
         "AddPeer",
         "AddPeer",
@@ -161,12 +166,10 @@ def test_whatever_pods_come_and_go_no_speaker_is_ever_sent_a_route_and_the_route
             assert all(sets[st.neighbor_set].neighbors for st in policy.statements)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="guard rails: gobgpd 4.8 binds sets to a policy when it is added, and a pod joining a node"
-    " that has pods only rewrites the node's sets in place (docs/decisions/rr-export-nothing-to-speakers.md)",
-)
 def test_a_pod_that_joins_a_node_with_pods_is_guarded() -> None:
+    """gobgpd 4.8 binds sets to a policy when it is added (measured for import too:
+    tests/integration/test_rr_guard_binding.py), so the node's set rewritten for the pod
+    comes with a new guard policy, swapped in before the pod's peer is added."""
     cfg = RrConfig.model_validate({**KUBE_RR, "nodes": NODES})
     daemon = FakeGobgpd()
     Reconciler(
@@ -178,3 +181,53 @@ def test_a_pod_that_joins_a_node_with_pods_is_guarded() -> None:
     daemon.receive("172.16.1.3", ("0.0.0.0/0", "10.0.0.99"))  # a default route, a foreign next-hop
     [session] = [s for s in daemon.list_sessions("rr") if s.neighbor == "172.16.1.3"]
     assert (session.received, session.accepted) == (1, 0)
+
+
+NODE_PODS = ("172.16.1.2", "172.16.1.3", "172.16.1.4", "172.16.2.2", "172.16.2.3")
+NODE_OF = {"172.16.1": "10.0.0.11", "172.16.2": "10.0.0.12"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps=st.lists(st.sets(st.sampled_from(NODE_PODS)), min_size=1, max_size=6))
+def test_whatever_pods_come_and_go_on_nodes_each_is_guarded_by_its_own_node(steps: list[set[str]]) -> None:
+    """The import side of gobgpd's set binding: each pod's routes are judged by a guard policy
+    that was added after the pod was written into its sets, whatever came before."""
+    cfg = RrConfig.model_validate({**KUBE_RR, "nodes": NODES})
+    daemon = FakeGobgpd()
+    for pods in steps:
+        want = desired_config(cfg, secrets=SECRETS, speakers={"lb": tuple(sorted(pods))})
+        Reconciler(daemon, want).reconcile_once()
+        assert bgp.plan(want, daemon.observe()).operations == ()
+        for pod in NODE_PODS:
+            own = NODE_OF[pod.rpartition(".")[0]]
+            other = "10.0.0.12" if own == "10.0.0.11" else "10.0.0.11"
+            if pod in pods:
+                assert daemon.imports(pod, "10.1.1.1/32", own), (pod, pods)
+                assert not daemon.imports(pod, "10.1.1.1/32", other), (pod, pods)
+                assert not daemon.imports(pod, "0.0.0.0/0", own), (pod, pods)
+        assert daemon.imports(ROUTER, "0.0.0.0/0", "10.0.0.1")  # the router's routes: default accept
+
+
+def test_a_guard_policy_of_the_single_digest_form_is_replaced_and_every_peer_judged_again() -> None:
+    """An RR upgraded from the guard policy named after its statements alone: that policy may
+    judge by sets as they were when it was added, so everything received is judged again."""
+    cfg = RrConfig.model_validate({**KUBE_RR, "nodes": NODES})
+    want = desired_config(cfg, secrets=SECRETS, speakers={"lb": ("172.16.1.2", "172.16.1.3")})
+    [guard] = [p for p in want.policies if p.name in want.import_policies]
+    older = guard.name.rpartition("-")[0]  # lbroute-guard-lb-<statements digest>
+    renamed = bgp.PolicySpec(
+        older, tuple(dataclasses.replace(s, name=s.name.replace(guard.name, older)) for s in guard.statements)
+    )
+    have = dataclasses.replace(
+        want,
+        policies=tuple(renamed if p is guard else p for p in want.policies),
+        import_policies=(older,),
+    )
+    ops = bgp.plan(want, have).operations
+    assert [type(op).__name__ for op in ops] == ["AddPolicy", "SetImportPolicies", "DeletePolicy", "Rejudge"]
+    assert ops[-1] == bgp.Rejudge()
+    # the same rules over other members (the current form) judge again only who moved: nobody
+    rebound = desired_config(cfg, secrets=SECRETS, speakers={"lb": ("172.16.1.2",)})
+    ops = bgp.plan(rebound, want).operations
+    assert not [op for op in ops if isinstance(op, bgp.Rejudge)], ops
+    assert bgp.SetImportPolicies(rebound.import_policies) in ops
