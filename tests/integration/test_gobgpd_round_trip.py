@@ -37,6 +37,7 @@ from rr.reconcile import Reconciler
 from tests.fakes.gobgpd import FakeGobgpd
 from tests.support.lab import unique_prefix
 from tests.support.programs import run
+from tests.support.rr import POLICY_SWAP
 
 GROUP = {
     "vip_pools": ["10.1.0.0/16", "2001:db8:1::/48"],
@@ -198,12 +199,7 @@ def test_every_object_reads_back_as_written(gobgpd: Path) -> None:
         assert [type(op).__name__ for op in todo.operations] == [
             "DeletePeer",
             "SetDefinedSet",
-            "AddPolicy",
-            "AddPolicy",
-            "SetImportPolicies",
-            "SetExportPolicies",
-            "DeletePolicy",
-            "DeletePolicy",
+            *POLICY_SWAP,
         ]
         assert bgp.plan(fewer, client.observe()).operations == ()
         # and the guard-rail change path: policy out, deleted (statements too), added, back in
@@ -293,12 +289,7 @@ def test_per_node_guard_rails_and_a_groups_vips_read_back_as_written(gobgpd: Pat
         assert [type(op).__name__ for op in todo.operations] == [
             "SetDefinedSet",
             "SetDefinedSet",
-            "AddPolicy",  # the export policy, with the speakers' set as it is now
-            "AddPolicy",
-            "SetImportPolicies",
-            "SetExportPolicies",
-            "DeletePolicy",
-            "DeletePolicy",
+            *POLICY_SWAP,
             "AddPeer",
             "Rejudge",
         ]

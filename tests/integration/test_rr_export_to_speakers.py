@@ -27,15 +27,11 @@ import pytest
 from lbroute.core import bgp
 from lbroute.core.rib import Path as BgpPath
 from lbroute.gobgp.client import GobgpClient
-from lbroute.kernel.ip import ip, list_netns
-from lbroute.lab import daemons, network
-from lbroute.lab.processes import spawn, stop
-from lbroute.lab.state import ProcessRecord
-from lbroute.polling import eventually, until
+from lbroute.polling import eventually
 from rr.config import RrConfig
 from rr.desired import desired_config, speaker_set_name
 from rr.reconcile import Reconciler
-from tests.support.lab import unique_prefix
+from tests.support.gobgpds import Gobgpds, Link, gobgpds
 
 ROUTER, RR, RR_POD_SIDE, SPEAKER = "10.0.0.1", "10.0.0.2", "172.16.1.1", "172.16.1.2"
 VIP = "10.1.1.1/32"
@@ -71,58 +67,18 @@ SPEAKER_CONFIG = bgp.DaemonConfig(
 )
 
 
-@dataclasses.dataclass
-class Daemons:
-    rr: GobgpClient
-    router: GobgpClient
-    speaker: GobgpClient
-    logs: list[Path]
-
-    def context(self) -> str:
-        return "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in self.logs if log.exists())
-
-
 @pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Daemons]:
-    prefix = unique_prefix()
-    rr_ns, router_ns, speaker_ns = f"{prefix}-rr", f"{prefix}-router", f"{prefix}-spk"
-    created: list[str] = []
-    records: list[ProcessRecord] = []
-    clients: list[GobgpClient] = []
-    try:
-        for ns in (rr_ns, router_ns, speaker_ns):
-            network.add_namespace(ns, created.append)
-        links = ((router_ns, "to-router", RR, ROUTER), (speaker_ns, "to-speaker", RR_POD_SIDE, SPEAKER))
-        for peer_ns, rr_dev, rr_side, peer_side in links:
-            network.veth(rr_ns, rr_dev, peer_ns, "eth0")
-            for ns, dev, address in ((rr_ns, rr_dev, rr_side), (peer_ns, "eth0", peer_side)):
-                ip("addr", "add", f"{address}/24", "dev", dev, netns=ns)
-                ip("link", "set", dev, "up", netns=ns)
-        logs = []
-        for name, ns in (("rr", rr_ns), ("router", router_ns), ("speaker", speaker_ns)):
-            socket, log = tmp_path / f"{name}.sock", tmp_path / f"{name}-gobgpd.log"
-            records.append(spawn(f"gobgpd-{name}", daemons.gobgpd_argv(socket), netns=ns, log=log))
-            logs.append(log)
-            until(socket.exists, 10, what=f"{name} gobgpd socket")
-            client = GobgpClient(str(socket))
-            clients.append(client)
-            client.wait_ready(10)
-        yield Daemons(*clients, logs=logs)
-    finally:
-        for client in clients:
-            client.close()
-        for record in records:
-            stop(record)
-        for ns in created:
-            network.delete_namespace(ns)
-    assert not [ns for ns in list_netns() if ns.startswith(prefix)]
+def lab(tmp_path: Path) -> Iterator[Gobgpds]:
+    links = (Link("router", RR, ROUTER), Link("speaker", RR_POD_SIDE, SPEAKER))
+    with gobgpds(tmp_path, "rr", *links) as daemons:
+        yield daemons
 
 
 def _received(client: GobgpClient, source: str) -> set[str]:
     return {p.prefix for p in client.list_paths(adj_in_of=source)}
 
 
-def test_the_speaker_is_sent_nothing_and_the_router_everything(lab: Daemons) -> None:
+def test_the_speaker_is_sent_nothing_and_the_router_everything(lab: Gobgpds) -> None:
     rr_cfg = RrConfig.model_validate({**RR_CONFIG, "gobgpd": "unix:///unused"})
     full = desired_config(rr_cfg)
     [export] = full.export_policies
@@ -130,47 +86,47 @@ def test_the_speaker_is_sent_nothing_and_the_router_everything(lab: Daemons) -> 
     without = dataclasses.replace(
         full, policies=tuple(p for p in full.policies if p.name != export), export_policies=()
     )
-    Reconciler(lab.rr, without).reconcile(give_up_after=10)
+    Reconciler(lab["rr"], without).reconcile(give_up_after=10)
     router_cfg = RrConfig.model_validate({**ROUTER_CONFIG, "gobgpd": "unix:///unused"})
-    Reconciler(lab.router, desired_config(router_cfg)).reconcile(give_up_after=10)
-    for op in bgp.plan(SPEAKER_CONFIG, lab.speaker.observe()).operations:
-        lab.speaker.apply(op)
-    lab.rr.add_paths([BgpPath(p, RR) for p in AT_RR])
-    lab.router.add_paths([BgpPath(AT_ROUTER, ROUTER)])
-    lab.speaker.add_paths([BgpPath(VIP, "10.0.0.11")])
+    Reconciler(lab["router"], desired_config(router_cfg)).reconcile(give_up_after=10)
+    for op in bgp.plan(SPEAKER_CONFIG, lab["speaker"].observe()).operations:
+        lab["speaker"].apply(op)
+    lab["rr"].add_paths([BgpPath(p, RR) for p in AT_RR])
+    lab["router"].add_paths([BgpPath(AT_ROUTER, ROUTER)])
+    lab["speaker"].add_paths([BgpPath(VIP, "10.0.0.11")])
     everything = {*AT_RR, VIP}
 
     def router_has(expected: set[str]) -> None:
-        assert _received(lab.router, RR) == expected
+        assert _received(lab["router"], RR) == expected
 
     def speaker_has(expected: set[str]) -> None:
-        assert _received(lab.speaker, RR_POD_SIDE) == expected
+        assert _received(lab["speaker"], RR_POD_SIDE) == expected
 
     # without it the speaker is sent every path the RR holds but its own (the check can fail)
     eventually(lambda: speaker_has({*AT_RR, AT_ROUTER}), 30, what="speaker sent the RIB", context=lab.context)
     eventually(lambda: router_has(everything), 30, what="router sent every path", context=lab.context)
 
     # the export policy: added and assigned, but not yet sent again
-    todo = bgp.plan(full, lab.rr.observe()).operations
+    todo = bgp.plan(full, lab["rr"].observe()).operations
     assert [type(op).__name__ for op in todo] == ["AddPolicy", "SetExportPolicies", "Resend"]
     for op in todo[:-1]:
-        lab.rr.apply(op)
+        lab["rr"].apply(op)
     # a path originated now meets the policy: the router gets it, the speaker does not ...
-    lab.rr.add_paths([BgpPath("10.9.1.1/32", RR)])
+    lab["rr"].add_paths([BgpPath("10.9.1.1/32", RR)])
     eventually(lambda: router_has({*everything, "10.9.1.1/32"}), 30, what="router sent the new path")
     # ... and still holds what it was sent before: gobgpd judged only what it sent since
     speaker_has({*AT_RR, AT_ROUTER})
-    lab.rr.apply(todo[-1])  # soft reset out: what is now rejected is withdrawn
+    lab["rr"].apply(todo[-1])  # soft reset out: what is now rejected is withdrawn
     eventually(lambda: speaker_has(set()), 30, what="speaker sent nothing", context=lab.context)
-    assert bgp.plan(full, lab.rr.observe()).operations == ()
+    assert bgp.plan(full, lab["rr"].observe()).operations == ()
     # the router kept every path, the speaker's own VIP too: its source is in the rejected
     # neighbor set, so the set names the peer a path is sent to, not the one it came from
     router_has({*everything, "10.9.1.1/32"})
-    sessions = {s.neighbor: s for s in lab.rr.list_sessions("rr")}
+    sessions = {s.neighbor: s for s in lab["rr"].list_sessions("rr")}
     assert (sessions[SPEAKER].advertised, sessions[ROUTER].advertised) == (0, len(everything) + 1)
     # the speaker's own routes still go up, and the RR's new ones still stay away from it
-    lab.speaker.add_paths([BgpPath("10.1.1.2/32", "10.0.0.11")])
-    lab.rr.add_paths([BgpPath("10.9.1.2/32", RR)])
+    lab["speaker"].add_paths([BgpPath("10.1.1.2/32", "10.0.0.11")])
+    lab["rr"].add_paths([BgpPath("10.9.1.2/32", RR)])
     eventually(
         lambda: router_has({*everything, "10.9.1.1/32", "10.9.1.2/32", "10.1.1.2/32"}), 30, what="more"
     )
@@ -181,16 +137,16 @@ def test_the_speaker_is_sent_nothing_and_the_router_everything(lab: Daemons) -> 
     # would match every peer, see below); rr.desired names the export policy after its sets'
     # members for this, so a changed set comes with a new policy
     emptied = bgp.DefinedSetSpec(bgp.SetKind.NEIGHBOR, speaker_set_name("lb"))
-    lab.rr.apply(bgp.SetDefinedSet(emptied))
-    assert emptied in lab.rr.observe().defined_sets  # it reads back empty
-    lab.rr.apply(bgp.Resend())
-    lab.rr.add_paths([BgpPath("10.9.1.3/32", RR)])
+    lab["rr"].apply(bgp.SetDefinedSet(emptied))
+    assert emptied in lab["rr"].observe().defined_sets  # it reads back empty
+    lab["rr"].apply(bgp.Resend())
+    lab["rr"].add_paths([BgpPath("10.9.1.3/32", RR)])
     sent = {*everything, "10.9.1.1/32", "10.9.1.2/32", "10.1.1.2/32", "10.9.1.3/32"}
     eventually(lambda: router_has(sent), 30, what="router sent the path after the set was emptied")
     speaker_has(set())
     # a policy added now binds the empty set, and an empty neighbor set matches every peer:
     # the router would be sent nothing either, which is why desired never writes one
-    policy = next(p for p in lab.rr.observe().policies if p.name == export)
+    policy = next(p for p in lab["rr"].observe().policies if p.name == export)
     again = bgp.PolicySpec(
         "lbroute-export-again",
         tuple(
@@ -198,7 +154,7 @@ def test_the_speaker_is_sent_nothing_and_the_router_everything(lab: Daemons) -> 
             for st in policy.statements
         ),
     )
-    lab.rr.apply(bgp.AddPolicy(again))
-    lab.rr.apply(bgp.SetExportPolicies((again.name,)))
-    lab.rr.apply(bgp.Resend())
+    lab["rr"].apply(bgp.AddPolicy(again))
+    lab["rr"].apply(bgp.SetExportPolicies((again.name,)))
+    lab["rr"].apply(bgp.Resend())
     eventually(lambda: router_has(set()), 30, what="router sent nothing", context=lab.context)

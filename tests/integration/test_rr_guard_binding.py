@@ -17,7 +17,6 @@ is a gobgpd at a pod address on node1, standing in for exabgp.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,16 +24,11 @@ import pytest
 
 from lbroute.core import bgp
 from lbroute.core.rib import Path as BgpPath
-from lbroute.gobgp.client import GobgpClient
-from lbroute.kernel.ip import ip, list_netns
-from lbroute.lab import daemons, network
-from lbroute.lab.processes import spawn, stop
-from lbroute.lab.state import ProcessRecord
-from lbroute.polling import eventually, until
+from lbroute.polling import eventually
 from rr.config import RrConfig
 from rr.desired import desired_config, guard_policy_prefix
 from rr.reconcile import Reconciler
-from tests.support.lab import unique_prefix
+from tests.support.gobgpds import Gobgpds, Link, gobgpds
 from tests.support.rr import KUBE_GROUP, NODES, SECRETS
 
 RR_POD_SIDE, SPEAKER = "172.16.1.1", "172.16.1.2"
@@ -64,48 +58,10 @@ SPEAKER_CONFIG = bgp.DaemonConfig(
 )
 
 
-@dataclasses.dataclass
-class Pair:
-    rr: GobgpClient
-    speaker: GobgpClient
-    logs: list[Path]
-
-    def context(self) -> str:
-        return "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in self.logs if log.exists())
-
-
 @pytest.fixture
-def pair(tmp_path: Path) -> Iterator[Pair]:
-    prefix = unique_prefix()
-    rr_ns, speaker_ns = f"{prefix}-rr", f"{prefix}-spk"
-    created: list[str] = []
-    records: list[ProcessRecord] = []
-    clients: list[GobgpClient] = []
-    try:
-        for ns in (rr_ns, speaker_ns):
-            network.add_namespace(ns, created.append)
-        network.veth(rr_ns, "to-speaker", speaker_ns, "eth0")
-        for ns, dev, address in ((rr_ns, "to-speaker", RR_POD_SIDE), (speaker_ns, "eth0", SPEAKER)):
-            ip("addr", "add", f"{address}/24", "dev", dev, netns=ns)
-            ip("link", "set", dev, "up", netns=ns)
-        logs = []
-        for name, ns in (("rr", rr_ns), ("speaker", speaker_ns)):
-            socket, log = tmp_path / f"{name}.sock", tmp_path / f"{name}-gobgpd.log"
-            records.append(spawn(f"gobgpd-{name}", daemons.gobgpd_argv(socket), netns=ns, log=log))
-            logs.append(log)
-            until(socket.exists, 10, what=f"{name} gobgpd socket")
-            client = GobgpClient(str(socket))
-            clients.append(client)
-            client.wait_ready(10)
-        yield Pair(*clients, logs=logs)
-    finally:
-        for client in clients:
-            client.close()
-        for record in records:
-            stop(record)
-        for ns in created:
-            network.delete_namespace(ns)
-    assert not [ns for ns in list_netns() if ns.startswith(prefix)]
+def pair(tmp_path: Path) -> Iterator[Gobgpds]:
+    with gobgpds(tmp_path, "rr", Link("speaker", RR_POD_SIDE, SPEAKER)) as daemons:
+        yield daemons
 
 
 def _desired(*pods: str) -> bgp.DaemonConfig:
@@ -118,32 +74,32 @@ def _guard(config: bgp.DaemonConfig) -> str:
     return name
 
 
-def test_a_pod_written_into_the_sets_in_place_is_unguarded_and_a_new_policy_guards_it(pair: Pair) -> None:
-    Reconciler(pair.rr, _desired(OTHER_POD)).reconcile(give_up_after=10)
-    old_guard = _guard(pair.rr.observe())
-    for op in bgp.plan(SPEAKER_CONFIG, pair.speaker.observe()).operations:
-        pair.speaker.apply(op)
-    pair.speaker.add_paths([BgpPath(GOOD, NODE1), BgpPath(BAD, FOREIGN_HOP)])
+def test_a_pod_written_into_the_sets_in_place_is_unguarded_and_a_new_policy_guards_it(pair: Gobgpds) -> None:
+    Reconciler(pair["rr"], _desired(OTHER_POD)).reconcile(give_up_after=10)
+    old_guard = _guard(pair["rr"].observe())
+    for op in bgp.plan(SPEAKER_CONFIG, pair["speaker"].observe()).operations:
+        pair["speaker"].apply(op)
+    pair["speaker"].add_paths([BgpPath(GOOD, NODE1), BgpPath(BAD, FOREIGN_HOP)])
 
     def received() -> None:
-        assert {p.prefix for p in pair.rr.list_paths(adj_in_of=SPEAKER)} == {GOOD, BAD}
+        assert {p.prefix for p in pair["rr"].list_paths(adj_in_of=SPEAKER)} == {GOOD, BAD}
 
     def in_rib(expected: set[str]) -> None:
-        assert {p.prefix for p in pair.rr.list_paths()} == expected
+        assert {p.prefix for p in pair["rr"].list_paths()} == expected
 
     # --- what lbroute did before: the pod's sets written in place, its peer added, the guard
     # policy left as it was (added when node1 had only OTHER_POD)
     both = _desired(OTHER_POD, SPEAKER)
     in_place = [
-        op for op in bgp.plan(both, pair.rr.observe()).operations if isinstance(op, bgp.SetDefinedSet)
+        op for op in bgp.plan(both, pair["rr"].observe()).operations if isinstance(op, bgp.SetDefinedSet)
     ]
     assert {op.spec.name for op in in_place} >= {"lbroute-speakers-lb", "lbroute-speakers-lb-on-node1"}
     for op in in_place:
-        pair.rr.apply(op)
+        pair["rr"].apply(op)
     [peer] = [p for p in both.peers if p.address == SPEAKER]
-    pair.rr.apply(bgp.AddPeer(peer))
+    pair["rr"].apply(bgp.AddPeer(peer))
     # the sets read back with the speaker in them ...
-    sets = {d.name: d.neighbors for d in pair.rr.observe().defined_sets}
+    sets = {d.name: d.neighbors for d in pair["rr"].observe().defined_sets}
     assert (
         f"{SPEAKER}/32" in sets["lbroute-speakers-lb-on-node1"]
         and f"{SPEAKER}/32" in sets["lbroute-speakers-lb"]
@@ -153,23 +109,23 @@ def test_a_pod_written_into_the_sets_in_place_is_unguarded_and_a_new_policy_guar
     # accept set nor its reject set, so both paths meet the default accept, the foreign
     # next-hop too
     eventually(lambda: in_rib({GOOD, BAD}), 10, what="both paths accepted", context=pair.context)
-    pair.rr.apply(bgp.Rejudge((SPEAKER,)))  # a soft reset in judges by the same bound sets
+    pair["rr"].apply(bgp.Rejudge((SPEAKER,)))  # a soft reset in judges by the same bound sets
     received()
     in_rib({GOOD, BAD})
-    assert {p.prefix for p in pair.rr.list_paths(adj_in_of=SPEAKER, rejected_only=True)} == set()
+    assert {p.prefix for p in pair["rr"].list_paths(adj_in_of=SPEAKER, rejected_only=True)} == set()
 
     # --- now: the pod leaves, and joins again through the plan
-    Reconciler(pair.rr, _desired(OTHER_POD)).reconcile(give_up_after=10)
+    Reconciler(pair["rr"], _desired(OTHER_POD)).reconcile(give_up_after=10)
     eventually(lambda: in_rib(set()), 30, what="the speaker's paths gone with its peer")
-    todo = bgp.plan(both, pair.rr.observe()).operations
+    todo = bgp.plan(both, pair["rr"].observe()).operations
     kinds = [type(op).__name__ for op in todo]
     # a new guard policy, over the sets as now written, swapped in before the peer exists
     assert kinds.index("SetDefinedSet") < kinds.index("AddPolicy") < kinds.index("SetImportPolicies")
     assert kinds.index("SetImportPolicies") < kinds.index("DeletePolicy") < kinds.index("AddPeer")
     for op in todo:
-        pair.rr.apply(op)
-    assert _guard(pair.rr.observe()) != old_guard
-    assert bgp.plan(both, pair.rr.observe()).operations == ()
+        pair["rr"].apply(op)
+    assert _guard(pair["rr"].observe()) != old_guard
+    assert bgp.plan(both, pair["rr"].observe()).operations == ()
     eventually(received, 30, what="the RR received both paths again", context=pair.context)
     eventually(lambda: in_rib({GOOD}), 10, what="the foreign next-hop rejected", context=pair.context)
-    assert {p.prefix for p in pair.rr.list_paths(adj_in_of=SPEAKER, rejected_only=True)} == {BAD}
+    assert {p.prefix for p in pair["rr"].list_paths(adj_in_of=SPEAKER, rejected_only=True)} == {BAD}

@@ -56,3 +56,15 @@ def desired(raw: dict[str, Any]) -> bgp.DaemonConfig:
 def guards(d: bgp.DaemonConfig) -> tuple[bgp.PolicySpec, ...]:
     """The guard-rail (import) policies of a desired config, without its export policy."""
     return tuple(p for p in d.policies if p.name in d.import_policies)
+
+
+# a pod change's policy swap, as ``core.bgp.plan`` orders it: the new export and guard
+# policies added, both assignments swapped to them at once, the old two deleted
+POLICY_SWAP = (
+    "AddPolicy",
+    "AddPolicy",
+    "SetImportPolicies",
+    "SetExportPolicies",
+    "DeletePolicy",
+    "DeletePolicy",
+)

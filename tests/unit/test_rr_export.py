@@ -17,7 +17,7 @@ from rr.config import RrConfig
 from rr.desired import desired_config, export_policy_prefix, speaker_set_name
 from rr.reconcile import Reconciler
 from tests.fakes.gobgpd import FakeGobgpd
-from tests.support.rr import GROUP, KUBE_GROUP, KUBE_RR, NODES, RR, SECRETS, desired
+from tests.support.rr import GROUP, KUBE_GROUP, KUBE_RR, NODES, POLICY_SWAP, RR, SECRETS, desired
 
 VIP = ("10.1.1.1/32", "10.0.0.11")
 ROUTER = "10.0.0.1"
@@ -120,12 +120,7 @@ def test_a_groups_first_pod_changes_the_export_policy_make_before_break_later_po
     # sent again, nothing judged again (the new peers have sent nothing yet)
     assert [type(op).__name__ for op in more.operations] == [
         "SetDefinedSet",
-        "AddPolicy",
-        "AddPolicy",
-        "SetImportPolicies",
-        "SetExportPolicies",
-        "DeletePolicy",
-        "DeletePolicy",
+        *POLICY_SWAP,
         "AddPeer",
         "AddPeer",
     ]

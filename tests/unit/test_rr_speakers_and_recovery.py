@@ -26,7 +26,7 @@ from rr.metrics import RrMetrics
 from rr.reconcile import Reconciler
 from tests.fakes.gobgpd import FakeGobgpd
 from tests.fakes.kube_api import FakeKubeApi
-from tests.support.rr import KUBE_GROUP, KUBE_RR, NODES, RR, SECRETS, guards
+from tests.support.rr import KUBE_GROUP, KUBE_RR, NODES, POLICY_SWAP, RR, SECRETS, guards
 
 
 def pod(name: str, ip: str | None, **extra: Any) -> dict[str, Any]:
@@ -103,12 +103,7 @@ def test_a_new_pod_is_guarded_before_its_peer_exists() -> None:
     # policy is added) swapped in before the pod's peer exists: its first UPDATE meets them
     assert [type(op).__name__ for op in todo.operations] == [
         "SetDefinedSet",
-        "AddPolicy",
-        "AddPolicy",
-        "SetImportPolicies",
-        "SetExportPolicies",
-        "DeletePolicy",
-        "DeletePolicy",
+        *POLICY_SWAP,
         "AddPeer",
     ]
 
