@@ -40,10 +40,6 @@ from .targets import Daemon, add_target_args, paths_of_both_families, resolve, u
 log = structlog.get_logger()
 
 
-# at most this long to cancel the streams and close the channels once the watch ends
-STOP_WITHIN = 2.0
-
-
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("watch", help="a live stream of session and path changes, one line each")
     p.add_argument("--count", type=positive_int, metavar="N", help="stop after N changes")
@@ -118,30 +114,11 @@ def run_watch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        _stop_following(watches, clients)
-    return 0
-
-
-def _stop_following(
-    watches: list[EventWatch], clients: list[GobgpClient], within: float = STOP_WITHIN
-) -> None:
-    """Cancel the streams and close the channels, waiting at most ``within`` seconds: Ctrl-C
-    must end the command even if gRPC's cancel or close waits on a call a follow thread is
-    still in (it did once in CI, under load: the test's 15 s passed without an exit; gRPC
-    has known close-while-in-flight hangs, grpc/grpc#19973). The follow threads are daemons:
-    the process exits without them."""
-
-    def stop() -> None:
         for watch in watches:
             watch.cancel()
         for client in clients:
             client.close()
-
-    stopping = threading.Thread(target=stop, name="watch-stop", daemon=True)
-    stopping.start()
-    stopping.join(within)
-    if stopping.is_alive():
-        log.warning("cli.watch.stop_slow", seconds=within)
+    return 0
 
 
 def _follow(daemon: Daemon, client: GobgpClient, watch: EventWatch, inbox: queue.Queue[Any]) -> None:

@@ -3,11 +3,6 @@ nothing from the start-of-watch snapshot."""
 
 from __future__ import annotations
 
-import threading
-
-from structlog.testing import capture_logs
-
-from lbroute.cli import watch_cmd
 from lbroute.core.events import (
     PathChange,
     PrefixesTouched,
@@ -18,7 +13,6 @@ from lbroute.core.events import (
     session_change,
 )
 from lbroute.core.rib import Path
-from lbroute.polling import eventually
 
 VIP = "10.1.1.1/32"
 
@@ -70,38 +64,3 @@ def test_a_table_event_names_each_prefix_once_in_its_order() -> None:
     assert event.prefixes == ("10.1.2.1/32", VIP)
     assert SessionReport("10.0.0.1", "ESTABLISHED").established
     assert not SessionReport("10.0.0.1", "OPENCONFIRM").established
-
-
-class Stuck:
-    """A stream or channel whose cancel/close waits on gRPC for as long as ``release`` is unset."""
-
-    def __init__(self, release: threading.Event) -> None:
-        self.release, self.calls = release, 0
-
-    def cancel(self) -> None:
-        self.calls += 1
-        self.release.wait()
-
-    def close(self) -> None:
-        self.calls += 1
-
-
-def test_ending_a_watch_waits_for_grpc_to_let_go_only_so_long() -> None:
-    release = threading.Event()
-    stuck, closed = Stuck(release), Stuck(release)
-    try:
-        with capture_logs() as logs:
-            watch_cmd._stop_following([stuck], [closed], within=0.05)  # type: ignore[list-item]
-        assert stuck.calls == 1 and closed.calls == 0  # still in cancel: given up on, not waited for
-        assert [e["event"] for e in logs] == ["cli.watch.stop_slow"]
-    finally:
-        release.set()
-    eventually(lambda: _closed(closed), 5, what="the stop thread done once gRPC lets go")
-    quick = Stuck(release)
-    with capture_logs() as logs:
-        watch_cmd._stop_following([quick], [quick], within=5)  # type: ignore[list-item]
-    assert quick.calls == 2 and logs == []
-
-
-def _closed(channel: Stuck) -> None:
-    assert channel.calls == 1, "not closed yet"
