@@ -272,12 +272,19 @@ def test_watch_streams_session_and_path_changes(
     assert "Traceback" not in (tmp_path / "follow.err").read_text()
 
 
+def _as_from_a_terminal() -> None:
+    """SIGINT at its default in the watch, as a shell in a terminal starts it: a test run that
+    was itself started in the background of a script (``cmd &``) ignores SIGINT, and an
+    ignored signal stays ignored across exec, so Ctrl-C could not be tested at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_watch(lab: Lab, base: Path, *argv: str) -> tuple[str, subprocess.Popen[bytes]]:
     with open(f"{base}.out", "wb") as out, open(f"{base}.err", "wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "lbroute.cli.main", "--log-level", "info", "watch", "--lab", lab.prefix,
              "--timeout", "60", *argv],
-            stdout=out, stderr=err, env=lab_env(lab),
+            stdout=out, stderr=err, env=lab_env(lab), preexec_fn=_as_from_a_terminal,
         )  # fmt: skip
     return base.name, proc
 
