@@ -90,7 +90,10 @@ def test_with_two_rrs_a_hung_rr_is_left_within_a_second_and_costs_no_vip(make_la
 
         def rr1_left() -> None:
             by_rr = {s.neighbor: s for s in router.sessions()}
-            assert not by_rr["10.0.0.2"].established, by_rr["10.0.0.2"]
+            # absent counts as left: the router's manager re-arms a dropped peer (deleted and
+            # added again), and a read can fall between the two
+            towards = by_rr.get("10.0.0.2")
+            assert towards is None or not towards.established, towards
             assert {p.source for p in router.paths(VIP)} == {"10.0.0.3"}
 
         eventually(rr1_left, 10, interval=0.005, what="the router leaving the hung RR", context=lab.logs_tail)
